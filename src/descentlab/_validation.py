@@ -109,9 +109,7 @@ def _is_number_like(value: Any) -> bool:
     return False
 
 
-def check_param(
-    owner: str, name: str, value: Any, rule: Rule, *, allow_array: bool = True
-) -> Any:
+def check_param(owner: str, name: str, value: Any, rule: Rule, *, allow_array: bool = True) -> Any:
     """Check one setting against its rule and return it unchanged.
 
     Numbers may be given as a NumPy array (one value per population member) when

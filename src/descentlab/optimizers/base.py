@@ -18,13 +18,14 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from descentlab._validation import DataError
+from descentlab._validation import DataError, InvalidParameterError, Rule, check_param
 
 __all__ = [
     "EmptyState",
     "GradientTransformation",
     "Params",
     "apply_updates",
+    "as_hyperparameter",
     "broadcast_to_leaf",
     "chain",
     "check_same_structure",
@@ -42,7 +43,9 @@ class InitFn(Protocol):
 
 
 class UpdateFn(Protocol):
-    def __call__(self, grads: Params, state: Any, params: Params | None = None) -> tuple[Params, Any]: ...
+    def __call__(
+        self, grads: Params, state: Any, params: Params | None = None
+    ) -> tuple[Params, Any]: ...
 
 
 class GradientTransformation(NamedTuple):
@@ -56,7 +59,9 @@ class EmptyState(NamedTuple):
     """The state of a transformation that keeps none."""
 
 
-def tree_map(fn: Callable[..., np.ndarray], tree: Mapping[str, Any], *rest: Mapping[str, Any]) -> Params:
+def tree_map(
+    fn: Callable[..., np.ndarray], tree: Mapping[str, Any], *rest: Mapping[str, Any]
+) -> Params:
     """Apply ``fn`` leaf by leaf: ``{k: fn(tree[k], rest[0][k], ...)}`` (keys of ``tree`` lead)."""
     return {k: fn(v, *(r[k] for r in rest)) for k, v in tree.items()}
 
@@ -94,6 +99,23 @@ def broadcast_to_leaf(h: Any, leaf: np.ndarray) -> Any:
         return h
     h = np.asarray(h)
     return h.reshape(h.shape + (1,) * (np.ndim(leaf) - h.ndim))
+
+
+def as_hyperparameter(owner: str, name: str, value: Any, rule: Rule) -> float | np.ndarray:
+    """Check one numeric setting and return it as a ``float`` or a float64 array of shape ``(K,)``.
+
+    An array holds one value per population member; every value must satisfy ``rule``.
+    """
+    value = check_param(owner, name, value, rule)
+    if np.ndim(value) == 0:
+        return float(value)
+    value = np.asarray(value, dtype=np.float64)
+    if value.ndim != 1 or value.size == 0:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be a number or an array of shape (K,), "
+            f"one value per population member. Got an array of shape {value.shape} instead."
+        )
+    return value
 
 
 def identity() -> GradientTransformation:

@@ -1,0 +1,108 @@
+"""Shuffle and partition the examples (columns) into mini-batches.
+
+With ``m`` examples and batch size ``b`` there are ``floor(m / b)`` full batches and, when
+``b`` does not divide ``m``, one last batch of ``m - b * floor(m / b)`` examples: every example
+lands in exactly one batch per epoch. ``b = 1`` is stochastic gradient descent, ``b >= m`` is
+batch gradient descent (one batch holding everything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from descentlab._validation import DataError, InvalidParameterError, is_integer
+
+__all__ = [
+    "batch_slices",
+    "iterate_mini_batches",
+    "random_mini_batches",
+    "seed_permutation",
+]
+
+
+def _check_batch_size(batch_size: int, owner: str) -> None:
+    if not is_integer(batch_size) or batch_size < 1:
+        raise InvalidParameterError(
+            f"The 'mini_batch_size' parameter of {owner} must be an int >= 1. "
+            f"Got {batch_size!r} instead."
+        )
+
+
+def _check_xy(X: np.ndarray, Y: np.ndarray) -> int:
+    if np.ndim(X) != 2 or np.ndim(Y) != 2:
+        raise DataError(
+            f"X and Y must be 2-D (features or outputs, m examples as columns); got shapes "
+            f"{np.shape(X)} and {np.shape(Y)}."
+        )
+    if X.shape[1] != Y.shape[1]:
+        raise DataError(f"Found {X.shape[1]} examples in X and {Y.shape[1]} in Y.")
+    return X.shape[1]
+
+
+def batch_slices(m: int, batch_size: int) -> list[slice]:
+    """Column slices ``[0:b], [b:2b], ..., [b*floor(m/b):m]`` that partition ``m`` examples.
+
+    >>> [(s.start, s.stop) for s in batch_slices(148, 64)]
+    [(0, 64), (64, 128), (128, 148)]
+    """
+    _check_batch_size(batch_size, "batch_slices")
+    return [slice(start, min(start + batch_size, m)) for start in range(0, m, batch_size)]
+
+
+def seed_permutation(m: int, seed: int) -> np.ndarray:
+    """The seed's shuffle: ``np.random.seed(seed); np.random.permutation(m)``, without global state.
+
+    Uses the legacy ``RandomState(seed)``, which draws the same permutation as the seed's
+    global ``np.random`` calls.
+    """
+    return np.random.RandomState(seed).permutation(m)
+
+
+def random_mini_batches(
+    X: np.ndarray, Y: np.ndarray, mini_batch_size: int = 64, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The seed's mini-batches: shuffle the columns of ``(X, Y)`` together, then partition.
+
+    ``perm = seed_permutation(m, seed)``; batch ``k`` holds the shuffled columns
+    ``[k*b, min((k+1)*b, m))``. Unlike the original exercise the last batch keeps every
+    remaining example (148 examples in batches of 64 give 64, 64 and 20).
+
+    Args:
+      X: inputs ``(n_x, m)``.
+      Y: targets ``(n_y, m)``.
+      mini_batch_size: ``b >= 1``.
+      seed: seed of the shuffle.
+
+    Returns:
+      a list of ``(X_batch (n_x, b_k), Y_batch (n_y, b_k))``.
+    """
+    _check_batch_size(mini_batch_size, "random_mini_batches")
+    m = _check_xy(X, Y)
+    perm = seed_permutation(m, seed)
+    X_s, Y_s = X[:, perm], Y[:, perm]
+    return [(X_s[:, s], Y_s[:, s]) for s in batch_slices(m, mini_batch_size)]
+
+
+def iterate_mini_batches(
+    X: np.ndarray,
+    Y: np.ndarray,
+    batch_size: int,
+    rng: np.random.Generator | int | None = None,
+    *,
+    shuffle: bool = True,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield one epoch of mini-batches ``(X_batch, Y_batch)``, shuffled by ``rng`` if ``shuffle``.
+
+    The order is ``rng.permutation(m)`` (a fresh permutation on every call), so passing the
+    same ``Generator`` epoch after epoch gives a new, reproducible order each epoch.
+    """
+    _check_batch_size(batch_size, "iterate_mini_batches")
+    m = _check_xy(X, Y)
+    if shuffle:
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        order = gen.permutation(m)
+        X, Y = X[:, order], Y[:, order]
+    for s in batch_slices(m, batch_size):
+        yield X[:, s], Y[:, s]

@@ -1,0 +1,357 @@
+"""A multilayer perceptron in NumPy: initialisation, forward and backward passes, loss, prediction.
+
+Shapes follow the seed: examples are columns. For ``layer_dims = (n_0, n_1, ..., n_L)``:
+
+- ``X`` is ``(n_0, m)``; targets ``Y`` are ``(n_L, m)`` — 0/1 for one sigmoid output unit,
+  one-hot for a softmax output (``n_L >= 2``);
+- ``W{l}`` is ``(n_l, n_{l-1})`` and ``b{l}`` is ``(n_l, 1)``.
+
+Every parameter may carry a leading population axis of size K (K networks in lock-step); ``X``
+and ``Y`` may then be shared ``(n, m)`` or per member ``(K, n, m)``. The forward pass is::
+
+    Z[l] = W[l] @ A[l-1] + b[l],   A[l] = g(Z[l])   (A[0] = X; g the hidden activation,
+                                                    sigmoid or softmax on the last layer)
+
+and the cost is the mean cross-entropy ``J = -(1/m) sum(Y * log(A[L]) [+ (1-Y) log(1-A[L])])``,
+computed from the logits ``Z[L]`` so that saturated outputs give a finite cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from descentlab._validation import DataError, Interval, InvalidParameterError, Options, check_param
+from descentlab.optimizers.base import Params
+
+__all__ = ["ACTIVATIONS", "INITIALISERS", "MLP", "gradient_check"]
+
+ACTIVATIONS = ("relu", "tanh", "leaky_relu", "sigmoid")
+INITIALISERS = ("he", "xavier", "seed")
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """sigma(z) = 1 / (1 + exp(-z)), without overflow for large |z|."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)), finite for every finite z."""
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    """log softmax over the units axis (-2): z - max - log(sum(exp(z - max)))."""
+    shifted = z - z.max(axis=-2, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-2, keepdims=True))
+
+
+@dataclass(frozen=True)
+class MLP:
+    """A fully connected network ``layer_dims = (n_0, ..., n_L)`` with one hidden activation.
+
+    The output is one sigmoid unit when ``n_L == 1`` (two classes) and a softmax over ``n_L``
+    units otherwise. The class holds only the architecture; parameters are plain dicts passed
+    to every method, so one ``MLP`` serves any number of parameter sets (and populations).
+
+    Args:
+      layer_dims: sizes of the input, hidden and output layers, e.g. ``(2, 5, 2, 1)``.
+      activation: hidden activation, one of ``relu``, ``tanh``, ``leaky_relu``, ``sigmoid``.
+      leaky_slope: slope of ``leaky_relu`` for negative inputs.
+
+    Example:
+      >>> net = MLP((2, 5, 2, 1))
+      >>> params = net.init(seed=3, method="seed")
+      >>> {k: v.shape for k, v in params.items()}["W2"]
+      (2, 5)
+      >>> float(net.cost(params, np.zeros((2, 4)), np.ones((1, 4))))
+      0.6931471805599453
+    """
+
+    layer_dims: tuple[int, ...]
+    activation: str = "relu"
+    leaky_slope: float = 0.01
+
+    def __post_init__(self) -> None:
+        dims = tuple(self.layer_dims)
+        if len(dims) < 2 or not all(isinstance(d, int | np.integer) and d >= 1 for d in dims):
+            raise InvalidParameterError(
+                "The 'layer_dims' parameter of MLP must be a sequence of at least two positive "
+                f"ints (input size, ..., output size). Got {self.layer_dims!r} instead."
+            )
+        object.__setattr__(self, "layer_dims", tuple(int(d) for d in dims))
+        check_param("MLP", "activation", self.activation, Options(ACTIVATIONS))
+        check_param("MLP", "leaky_slope", self.leaky_slope, Interval(0, 1, "left"))
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def n_layers(self) -> int:
+        """L, the number of weight layers."""
+        return len(self.layer_dims) - 1
+
+    @property
+    def output(self) -> str:
+        """``"sigmoid"`` for one output unit, ``"softmax"`` otherwise."""
+        return "sigmoid" if self.layer_dims[-1] == 1 else "softmax"
+
+    @property
+    def n_classes(self) -> int:
+        return 2 if self.layer_dims[-1] == 1 else self.layer_dims[-1]
+
+    def shapes(self) -> dict[str, tuple[int, int]]:
+        """``{"W1": (n_1, n_0), "b1": (n_1, 1), ...}`` in layer order."""
+        out: dict[str, tuple[int, int]] = {}
+        for l in range(1, len(self.layer_dims)):
+            out[f"W{l}"] = (self.layer_dims[l], self.layer_dims[l - 1])
+            out[f"b{l}"] = (self.layer_dims[l], 1)
+        return out
+
+    @property
+    def n_params(self) -> int:
+        return sum(a * b for a, b in self.shapes().values())
+
+    # ------------------------------------------------------------------ init
+    def init(
+        self,
+        seed: int | Sequence[int] | np.random.Generator | None = None,
+        *,
+        method: str = "he",
+    ) -> Params:
+        """Random weights and zero biases.
+
+        ``W[l] = randn(n_l, n_{l-1}) * scale`` with ``scale = sqrt(2 / n_{l-1})`` (``he``, and
+        ``seed``) or ``sqrt(1 / n_{l-1})`` (``xavier``, the normal Glorot/LeCun variant for
+        tanh); ``b[l] = 0``. ``method="seed"`` draws from the legacy ``RandomState(seed)``
+        exactly as the seed's ``np.random.seed(3); randn(...)`` (default seed 3), without
+        touching NumPy's global state; ``he``/``xavier`` draw from ``default_rng(seed)``.
+
+        Args:
+          seed: an int, a ``Generator``, or a sequence of K ints for a population of K networks
+            (member k is then exactly the network ``init(seed[k])`` would give).
+          method: ``he``, ``xavier`` or ``seed``.
+
+        Returns:
+          ``{"W1": (n_1, n_0), "b1": (n_1, 1), ...}``, each with a leading ``(K,)`` axis when
+          ``seed`` is a sequence.
+        """
+        check_param("MLP.init", "method", method, Options(INITIALISERS))
+        if isinstance(seed, Sequence | np.ndarray) and not isinstance(seed, str):
+            members = [self.init(int(s), method=method) for s in seed]
+            if not members:
+                raise InvalidParameterError("MLP.init got an empty sequence of seeds.")
+            return {k: np.stack([p[k] for p in members]) for k in members[0]}
+        if method == "seed":
+            rs = np.random.RandomState(3 if seed is None else seed)
+            draw = rs.randn
+        else:
+            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+            def draw(*shape: int) -> np.ndarray:
+                return rng.standard_normal(shape)
+
+        params: Params = {}
+        for l in range(1, len(self.layer_dims)):
+            n, n_prev = self.layer_dims[l], self.layer_dims[l - 1]
+            scale = np.sqrt(1.0 / n_prev) if method == "xavier" else np.sqrt(2 / n_prev)
+            params[f"W{l}"] = draw(n, n_prev) * scale
+            params[f"b{l}"] = np.zeros((n, 1))
+        return params
+
+    # ------------------------------------------------------------------ checks
+    def check_params(self, params: Params) -> int | None:
+        """Raise :class:`DataError` unless ``params`` fits this architecture; return K or None."""
+        expected = self.shapes()
+        if set(params) != set(expected):
+            raise DataError(
+                f"params must have the keys {sorted(expected)} for layer_dims "
+                f"{list(self.layer_dims)}; got {sorted(params)}."
+            )
+        population = {np.shape(params[k])[:-2] for k in expected}
+        for k, shape in expected.items():
+            if np.shape(params[k])[-2:] != shape or np.ndim(params[k]) not in (2, 3):
+                raise DataError(
+                    f"params[{k!r}] has shape {np.shape(params[k])}; expected {shape} "
+                    f"(or (K, {shape[0]}, {shape[1]}) for a population)."
+                )
+        if len(population) != 1:
+            raise DataError("All params must share the same population axis (K, ...) or none.")
+        (lead,) = population
+        return lead[0] if lead else None
+
+    def check_inputs(self, X: np.ndarray, Y: np.ndarray | None = None) -> None:
+        """Raise :class:`DataError` if ``X`` (and ``Y``) do not fit the network."""
+        if np.ndim(X) not in (2, 3) or np.shape(X)[-2] != self.layer_dims[0]:
+            raise DataError(
+                f"X has shape {np.shape(X)}, but the network expects {self.layer_dims[0]} "
+                f"features as rows: (n_features={self.layer_dims[0]}, m). Examples are columns."
+            )
+        if Y is not None:
+            if np.ndim(Y) not in (2, 3) or np.shape(Y)[-2] != self.layer_dims[-1]:
+                raise DataError(
+                    f"Y has shape {np.shape(Y)}, but the network has {self.layer_dims[-1]} "
+                    f"output unit(s): expected ({self.layer_dims[-1]}, m)."
+                )
+            if np.shape(Y)[-1] != np.shape(X)[-1]:
+                raise DataError(
+                    f"Found {np.shape(X)[-1]} examples in X and {np.shape(Y)[-1]} in Y."
+                )
+
+    # ------------------------------------------------------------------ forward
+    def _hidden(self, z: np.ndarray) -> np.ndarray:
+        if self.activation == "relu":
+            return np.maximum(z, 0.0)
+        if self.activation == "tanh":
+            return np.tanh(z)
+        if self.activation == "leaky_relu":
+            return np.where(z > 0, z, self.leaky_slope * z)
+        return _sigmoid(z)
+
+    def _hidden_grad(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """g'(Z) from Z and A = g(Z); ReLU's derivative at 0 is 0, as in the seed."""
+        if self.activation == "relu":
+            return z > 0
+        if self.activation == "tanh":
+            return 1.0 - a * a
+        if self.activation == "leaky_relu":
+            return np.where(z > 0, 1.0, self.leaky_slope)
+        return a * (1.0 - a)
+
+    def forward(self, params: Params, X: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+        """The forward pass; returns ``(A[L], cache)``.
+
+        ``A[L]`` is ``(n_L, m)`` (or ``(K, n_L, m)``): sigmoid probabilities of class 1 for one
+        output unit, softmax probabilities over the classes otherwise. ``cache`` holds
+        ``(A[l-1], Z[l], A[l])`` per layer for :meth:`backward`.
+        """
+        A = X
+        cache: list[tuple] = []
+        L = self.n_layers
+        for l in range(1, L + 1):
+            Z = params[f"W{l}"] @ A + params[f"b{l}"]
+            if l < L:
+                A_next = self._hidden(Z)
+            elif self.output == "sigmoid":
+                A_next = _sigmoid(Z)
+            else:
+                A_next = np.exp(_log_softmax(Z))
+            cache.append((A, Z, A_next))
+            A = A_next
+        return A, cache
+
+    def _cost_from_logits(self, ZL: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Mean cross-entropy from the last layer's logits ``Z[L]``; shape ``()`` or ``(K,)``.
+
+        Sigmoid: ``J = (1/m) sum(softplus(Z) - Y * Z)``, the stable form of
+        ``-(1/m) sum(Y log A + (1 - Y) log(1 - A))``. Softmax: ``J = -(1/m) sum(Y * log_softmax(Z))``.
+        """
+        m = ZL.shape[-1]
+        per_unit = _softplus(ZL) - Y * ZL if self.output == "sigmoid" else -Y * _log_softmax(ZL)
+        return per_unit.sum(axis=(-2, -1)) / m
+
+    def cost(self, params: Params, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """The mean cross-entropy ``J`` on ``(X, Y)``; a float, or ``(K,)`` for a population."""
+        _, cache = self.forward(params, X)
+        return self._cost_from_logits(cache[-1][1], Y)
+
+    # ------------------------------------------------------------------ backward
+    def backward(
+        self, params: Params, cache: list[tuple], Y: np.ndarray, out: Params | None = None
+    ) -> Params:
+        """Gradients of the mean cross-entropy, keyed like ``params``.
+
+        ``dZ[L] = (A[L] - Y) / m`` (sigmoid + binary cross-entropy and softmax + cross-entropy
+        alike), then for ``l = L, ..., 1``::
+
+            dW[l] = dZ[l] @ A[l-1].T,   db[l] = sum(dZ[l], axis=-1),
+            dZ[l-1] = (W[l].T @ dZ[l]) * g'(Z[l-1])
+
+        ``out``, if given, is a dict of preallocated arrays (shapes of ``params``) written in
+        place and returned — the training engine uses it to keep gradients in one buffer.
+        A population's per-member data ``(K, n, m)`` gives per-member gradients; shared data
+        ``(n, m)`` with population parameters gives ``(K, ...)`` gradients too.
+        """
+        grads: Params = {} if out is None else out
+        A_L = cache[-1][2]
+        m = A_L.shape[-1]
+        dZ = (A_L - Y) / m
+        for l in range(self.n_layers, 0, -1):
+            A_prev = cache[l - 1][0]
+            kW, kb = f"W{l}", f"b{l}"
+            if out is None:
+                grads[kW] = dZ @ np.swapaxes(A_prev, -1, -2)
+                grads[kb] = dZ.sum(axis=-1, keepdims=True)
+            else:
+                np.matmul(dZ, np.swapaxes(A_prev, -1, -2), out=grads[kW])
+                np.sum(dZ, axis=-1, keepdims=True, out=grads[kb])
+            if l > 1:
+                _, Z_prev, A_prev_act = cache[l - 2]
+                dA = np.swapaxes(params[kW], -1, -2) @ dZ
+                dZ = dA * self._hidden_grad(Z_prev, A_prev_act)
+        return grads
+
+    def loss_and_grads(
+        self, params: Params, X: np.ndarray, Y: np.ndarray, out: Params | None = None
+    ) -> tuple[np.ndarray, Params]:
+        """``(J, grads)`` in one forward and one backward pass (see :meth:`backward`)."""
+        _, cache = self.forward(params, X)
+        return self._cost_from_logits(cache[-1][1], Y), self.backward(params, cache, Y, out)
+
+    # ------------------------------------------------------------------ prediction
+    def predict_proba(self, params: Params, X: np.ndarray) -> np.ndarray:
+        """Class probabilities, ``(n_classes, m)`` (or ``(K, n_classes, m)``).
+
+        For one sigmoid unit the rows are ``[1 - A, A]``, so row c is always P(class c).
+        """
+        A, _ = self.forward(params, X)
+        if self.output == "sigmoid":
+            return np.concatenate([1.0 - A, A], axis=-2)
+        return A
+
+    def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
+        """Class indices ``(m,)`` (or ``(K, m)``): ``A > 0.5`` for sigmoid (as the seed), argmax otherwise."""
+        A, _ = self.forward(params, X)
+        if self.output == "sigmoid":
+            return (A[..., 0, :] > 0.5).astype(np.int64)
+        return A.argmax(axis=-2)
+
+    def accuracy(self, params: Params, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Fraction of examples whose predicted class equals ``y`` (class indices, ``(m,)``)."""
+        return np.mean(self.predict(params, X) == np.asarray(y).reshape(-1), axis=-1)
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """Network targets ``Y`` from class indices ``y`` (m,): ``(1, m)`` 0/1 or one-hot ``(n_L, m)``."""
+        y = np.asarray(y).reshape(-1).astype(np.int64)
+        if self.output == "sigmoid":
+            return y[None, :].astype(np.float64)
+        Y = np.zeros((self.layer_dims[-1], y.size))
+        Y[y, np.arange(y.size)] = 1.0
+        return Y
+
+
+def gradient_check(
+    net: MLP, params: Params, X: np.ndarray, Y: np.ndarray, epsilon: float = 1e-6
+) -> float:
+    """Relative error between :meth:`MLP.backward` and central finite differences.
+
+    ``gradapprox_i = (J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps)`` for every parameter
+    ``theta_i``; returns ``||grad - gradapprox|| / (||grad|| + ||gradapprox||)`` (0 when both
+    vanish). Below about 1e-7 in float64 the backward pass is right. Single networks only.
+    """
+    if net.check_params(params) is not None:
+        raise DataError("gradient_check takes one network, not a population.")
+    _, grads = net.loss_and_grads(params, X, Y)
+    analytic, numeric = [], []
+    for k, p in params.items():
+        for idx in np.ndindex(p.shape):
+            plus = {**params, k: p.copy()}
+            minus = {**params, k: p.copy()}
+            plus[k][idx] += epsilon
+            minus[k][idx] -= epsilon
+            numeric.append((net.cost(plus, X, Y) - net.cost(minus, X, Y)) / (2 * epsilon))
+            analytic.append(grads[k][idx])
+    a, n = np.asarray(analytic), np.asarray(numeric)
+    denom = np.linalg.norm(a) + np.linalg.norm(n)
+    return 0.0 if denom == 0 else float(np.linalg.norm(a - n) / denom)
