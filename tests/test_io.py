@@ -1,0 +1,61 @@
+"""Atomic writes: complete content or the old content, never a temp file left behind."""
+
+from __future__ import annotations
+
+import csv
+import os
+import stat
+
+import pytest
+
+from descentlab.io import atomic_write, atomic_writer
+
+
+def test_atomic_write_text_and_bytes(tmp_path):
+    atomic_write(tmp_path / "a.txt", "héllo\n")
+    assert (tmp_path / "a.txt").read_bytes() == "héllo\n".encode()
+    atomic_write(tmp_path / "b.bin", b"\x00\xff")
+    assert (tmp_path / "b.bin").read_bytes() == b"\x00\xff"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.bin"]
+
+
+def test_atomic_write_replaces_existing(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text("old")
+    atomic_write(p, "new")
+    assert p.read_text() == "new"
+
+
+def test_failure_keeps_old_content_and_removes_temp(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text("old")
+    with pytest.raises(RuntimeError, match="boom"), atomic_writer(p) as f:
+        f.write("half")
+        raise RuntimeError("boom")
+    assert p.read_text() == "old"
+    assert [q.name for q in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_keyboard_interrupt_removes_temp(tmp_path):
+    p = tmp_path / "new.txt"
+    with pytest.raises(KeyboardInterrupt), atomic_writer(p) as f:
+        f.write("x")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_newline_and_permissions(tmp_path):
+    p = tmp_path / "t.csv"
+    with atomic_writer(p, newline="") as f:
+        csv.writer(f).writerows([["a", "b"], [1, 2]])
+    assert p.read_bytes() == b"a,b\r\n1,2\r\n"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask
+
+
+def test_bad_mode_and_missing_directory(tmp_path):
+    with pytest.raises(ValueError, match="'mode'"), atomic_writer(tmp_path / "x", "a"):
+        pass
+    with pytest.raises(FileNotFoundError):
+        atomic_write(tmp_path / "missing" / "x.txt", "x")
