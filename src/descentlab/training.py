@@ -107,6 +107,8 @@ class TrainResult:
       seconds: wall time of the loop.
       stopped_epoch: per member, the epoch at which it stopped, or -1 if it ran to the end.
       diverged: per member, whether its cost became NaN/inf.
+      opt_state: the optimizer's final state; pass it back as ``train(..., params=result.params,
+        opt_state=result.opt_state)`` to continue training where this call stopped.
     """
 
     params: Params
@@ -118,6 +120,7 @@ class TrainResult:
     diverged: np.ndarray
     population: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    opt_state: Any = None
 
 
 class Callback(Protocol):
@@ -270,6 +273,7 @@ def train(
     progress: bool | None = None,
     label: str = "",
     on_epoch: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+    opt_state: Any = None,
 ) -> TrainResult:
     """Train ``net`` with ``optimizer`` by mini-batch gradient descent for ``epochs`` epochs.
 
@@ -294,6 +298,9 @@ def train(
       progress: draw a progress bar (None: only on a terminal).
       label: shown before the progress bar.
       on_epoch: called after each epoch with the epoch's logs (for live displays).
+      opt_state: resume from this optimizer state (``TrainResult.opt_state`` of an earlier call
+        with the same network, optimizer and population) instead of ``optimizer.init``; the
+        step count and moments then carry on. Give the matching ``params`` with it.
 
     Returns:
       a :class:`TrainResult`. Training stops early when every member has diverged (the cost
@@ -334,7 +341,7 @@ def train(
     theta.load(params)
     grad = _FlatParams(net.shapes(), population)
     tree_theta = {"theta": theta.flat}
-    state = optimizer.init(tree_theta)
+    state = optimizer.init(tree_theta) if opt_state is None else opt_state
 
     Y = net.targets(y)
     XT, YT = np.ascontiguousarray(X.T), np.ascontiguousarray(Y.T)
@@ -461,4 +468,5 @@ def train(
         stopped_epoch=stopped_epoch,
         diverged=diverged,
         population=population,
+        opt_state=state,
     )
