@@ -272,7 +272,7 @@ def train(
     callbacks: Sequence[Callback] = (),
     progress: bool | None = None,
     label: str = "",
-    on_epoch: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+    on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
     opt_state: Any = None,
 ) -> TrainResult:
     """Train ``net`` with ``optimizer`` by mini-batch gradient descent for ``epochs`` epochs.
@@ -297,7 +297,9 @@ def train(
       callbacks: called after each epoch; see :class:`EarlyStopping`.
       progress: draw a progress bar (None: only on a terminal).
       label: shown before the progress bar.
-      on_epoch: called after each epoch with the epoch's logs (for live displays).
+      on_epoch: called after each epoch with the epoch's logs (for live displays); its logs
+        also hold ``"params"``, the current parameters as views into the engine's buffers
+        (read them during the call; copy them to keep them).
       opt_state: resume from this optimizer state (``TrainResult.opt_state`` of an earlier call
         with the same network, optimizer and population) instead of ``optimizer.init``; the
         step count and moments then carry on. Give the matching ``params`` with it.
@@ -416,7 +418,7 @@ def train(
                         snapshot(newly)
                         stopped_epoch[newly] = epoch
                 if on_epoch is not None:
-                    on_epoch(epoch, logs)
+                    on_epoch(epoch, {**logs, "params": theta.views})
                 bar.update(epoch + 1, cost=float(np.nanmean(epoch_cost)))
                 if (stopped_epoch >= 0).all():
                     break
