@@ -197,7 +197,7 @@ def test_make_gaussian_quantiles_shells_are_nested():
     ("call", "message"),
     [
         (lambda: make_moons(1), "The 'n_samples' parameter of make_moons must be an int >= 2"),
-        (lambda: make_moons(30.0), "make_moons must be an int >= 2.0. Got 30.0 (float) instead"),
+        (lambda: make_moons(30.0), "make_moons must be an int >= 2. Got 30.0 (float) instead"),
         (lambda: make_blobs(n_features=2.0), "'n_features' parameter of make_blobs must be an int"),
         (
             lambda: make_moons(noise=-0.1),

@@ -68,13 +68,13 @@ class Interval:
         kind = "an int" if self.integer else "a float"
         if self.low is not None and self.high is None:
             op = ">=" if self.closed in ("both", "left") else ">"
-            return f"{kind} {op} {_fmt(self.low)}"
+            return f"{kind} {op} {_fmt(self.low, self.integer)}"
         if self.high is not None and self.low is None:
             op = "<=" if self.closed in ("both", "right") else "<"
-            return f"{kind} {op} {_fmt(self.high)}"
+            return f"{kind} {op} {_fmt(self.high, self.integer)}"
         left = "[" if self.closed in ("both", "left") else "("
         right = "]" if self.closed in ("both", "right") else ")"
-        return f"{kind} in the range {left}{_fmt(self.low)}, {_fmt(self.high)}{right}"
+        return f"{kind} in the range {left}{_fmt(self.low, self.integer)}, {_fmt(self.high, self.integer)}{right}"
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,10 @@ class Options:
 Rule = Interval | Options | type | Callable[[Any], bool]
 
 
-def _fmt(x: float | None) -> str:
+def _fmt(x: float | None, integer: bool = False) -> str:
     if x is None:
         return "inf"
-    return repr(float(x)) if not float(x).is_integer() or abs(x) < 1e16 else repr(x)
+    return str(int(x)) if integer and float(x).is_integer() else repr(float(x))
 
 
 def _is_number_like(value: Any) -> bool:
