@@ -274,6 +274,7 @@ def train(
     label: str = "",
     on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
     opt_state: Any = None,
+    max_cost: float | None = None,
 ) -> TrainResult:
     """Train ``net`` with ``optimizer`` by mini-batch gradient descent for ``epochs`` epochs.
 
@@ -290,7 +291,8 @@ def train(
       init: ``he``, ``xavier`` or ``seed`` (the seed's ``np.random.seed(3)`` He init).
       shuffle: ``random`` (a Generator seeded by ``data_seed``), ``seed`` (the seed's order:
         ``np.random.seed(data_seed + epoch + 1)``, ``data_seed`` defaulting to 10) or ``none``.
-      data_seed: seed of the data order, or K seeds (one order per member).
+      data_seed: seed of the data order, or K seeds (one order per member); with
+        ``shuffle="random"`` it defaults to ``seed``, so one seed fixes the whole run.
       learning_rate: the optimizer's learning rate or schedule, only to record it in the history.
       validation: ``(X_val (n_features, m_val), y_val (m_val,))`` for validation accuracy.
       eval_every: measure accuracies after every ``eval_every`` epochs and after the last.
@@ -306,7 +308,7 @@ def train(
 
     Returns:
       a :class:`TrainResult`. Training stops early when every member has diverged (the cost
-      became NaN or inf: the message says so and the history up to then is kept), when every
+      became NaN or inf or exceeded ``max_cost``: the message says so and the history up to then is kept), when every
       member was stopped by a callback, or on Ctrl-C (status ``interrupted``).
     """
     check_param("train", "epochs", epochs, Interval(1, None, integer=True), allow_array=False)
@@ -316,6 +318,9 @@ def train(
         )
     check_param("train", "shuffle", shuffle, Options(("seed", "random", "none")))
     check_param("train", "eval_every", eval_every, Interval(1, None, integer=True))
+    if max_cost is None:
+        max_cost = 100 * math.log(net.n_classes)
+    check_param("train", "max_cost", max_cost, Interval(0, None, "neither"))
     X = _check_data(net, X, y, "X")
     y = np.asarray(y).reshape(-1).astype(np.int64)
     m = X.shape[1]
@@ -328,6 +333,8 @@ def train(
         seeds = _as_seed_list(seed, "seed")
         params = net.init(seeds if seeds is not None else seed, method=init)
     population = net.check_params(params)
+    if data_seed is None and shuffle == "random":
+        data_seed = seed  # one seed makes the whole run reproducible
     order = _DataOrder(shuffle, data_seed, m)
     if order.n_orders is not None:
         if population is None:  # one init, K data orders: K copies of the network
@@ -407,7 +414,8 @@ def train(
                         logs["val_accuracy"] = val_acc[-1]
 
                 active = stopped_epoch < 0
-                bad = active & ~np.isfinite(np.reshape(epoch_cost, K))
+                flat_cost = np.reshape(epoch_cost, K)
+                bad = active & ~(flat_cost <= max_cost)  # NaN compares False
                 if bad.any():
                     diverged |= bad
                     stopped_epoch[bad] = epoch
@@ -419,7 +427,9 @@ def train(
                         stopped_epoch[newly] = epoch
                 if on_epoch is not None:
                     on_epoch(epoch, {**logs, "params": theta.views})
-                bar.update(epoch + 1, cost=float(np.nanmean(epoch_cost)))
+                if bar.enabled:
+                    finite = flat_cost[np.isfinite(flat_cost)]
+                    bar.update(epoch + 1, cost=float(finite.mean()) if finite.size else math.nan)
                 if (stopped_epoch >= 0).all():
                     break
     except KeyboardInterrupt:
@@ -437,13 +447,14 @@ def train(
             first = int(stopped_epoch.min())
             status = "diverged"
             message = (
-                f"Training diverged at epoch {first}: the cost became NaN or inf "
-                f"(the learning rate may be too large). The history up to there is kept."
+                f"Training diverged at epoch {first}: the cost became NaN, inf or larger than "
+                f"{max_cost:.3g} (the learning rate may be too large). The history up to there "
+                "is kept."
             )
         elif (stopped_epoch >= 0).all():
             status, message = "early_stopped", f"Stopped early at epoch {int(stopped_epoch.max())}."
         elif diverged.any():
-            message = f"{int(diverged.sum())} of {K} members diverged (cost NaN or inf)."
+            message = f"{int(diverged.sum())} of {K} members diverged (cost NaN, inf or > {max_cost:.3g})."
 
     final = theta.export()
     for k, snap in snapshots.items():
