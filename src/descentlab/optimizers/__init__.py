@@ -1,0 +1,81 @@
+"""Optimizers: pure gradient transformations (Optax's shape, NumPy inside) and named optimizers.
+
+``base`` holds the protocol (``init``/``update``, ``chain``, ``apply_updates``), ``transforms``
+the building blocks, ``aliases`` the named optimizers built from them.
+"""
+
+from descentlab.optimizers.aliases import (
+    OPTIMIZERS,
+    adagrad,
+    adam,
+    adamw,
+    gd,
+    get_optimizer,
+    momentum,
+    nesterov,
+    rmsprop,
+    sgd,
+)
+from descentlab.optimizers.base import (
+    EmptyState,
+    GradientTransformation,
+    Params,
+    apply_updates,
+    chain,
+    identity,
+)
+from descentlab.optimizers.transforms import (
+    EmaState,
+    ScaleByAdagradState,
+    ScaleByAdamState,
+    ScaleByLearningRateState,
+    ScaleByRmsState,
+    TraceState,
+    add_decayed_weights,
+    bias_correction,
+    clip_by_global_norm,
+    ema,
+    safe_increment,
+    scale_by_adagrad,
+    scale_by_adam,
+    scale_by_learning_rate,
+    scale_by_rms,
+    trace,
+    update_moment,
+)
+
+__all__ = [
+    "OPTIMIZERS",
+    "EmaState",
+    "EmptyState",
+    "GradientTransformation",
+    "Params",
+    "ScaleByAdagradState",
+    "ScaleByAdamState",
+    "ScaleByLearningRateState",
+    "ScaleByRmsState",
+    "TraceState",
+    "adagrad",
+    "adam",
+    "adamw",
+    "add_decayed_weights",
+    "apply_updates",
+    "bias_correction",
+    "chain",
+    "clip_by_global_norm",
+    "ema",
+    "gd",
+    "get_optimizer",
+    "identity",
+    "momentum",
+    "nesterov",
+    "rmsprop",
+    "safe_increment",
+    "scale_by_adagrad",
+    "scale_by_adam",
+    "scale_by_learning_rate",
+    "scale_by_rms",
+    "sgd",
+    "trace",
+    "update_moment",
+]

@@ -1,0 +1,335 @@
+"""Learning-rate schedules: hand-listed values, PyTorch's lr_scheduler, per-member arrays, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from descentlab._validation import InvalidParameterError
+from descentlab.schedules import (
+    SCHEDULES,
+    Schedule,
+    constant,
+    cosine_decay,
+    exponential_decay,
+    fixed_interval_decay,
+    get_schedule,
+    inverse_time_decay,
+    linear_warmup,
+    piecewise_constant,
+    step_decay,
+)
+
+# ----------------------------------------------------------------------------- hand-listed values
+
+# (schedule, values at steps 0, 1, 2, ...), each worked out by hand from the formula.
+HAND_CASES = [
+    (constant(0.3), [0.3, 0.3, 0.3]),
+    (inverse_time_decay(1.0, decay_rate=1.0), [1.0, 1 / 2, 1 / 3, 1 / 4, 1 / 5]),
+    (inverse_time_decay(0.6, decay_rate=0.5, steps_per_epoch=2), [0.6, 0.6, 0.4, 0.4, 0.3, 0.3]),
+    (fixed_interval_decay(1.0, decay_rate=1.0, time_interval=2), [1.0, 1.0, 1 / 2, 1 / 2, 1 / 3]),
+    (
+        fixed_interval_decay(1.0, decay_rate=2.0, time_interval=2, steps_per_epoch=2),
+        [1.0, 1.0, 1.0, 1.0, 1 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 5],
+    ),
+    (exponential_decay(2.0, gamma=0.5), [2.0, 1.0, 0.5, 0.25]),
+    (exponential_decay(2.0, gamma=0.5, steps_per_epoch=3), [2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 0.5]),
+    (step_decay(1.0, boundaries=2, factor=0.1), [1.0, 1.0, 0.1, 0.1, 0.1 * 0.1]),
+    (step_decay(1.0, boundaries=[1, 4], factor=0.5), [1.0, 0.5, 0.5, 0.5, 0.25, 0.25]),
+    (step_decay(1.0, boundaries=[1], factor=0.5, steps_per_epoch=2), [1.0, 1.0, 0.5, 0.5]),
+    (piecewise_constant([2, 3], [0.3, 0.2, 0.1]), [0.3, 0.3, 0.2, 0.1, 0.1]),
+    (cosine_decay(1.0, decay_steps=2), [1.0, 0.5, 0.0, 0.0]),
+    (cosine_decay(3.0, decay_steps=3, final_value=1.0), [3.0, 2.5, 1.5, 1.0, 1.0]),
+    (linear_warmup(0.4, warmup_steps=4), [0.0, 0.1, 0.2, 0.3, 0.4, 0.4]),
+    (linear_warmup(0.4, warmup_steps=2, init_value=0.2), [0.2, 0.3, 0.4, 0.4]),
+    (linear_warmup(exponential_decay(1.0, 0.5), warmup_steps=2), [0.0, 0.5, 1.0, 0.5, 0.25]),
+    (linear_warmup(exponential_decay(1.0, 0.5), warmup_steps=0), [1.0, 0.5, 0.25]),
+]
+
+
+@pytest.mark.parametrize(("schedule", "expected"), HAND_CASES, ids=[repr(c[0]) for c in HAND_CASES])
+def test_values_by_hand(schedule, expected):
+    got = [schedule(t) for t in range(len(expected))]
+    assert all(type(v) is float for v in got)
+    np.testing.assert_allclose(got, expected, rtol=1e-15, atol=1e-16)
+    # An array of steps gives the same numbers, elementwise (NumPy's vectorised pow may
+    # differ from Python's in the last bit).
+    np.testing.assert_allclose(schedule(np.arange(len(expected))), got, rtol=1e-15, atol=0)
+
+
+def test_array_of_steps_keeps_its_shape():
+    s = exponential_decay(1.0, 0.5)
+    steps = np.array([[0, 1], [2, 3]])
+    np.testing.assert_array_equal(s(steps), [[1.0, 0.5], [0.25, 0.125]])
+    assert s(np.int64(2)) == 0.25
+
+
+# ----------------------------------------------------------------------------- PyTorch
+
+torch = pytest.importorskip("torch")
+from torch.optim import lr_scheduler  # noqa: E402
+
+N_STEPS = 400
+
+
+def torch_rates(make, n_steps, base_lr, epochs_every=1):
+    """The lr PyTorch's scheduler gives each optimizer step (scheduler stepped every
+    ``epochs_every`` optimizer steps, i.e. once per epoch)."""
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=base_lr)
+    sched = make(opt)
+    rates = []
+    for t in range(n_steps):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        if t % epochs_every == epochs_every - 1:
+            sched.step()
+    return np.array(rates)
+
+
+TORCH_CASES = [
+    ("StepLR", step_decay(0.1, 30, 0.5), lambda o: lr_scheduler.StepLR(o, 30, gamma=0.5), 1),
+    (
+        "StepLR per epoch",
+        step_decay(0.1, 3, 0.5, steps_per_epoch=7),
+        lambda o: lr_scheduler.StepLR(o, 3, gamma=0.5),
+        7,
+    ),
+    (
+        "MultiStepLR",
+        step_decay(0.1, [50, 120, 300], 0.2),
+        lambda o: lr_scheduler.MultiStepLR(o, [50, 120, 300], gamma=0.2),
+        1,
+    ),
+    (
+        "ExponentialLR",
+        exponential_decay(0.1, 0.99),
+        lambda o: lr_scheduler.ExponentialLR(o, 0.99),
+        1,
+    ),
+    (
+        "ExponentialLR per epoch",
+        exponential_decay(0.1, 0.9, steps_per_epoch=5),
+        lambda o: lr_scheduler.ExponentialLR(o, 0.9),
+        5,
+    ),
+    (
+        "CosineAnnealingLR",
+        cosine_decay(0.1, N_STEPS, final_value=1e-3),
+        lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=N_STEPS, eta_min=1e-3),
+        1,
+    ),
+    (
+        "LinearLR+SequentialLR(ExponentialLR)",
+        linear_warmup(exponential_decay(0.1, 0.99), 40, init_value=0.025),
+        lambda o: lr_scheduler.SequentialLR(
+            o,
+            [
+                lr_scheduler.LinearLR(o, start_factor=0.25, total_iters=40),
+                lr_scheduler.ExponentialLR(o, 0.99),
+            ],
+            milestones=[40],
+        ),
+        1,
+    ),
+    (
+        "LinearLR+SequentialLR(CosineAnnealingLR)",
+        linear_warmup(cosine_decay(0.1, N_STEPS - 50), 50, init_value=0.001),
+        lambda o: lr_scheduler.SequentialLR(
+            o,
+            [
+                lr_scheduler.LinearLR(o, start_factor=0.01, total_iters=50),
+                lr_scheduler.CosineAnnealingLR(o, T_max=N_STEPS - 50),
+            ],
+            milestones=[50],
+        ),
+        1,
+    ),
+    (
+        "LambdaLR (the seed's inverse time decay)",
+        inverse_time_decay(0.1, 0.3),
+        lambda o: lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + 0.3 * e)),
+        1,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "ours", "make", "every"), TORCH_CASES, ids=[c[0] for c in TORCH_CASES]
+)
+def test_matches_torch_lr_scheduler(label, ours, make, every):
+    theirs = torch_rates(make, N_STEPS, 0.1, epochs_every=every)
+    mine = ours(np.arange(N_STEPS))
+    # PyTorch updates most rates recursively, so allow a few ulps per step (and an absolute
+    # floor for the cosine's final zero).
+    np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-15)
+
+
+# ----------------------------------------------------------------------------- per member
+
+PER_MEMBER = [
+    (constant, {"value": [0.1, 0.2]}, {}),
+    (inverse_time_decay, {"learning_rate": [0.1, 0.2], "decay_rate": [0.0, 1.0]}, {}),
+    (
+        fixed_interval_decay,
+        {"learning_rate": [0.1, 0.2], "decay_rate": [0.5, 1.0]},
+        {"time_interval": 3},
+    ),
+    (exponential_decay, {"learning_rate": [0.1, 0.2], "gamma": [0.9, 0.5]}, {"steps_per_epoch": 2}),
+    (step_decay, {"learning_rate": [0.1, 0.2], "factor": [0.5, 0.1]}, {"boundaries": [2, 5]}),
+    (cosine_decay, {"learning_rate": [0.1, 0.2], "final_value": [0.0, 0.01]}, {"decay_steps": 6}),
+]
+
+
+@pytest.mark.parametrize(
+    ("factory", "arrays", "shared"), PER_MEMBER, ids=[c[0].__name__ for c in PER_MEMBER]
+)
+def test_per_member_hyperparameters_equal_separate_schedules(factory, arrays, shared):
+    together = factory(**{k: np.array(v) for k, v in arrays.items()}, **shared)
+    alone = [factory(**{k: v[i] for k, v in arrays.items()}, **shared) for i in range(2)]
+    steps = np.arange(10)
+    for t in steps:
+        np.testing.assert_allclose(together(int(t)), [s(int(t)) for s in alone], rtol=1e-15, atol=0)
+    table = together(steps)
+    assert table.shape == (10, 2)
+    np.testing.assert_allclose(
+        table, np.stack([s(steps) for s in alone], axis=-1), rtol=1e-15, atol=0
+    )
+
+
+def test_per_member_piecewise_and_warmup():
+    pw = piecewise_constant([2], np.array([[0.1, 0.2], [0.01, 0.02]]))
+    np.testing.assert_array_equal(
+        pw(np.arange(4)), [[0.1, 0.2], [0.1, 0.2], [0.01, 0.02], [0.01, 0.02]]
+    )
+    np.testing.assert_array_equal(pw(3), [0.01, 0.02])
+    inner = exponential_decay(np.array([1.0, 2.0]), 0.5)
+    warm = linear_warmup(inner, 2, init_value=np.array([0.0, 1.0]))
+    expected = [[0.0, 1.0], [0.5, 1.5], [1.0, 2.0], [0.5, 1.0], [0.25, 0.5]]
+    np.testing.assert_array_equal(warm(np.arange(5)), expected)
+    np.testing.assert_array_equal([warm(t) for t in range(5)], expected)
+    # Per-member warm-up start into a shared schedule.
+    warm = linear_warmup(exponential_decay(1.0, 0.5), 2, init_value=np.array([0.0, 0.5]))
+    np.testing.assert_array_equal(
+        warm(np.arange(4)), [[0.0, 0.5], [0.5, 0.75], [1.0, 1.0], [0.5, 0.5]]
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    steps=st.lists(st.integers(0, 10_000), min_size=1, max_size=20),
+    lr=st.floats(1e-4, 1.0),
+    gamma=st.floats(0.5, 1.0),
+    warmup=st.integers(0, 50),
+)
+def test_array_steps_equal_scalar_steps(steps, lr, gamma, warmup):
+    s = linear_warmup(exponential_decay(lr, gamma, steps_per_epoch=7), warmup, init_value=lr / 10)
+    np.testing.assert_allclose(s(np.array(steps)), [s(t) for t in steps], rtol=1e-15, atol=0)
+
+
+# ----------------------------------------------------------------------------- errors
+
+INVALID = [
+    (constant, {"value": 0.0}, "value"),
+    (constant, {"value": np.array([0.1, -0.1])}, "value"),
+    (inverse_time_decay, {"learning_rate": -1.0, "decay_rate": 1.0}, "learning_rate"),
+    (inverse_time_decay, {"learning_rate": 1.0, "decay_rate": -1.0}, "decay_rate"),
+    (
+        inverse_time_decay,
+        {"learning_rate": 1.0, "decay_rate": 1.0, "steps_per_epoch": 0},
+        "steps_per_epoch",
+    ),
+    (
+        inverse_time_decay,
+        {"learning_rate": 1.0, "decay_rate": 1.0, "steps_per_epoch": 1.5},
+        "steps_per_epoch",
+    ),
+    (
+        fixed_interval_decay,
+        {"learning_rate": 1.0, "decay_rate": 1.0, "time_interval": 0},
+        "time_interval",
+    ),
+    (exponential_decay, {"learning_rate": 1.0, "gamma": 0.0}, "gamma"),
+    (exponential_decay, {"learning_rate": np.nan, "gamma": 0.5}, "learning_rate"),
+    (step_decay, {"learning_rate": 1.0, "boundaries": 0}, "boundaries"),
+    (step_decay, {"learning_rate": 1.0, "boundaries": [5, 3]}, "boundaries"),
+    (step_decay, {"learning_rate": 1.0, "boundaries": [0, 3]}, "boundaries"),
+    (step_decay, {"learning_rate": 1.0, "boundaries": [2], "factor": -0.1}, "factor"),
+    (piecewise_constant, {"boundaries": [2], "values": [0.1]}, "values"),
+    (piecewise_constant, {"boundaries": [2], "values": [0.1, -0.1]}, "values"),
+    (cosine_decay, {"learning_rate": 1.0, "decay_steps": 0}, "decay_steps"),
+    (cosine_decay, {"learning_rate": 1.0, "decay_steps": 10, "final_value": -1.0}, "final_value"),
+    (linear_warmup, {"schedule_or_value": 0.1, "warmup_steps": -1}, "warmup_steps"),
+    (
+        linear_warmup,
+        {"schedule_or_value": 0.1, "warmup_steps": 5, "init_value": -1.0},
+        "init_value",
+    ),
+    (linear_warmup, {"schedule_or_value": -0.1, "warmup_steps": 5}, "value"),
+    (
+        exponential_decay,
+        {"learning_rate": np.array([0.1, 0.2]), "gamma": np.array([0.9, 0.9, 0.9])},
+        "gamma",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("factory", "kw", "arg"),
+    INVALID,
+    ids=[f"{f.__name__}-{a}-{i}" for i, (f, _, a) in enumerate(INVALID)],
+)
+def test_invalid_settings_raise_naming_the_argument(factory, kw, arg):
+    with pytest.raises(InvalidParameterError) as info:
+        factory(**kw)
+    assert f"'{arg}'" in str(info.value)
+
+
+def test_warmup_into_a_schedule_that_returns_a_bad_rate():
+    with pytest.raises(InvalidParameterError, match="at step 0 it returned nan"):
+        linear_warmup(lambda step: float("nan"), 5)
+
+
+@pytest.mark.parametrize("step", [-1, 1.5, True, np.array([0, -2]), np.array([0.5])])
+def test_invalid_steps_raise(step):
+    with pytest.raises(InvalidParameterError, match="must be an integer >= 0"):
+        exponential_decay(0.1, 0.5)(step)
+
+
+def test_get_schedule():
+    assert set(SCHEDULES) >= {
+        "constant",
+        "inverse_time",
+        "fixed_interval",
+        "exponential",
+        "step",
+        "cosine",
+    }
+    s = get_schedule("inverse_time", learning_rate=0.5, decay_rate=1.0, steps_per_epoch=2)
+    assert isinstance(s, Schedule)
+    assert [s(t) for t in range(4)] == [0.5, 0.5, 0.25, 0.25]
+    assert get_schedule("constant", learning_rate=0.2)(9) == 0.2
+    warm = get_schedule(
+        "cosine", learning_rate=1.0, decay_steps=2, warmup_steps=2, warmup_init_value=0.5
+    )
+    assert [warm(t) for t in range(5)] == [0.5, 0.75, 1.0, 0.5, 0.0]
+    with pytest.raises(
+        InvalidParameterError, match=r"Unknown schedule 'linear'.*constant, inverse_time"
+    ):
+        get_schedule("linear", learning_rate=0.1)
+    with pytest.raises(
+        InvalidParameterError, match=r"Unknown setting 'rate' .*learning_rate, gamma"
+    ):
+        get_schedule("exponential", learning_rate=0.1, rate=0.5)
+    with pytest.raises(InvalidParameterError, match="needs 'gamma'"):
+        get_schedule("exponential", learning_rate=0.1)
+    with pytest.raises(InvalidParameterError, match=r"'warmup_init_value'.*needs 'warmup_steps'"):
+        get_schedule("constant", learning_rate=0.1, warmup_init_value=0.0)
+
+
+def test_repr_names_the_settings():
+    assert repr(exponential_decay(0.1, 0.5)) == (
+        "exponential_decay(learning_rate=0.1, gamma=0.5, steps_per_epoch=1)"
+    )
