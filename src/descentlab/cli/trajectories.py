@@ -1,0 +1,320 @@
+"""``descentlab trajectories``: draw optimizer paths on a 2-D test function (or the SGD picture).
+
+Examples::
+
+    descentlab trajectories --function rosenbrock --optimizers gd,momentum,adam
+    descentlab trajectories --function quadratic:condition_number=50 \\
+        --optimizers "gd,adam:lr=0.3,b1=0.8" --steps 80 --start=-9,4 --animate
+    descentlab trajectories --noise --lr 0.1 --steps 150
+
+Settings after a name follow the ``name:key=value,key=value`` syntax (:func:`parse_spec`);
+``lr`` is short for ``learning_rate``. Bad input raises the errors of
+:mod:`descentlab._validation`; the main CLI prints them as one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from descentlab._validation import InvalidParameterError
+from descentlab.optimizers import get_optimizer
+from descentlab.schedules import SCHEDULES, get_schedule
+from descentlab.surfaces import SURFACES, Surface, get_surface
+
+__all__ = ["ADAPTIVE", "add_parser", "parse_optimizer_spec", "parse_point", "parse_spec", "run"]
+
+ADAPTIVE = frozenset({"rmsprop", "adagrad", "adam", "adamw"})
+"""Optimizers whose step is about ``lr`` per coordinate; they get ``surface.adaptive_lr``."""
+
+ALIASES = {"lr": "learning_rate"}
+"""Short setting names accepted in specs."""
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
+
+
+def _parse_value(text: str) -> bool | int | float | str:
+    """``true``/``false`` → bool, then int, then float, else the text itself."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_spec(text: str, what: str = "--optimizers") -> list[tuple[str, dict[str, Any]]]:
+    """Parse ``name[:key=value,key=value],name,...`` into ``[(name, {key: value}), ...]``.
+
+    The items are split on commas; an item without ``=`` starts a new entry (``name`` or
+    ``name:key=value``), an item ``key=value`` adds a setting to the entry before it — which
+    must have opened its settings with ``:``. Values become bool (``true``/``false``), int,
+    float or stay text; ``lr`` is renamed ``learning_rate``. Raises
+    :class:`InvalidParameterError` naming ``what`` and the offending item.
+
+    >>> parse_spec("gd,adam:lr=0.05,b1=0.9,amsgrad=true")
+    [('gd', {}), ('adam', {'learning_rate': 0.05, 'b1': 0.9, 'amsgrad': True})]
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidParameterError(f"{what} must name at least one item. Got {text!r} instead.")
+    entries: list[tuple[str, dict[str, Any]]] = []
+    open_settings = False
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item:
+            raise InvalidParameterError(f"{what} has an empty item in {text!r} (two commas?).")
+        head, colon, rest = item.partition(":")
+        if "=" in head:  # "key=value", continuing the previous entry
+            if not entries or not open_settings:
+                prev = f" after {entries[-1][0]!r}" if entries else ""
+                raise InvalidParameterError(
+                    f"{what}: the setting {item!r}{prev} belongs to no name; write "
+                    f"name:{item} (settings follow the name after a colon)."
+                )
+            setting = item
+        else:
+            name = head.strip()
+            if not _NAME.fullmatch(name):
+                raise InvalidParameterError(
+                    f"{what}: {name!r} is not a valid name (letters, digits, '_' and '-')."
+                )
+            entries.append((name, {}))
+            open_settings = bool(colon)
+            if not colon:
+                continue
+            setting = rest.strip()
+            if not setting:
+                raise InvalidParameterError(
+                    f"{what}: {item!r} has a colon but no key=value setting after it."
+                )
+        key, eq, value = (s.strip() for s in setting.partition("="))
+        if not eq or not _NAME.fullmatch(key) or not value:
+            raise InvalidParameterError(
+                f"{what}: cannot read the setting {setting!r} of {entries[-1][0]!r}; "
+                "expected key=value (e.g. lr=0.05)."
+            )
+        key = ALIASES.get(key, key)
+        settings = entries[-1][1]
+        if key in settings:
+            raise InvalidParameterError(
+                f"{what}: the setting {key!r} of {entries[-1][0]!r} is given twice."
+            )
+        settings[key] = _parse_value(value)
+    return entries
+
+
+def parse_optimizer_spec(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """Parse the ``--optimizers`` value, e.g. ``gd,momentum:beta=0.8,adam:lr=0.05,b1=0.9``.
+
+    The syntax of :func:`parse_spec`; returns ``[(optimizer name, {setting: value}), ...]``.
+
+    >>> parse_optimizer_spec("gd:lr=0.1,momentum")
+    [('gd', {'learning_rate': 0.1}), ('momentum', {})]
+    """
+    return parse_spec(text, "--optimizers")
+
+
+def parse_point(text: str, what: str = "--start") -> tuple[float, float]:
+    """Parse ``"X,Y"`` into two finite floats (write ``--start=-1.5,2`` for a negative x).
+
+    >>> parse_point("-1.5, 2")
+    (-1.5, 2.0)
+    """
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        x, y = (float(p) for p in parts)
+    except ValueError:
+        x = y = math.nan
+    if len(parts) != 2 or not (math.isfinite(x) and math.isfinite(y)):
+        raise InvalidParameterError(
+            f"{what} must be two finite numbers X,Y (e.g. {what}=-1.5,2). Got {text!r} instead."
+        )
+    return (x, y)
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register the ``trajectories`` subcommand on an ``argparse`` subparsers object."""
+    p = subparsers.add_parser(
+        "trajectories",
+        help="draw optimizer paths on a 2-D test function",
+        description=(
+            "Run optimizers from the same start on a 2-D test function and draw their paths "
+            "over its contours (PNG, optionally an animated GIF). With --noise, draw the "
+            "batch GD / mini-batch GD / SGD paths on a least-squares cost instead."
+        ),
+    )
+    p.add_argument(
+        "--function", default="rosenbrock", metavar="NAME[:key=value,...]",
+        help=f"test function, one of {', '.join(SURFACES)} (default rosenbrock); "
+        "e.g. quadratic:condition_number=50",
+    )  # fmt: skip
+    p.add_argument(
+        "--optimizers", default="gd,momentum,adam", metavar="SPEC",
+        help="comma-separated optimizers with optional settings, e.g. "
+        "'gd,momentum:beta=0.8,adam:lr=0.05,b1=0.9' (default gd,momentum,adam)",
+    )  # fmt: skip
+    p.add_argument(
+        "--lr", type=float, default=None,
+        help="learning rate for every optimizer without its own lr (default: per function, "
+        "larger for rmsprop/adagrad/adam/adamw)",
+    )  # fmt: skip
+    p.add_argument(
+        "--steps", type=int, default=None, help="steps per optimizer (default: per function)"
+    )
+    p.add_argument(
+        "--start",
+        default=None,
+        metavar="X,Y",
+        help="start point; write --start=-1.5,2 for negative x",
+    )
+    p.add_argument(
+        "--schedule", default=None, metavar="NAME[:key=value,...]",
+        help=f"learning-rate schedule for every optimizer, one of {', '.join(SCHEDULES)}, e.g. "
+        "exponential:gamma=0.99; it starts from each optimizer's lr",
+    )  # fmt: skip
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="PATH",
+        help="PNG to write (default trajectories-<function>.png)",
+    )
+    p.add_argument(
+        "--animate", action="store_true", help="also write an animated GIF next to the PNG"
+    )
+    p.add_argument(
+        "--noise",
+        action="store_true",
+        help="the batch GD / mini-batch GD / SGD picture instead (uses --lr, "
+        "--steps, --start, --schedule, --batch-size, --seed; ignores --function, --optimizers)",
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=8, help="mini-batch size for --noise (default 8)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="data and shuffling seed for --noise (default 0)"
+    )
+    p.add_argument("--quiet", action="store_true", help="print nothing")
+    p.set_defaults(func=run)
+
+
+def _make_schedule(spec: tuple[str, dict[str, Any]] | None, lr: float) -> Any:
+    """``lr`` itself, or the schedule ``spec`` starting from it (its ``learning_rate``)."""
+    if spec is None:
+        return lr
+    name, settings = spec
+    if "learning_rate" in settings:
+        raise InvalidParameterError(
+            "--schedule: the schedule starts from each optimizer's learning rate; set it with "
+            "--lr or per optimizer (adam:lr=0.05), not in --schedule."
+        )
+    return get_schedule(name, learning_rate=lr, **settings)
+
+
+def _label(name: str, settings: dict[str, Any]) -> str:
+    if not settings:
+        return name
+    shown = {("lr" if k == "learning_rate" else k): v for k, v in settings.items()}
+    return f"{name} (" + ", ".join(f"{k}={v}" for k, v in shown.items()) + ")"
+
+
+def _one(text: str, what: str) -> tuple[str, dict[str, Any]]:
+    entries = parse_spec(text, what)
+    if len(entries) != 1:
+        raise InvalidParameterError(f"{what} takes one name. Got {len(entries)} in {text!r}.")
+    return entries[0]
+
+
+def _table(surface: Surface, paths: dict[str, Any]) -> str:
+    rows = [("optimizer", "final loss", "steps", "distance to nearest minimum")]
+    for label, traj in paths.items():
+        dist = float(surface.distance_to_minimum(traj.path[-1]))
+        steps = f"{traj.n_steps}" + (" (diverged)" if traj.diverged else "")
+        rows.append(
+            (
+                label,
+                f"{traj.final_loss:.6g}",
+                steps,
+                "n/a (no minimum)" if np.isnan(dist) else f"{dist:.4g}",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join(
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    )
+
+
+def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
+    """Run the subcommand: compute the paths, write the PNG (and GIF), print a summary table."""
+    from descentlab.trajectories import (
+        animate_trajectories,
+        compare_trajectories,
+        noise_paths,
+        plot_noise_paths,
+        plot_trajectories,
+        save_figure,
+    )
+
+    out_stream = sys.stdout if stdout is None else stdout
+    start = None if args.start is None else parse_point(args.start)
+    schedule = None if args.schedule is None else _one(args.schedule, "--schedule")
+    for flag, value in (("--lr", args.lr), ("--steps", args.steps)):
+        if value is not None and not value > 0:
+            raise InvalidParameterError(f"{flag} must be positive. Got {value} instead.")
+
+    name = "noise" if args.noise else _one(args.function, "--function")[0]
+    out = Path(args.out if args.out is not None else f"trajectories-{name}.png")
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InvalidParameterError(
+            f"--out must end in .png, .svg or .pdf. Got {str(out)!r} instead."
+        )
+
+    if args.noise:
+        lr = 0.1 if args.lr is None else args.lr
+        optimizer = get_optimizer("gd", learning_rate=_make_schedule(schedule, lr))
+        noise = noise_paths(
+            m=64, batch_size=args.batch_size, steps=150 if args.steps is None else args.steps,
+            optimizer=optimizer, start=start, seed=args.seed,
+        )  # fmt: skip
+        surface, paths = noise.cost, noise.paths
+        fig = plot_noise_paths(noise)
+    else:
+        fname, fsettings = _one(args.function, "--function")
+        surface = get_surface(fname, **fsettings)
+        optimizers = {}
+        for opt_name, settings in parse_optimizer_spec(args.optimizers):
+            label = _label(opt_name, settings)
+            if label in optimizers:
+                raise InvalidParameterError(f"--optimizers lists {label!r} twice.")
+            default = surface.adaptive_lr if opt_name in ADAPTIVE else surface.lr
+            lr = settings.pop("learning_rate", default if args.lr is None else args.lr)
+            if isinstance(lr, bool) or not isinstance(lr, int | float):
+                raise InvalidParameterError(
+                    f"--optimizers: the lr of {opt_name!r} must be a number. Got {lr!r}."
+                )
+            optimizers[label] = get_optimizer(
+                opt_name, learning_rate=_make_schedule(schedule, lr), **settings
+            )
+        paths = compare_trajectories(surface, optimizers, start, args.steps)
+        fig = plot_trajectories(surface, paths)
+
+    written = [save_figure(fig, out)]
+    if args.animate:
+        written.append(animate_trajectories(surface, paths, out.with_suffix(".gif")))
+    if not args.quiet:
+        for path in written:
+            print(f"wrote {path}", file=out_stream)
+        print(_table(surface, paths), file=out_stream)
+    return 0
