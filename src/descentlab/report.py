@@ -1,0 +1,306 @@
+"""The self-contained HTML report of a comparison, and the numbers' reading in plain sentences.
+
+``report.html`` is one file with no external references: the plots are embedded as
+``data:image/png;base64`` URIs and the style is inline, so it can be mailed, archived or
+opened offline. Every piece of text that comes from the run (labels, dataset names, paths,
+the configuration) is escaped with :func:`html.escape`.
+
+The inputs are the run folder's own files (``results.json`` as a dict, ``config.toml`` as
+text, the PNG bytes), so ``descentlab report RUN_DIR`` rebuilds the page from saved results.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from descentlab.io import atomic_write
+
+__all__ = ["describe_results", "format_number", "render_report", "table_rows", "write_report"]
+
+
+def format_number(value: Any, kind: str) -> str:
+    """How numbers appear in tables: accuracy ``0.9400``, cost ``0.1357``, seconds ``3.2``.
+
+    ``None`` and non-finite values appear as ``-``.
+
+    >>> format_number(0.94, "accuracy"), format_number(0.000123456, "cost"), format_number(3.21, "seconds")
+    ('0.9400', '0.0001235', '3.2')
+    """
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if kind == "accuracy":
+        return f"{value:.4f}"
+    if kind == "cost":
+        return f"{value:.4f}" if abs(value) >= 1e-3 else f"{value:.4g}"
+    if kind == "seconds":
+        return f"{value:.1f}"
+    return str(value)
+
+
+def table_rows(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The results table as text: ``(header, rows)``, one row per run in run order.
+
+    Columns: optimizer, train accuracy, test accuracy, final cost, seconds, and a status
+    column when some run did not complete normally.
+    """
+    runs = results.get("runs", [])
+    with_status = any(r.get("status") != "completed" for r in runs)
+    header = ["optimizer", "train accuracy", "test accuracy", "final cost", "seconds"]
+    if with_status:
+        header.append("status")
+    rows = []
+    for r in runs:
+        row = [
+            str(r.get("label", r.get("optimizer", "?"))),
+            format_number(r.get("train_accuracy"), "accuracy"),
+            format_number(r.get("test_accuracy"), "accuracy"),
+            format_number(r.get("final_cost"), "cost"),
+            format_number(r.get("seconds"), "seconds"),
+        ]
+        if with_status:
+            row.append(str(r.get("status", "")))
+        rows.append(row)
+    return header, rows
+
+
+def _names(labels: Sequence[str]) -> str:
+    if len(labels) <= 1:
+        return "".join(labels)
+    return ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def describe_results(
+    results: Mapping[str, Any], costs: Mapping[str, np.ndarray] | None = None
+) -> list[str]:
+    """A short reading of the result, generated from the numbers: a few sentences.
+
+    Which optimizer reached the best test accuracy and by how much; how the others
+    compare on the training data and in cost (and, with ``costs`` — label → cost per epoch —
+    when the winner reached the loser's final cost); train/test gaps that suggest
+    overfitting; runs that diverged, stopped or did not run; a partial (interrupted) run.
+
+    >>> describe_results({"runs": [
+    ...     {"label": "gd", "status": "completed", "train_accuracy": 0.8, "test_accuracy": 0.79,
+    ...      "final_cost": 0.6, "seconds": 1.0},
+    ...     {"label": "adam", "status": "completed", "train_accuracy": 0.94, "test_accuracy": 0.93,
+    ...      "final_cost": 0.14, "seconds": 1.5}]})[0]
+    'adam reached the best test accuracy, 0.9300: 0.1400 more than gd (0.7900).'
+    """
+    runs = [r for r in results.get("runs", [])]
+    done = [
+        r
+        for r in runs
+        if r.get("test_accuracy") is not None
+        and r.get("status") in ("completed", "early_stopped", "interrupted")
+    ]
+    lines: list[str] = []
+    if results.get("partial"):
+        finished = sum(r.get("status") in ("completed", "early_stopped") for r in runs)
+        lines.append(
+            f"This run was interrupted: {finished} of {len(runs)} optimizer runs finished, so the "
+            "numbers below are partial."
+        )
+    if done:
+        best_acc = max(r["test_accuracy"] for r in done)
+        best = [r for r in done if r["test_accuracy"] == best_acc]
+        others = [r for r in done if r["test_accuracy"] != best_acc]
+        best_names = _names([r["label"] for r in best])
+        if len(done) == 1:
+            lines.append(f"{best_names} reached a test accuracy of {best_acc:.4f}.")
+        elif not others:
+            lines.append(f"{best_names} tied on test accuracy at {best_acc:.4f}.")
+        else:
+            verb = "reached" if len(best) == 1 else "tied for"
+            diffs = "; ".join(
+                f"{best_acc - r['test_accuracy']:.4f} more than {r['label']} "
+                f"({r['test_accuracy']:.4f})"
+                for r in sorted(others, key=lambda r: -r["test_accuracy"])
+            )
+            lines.append(f"{best_names} {verb} the best test accuracy, {best_acc:.4f}: {diffs}.")
+        if len(done) > 1:
+            train = sorted(done, key=lambda r: -(r.get("train_accuracy") or 0.0))
+            lines.append(
+                "On the training data: "
+                + ", ".join(f"{r['label']} {r['train_accuracy']:.4f}" for r in train)
+                + "."
+            )
+            finite = [r for r in done if r.get("final_cost") is not None]
+            if len(finite) > 1:
+                low = min(finite, key=lambda r: r["final_cost"])
+                high = max(finite, key=lambda r: r["final_cost"])
+                if high["final_cost"] > low["final_cost"]:
+                    sentence = (
+                        f"{low['label']} ended with the lowest cost, {low['final_cost']:.4g} "
+                        f"({high['final_cost'] / low['final_cost']:.3g} times lower than "
+                        f"{high['label']}'s {high['final_cost']:.4g})"
+                    )
+                    curve = None if costs is None else costs.get(low["label"])
+                    if curve is not None:
+                        curve = np.asarray(curve, dtype=float)
+                        reached = np.flatnonzero(curve <= high["final_cost"])
+                        if reached.size:
+                            sentence += (
+                                f"; it got down to {high['label']}'s final cost by epoch "
+                                f"{int(reached[0])} of {curve.size}"
+                            )
+                    lines.append(sentence + ".")
+        for r in done:
+            gap = (r.get("train_accuracy") or 0.0) - r["test_accuracy"]
+            if gap > 0.05:
+                lines.append(
+                    f"{r['label']} scores {gap:.4f} higher on the training data than on the test "
+                    "data: a sign of overfitting."
+                )
+        if len(done) > 1 and all(r.get("seconds") is not None for r in done):
+            fast = min(done, key=lambda r: r["seconds"])
+            slow = max(done, key=lambda r: r["seconds"])
+            if slow is not fast:
+                lines.append(
+                    f"Wall time ranged from {fast['seconds']:.1f} s ({fast['label']}) to "
+                    f"{slow['seconds']:.1f} s ({slow['label']})."
+                )
+    for r in runs:
+        status = r.get("status")
+        if status in ("diverged", "early_stopped", "interrupted", "failed") and r.get("message"):
+            lines.append(f"{r['label']}: {r['message']}")
+        elif status == "not_run":
+            lines.append(f"{r['label']} did not run (the comparison was interrupted before it).")
+    if not lines:
+        lines.append("No optimizer finished, so there is nothing to compare.")
+    return lines
+
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
+       max-width: 1250px; padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
+h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
+.meta { color: #666; font-size: 0.9rem; }
+.partial { background: #fff3cd; border: 1px solid #e0c36c; padding: 0.6rem 0.9rem; }
+table { border-collapse: collapse; margin: 0.6rem 0; }
+th, td { padding: 0.35rem 0.8rem; border-bottom: 1px solid #e3e3e3; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f4f6f8; }
+tr.best td { font-weight: 600; }
+pre { background: #f6f8fa; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figure { margin: 1rem 0; }
+figcaption { color: #555; font-size: 0.9rem; }
+"""
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def render_report(
+    results: Mapping[str, Any],
+    images: Mapping[str, bytes],
+    config_toml: str,
+    costs: Mapping[str, np.ndarray] | None = None,
+) -> str:
+    """The report page as HTML text.
+
+    Args:
+      results: the content of ``results.json``.
+      images: caption → PNG bytes, in display order (e.g. ``{"Cost curves": ...}``).
+      config_toml: the content of ``config.toml``, shown verbatim.
+      costs: label → cost per epoch, to say when the winner passed the others
+        (:func:`describe_results`).
+
+    Returns:
+      a complete HTML document with no external references.
+    """
+    esc = html.escape
+    name = str(results.get("name", "comparison"))
+    ds = results.get("dataset", {})
+    dims = results.get("layer_dims")
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>descentlab: {esc(name)}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>Optimizer comparison: {esc(name)}</h1>",
+    ]
+    meta = []
+    if ds:
+        meta.append(
+            f"data: {esc(str(ds.get('name', '?')))} — {ds.get('n_train', '?')} training and "
+            f"{ds.get('n_test', '?')} test examples ({esc(str(ds.get('holdout', '')))} hold-out), "
+            f"{ds.get('n_features', '?')} features, {ds.get('n_classes', '?')} classes"
+        )
+    if dims:
+        meta.append(f"network: layer_dims {esc(str(list(dims)))}")
+    if results.get("created"):
+        meta.append(f"created {esc(str(results['created']))}")
+    if results.get("descentlab_version"):
+        meta.append(f"descentlab {esc(str(results['descentlab_version']))}")
+    parts.append(f'<p class="meta">{"<br>".join(meta)}</p>')
+    if results.get("partial"):
+        parts.append(
+            '<p class="partial"><strong>Partial results:</strong> the run was interrupted; '
+            "the table shows what finished.</p>"
+        )
+
+    parts.append("<h2>Results</h2>")
+    header, rows = table_rows(results)
+    runs = results.get("runs", [])
+    accs = [r.get("test_accuracy") for r in runs if r.get("test_accuracy") is not None]
+    best = max(accs) if accs else None
+    parts.append(
+        "<table><thead><tr>"
+        + "".join(f"<th>{esc(h)}</th>" for h in header)
+        + "</tr></thead><tbody>"
+    )
+    for run, row in zip(runs, rows, strict=True):
+        cls = ' class="best"' if best is not None and run.get("test_accuracy") == best else ""
+        parts.append(f"<tr{cls}>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
+    parts.append("</tbody></table>")
+
+    parts.append("<h2>Reading</h2><ul>")
+    parts.extend(f"<li>{esc(s)}</li>" for s in describe_results(results, costs))
+    parts.append("</ul>")
+
+    if images:
+        parts.append("<h2>Plots</h2>")
+        for caption, png in images.items():
+            parts.append(
+                f"<figure>{_img(png, caption)}<figcaption>{esc(caption)}</figcaption></figure>"
+            )
+
+    parts.append(
+        "<h2>Hyperparameters</h2><table><thead><tr><th>optimizer</th><th>settings</th></tr></thead><tbody>"
+    )
+    for r in runs:
+        hp = r.get("hyperparameters", {})
+        text = ", ".join(f"{k}={v}" for k, v in hp.items())
+        parts.append(f"<tr><td>{esc(str(r.get('label', '?')))}</td><td>{esc(text)}</td></tr>")
+    parts.append("</tbody></table>")
+    parts.append("<h2>Configuration</h2>")
+    parts.append(
+        "<p>Rerun exactly with <code>descentlab compare --config config.toml</code> "
+        "(the file next to this report):</p>"
+    )
+    parts.append(f"<pre>{esc(config_toml)}</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(
+    path: str | os.PathLike[str],
+    results: Mapping[str, Any],
+    images: Mapping[str, bytes],
+    config_toml: str,
+    costs: Mapping[str, np.ndarray] | None = None,
+) -> None:
+    """Write :func:`render_report`'s page to ``path`` atomically."""
+    atomic_write(path, render_report(results, images, config_toml, costs))
