@@ -1,0 +1,307 @@
+"""``descentlab compare``: train the same network with several optimizers and compare them.
+
+Without arguments it is the seed's study (moons, layer_dims [2, 5, 2, 1], gd / momentum /
+adam, alpha = 0.0007, batches of 64, 10000 epochs, the seed's initialisation and data order).
+It prints a table and writes a run folder with config.toml, results.json, history.csv, the
+plots and report.html (see :mod:`descentlab.experiments.compare`).
+
+The options shared with ``descentlab train`` (data, network, optimizer settings, seeds) are
+defined here by :func:`add_experiment_arguments` and read by :func:`config_from_args`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from descentlab._validation import InvalidParameterError
+from descentlab.experiments.config import (
+    ExperimentConfig,
+    OptimizerSpec,
+    parse_dataset_spec,
+    parse_layers,
+    parse_optimizer_spec,
+    parse_schedule_spec,
+)
+
+__all__ = [
+    "add_experiment_arguments",
+    "add_parser",
+    "config_from_args",
+    "format_table",
+    "run",
+]
+
+EPILOG = """\
+examples:
+  descentlab compare
+      the seed's study; prints train accuracies 0.7967 / 0.7967 / 0.9400
+  descentlab compare --optimizers gd,momentum:beta=0.95,adam:lr=0.01,b1=0.8 --epochs 3000
+      per-optimizer settings after a colon (lr is short for learning_rate)
+  descentlab compare --optimizers sgd:momentum=0.9,nesterov=true,rmsprop,adam --lr 0.005 --log-scale
+  descentlab compare --schedule inverse_time:decay_rate=1 --lr 0.1 --epochs 2000
+      the learning rate decays per epoch: alpha = alpha0 / (1 + decay_rate * epoch)
+  descentlab compare --dataset spiral:n_samples=600 --layers 32,16 --lr 0.01 --epochs 1000
+  descentlab compare --dataset iris --layers 16 --lr 0.01 --epochs 500 --init he --shuffle random
+  descentlab compare --dataset data.csv --target label --test-size 0.2
+  descentlab compare --config runs/moons-20250101-120000/config.toml
+      rerun a saved study exactly (other options override its settings)
+  descentlab compare --epochs 500 --format json --quiet > results.json
+
+datasets: moons (the seed's data), circles, blobs, spiral, xor, gaussian_quantiles
+  (generators: name:n_samples=N,noise=S,seed=K; tested on a fresh sample), breast_cancer,
+  iris, wine, digits (split with --test-size), or a .csv/.npz file.
+optimizers: gd, momentum, sgd, nesterov, rmsprop, adagrad, adam, adamw. In experiments adam
+  defaults to the seed's epsilon (eps=0, eps_root=1e-8); adam:eps=1e-8,eps_root=0 is PyTorch's.
+schedules: inverse_time, fixed_interval, exponential, step, cosine, piecewise.
+"""
+
+
+def _test_size(text: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction like 0.25 or a number of examples, got {text!r}"
+        ) from None
+
+
+def add_experiment_arguments(parser: argparse.ArgumentParser, *, single: bool = False) -> None:
+    """Add the options that define an experiment (``single``: one ``--optimizer``, for train).
+
+    Every default is None, meaning "the configuration's value" (the seed's study, or the file
+    given with ``--config``).
+    """
+    parser.add_argument(
+        "--config", metavar="FILE", help="start from a saved config.toml (rerun it exactly)"
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--dataset",
+        metavar="NAME|FILE",
+        help="built-in name (settings after a colon: moons:n_samples=500,noise=0.3) or a "
+        ".csv/.npz file (default: moons, the seed's data)",
+    )
+    data.add_argument("--target", metavar="COLUMN", help="label column of a CSV file")
+    data.add_argument(
+        "--test-size",
+        type=_test_size,
+        metavar="F",
+        help="hold out this fraction (or number) of the examples as the test set, instead of "
+        "a fresh sample of a generated dataset",
+    )
+    net = parser.add_argument_group("network")
+    net.add_argument(
+        "--layers",
+        metavar="N,N",
+        help="hidden layer sizes (default: 5,2); the output "
+        "layer is added: 1 sigmoid unit for 2 classes, a softmax over n_classes otherwise",
+    )
+    net.add_argument(
+        "--activation", choices=("relu", "tanh", "leaky_relu", "sigmoid"), help="hidden activation"
+    )
+    opt = parser.add_argument_group("training")
+    if single:
+        opt.add_argument(
+            "--optimizer",
+            metavar="SPEC",
+            help="the optimizer with its settings, e.g. adam:lr=0.01,b1=0.8 (default: adam)",
+        )
+    else:
+        opt.add_argument(
+            "--optimizers",
+            action="append",
+            metavar="SPEC",
+            help="comma-separated optimizers with settings, e.g. gd,adam:lr=0.001,b1=0.9 "
+            "(default: gd,momentum,adam); may be repeated",
+        )
+    opt.add_argument("--lr", type=float, metavar="ALPHA", help="learning rate (default: 0.0007)")
+    opt.add_argument(
+        "--schedule",
+        metavar="SPEC",
+        help="learning-rate schedule, e.g. inverse_time:decay_rate=1 or exponential:gamma=0.999 "
+        "(epoch-based schedules count epochs of this dataset)",
+    )
+    opt.add_argument("--batch-size", type=int, metavar="N", help="mini-batch size (default: 64)")
+    opt.add_argument("--epochs", type=int, metavar="N", help="epochs (default: 10000)")
+    opt.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="seed of the initial weights and of the data order (default: the seed's 3 and 10)",
+    )
+    opt.add_argument(
+        "--init", choices=("seed", "he", "xavier"), help="weight initialisation (default: seed)"
+    )
+    opt.add_argument(
+        "--shuffle",
+        choices=("seed", "random", "none"),
+        help="data order each epoch (default: seed, the seed's order)",
+    )
+    opt.add_argument(
+        "--eval-every",
+        type=int,
+        metavar="N",
+        help="measure accuracies every N epochs (default: 100)",
+    )
+    parser.add_argument("--name", help="name of the run (default: the dataset's name)")
+
+
+def config_from_args(args: argparse.Namespace, *, single: bool = False) -> ExperimentConfig:
+    """The configuration: ``--config`` (or the seed's study) with the given options applied.
+
+    Raises:
+      InvalidParameterError, DataError: a malformed option or an invalid setting.
+    """
+    base = ExperimentConfig.from_toml(Path(args.config)) if args.config else ExperimentConfig()
+    changes: dict[str, Any] = {}
+    dataset = base.dataset
+    if args.dataset is not None:
+        dataset = parse_dataset_spec(args.dataset, target=args.target)
+    elif args.target is not None:
+        dataset = dataclasses.replace(dataset, target=args.target)
+    if args.test_size is not None:
+        dataset = dataclasses.replace(dataset, holdout="split", test_size=args.test_size)
+    if dataset != base.dataset:
+        changes["dataset"] = dataset
+    if args.layers is not None:
+        changes["layers"] = parse_layers(args.layers)
+    if single:
+        if args.optimizer is not None:
+            entries = parse_optimizer_spec(args.optimizer)
+            if len(entries) != 1:
+                raise InvalidParameterError(
+                    f"--optimizer takes one optimizer (use descentlab compare for several). "
+                    f"Got {args.optimizer!r}."
+                )
+            changes["optimizers"] = (OptimizerSpec(*entries[0]),)
+        elif len(base.optimizers) != 1:
+            pick = [o for o in base.optimizers if o.name == "adam"] or list(base.optimizers[-1:])
+            changes["optimizers"] = (pick[0],)
+    elif args.optimizers:
+        entries = [e for text in args.optimizers for e in parse_optimizer_spec(text)]
+        changes["optimizers"] = tuple(OptimizerSpec(name, hp) for name, hp in entries)
+    if args.schedule is not None:
+        changes["schedule"] = parse_schedule_spec(args.schedule)
+    simple = {
+        "lr": "learning_rate",
+        "batch_size": "batch_size",
+        "epochs": "epochs",
+        "init": "init",
+        "shuffle": "shuffle",
+        "eval_every": "eval_every",
+        "activation": "activation",
+        "name": "name",
+    }
+    for arg, key in simple.items():
+        value = getattr(args, arg, None)
+        if value is not None:
+            changes[key] = value
+    if getattr(args, "log_scale", None):
+        changes["log_scale"] = True
+    if args.seed is not None:
+        changes["seed"] = changes["data_seed"] = args.seed
+    return base.replace(**changes) if changes else base
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table: the first column left-aligned, the others right-aligned.
+
+    >>> print(format_table(["optimizer", "acc"], [["gd", "0.7967"], ["adam", "0.9400"]]))
+    optimizer     acc
+    gd         0.7967
+    adam       0.9400
+    """
+    widths = [max(len(str(r[j])) for r in [header, *rows]) for j in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            str(c).ljust(w) if j == 0 else str(c).rjust(w)
+            for j, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([line(header), *(line(r) for r in rows)])
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``descentlab compare``."""
+    p = subparsers.add_parser(
+        "compare",
+        help="compare optimizers on one network and dataset (default: the seed's study)",
+        description=(
+            "Train the same network (same initial weights, same data order) with each "
+            "optimizer; print train/test accuracy, final cost and time; write a run folder "
+            "with config.toml, results.json, history.csv, plots and a self-contained "
+            "report.html."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_experiment_arguments(p)
+    out = p.add_argument_group("output")
+    out.add_argument("--out", metavar="DIR", help="run folder (default: runs/<name>-<timestamp>/)")
+    out.add_argument(
+        "--log-scale", action="store_true", default=None, help="log-scaled cost axis in the plot"
+    )
+    out.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="print a table (default) or the results as JSON on stdout",
+    )
+    out.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar and no messages on stderr"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``descentlab compare``; 0 when done, 130 when interrupted (partial results kept)."""
+    from descentlab.experiments.compare import default_run_dir, results_to_json, run_comparison
+    from descentlab.report import table_rows
+
+    config = config_from_args(args)
+    out_dir = Path(args.out) if args.out else default_run_dir(config)
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    quiet = args.quiet
+    if not quiet:
+        log(
+            f"descentlab compare: {config.name}, {', '.join(o.label for o in config.optimizers)}; "
+            f"{config.epochs} epochs, batch {config.batch_size}, lr {config.learning_rate:g}"
+            + (f", schedule {config.schedule.text()}" if config.schedule else "")
+        )
+    results = run_comparison(
+        config, out_dir, progress=False if quiet else None, log=None if quiet else log
+    )
+    report = Path(results["run_dir"]) / "report.html"
+    if args.format == "json":
+        sys.stdout.write(results_to_json({**results, "report": str(report)}))
+    else:
+        ds = results["dataset"]
+        print(
+            f"{config.name}: {ds['n_train']} training and {ds['n_test']} test examples, "
+            f"layer_dims {results['layer_dims']}, {config.epochs} epochs"
+        )
+        print()
+        print(format_table(*table_rows(results)))
+        print()
+        print(f"Run folder: {results['run_dir']}")
+        print(f"Report:     {report}")
+    if results["interrupted"]:
+        print(
+            f"descentlab: interrupted; partial results saved in {results['run_dir']}",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
