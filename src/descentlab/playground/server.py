@@ -40,7 +40,12 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from descentlab._validation import DescentLabError
 from descentlab.datasets import load_dataset
-from descentlab.experiments.config import ScheduleSpec, build_learning_rate, build_optimizer
+from descentlab.experiments.config import (
+    ScheduleSpec,
+    build_learning_rate,
+    build_optimizer,
+    resolve_hyperparameters,
+)
 from descentlab.nn import MLP
 from descentlab.playground.models import (
     PLAYGROUND_DATASETS,
@@ -84,8 +89,10 @@ def _points(X: np.ndarray, y: np.ndarray) -> dict[str, list]:
 
 
 def _label(name: str, learning_rate: float, hyperparameters: dict[str, float]) -> str:
-    shown = [f"lr {learning_rate:g}"] + [f"{k} {v:g}" for k, v in hyperparameters.items()]
-    return f"{name} ({', '.join(shown)})"
+    """``adam (lr 0.01, b1 0.8)``: the learning rate and the settings that differ from the defaults."""
+    defaults = resolve_hyperparameters(name)
+    changed = [f"{k} {v:g}" for k, v in hyperparameters.items() if v != defaults.get(k)]
+    return f"{name} ({', '.join([f'lr {learning_rate:g}', *changed])})"
 
 
 def build_plan(req: RunRequest, *, grid_size: int, max_steps: int, max_work: float) -> RunPlan:

@@ -1,0 +1,132 @@
+"""``descentlab playground``: serve the live playground page and open it in a browser.
+
+Examples::
+
+    descentlab playground                      # http://127.0.0.1:8765, opens the browser
+    descentlab playground --port 9000 --no-browser
+    descentlab playground --host 0.0.0.0       # reachable from other machines: say so explicitly
+
+The server listens on loopback only unless ``--host`` says otherwise; on loopback it also
+accepts only loopback ``Host`` headers (against DNS rebinding). Stop it with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import socket
+import threading
+import webbrowser
+
+from descentlab._validation import InvalidParameterError
+
+__all__ = ["add_parser", "run"]
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``playground`` with ``--host``, ``--port``, ``--no-browser``, ``--max-concurrent``."""
+    parser = subparsers.add_parser(
+        "playground",
+        help="a local web page: train with several optimizers and watch them live",
+        description=(
+            "Serve the descentlab playground: pick a data set, a network and up to four "
+            "optimizers, press Train, and watch each optimizer's cost curve and decision "
+            "boundary update live."
+        ),
+        epilog=(
+            "examples:\n  descentlab playground\n  descentlab playground --port 9000 --no-browser\n"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only)",
+    )
+    parser.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    parser.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=2,
+        help="trainings that may run at the same time (default: 2)",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (``127.0.0.0/8``, ``::1``).
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise ``OSError`` with a readable message if ``host:port`` cannot be listened on."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise OSError(f"cannot listen on {host!r}: {exc.strerror}") from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise OSError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); is a playground already "
+                "running there? Choose another --port."
+            ) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start uvicorn with :func:`~descentlab.playground.create_app`; open the page unless asked not to."""
+    import uvicorn
+
+    from descentlab.playground import create_app
+
+    if not 0 < args.port < 65536:
+        raise InvalidParameterError(f"--port must be between 1 and 65535. Got {args.port}.")
+    if args.max_concurrent < 1:
+        raise InvalidParameterError(f"--max-concurrent must be >= 1. Got {args.max_concurrent}.")
+    check_port_free(args.host, args.port)
+    loopback = is_loopback(args.host)
+    app = create_app(
+        max_concurrent=args.max_concurrent,
+        allowed_hosts=[*LOOPBACK_NAMES, args.host] if loopback else None,
+    )
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    url = f"http://{shown}:{args.port}/"
+    print(f"descentlab playground: {url}  (Ctrl-C to stop)", flush=True)
+    if not loopback:
+        print(
+            f"warning: listening on {args.host}, so other machines can reach the playground.",
+            flush=True,
+        )
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2
+    )
+    server = uvicorn.Server(config)
+    if not args.no_browser:
+
+        def open_when_ready() -> None:
+            for _ in range(100):
+                if server.started:
+                    webbrowser.open(url)
+                    return
+                threading.Event().wait(0.1)
+
+        threading.Thread(target=open_when_ready, daemon=True).start()
+    server.run()
+    return 0
