@@ -118,10 +118,11 @@ def describe_results(
             lines.append(f"{best_names} tied on test accuracy at {best_acc:.4f}.")
         else:
             verb = "reached" if len(best) == 1 else "tied for"
+            levels = sorted({r["test_accuracy"] for r in others}, reverse=True)
             diffs = "; ".join(
-                f"{best_acc - r['test_accuracy']:.4f} more than {r['label']} "
-                f"({r['test_accuracy']:.4f})"
-                for r in sorted(others, key=lambda r: -r["test_accuracy"])
+                f"{best_acc - acc:.4f} more than "
+                f"{_names([r['label'] for r in others if r['test_accuracy'] == acc])} ({acc:.4f})"
+                for acc in levels
             )
             lines.append(f"{best_names} {verb} the best test accuracy, {best_acc:.4f}: {diffs}.")
         if len(done) > 1:
@@ -188,6 +189,7 @@ table { border-collapse: collapse; margin: 0.6rem 0; }
 th, td { padding: 0.35rem 0.8rem; border-bottom: 1px solid #e3e3e3; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f4f6f8; }
+table.settings td, table.settings th { text-align: left; }
 tr.best td { font-weight: 600; }
 pre { background: #f6f8fa; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
@@ -278,7 +280,7 @@ def render_report(
             )
 
     parts.append(
-        "<h2>Hyperparameters</h2><table><thead><tr><th>optimizer</th><th>settings</th></tr></thead><tbody>"
+        '<h2>Hyperparameters</h2><table class="settings"><thead><tr><th>optimizer</th><th>settings</th></tr></thead><tbody>'
     )
     for r in runs:
         hp = r.get("hyperparameters", {})

@@ -212,8 +212,10 @@ def config_from_args(args: argparse.Namespace, *, single: bool = False) -> Exper
     return base.replace(**changes) if changes else base
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain-text table: the first column left-aligned, the others right-aligned.
+def format_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[int] = (0,)
+) -> str:
+    """A plain-text table: the columns ``left`` left-aligned, the others (numbers) right-aligned.
 
     >>> print(format_table(["optimizer", "acc"], [["gd", "0.7967"], ["adam", "0.9400"]]))
     optimizer     acc
@@ -224,7 +226,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(
-            str(c).ljust(w) if j == 0 else str(c).rjust(w)
+            str(c).ljust(w) if j in left else str(c).rjust(w)
             for j, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 

@@ -92,6 +92,7 @@ Value = bool | int | float | str | list[Any]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _OWNER = "the experiment configuration"
+_INLINE_NUMBERS = re.compile(r"\[\n((?:[ ]+[-+0-9.eE]+,\n)+)\]")
 
 
 # --------------------------------------------------------------------------- the spec syntax
@@ -861,7 +862,12 @@ class ExperimentConfig:
             "# descentlab experiment configuration (every setting, resolved).\n"
             "# Rerun it exactly with: descentlab compare --config config.toml\n\n"
         )
-        return header + tomli_w.dumps(self.to_dict())
+        text = tomli_w.dumps(self.to_dict())
+        # Short arrays of numbers on one line (layers = [5, 2]) instead of one item per line.
+        return header + _INLINE_NUMBERS.sub(
+            lambda m: "[" + ", ".join(v.strip().rstrip(",") for v in m[1].splitlines()) + "]",
+            text,
+        )
 
     @classmethod
     def from_toml(cls, text_or_path: str | os.PathLike[str]) -> ExperimentConfig:

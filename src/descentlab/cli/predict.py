@@ -1,0 +1,180 @@
+"""``descentlab predict MODEL DATA.csv``: class predictions and probabilities for new examples.
+
+The CSV has a header row and one row per example; it must hold every feature column the
+model was trained on (by name, in any order). The model's target column, if present, is not
+used for prediction: it gives the accuracy, printed on stderr. Other columns are ignored.
+The output CSV has one row per input row: ``prediction`` (the original class label) and
+``p_<class>`` for each class (the probabilities ``predict_proba``, summing to 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from descentlab._validation import DataError
+from descentlab.io import atomic_write
+
+__all__ = ["add_parser", "read_features", "run"]
+
+EPILOG = """\
+examples:
+  descentlab predict model.npz points.csv
+      print the predictions as CSV on stdout
+  descentlab predict model.npz points.csv --out predictions.csv
+      write them to a file; if points.csv has the label column, print the accuracy
+  descentlab datasets --export moons:seed=7 points.csv && descentlab predict model.npz points.csv
+"""
+
+
+def _number(cell: str) -> float | None:
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def read_features(
+    path: str | Path, feature_names: tuple[str, ...], target: str | None
+) -> tuple[np.ndarray, list[str] | None]:
+    """Read the feature columns of a CSV as ``X`` ``(n_features, m)``, plus the target cells.
+
+    Raises:
+      DataError: missing/unreadable file, no header, a missing feature column (the message
+        lists what the model needs), a ragged row, an empty, non-numeric, NaN or inf value.
+    """
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                raise DataError(
+                    f"'{path}' is empty; expected a header row and one row per example."
+                )
+            header = [c.strip() for c in header]
+            missing = [c for c in feature_names if c not in header]
+            if missing:
+                raise DataError(
+                    f"'{path}' lacks the feature column{'s' if len(missing) > 1 else ''} "
+                    f"{', '.join(map(repr, missing))}; the model needs the columns "
+                    f"{', '.join(map(repr, feature_names))} (found {', '.join(map(repr, header))})."
+                )
+            cols = [header.index(c) for c in feature_names]
+            t = header.index(target) if target in header else None
+            rows: list[list[float]] = []
+            labels: list[str] = []
+            for row in reader:
+                if not any(c.strip() for c in row):
+                    continue
+                line = reader.line_num
+                if len(row) != len(header):
+                    raise DataError(
+                        f"Line {line} of '{path}' has {len(row)} fields, but the header has "
+                        f"{len(header)}."
+                    )
+                values = []
+                for j in cols:
+                    cell = row[j].strip()
+                    v = _number(cell)
+                    if v is None or not math.isfinite(v):
+                        what = (
+                            "is empty"
+                            if not cell
+                            else f"holds {cell!r}, which is not a finite number"
+                        )
+                        raise DataError(
+                            f"Column {header[j]!r} at line {line} of '{path}' {what}; feature "
+                            "values must be finite numbers."
+                        )
+                    values.append(v)
+                rows.append(values)
+                if t is not None:
+                    labels.append(row[t].strip())
+    except FileNotFoundError:
+        raise DataError(f"No such file: '{path}'.") from None
+    except UnicodeDecodeError:
+        raise DataError(f"Cannot read '{path}': it is not UTF-8 text.") from None
+    except csv.Error as exc:
+        raise DataError(f"Cannot read '{path}' as CSV: {exc}.") from None
+    except OSError as exc:
+        raise DataError(f"Cannot read '{path}': {exc.strerror or exc}.") from None
+    if not rows:
+        raise DataError(f"'{path}' has a header but no examples.")
+    X = np.array(rows, dtype=np.float64).T
+    return X, (labels if t is not None else None)
+
+
+def _label_index(classes: tuple[Any, ...], cells: list[str], path: Path, target: str) -> np.ndarray:
+    lookup: dict[Any, int] = {}
+    for k, c in enumerate(classes):
+        lookup[str(c)] = k
+        if isinstance(c, int | float) and not isinstance(c, bool):
+            lookup[float(c)] = k
+    out = np.empty(len(cells), dtype=np.int64)
+    for i, cell in enumerate(cells):
+        k = lookup.get(cell)
+        if k is None and _number(cell) is not None:
+            k = lookup.get(_number(cell))
+        if k is None:
+            raise DataError(
+                f"The label {cell!r} in column {target!r} of '{path}' (row {i + 1}) is not one "
+                f"of the model's classes {list(classes)!r}."
+            )
+        out[i] = k
+    return out
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``descentlab predict``."""
+    p = subparsers.add_parser(
+        "predict",
+        help="predict classes and probabilities for the rows of a CSV with a trained model",
+        description=(
+            "Apply a model saved by descentlab train to the rows of a CSV file (with the "
+            "model's feature columns) and write the predicted class and the probability of "
+            "each class as CSV."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", metavar="MODEL", help="model file written by descentlab train (.npz)")
+    p.add_argument("data", metavar="DATA.csv", help="CSV with a header and the feature columns")
+    p.add_argument("--out", metavar="FILE", help="write the predictions here (default: stdout)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``descentlab predict``."""
+    from descentlab.cli.train import load_model
+
+    model = load_model(args.model)
+    X, labels = read_features(args.data, model.feature_names, model.target)
+    X_in = (X - model.mean) / model.std if model.mean is not None else X
+    proba = model.net.predict_proba(model.params, X_in)  # (n_classes, m)
+    pred = np.argmax(proba, axis=0)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["prediction", *(f"p_{c}" for c in model.classes)])
+    for i in range(X.shape[1]):
+        w.writerow([model.classes[pred[i]], *(f"{p:.6f}" for p in proba[:, i])])
+    if args.out:
+        atomic_write(args.out, buf.getvalue())
+        print(f"Wrote {X.shape[1]} predictions to {args.out}")
+    else:
+        sys.stdout.write(buf.getvalue())
+    if labels is not None:
+        y = _label_index(model.classes, labels, Path(args.data), str(model.target))
+        correct = int(np.sum(pred == y))
+        print(
+            f"Accuracy on column {model.target!r}: {correct / y.size:.4f} ({correct}/{y.size})",
+            file=sys.stderr if not args.out else sys.stdout,
+        )
+    return 0
