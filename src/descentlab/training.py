@@ -468,7 +468,14 @@ def train(
         bar.close()
     seconds = time.perf_counter() - start
 
-    n = len(costs)
+    # Ctrl-C can land between the appends of one epoch: keep only complete epochs/evaluations.
+    n = min(len(costs), len(last_costs))
+    costs, last_costs, lrs = costs[:n], last_costs[:n], lrs[:n]
+    n_eval = min(len(eval_epochs), len(train_acc))
+    if validation is not None:
+        n_eval = min(n_eval, len(val_acc))
+        val_acc = val_acc[:n_eval]
+    eval_epochs, train_acc = eval_epochs[:n_eval], train_acc[:n_eval]
     if status != "interrupted":
         if diverged.all():
             first = int(stopped_epoch.min())
