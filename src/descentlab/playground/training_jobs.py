@@ -97,8 +97,9 @@ def encode_grid(proba: np.ndarray) -> dict[str, str]:
     ``classes[i] = argmax_c P(c | x_i)`` and ``confidence[i] = round(255 * max_c P(c | x_i))``
     (NaN probabilities, from a diverged network, give class 0 with confidence 0).
 
-    >>> encode_grid(np.array([[0.9, 0.2], [0.1, 0.8]]))
-    {'classes': 'AAE=', 'confidence': '5cw='}
+    >>> grid = encode_grid(np.array([[0.9, 0.2], [0.1, 0.8]]))
+    >>> list(base64.b64decode(grid["classes"])), list(base64.b64decode(grid["confidence"]))
+    ([0, 1], [230, 204])
     """
     proba = np.nan_to_num(np.asarray(proba, dtype=float), nan=0.0)
     classes = proba.argmax(axis=0).astype(np.uint8)

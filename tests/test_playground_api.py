@@ -1,0 +1,583 @@
+"""The playground's HTTP API: every endpoint, every kind of bad input, streamed runs, caps, stopping."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import math
+import socket
+import time
+import warnings
+import webbrowser
+from importlib import resources
+
+import numpy as np
+import pytest
+
+with warnings.catch_warnings():  # starlette's TestClient warns about httpx; it still works
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from descentlab.cli import main
+from descentlab.cli import playground as playground_cli
+from descentlab.datasets import BUILTIN_DATASETS, load_dataset
+from descentlab.nn import MLP
+from descentlab.optimizers import OPTIMIZERS, adam, gd
+from descentlab.playground import create_app
+from descentlab.playground.models import PAGE_DEFAULTS, RunRequest
+from descentlab.playground.training_jobs import GridSpec, encode_grid
+from descentlab.schedules import SCHEDULES, exponential_decay
+from descentlab.training import train
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+GD_ADAM = [
+    {"name": "gd", "learning_rate": 0.05, "hyperparameters": {}},
+    {"name": "adam", "learning_rate": 0.01, "hyperparameters": {}},
+]
+# Long enough to still be running while a test looks at it: 5000 epochs spread over 60 s.
+SLOW = {"optimizers": [GD_ADAM[0]], "epochs": 5000, "pace_seconds": 60.0}
+
+
+def make_client(**kwargs) -> TestClient:
+    return TestClient(create_app(**kwargs))
+
+
+@pytest.fixture
+def client():
+    app = create_app()
+    with TestClient(app) as c:
+        yield c
+    app.state.manager.stop_all("test over")
+    for job in app.state.manager.running():
+        job.wait(5)
+
+
+def read_events(response_or_lines, until: str | None = None) -> list[tuple[str, dict]]:
+    """Parse Server-Sent Events from a streaming response or its line iterator.
+
+    Stops after the event ``until`` (or at the end of the stream).
+    """
+    lines = getattr(response_or_lines, "iter_lines", lambda: response_or_lines)()
+    events, name = [], None
+    for line in lines:
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: "):
+            events.append((name, json.loads(line[len("data: ") :])))
+            if until is not None and name == until:
+                break
+    return events
+
+
+def start(client: TestClient, **body) -> str:
+    response = client.post("/api/runs", json=body)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    assert data["events"] == f"/api/runs/{data['id']}/events"
+    return data["id"]
+
+
+def wait_status(client: TestClient, run_id: str, timeout: float = 10.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        summary = client.get(f"/api/runs/{run_id}").json()
+        if summary["status"] != "running":
+            return summary
+        time.sleep(0.02)
+    raise AssertionError(f"run {run_id} still running after {timeout} s")
+
+
+def reference(optimizer, *, epochs, hidden=(8, 8), batch_size=64, seed=0, test_fraction=0.2):
+    """What train() gives for the playground's settings on the seed's moons."""
+    data = load_dataset("moons")
+    tr, te = data.split(test_fraction, seed=0)
+    net = MLP((2, *hidden, 1))
+    result = train(
+        net,
+        optimizer,
+        tr.X,
+        tr.y,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        init="he",
+        shuffle="random",
+        data_seed=seed,
+    )
+    return net, tr, te, result
+
+
+# --------------------------------------------------------------------------- page and options
+
+
+def test_page_and_static_files_are_served_from_the_package(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<canvas id="cost-chart"' in page.text and "/static/app.js" in page.text
+    script = client.get("/static/app.js")
+    assert script.status_code == 200 and "EventSource" in script.text
+    assert "javascript" in script.headers["content-type"]
+    assert client.get("/static/style.css").status_code == 200
+    # Nothing is fetched from the internet: no absolute URLs in the page or its script.
+    for text in (page.text, script.text, client.get("/static/style.css").text):
+        assert "http://" not in text and "https://" not in text
+    files = {p.name for p in (resources.files("descentlab.playground") / "static").iterdir()}
+    assert {"index.html", "app.js", "style.css"} <= files
+
+
+def test_options_list_two_feature_datasets_every_optimizer_and_the_limits(client):
+    options = client.get("/api/options").json()
+    names = [d["name"] for d in options["datasets"]]
+    assert names == ["moons", "circles", "xor", "spiral", "blobs", "gaussian_quantiles"]
+    for name in names:
+        assert name in BUILTIN_DATASETS
+        assert load_dataset(name).n_features == 2
+    moons = options["datasets"][0]
+    assert (moons["n_samples"], moons["noise"]) == (300, 0.2)
+    assert [o["name"] for o in options["optimizers"]] == list(
+        dict.fromkeys(["gd", "momentum", "nesterov", "sgd", "rmsprop", "adagrad", "adam", "adamw"])
+    )
+    assert {o["name"] for o in options["optimizers"]} == set(OPTIMIZERS)
+    adam_row = next(o for o in options["optimizers"] if o["name"] == "adam")
+    defaults = {h["name"]: h["default"] for h in adam_row["hyperparameters"]}
+    assert defaults == {"b1": 0.9, "b2": 0.999, "eps": 0.0}  # the seed's Adam (eps_root 1e-8)
+    assert {s["name"] for s in options["schedules"]} <= set(SCHEDULES)
+    limits = options["limits"]
+    assert limits["max_optimizers"] == 4 and limits["max_samples"] == 5000
+    assert limits["max_epochs"] == 5000 and limits["max_hidden_units"] == 64
+    assert limits["max_hidden_layers"] == 4 and limits["max_concurrent"] == 2
+    assert limits["grid_size"] == 60
+    assert (
+        RunRequest.model_validate(options["defaults"]).model_dump()["optimizers"]
+        == (PAGE_DEFAULTS["optimizers"])
+    )
+
+
+def test_grid_window_and_encoding():
+    spec = GridSpec.around(np.array([[0.0, 2.0], [0.0, 1.0]]), size=4, margin=0.1)
+    # The longer range (2) plus 10 % each side, centred on each axis: a square window.
+    assert spec.x_min == pytest.approx(-0.2) and spec.x_max == pytest.approx(2.2)
+    assert spec.y_min == pytest.approx(-0.7) and spec.y_max == pytest.approx(1.7)
+    points = spec.points()
+    assert points.shape == (2, 16)
+    np.testing.assert_allclose(points[:, 0], [-0.2 + 0.3, 1.7 - 0.3])  # top-left cell centre
+    np.testing.assert_allclose(points[:, 5], [-0.2 + 0.9, 1.7 - 0.9])  # row 1, column 1
+    grid = encode_grid(np.array([[0.1, 0.5, np.nan], [0.9, 0.5, np.nan]]))
+    assert list(base64.b64decode(grid["classes"])) == [1, 0, 0]
+    assert list(base64.b64decode(grid["confidence"])) == [230, 128, 0]
+
+
+# --------------------------------------------------------------------------- bad input
+
+VALID = {"optimizers": GD_ADAM, "epochs": 5}
+
+BAD_BODIES = [
+    # (case, body changes, expected status, field named in the error)
+    ("missing optimizers", {"optimizers": None}, 422, "optimizers"),
+    ("no optimizer", {"optimizers": []}, 422, "optimizers"),
+    ("five optimizers", {"optimizers": GD_ADAM * 2 + GD_ADAM[:1]}, 422, "optimizers"),
+    ("unknown optimizer", {"optimizers": [{"name": "lion", "learning_rate": 0.1}]}, 422,
+     "optimizers.0.name"),
+    ("lr zero", {"optimizers": [{"name": "gd", "learning_rate": 0.0}]}, 422,
+     "optimizers.0.learning_rate"),
+    ("lr negative", {"optimizers": [GD_ADAM[0], {"name": "adam", "learning_rate": -0.1}]}, 422,
+     "optimizers.1.learning_rate"),
+    ("lr absurd", {"optimizers": [{"name": "gd", "learning_rate": 11.0}]}, 422,
+     "optimizers.0.learning_rate"),
+    ("lr as text", {"optimizers": [{"name": "gd", "learning_rate": "0.1"}]}, 422,
+     "optimizers.0.learning_rate"),
+    ("unknown hyperparameter",
+     {"optimizers": [{"name": "adam", "learning_rate": 0.1, "hyperparameters": {"beta": 0.9}}]},
+     422, "optimizers.0.hyperparameters.beta"),
+    ("b1 out of range",
+     {"optimizers": [{"name": "adam", "learning_rate": 0.1, "hyperparameters": {"b1": 1.5}}]},
+     422, "optimizers.0.hyperparameters.b1"),
+    ("unknown optimizer field", {"optimizers": [{"name": "gd", "learning_rate": 0.1, "x": 1}]},
+     422, "optimizers.0.x"),
+    ("too many examples", {"n_samples": 5001}, 422, "n_samples"),
+    ("too few examples", {"n_samples": 5}, 422, "n_samples"),
+    ("too many epochs", {"epochs": 5001}, 422, "epochs"),
+    ("zero epochs", {"epochs": 0}, 422, "epochs"),
+    ("epochs as bool", {"epochs": True}, 422, "epochs"),
+    ("zero batch", {"batch_size": 0}, 422, "batch_size"),
+    ("huge batch", {"batch_size": 5001}, 422, "batch_size"),
+    ("too many units", {"hidden": [8, 65]}, 422, "hidden.1"),
+    ("zero units", {"hidden": [0]}, 422, "hidden.0"),
+    ("too many layers", {"hidden": [4, 4, 4, 4, 4]}, 422, "hidden"),
+    ("a path as dataset", {"dataset": "/etc/passwd"}, 422, "dataset"),
+    ("a csv as dataset", {"dataset": "data.csv"}, 422, "dataset"),
+    ("a real set (not 2-D)", {"dataset": "iris"}, 422, "dataset"),
+    ("a path field", {"path": "/tmp/data.csv"}, 422, "path"),
+    ("negative noise", {"noise": -0.1}, 422, "noise"),
+    ("absurd noise", {"noise": 3.0}, 422, "noise"),
+    ("test share too large", {"test_fraction": 0.9}, 422, "test_fraction"),
+    ("split leaves a class empty", {"dataset": "spiral", "n_samples": 12, "test_fraction": 0.1},
+     422, "test_fraction"),
+    ("negative seed", {"seed": -1}, 422, "seed"),
+    ("unknown activation", {"activation": "softmax"}, 422, "activation"),
+    ("unknown schedule", {"schedule": {"name": "cyclic"}}, 422, "schedule.name"),
+    ("setting of another schedule", {"schedule": {"name": "constant", "gamma": 0.9}}, 422,
+     "schedule.gamma"),
+    ("gamma out of range", {"schedule": {"name": "exponential", "gamma": 1.5}}, 422,
+     "schedule.gamma"),
+    ("too slow", {"pace_seconds": 61.0}, 422, "pace_seconds"),
+    ("too many steps", {"epochs": 5000, "batch_size": 1}, 422, "epochs"),
+    ("too much work",
+     {"n_samples": 5000, "hidden": [64, 64, 64, 64], "epochs": 5000, "batch_size": 5000,
+      "test_fraction": 0.0},
+     422, "epochs"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "field"),
+    [case[1:] for case in BAD_BODIES],
+    ids=[case[0] for case in BAD_BODIES],
+)
+def test_bad_request_is_a_json_error_naming_the_field(client, changes, status, field):
+    body = {**VALID, **changes}
+    body = {k: v for k, v in body.items() if v is not None}
+    response = client.post("/api/runs", json=body)
+    assert response.status_code == status, response.text
+    error = response.json()
+    assert error["field"] == field
+    assert error["error"].startswith(f"{field}: ")
+    assert client.app.state.manager.running() == []
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "field"),
+    [
+        (b'{"optimizers": [', 400, "body"),
+        (b"not json at all", 400, "body"),
+        (b'{"optimizers": [{"name": "gd", "learning_rate": NaN}]}', 422,
+         "optimizers.0.learning_rate"),
+        (b'{"optimizers": [{"name": "gd", "learning_rate": Infinity}]}', 422,
+         "optimizers.0.learning_rate"),
+        (b"[1, 2]", 422, "body"),
+        (b"", 422, "body"),
+    ],
+)  # fmt: skip
+def test_body_that_is_not_a_request_object(client, content, status, field):
+    response = client.post(
+        "/api/runs", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == status, response.text
+    assert response.json()["field"] == field
+
+
+def test_a_cross_site_form_post_is_not_a_request(client):
+    # A plain-text POST (what another web site could send without CORS) is never parsed as JSON.
+    response = client.post(
+        "/api/runs", content=json.dumps(VALID).encode(), headers={"content-type": "text/plain"}
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/api/runs/0123456789abcdef"), ("get", "/api/runs/nope/events"),
+     ("post", "/api/runs/../../etc/stop")],
+)  # fmt: skip
+def test_unknown_run_is_404_json(client, method, path):
+    response = getattr(client, method)(path)
+    assert response.status_code == 404
+    assert "error" in response.json()
+
+
+def test_unknown_run_names_the_run_id(client):
+    response = client.post("/api/runs/0123456789abcdef/stop")
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "No run with id '0123456789abcdef' (it may have been forgotten).",
+        "field": "run_id",
+    }
+
+
+def test_wrong_method_and_unknown_route_are_json(client):
+    assert client.get("/api/runs").status_code == 405
+    assert client.get("/api/runs").json()["field"] is None
+    assert client.get("/api/nothing").status_code == 404
+
+
+def test_only_allowed_hosts_when_asked():
+    with make_client(allowed_hosts=["127.0.0.1", "localhost"]) as c:
+        assert c.get("/api/options", headers={"host": "127.0.0.1:8765"}).status_code == 200
+        assert c.get("/api/options", headers={"host": "attacker.example"}).status_code == 400
+
+
+# --------------------------------------------------------------------------- a real run
+
+
+def test_gd_and_adam_on_moons_streamed_to_completion_equal_train(client):
+    epochs = 40
+    run_id = start(client, optimizers=GD_ADAM, epochs=epochs)
+    with client.stream("GET", f"/api/runs/{run_id}/events") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = read_events(response)
+
+    names = [name for name, _ in events]
+    assert names[0] == "start" and names[-1] == "end"
+    assert names.count("done") == 2 and names.count("end") == 1
+    begin = events[0][1]
+    assert begin["epochs"] == epochs
+    assert [o["label"] for o in begin["optimizers"]] == ["gd (lr 0.05)", "adam (lr 0.01)"]
+    dataset = begin["dataset"]
+    assert (dataset["name"], dataset["n_train"], dataset["n_test"]) == ("moons", 240, 60)
+    assert dataset["layer_dims"] == [2, 8, 8, 1]
+    assert len(dataset["train"]["x"]) == 240 and sorted(set(dataset["train"]["label"])) == [0, 1]
+    grid = GridSpec(**begin["grid"])
+    assert grid.size == 60
+
+    references = {
+        0: reference(gd(0.05), epochs=epochs),
+        1: reference(adam(0.01, eps=0.0, eps_root=1e-8), epochs=epochs),
+    }
+    done = {data["optimizer"]: data for name, data in events if name == "done"}
+    for i, (net, tr, te, result) in references.items():
+        progress = [d for name, d in events if name == "progress" and d["optimizer"] == i]
+        assert progress[0]["first_epoch"] == 0 and progress[0]["epoch"] == 0
+        # Every epoch's cost arrives exactly once, in order, and equals train()'s history.
+        costs = [c for d in progress for c in d["cost"]]
+        firsts = [d["first_epoch"] for d in progress]
+        assert firsts == sorted(firsts) and len(costs) == epochs
+        np.testing.assert_array_equal(costs, result.history.cost)
+        assert all(math.isfinite(c) for c in costs)
+        for d in progress:
+            assert len(base64.b64decode(d["grid"]["classes"])) == 60 * 60
+            assert len(base64.b64decode(d["grid"]["confidence"])) == 60 * 60
+            assert set(base64.b64decode(d["grid"]["classes"])) <= {0, 1}
+        # The last picture is the trained network's boundary.
+        expected = encode_grid(net.predict_proba(result.params, grid.points()))
+        assert progress[-1]["grid"] == expected
+        assert done[i]["status"] == "completed" and done[i]["epochs_run"] == epochs
+        assert done[i]["train_accuracy"] == float(net.accuracy(result.params, tr.X, tr.y))
+        assert done[i]["test_accuracy"] == float(net.accuracy(result.params, te.X, te.y))
+        assert done[i]["final_cost"] == result.history.cost[-1]
+    adam_costs = references[1][3].history.cost
+    assert adam_costs[-5:].mean() < 0.6 * adam_costs[:5].mean()  # decreasing overall
+    assert np.mean(np.diff(adam_costs) < 0) > 0.8
+
+    summary = client.get(f"/api/runs/{run_id}").json()
+    assert summary["status"] == "completed"
+    assert summary["results"] == events[-1][1]["results"] == [done[0], done[1]]
+    assert summary["epochs_done"] == [epochs, epochs]
+
+
+def test_schedule_counts_epochs_like_train(client):
+    run_id = start(
+        client,
+        optimizers=[{"name": "adam", "learning_rate": 0.02}],
+        epochs=12,
+        schedule={"name": "exponential", "gamma": 0.8},
+    )
+    with client.stream("GET", f"/api/runs/{run_id}/events") as response:
+        events = read_events(response)
+    # 240 training examples in batches of 64: 4 steps per epoch.
+    optimizer = adam(exponential_decay(0.02, 0.8, steps_per_epoch=4), eps=0.0, eps_root=1e-8)
+    net, tr, _, result = reference(optimizer, epochs=12)
+    done = next(d for name, d in events if name == "done")
+    assert done["train_accuracy"] == float(net.accuracy(result.params, tr.X, tr.y))
+    assert done["final_cost"] == result.history.cost[-1]
+
+
+def test_three_classes_give_a_softmax_network_and_three_colours(client):
+    run_id = start(
+        client,
+        dataset="spiral",
+        n_samples=90,
+        data_seed=3,
+        hidden=[16],
+        optimizers=[{"name": "adam", "learning_rate": 0.05}],
+        epochs=30,
+    )
+    with client.stream("GET", f"/api/runs/{run_id}/events") as response:
+        events = read_events(response)
+    begin = events[0][1]
+    assert begin["dataset"]["n_classes"] == 3 and begin["dataset"]["layer_dims"] == [2, 16, 3]
+    assert begin["dataset"]["n_train"] + begin["dataset"]["n_test"] == 90
+    last = [d for name, d in events if name == "progress"][-1]
+    assert set(base64.b64decode(last["grid"]["classes"])) == {0, 1, 2}
+
+
+def test_a_diverging_optimizer_is_reported_with_json_safe_numbers(client):
+    run_id = start(
+        client, optimizers=[{"name": "gd", "learning_rate": 10.0}], hidden=[64, 64], epochs=20
+    )
+    with client.stream("GET", f"/api/runs/{run_id}/events") as response:
+        events = read_events(response)
+    done = next(d for name, d in events if name == "done")
+    assert done["status"] == "diverged"
+    assert "diverged" in done["message"] and done["epochs_run"] < 20
+    assert events[-1][0] == "end"
+
+
+# --------------------------------------------------------------------------- caps and stopping
+
+
+def test_concurrency_cap_then_stop_frees_a_slot():
+    app = create_app(max_concurrent=1)
+    with TestClient(app) as c:
+        first = start(c, **SLOW)
+        response = c.post("/api/runs", json=SLOW)
+        assert response.status_code == 429
+        assert response.json()["field"] is None
+        assert "the limit is 1" in response.json()["error"]
+        stopped = c.post(f"/api/runs/{first}/stop")
+        assert stopped.status_code == 200
+        summary = stopped.json()
+        assert summary["status"] == "stopped"
+        assert summary["message"] == "Training stopped: stopped by the user."
+        assert summary["results"][0]["status"] == "stopped"
+        assert summary["results"][0]["epochs_run"] < 5000
+        second = start(c, **SLOW)
+        assert c.post(f"/api/runs/{second}/stop").json()["status"] == "stopped"
+
+
+def test_stop_keeps_the_parameters_reached(client):
+    run_id = start(client, optimizers=GD_ADAM[1:], epochs=5000, pace_seconds=60.0)
+    with client.stream("GET", f"/api/runs/{run_id}/events") as response:
+        lines = response.iter_lines()
+        seen = 0
+        for line in lines:  # let a few epochs pass
+            if line == "event: progress":
+                seen += 1
+                if seen == 3:
+                    break
+        assert client.post(f"/api/runs/{run_id}/stop").json()["status"] == "stopped"
+        events = read_events(lines)
+    assert events[-1][0] == "end" and events[-1][1]["status"] == "stopped"
+    result = events[-1][1]["results"][0]
+    n = result["epochs_run"]
+    assert result["status"] == "stopped" and 1 <= n < 5000
+    assert result["message"] == f"Stopped after {n} of 5000 epochs."
+    # Stopping after n epochs leaves exactly what training for n epochs gives.
+    net, tr, _, ref = reference(adam(0.01, eps=0.0, eps_root=1e-8), epochs=n)
+    assert result["train_accuracy"] == float(net.accuracy(ref.params, tr.X, tr.y))
+    assert result["final_cost"] == ref.history.cost[-1]
+
+
+def test_closing_the_stream_stops_the_training(client):
+    run_id = start(client, **SLOW)
+    with client.stream("GET", f"/api/runs/{run_id}/events") as response:
+        assert read_events(response, until="progress")[-1][0] == "progress"
+    summary = wait_status(client, run_id)
+    assert summary["status"] == "stopped"
+    assert "stopped reading its events" in summary["message"]
+    assert summary["results"][0]["epochs_run"] < 5000
+    assert client.app.state.manager.running() == []
+
+
+def test_one_reader_per_run(client):
+    run_id = start(client, **SLOW)
+    with client.stream("GET", f"/api/runs/{run_id}/events") as response:
+        read_events(response, until="start")
+        second = client.get(f"/api/runs/{run_id}/events")
+        assert second.status_code == 409
+        assert second.json()["field"] == "run_id"
+    assert wait_status(client, run_id)["status"] == "stopped"
+
+
+def test_a_run_nobody_reads_is_stopped():
+    with make_client(connect_timeout=0.2) as c:
+        run_id = start(c, **SLOW)
+        summary = wait_status(c, run_id)
+        assert summary["status"] == "stopped"
+        assert summary["message"] == "Training stopped: no page was reading the events."
+
+
+def test_time_limit_stops_a_run():
+    with make_client(max_seconds=0.3) as c:
+        run_id = start(c, **SLOW)
+        with c.stream("GET", f"/api/runs/{run_id}/events") as response:
+            events = read_events(response)
+        assert events[-1][1]["status"] == "stopped"
+        assert events[-1][1]["message"] == "Training stopped: the time limit of 0.3 s was reached."
+
+
+def test_pace_spreads_the_training_over_the_time_asked(client):
+    run_id = start(client, optimizers=GD_ADAM[:1], epochs=20, pace_seconds=0.5)
+    began = time.monotonic()
+    with client.stream("GET", f"/api/runs/{run_id}/events") as response:
+        events = read_events(response)
+    elapsed = time.monotonic() - began
+    assert 0.5 <= elapsed < 5.0
+    progress = [d for name, d in events if name == "progress"]
+    assert 3 <= len(progress) <= 12  # at most ~10 updates a second, plus the first and last
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    playground_cli.add_parser(parser.add_subparsers())
+    return parser.parse_args(argv)
+
+
+def test_cli_defaults_are_loopback_port_8765_with_a_browser():
+    args = parse(["playground"])
+    assert (args.host, args.port, args.no_browser, args.max_concurrent) == (
+        "127.0.0.1",
+        8765,
+        False,
+        2,
+    )
+    assert args.func is playground_cli.run
+
+
+@pytest.mark.parametrize("no_browser", [False, True])
+def test_cli_serves_and_opens_the_browser_unless_told_not_to(monkeypatch, capsys, no_browser):
+    import uvicorn
+
+    served, opened = [], []
+
+    def fake_run(server):  # stands in for uvicorn's loop: "started", then returns
+        served.append(server.config)
+        server.started = True
+        time.sleep(0.3)
+
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    port = free_port()
+    argv = ["playground", "--port", str(port)] + (["--no-browser"] if no_browser else [])
+    assert playground_cli.run(parse(argv)) == 0
+    config = served[0]
+    assert (config.host, config.port) == ("127.0.0.1", port)
+    assert opened == ([] if no_browser else [f"http://127.0.0.1:{port}/"])
+    assert f"http://127.0.0.1:{port}/" in capsys.readouterr().out
+    with TestClient(config.app) as c:  # loopback only: other Host headers are refused
+        assert c.get("/api/options", headers={"host": "127.0.0.1"}).status_code == 200
+        assert c.get("/api/options", headers={"host": "evil.example"}).status_code == 400
+
+
+def test_cli_port_in_use_is_one_line_and_status_2(capsys):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        status = main(["playground", "--no-browser", "--port", str(port)])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"descentlab: error: cannot listen on 127.0.0.1:{port}")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("localhost", True), ("::1", True), ("0.0.0.0", False),
+     ("192.168.1.5", False), ("example.org", False)],
+)  # fmt: skip
+def test_loopback_hosts(host, loopback):
+    assert playground_cli.is_loopback(host) is loopback
