@@ -277,12 +277,6 @@ def run(args: argparse.Namespace) -> int:
         print(text, file=sys.stderr, flush=True)
 
     quiet = args.quiet
-    if not quiet:
-        log(
-            f"descentlab compare: {config.name}, {', '.join(o.label for o in config.optimizers)}; "
-            f"{config.epochs} epochs, batch {config.batch_size}, lr {config.learning_rate:g}"
-            + (f", schedule {config.schedule.text()}" if config.schedule else "")
-        )
     results = run_comparison(
         config, out_dir, progress=False if quiet else None, log=None if quiet else log
     )

@@ -183,8 +183,8 @@ def run(args: argparse.Namespace) -> int:
     (spec,) = config.optimizers
     data = load_experiment_data(config)
     path = Path(args.out) if args.out else _default_path(config.name, spec.name)
-    if path.parent != Path() and not path.parent.exists():
-        path.parent.mkdir(parents=True)
+    if not args.out:
+        path.parent.mkdir(parents=True, exist_ok=True)
     if not args.quiet:
         print(
             f"descentlab train: {config.name}, {spec.label}; {config.epochs} epochs, "

@@ -526,6 +526,13 @@ def run_comparison(
         _write_history(run_dir / "history.csv", outcomes)
         atomic_write(run_dir / "results.json", results_to_json(results))
 
+    say(
+        f"descentlab compare: {config.name} ({data.train.n_examples} training examples), "
+        f"{', '.join(o.label for o in config.optimizers)}; {config.epochs} epochs, "
+        f"batch {config.batch_size}, lr {config.learning_rate:g}"
+        + (f", schedule {config.schedule.text()}" if config.schedule else "")
+        + f"; writing {run_dir}"
+    )
     interrupted = False
     try:
         save_progress(True)

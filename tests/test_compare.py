@@ -1,0 +1,429 @@
+"""``descentlab compare`` and its run folder: the seed's study, reruns, partial results, Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from descentlab.cli import main
+from descentlab.experiments import compare as compare_module
+from descentlab.experiments.compare import (
+    HISTORY_COLUMNS,
+    load_experiment_data,
+    read_history_csv,
+    rebuild_outputs,
+    run_comparison,
+)
+from descentlab.experiments.config import DatasetSpec, ExperimentConfig, OptimizerSpec
+
+SEED_TRAIN = {"gd": 239 / 300, "momentum": 239 / 300, "adam": 282 / 300}
+SEED_TEST = {"gd": 244 / 300, "momentum": 244 / 300, "adam": 289 / 300}  # make_moons(300, seed=1)
+
+
+def _main(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(argv)
+    return rc, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory):
+    """The seed's full study (3 x 10000 epochs), run once through the command line."""
+    run_dir = tmp_path_factory.mktemp("seed") / "run"
+    rc, out, err = _main(["compare", "--out", str(run_dir)])
+    return rc, out, err, run_dir
+
+
+@pytest.mark.slow
+def test_seed_study_table(seed_run):
+    rc, out, err, run_dir = seed_run
+    assert rc == 0
+    lines = out.splitlines()
+    assert (
+        lines[0]
+        == "moons: 300 training and 300 test examples, layer_dims [2, 5, 2, 1], 10000 epochs"
+    )
+    assert lines[2].split() == [
+        "optimizer",
+        "train",
+        "accuracy",
+        "test",
+        "accuracy",
+        "final",
+        "cost",
+        "seconds",
+    ]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[3:6]}
+    assert [r[:2] for r in rows.values()] == [
+        ["0.7967", "0.8133"],
+        ["0.7967", "0.8133"],
+        ["0.9400", "0.9633"],
+    ]
+    assert list(rows) == ["gd", "momentum", "adam"]
+    assert rows["adam"][2] == "0.1288"
+    assert lines[-2] == f"Run folder: {run_dir}"
+    assert lines[-1] == f"Report:     {run_dir / 'report.html'}"
+    assert "[3/3] adam: completed in" in err  # the chatter goes to stderr
+
+
+@pytest.mark.slow
+def test_seed_study_results_json(seed_run):
+    _, _, _, run_dir = seed_run
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["partial"] is False
+    assert results["layer_dims"] == [2, 5, 2, 1]
+    assert results["dataset"] == {
+        "name": "moons",
+        "n_features": 2,
+        "n_classes": 2,
+        "classes": [0, 1],
+        "feature_names": ["x1", "x2"],
+        "n_train": 300,
+        "n_test": 300,
+        "holdout": "fresh",
+        "standardized": False,
+    }
+    runs = {r["label"]: r for r in results["runs"]}
+    for label in ("gd", "momentum", "adam"):
+        assert runs[label]["train_accuracy"] == pytest.approx(SEED_TRAIN[label], abs=1e-12)
+        assert runs[label]["test_accuracy"] == pytest.approx(SEED_TEST[label], abs=1e-12)
+        assert runs[label]["status"] == "completed" and runs[label]["epochs_run"] == 10000
+        assert runs[label]["seconds"] > 0
+    assert runs["adam"]["hyperparameters"] == {
+        "learning_rate": 0.0007,
+        "b1": 0.9,
+        "b2": 0.999,
+        "eps": 0.0,
+        "eps_root": 1e-8,
+        "amsgrad": False,
+        "weight_decay": 0.0,
+    }
+    assert runs["momentum"]["hyperparameters"] == {"learning_rate": 0.0007, "beta": 0.9}
+    assert runs["adam"]["final_cost"] == pytest.approx(0.1288, abs=5e-5)
+    assert runs["gd"]["final_cost"] == pytest.approx(0.4333, abs=5e-5)
+    assert ExperimentConfig.from_dict(results["config"]) == ExperimentConfig()
+    assert ExperimentConfig.from_toml(run_dir / "config.toml") == ExperimentConfig()
+
+
+@pytest.mark.slow
+def test_seed_study_history_and_files(seed_run):
+    _, _, _, run_dir = seed_run
+    with (run_dir / "history.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
+    assert tuple(rows[0]) == HISTORY_COLUMNS
+    assert len(rows) == 1 + 3 * 10000
+    history = read_history_csv(run_dir / "history.csv")
+    assert list(history) == ["gd", "momentum", "adam"]
+    adam = history["adam"]
+    np.testing.assert_array_equal(adam["epoch"], np.arange(10000))
+    assert np.all(adam["learning_rate"] == 0.0007)
+    measured = np.flatnonzero(~np.isnan(adam["train_accuracy"]))
+    assert measured.tolist() == [0, *range(99, 10000, 100)]
+    assert adam["train_accuracy"][-1] == pytest.approx(0.94)
+    assert adam["test_accuracy"][-1] == pytest.approx(SEED_TEST["adam"])
+    assert adam["cost"][-1] == pytest.approx(0.1288, abs=5e-5)
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "config.toml",
+        "cost_curves.png",
+        "decision_boundaries.png",
+        "history.csv",
+        "models.npz",
+        "report.html",
+        "results.json",
+    ]
+    with Image.open(run_dir / "cost_curves.png") as im:
+        assert im.size == (800, 500)
+    with Image.open(run_dir / "decision_boundaries.png") as im:
+        assert im.size == (1200, 440)
+    report = (run_dir / "report.html").read_text()
+    for number in ("0.7967", "0.8133", "0.9400", "0.9633", "0.1288"):
+        assert f"<td>{number}</td>" in report
+    assert report.count('src="data:image/png;base64,') == 2
+    assert "http://" not in report and "https://" not in report
+    assert (
+        "adam reached the best test accuracy, 0.9633: 0.1500 more than gd and momentum (0.8133)."
+        in report
+    )
+
+
+# ----------------------------------------------------------------------------- small runs
+
+SMALL = ["--epochs", "30", "--quiet"]
+
+
+def test_rerun_from_config_is_identical(tmp_path):
+    argv = [
+        "compare",
+        "--dataset", "circles:n_samples=120,noise=0.1",
+        "--layers", "6",
+        "--optimizers", "momentum:beta=0.8,adam:lr=0.01,b1=0.85",
+        "--optimizers", "rmsprop",
+        "--lr", "0.05",
+        "--schedule", "inverse_time:decay_rate=0.5",
+        "--batch-size", "32",
+        "--seed", "4",
+        "--init", "he",
+        "--shuffle", "random",
+        "--eval-every", "10",
+        "--name", "trial",
+        *SMALL,
+    ]  # fmt: skip
+    rc, _, _ = _main([*argv, "--out", str(tmp_path / "a")])
+    assert rc == 0
+    rc, _, _ = _main(
+        [
+            "compare",
+            "--config",
+            str(tmp_path / "a" / "config.toml"),
+            "--out",
+            str(tmp_path / "b"),
+            "-q",
+        ]
+    )
+    assert rc == 0
+    a = json.loads((tmp_path / "a" / "results.json").read_text())
+    b = json.loads((tmp_path / "b" / "results.json").read_text())
+    for r in a["runs"] + b["runs"]:
+        assert r.pop("seconds") > 0
+    a.pop("created"), b.pop("created")
+    assert a == b
+    assert [r["label"] for r in a["runs"]] == [
+        "momentum:beta=0.8",
+        "adam:lr=0.01,b1=0.85",
+        "rmsprop",
+    ]
+    assert a["config"]["schedule"] == {"name": "inverse_time", "decay_rate": 0.5}
+    assert a["layer_dims"] == [2, 6, 1] and a["dataset"]["n_train"] == 120
+    # the schedule decays once per epoch of ceil(120 / 32) = 4 steps
+    history = read_history_csv(tmp_path / "a" / "history.csv")
+    lr = history["rmsprop"]["learning_rate"]
+    np.testing.assert_allclose(lr[:3], [0.05, 0.05 / 1.5, 0.05 / 2.0])
+    assert (tmp_path / "a" / "history.csv").read_text() == (
+        tmp_path / "b" / "history.csv"
+    ).read_text()
+
+
+def test_json_format_multiclass_softmax(tmp_path):
+    rc, out, _ = _main(
+        [
+            "compare",
+            "--dataset",
+            "blobs",
+            "--optimizers",
+            "adam:lr=0.01",
+            "--format",
+            "json",
+            "--out",
+            str(tmp_path),
+            *SMALL,
+        ]
+    )
+    assert rc == 0
+    results = json.loads(out)
+    assert results["layer_dims"] == [2, 5, 2, 3]
+    assert results["run_dir"] == str(tmp_path)
+    assert results["report"] == str(tmp_path / "report.html")
+    assert results["interrupted"] is False
+    assert json.loads((tmp_path / "results.json").read_text())["runs"] == results["runs"]
+    assert (tmp_path / "decision_boundaries.png").is_file()
+
+
+def test_many_features_get_confusion_matrices(tmp_path):
+    rc, _, _ = _main(
+        ["compare", "--dataset", "iris", "--lr", "0.01", "--out", str(tmp_path), *SMALL]
+    )
+    assert rc == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["layer_dims"] == [4, 5, 2, 3]
+    assert results["dataset"]["n_train"] == 112 and results["dataset"]["n_test"] == 38
+    assert results["dataset"]["standardized"] is True
+    assert (tmp_path / "confusion_matrices.png").is_file()
+    assert not (tmp_path / "decision_boundaries.png").exists()
+    with Image.open(tmp_path / "confusion_matrices.png") as im:
+        assert im.size == (1200, 440)
+
+
+def test_csv_dataset_with_target_and_split(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    labels = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    path = tmp_path / "data.csv"
+    path.write_text(
+        "a,b,label,c\n"
+        + "".join(f"{x[0]},{x[1]},{lab},{x[2]}\n" for x, lab in zip(X, labels, strict=True))
+    )
+    rc, _, _ = _main(
+        [
+            "compare",
+            "--dataset",
+            str(path),
+            "--target",
+            "label",
+            "--test-size",
+            "20",
+            "--optimizers",
+            "adam:lr=0.05",
+            "--out",
+            str(tmp_path / "run"),
+            *SMALL,
+        ]
+    )
+    assert rc == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["name"] == "data"
+    assert results["dataset"]["classes"] == ["no", "yes"]
+    assert results["dataset"]["feature_names"] == ["a", "b", "c"]
+    assert (results["dataset"]["n_train"], results["dataset"]["n_test"]) == (60, 20)
+    assert results["runs"][0]["test_accuracy"] >= 0.85
+
+
+def test_diverged_run_is_reported(tmp_path):
+    rc, out, _ = _main(
+        ["compare", "--optimizers", "gd:lr=1000,adam", "--out", str(tmp_path), *SMALL]
+    )
+    assert rc == 0
+    runs = json.loads((tmp_path / "results.json").read_text())["runs"]
+    assert runs[0]["status"] == "diverged" and runs[0]["epochs_run"] == 1
+    assert runs[0]["message"].startswith("Training diverged at epoch 0")
+    assert runs[1]["status"] == "completed" and runs[1]["epochs_run"] == 30
+    assert "status" in out.splitlines()[2]
+    assert out.splitlines()[3].split()[-1] == "diverged"
+    assert "gd:lr=1000: Training diverged at epoch 0" in (tmp_path / "report.html").read_text()
+
+
+def test_report_rebuild_is_identical(tmp_path):
+    rc, _, _ = _main(["compare", "--out", str(tmp_path), *SMALL])
+    assert rc == 0
+    before = {
+        p: (tmp_path / p).read_bytes()
+        for p in ("cost_curves.png", "decision_boundaries.png", "report.html")
+    }
+    for p in before:
+        (tmp_path / p).unlink()
+    rc, out, _ = _main(["report", str(tmp_path)])
+    assert rc == 0
+    assert (
+        out.splitlines()[0]
+        == f"Rebuilt cost_curves.png, decision_boundaries.png, report.html in {tmp_path}"
+    )
+    assert {p: (tmp_path / p).read_bytes() for p in before} == before
+    assert rebuild_outputs(tmp_path, log_scale=True) == [
+        "cost_curves.png",
+        "decision_boundaries.png",
+        "report.html",
+    ]
+    assert (tmp_path / "cost_curves.png").read_bytes() != before["cost_curves.png"]
+
+
+def test_interrupt_between_optimizers_keeps_finished_runs(tmp_path, monkeypatch):
+    real = compare_module.run_one
+    calls = []
+
+    def interrupt_second(config, spec, data, **kwargs):
+        calls.append(spec.label)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(config, spec, data, **kwargs)
+
+    monkeypatch.setattr(compare_module, "run_one", interrupt_second)
+    config = ExperimentConfig(epochs=20)
+    results = run_comparison(config, tmp_path, progress=False)
+    assert results["interrupted"] is True
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["partial"] is True
+    assert [(r["label"], r["status"]) for r in saved["runs"]] == [
+        ("gd", "completed"),
+        ("momentum", "not_run"),
+        ("adam", "not_run"),
+    ]
+    assert saved["runs"][1]["train_accuracy"] is None
+    assert len(read_history_csv(tmp_path / "history.csv")["gd"]["cost"]) == 20
+    assert (
+        "This run was interrupted: 1 of 3 optimizer runs finished"
+        in (tmp_path / "report.html").read_text()
+    )
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_bad_data_writes_nothing(tmp_path):
+    config = ExperimentConfig(dataset=DatasetSpec(str(tmp_path / "missing.csv"), target="y"))
+    with pytest.raises(ValueError, match="No such file"):
+        run_comparison(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_load_experiment_data_fresh_and_split():
+    data = load_experiment_data(ExperimentConfig())
+    assert data.train.X.shape == (2, 300) and data.test.X.shape == (2, 300)
+    assert data.mean is None
+    assert not np.array_equal(data.train.X, data.test.X)
+    iris = load_experiment_data(ExperimentConfig(dataset=DatasetSpec("iris", test_size=30)))
+    assert (iris.train.n_examples, iris.test.n_examples) == (120, 30)
+    np.testing.assert_allclose(iris.train.X.mean(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(iris.train.X.std(axis=1), 1)
+    assert iris.mean.shape == (4, 1)
+    spec = OptimizerSpec("adam")
+    assert spec.label == "adam"
+
+
+# ----------------------------------------------------------------------------- Ctrl-C
+
+
+def test_ctrl_c_leaves_a_valid_partial_run_folder(tmp_path):
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "descentlab",
+            "compare",
+            "--epochs",
+            "100000",
+            "--out",
+            str(run_dir),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not (run_dir / "results.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.7)  # well inside the first optimizer's training loop
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == [
+        f"descentlab: interrupted; partial results saved in {run_dir}"
+    ]
+    assert "Traceback" not in err
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["partial"] is True
+    first, *rest = results["runs"]
+    assert first["label"] == "gd" and first["status"] == "interrupted"
+    assert 0 < first["epochs_run"] < 100000
+    assert first["message"].startswith("Interrupted after")
+    assert [r["status"] for r in rest] == ["not_run", "not_run"]
+    history = read_history_csv(run_dir / "history.csv")
+    assert len(history["gd"]["cost"]) == first["epochs_run"]
+    assert not [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")]
+    assert {"config.toml", "report.html", "cost_curves.png", "models.npz"} <= {
+        p.name for p in run_dir.iterdir()
+    }
+    assert "Partial results" in (run_dir / "report.html").read_text()
+    assert "gd" in out and "interrupted" in out  # the partial table is printed
