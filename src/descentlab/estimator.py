@@ -25,7 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from descentlab._validation import (
     DataError,
@@ -40,14 +40,6 @@ from descentlab.nn import ACTIVATIONS, INITIALISERS, MLP
 from descentlab.optimizers import OPTIMIZERS, get_optimizer
 from descentlab.schedules import SCHEDULES, get_schedule
 from descentlab.training import EarlyStopping, train
-
-try:  # scikit-learn >= 1.6
-    from sklearn.utils.validation import validate_data
-except ImportError:  # pragma: no cover - older scikit-learn
-
-    def validate_data(estimator: Any, *args: Any, **kwargs: Any) -> Any:
-        return estimator._validate_data(*args, **kwargs)
-
 
 __all__ = ["DescentClassifier", "TrainingDivergedError"]
 
