@@ -253,6 +253,23 @@ def _gather(AT: np.ndarray, perm: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out.swapaxes(-1, -2)
 
 
+def _accuracy(
+    net: MLP, params: Params, X: np.ndarray, y: np.ndarray, population: int | None
+) -> np.ndarray:
+    """``net.accuracy`` over blocks of members, so that evaluating a large population on all
+    the examples never holds more than about 2**16 activations per unit at once (member k's
+    value is the same as in one call)."""
+    block = max(1, 2**16 // max(1, X.shape[-1]))
+    if population is None or population <= block:
+        return net.accuracy(params, X, y)
+    return np.concatenate(
+        [
+            net.accuracy({k: v[a : a + block] for k, v in params.items()}, X, y)
+            for a in range(0, population, block)
+        ]
+    )
+
+
 def _learning_rate_at(learning_rate: LearningRate | None, step: int) -> np.ndarray | float:
     if learning_rate is None:
         return math.nan
@@ -434,10 +451,10 @@ def train(
 
                 if epoch % eval_every == eval_every - 1 or epoch == epochs - 1 or epoch == 0:
                     eval_epochs.append(epoch)
-                    train_acc.append(net.accuracy(theta.views, X, y))
+                    train_acc.append(_accuracy(net, theta.views, X, y, population))
                     logs["train_accuracy"] = train_acc[-1]
                     if validation is not None:
-                        val_acc.append(net.accuracy(theta.views, X_val, y_val))
+                        val_acc.append(_accuracy(net, theta.views, X_val, y_val, population))
                         logs["val_accuracy"] = val_acc[-1]
 
                 active = stopped_epoch < 0
