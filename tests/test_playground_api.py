@@ -269,6 +269,16 @@ def test_body_that_is_not_a_request_object(client, content, status, field):
     assert response.json()["field"] == field
 
 
+def test_a_huge_body_is_refused_before_parsing(client):
+    body = {**VALID, "padding": "x" * 70000}
+    response = client.post("/api/runs", json=body)
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": "The request body is too large (limit 65536 bytes).",
+        "field": "body",
+    }
+
+
 def test_a_cross_site_form_post_is_not_a_request(client):
     # A plain-text POST (what another web site could send without CORS) is never parsed as JSON.
     response = client.post(

@@ -76,33 +76,41 @@ def server_url():
             proc.wait()
 
 
-@pytest.fixture
-def page(server_url):
+@pytest.fixture(scope="module")
+def browser():
     _require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
+        chromium = p.chromium.launch(
             executable_path=str(CHROMIUM),
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
-            tab = browser.new_page(viewport={"width": 1360, "height": 1000})
-            errors: list[str] = []
-            tab.on("pageerror", lambda exc: errors.append(str(exc)))
-            tab.on(
-                "console",
-                # A 422 answer is expected where a test submits a bad value on purpose.
-                lambda m: (
-                    errors.append(m.text) if m.type == "error" and "422" not in m.text else None
-                ),
-            )
-            tab.goto(server_url + "/")
-            tab.wait_for_selector("body[data-ready='1']", timeout=15000)
-            yield tab
-            assert errors == []
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser, server_url):
+    """A fresh tab on the playground, failing the test on any script error."""
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    try:
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda exc: errors.append(str(exc)))
+        tab.on(
+            "console",
+            # A 422 answer is expected where a test submits a bad value on purpose.
+            lambda m: errors.append(m.text) if m.type == "error" and "422" not in m.text else None,
+        )
+        tab.goto(server_url + "/")
+        tab.wait_for_selector("body[data-ready='1']", timeout=15000)
+        yield tab
+        assert errors == []
+    finally:
+        context.close()
 
 
 # In the page: how much of a canvas is tinted orange (class 0) or blue (class 1), and how many
@@ -249,3 +257,25 @@ def test_a_bad_value_is_shown_next_to_its_field(page):
     assert invalid.count() == 1
     assert invalid.get_attribute("data-field") == "optimizers.1.learning_rate"
     assert page.locator("#train").is_enabled()
+
+
+def test_closing_the_tab_stops_its_training(page, server_url):
+    fill_form(page, epochs=5000, pace=60)
+    page.click("#train")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('canvas.boundary')].every("
+        "(c) => Number(c.dataset.updates) >= 2)",
+        timeout=20000,
+    )
+    run_id = page.evaluate("document.body.dataset.runId")
+    page.close()
+    deadline = time.monotonic() + 10
+    while True:
+        with urllib.request.urlopen(f"{server_url}/api/runs/{run_id}") as response:
+            summary = json.load(response)
+        if summary["status"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert summary["status"] == "stopped"
+    assert "stopped reading its events" in summary["message"]
+    assert all(1 <= r["epochs_run"] < 5000 for r in summary["results"])

@@ -16,7 +16,8 @@ Endpoints:
 Every error is JSON ``{"error": message, "field": name or null}``: ``400`` for a body that
 is not JSON, ``422`` for a value out of bounds or an unknown name (``field`` is the path in
 the request, e.g. ``optimizers.1.learning_rate``), ``404`` for an unknown run, ``409`` for a
-second reader of one run's events, ``429`` for too many trainings.
+second reader of one run's events, ``413`` for a body over 64 KiB, ``429`` for too many
+trainings.
 """
 
 from __future__ import annotations
@@ -65,7 +66,10 @@ from descentlab.playground.training_jobs import (
     TrainingJob,
 )
 
-__all__ = ["ApiError", "build_plan", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "ApiError", "build_plan", "create_app"]
+
+MAX_BODY_BYTES = 65536
+"""Largest request body accepted (a full request with four optimizers is under 2 KiB)."""
 
 
 class ApiError(Exception):
@@ -213,6 +217,22 @@ def _schedule_spec(req: RunRequest, steps_per_epoch: int) -> ScheduleSpec | None
     return ScheduleSpec(name, settings)
 
 
+class _BodyLimit:
+    """ASGI middleware: answer ``413`` to a request whose ``Content-Length`` exceeds ``max_bytes``."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            size = dict(scope["headers"]).get(b"content-length", b"0")
+            if not size.isdigit() or int(size) > self.max_bytes:
+                message = f"The request body is too large (limit {self.max_bytes} bytes)."
+                await _error(413, message, "body")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _field(loc: Sequence[Any]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] == "body":
@@ -273,6 +293,9 @@ def create_app(
     app.state.manager = manager
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+
+    app.add_middleware(_BodyLimit, max_bytes=MAX_BODY_BYTES)
+
     static = resources.files("descentlab.playground") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
@@ -354,12 +377,14 @@ def create_app(
 
         async def stream() -> AsyncIterator[str]:
             quiet_since = time.monotonic()
+            ended = False
             try:
                 while True:
                     events = job.drain()
                     for name, data in events:
                         yield _sse(name, data)
                         if name == "end":
+                            ended = True
                             return
                     now = time.monotonic()
                     if events:
@@ -371,7 +396,8 @@ def create_app(
                         yield ": keep-alive\n\n"
                     await asyncio.sleep(0.05)
             finally:
-                job.stop("the page stopped reading its events (closed or reloaded)")
+                if not ended:
+                    job.stop("the page stopped reading its events (closed or reloaded)")
 
         return StreamingResponse(
             stream(),
