@@ -265,6 +265,24 @@ function niceTicks(lo, hi, count) {
   return ticks;
 }
 
+// Log-scale ticks between 10^lo and 10^hi: 1-2-5 steps (all of 1..9 when the range is short).
+function logTicks(lo, hi) {
+  const pick = (mantissas) => {
+    const ticks = [];
+    for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) {
+      for (const m of mantissas) {
+        const v = m * Math.pow(10, k);
+        if (Math.log10(v) >= lo - 1e-9 && Math.log10(v) <= hi + 1e-9) ticks.push(+v.toPrecision(6));
+      }
+    }
+    return ticks;
+  };
+  let ticks = pick([1, 2, 5]);
+  if (ticks.length > 8) ticks = pick([1]);
+  if (ticks.length < 3) ticks = pick([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  return ticks;
+}
+
 function drawCostChart() {
   chartDirty = false;
   const canvas = $("cost-chart");
@@ -301,16 +319,14 @@ function drawCostChart() {
   ctx.lineWidth = 1;
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  const yTicks = log
-    ? niceTicks(Math.ceil(lo), Math.floor(hi), 5).map((p) => Math.pow(10, p))
-    : niceTicks(0, top, 5);
+  const yTicks = log ? logTicks(lo, hi) : niceTicks(0, top, 5);
   for (const t of yTicks) {
     const y = py(t);
     ctx.beginPath();
     ctx.moveTo(pad.left, y);
     ctx.lineTo(W - pad.right, y);
     ctx.stroke();
-    ctx.fillText(log ? t.toExponential(0) : +t.toPrecision(3), pad.left - 6, y);
+    ctx.fillText(String(+t.toPrecision(3)), pad.left - 6, y);
   }
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
