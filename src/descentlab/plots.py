@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from descentlab._validation import DataError
 from descentlab.io import atomic_write
@@ -103,12 +104,15 @@ def plot_cost_curves(
         )
     if log_scale:
         ax.set_yscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel + (" — log scale" if log_scale else ""))
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     if costs:
-        ax.legend(loc="upper right", frameon=True)
+        ax.legend(loc="best", frameon=True)
     fig.tight_layout()
     return fig
 

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="descentlab",
         description=(
-            "Optimization methods for training neural networks (gradient descent, momentum, "
+            "Optimization methods for training neural networks (gradient descent, momentum,\n"
             "RMSProp, Adam, schedules) and the experiments that compare them."
         ),
         epilog=EPILOG,
