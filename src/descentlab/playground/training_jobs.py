@@ -277,12 +277,19 @@ class TrainingJob:
             self.stop("no page was reading the events")
         return self._stop.is_set()
 
-    def _progress(self, i: int, first: int, costs: list[float], params: Params) -> None:
+    def _accuracies(self, params: Params) -> tuple[float | None, float | None]:
+        """Train and test accuracy of ``params`` (test None without a test set)."""
         plan = self.plan
-        net = plan.net
-        test = None
-        if plan.X_test is not None:
-            test = _finite(net.accuracy(params, plan.X_test, plan.y_test))
+        with np.errstate(all="ignore"):  # a diverged network may overflow; its numbers are moot
+            train_acc = _finite(plan.net.accuracy(params, plan.X, plan.y))
+            if plan.X_test is None:
+                return train_acc, None
+            return train_acc, _finite(plan.net.accuracy(params, plan.X_test, plan.y_test))
+
+    def _progress(self, i: int, first: int, costs: list[float], params: Params) -> None:
+        train_acc, test_acc = self._accuracies(params)
+        with np.errstate(all="ignore"):
+            proba = self.plan.net.predict_proba(params, self._grid_points)
         self._emit(
             "progress",
             {
@@ -290,9 +297,9 @@ class TrainingJob:
                 "first_epoch": first,
                 "epoch": first + len(costs) - 1,
                 "cost": [_finite(c) for c in costs],
-                "train_accuracy": _finite(net.accuracy(params, plan.X, plan.y)),
-                "test_accuracy": test,
-                "grid": encode_grid(net.predict_proba(params, self._grid_points)),
+                "train_accuracy": train_acc,
+                "test_accuracy": test_acc,
+                "grid": encode_grid(proba),
             },
         )
 
@@ -348,15 +355,13 @@ class TrainingJob:
             self._worker_done()
 
     def _result(self, i: int, result: TrainResult) -> dict[str, Any]:
-        plan, net = self.plan, self.plan.net
+        plan = self.plan
         n = result.history.n_epochs
         status = result.status
         message = result.message
         if status == "early_stopped":  # only our stop callback stops members
             status, message = "stopped", f"Stopped after {n} of {plan.epochs} epochs."
-        test = None
-        if plan.X_test is not None:
-            test = _finite(net.accuracy(result.params, plan.X_test, plan.y_test))
+        train_acc, test_acc = self._accuracies(result.params)
         return {
             "optimizer": i,
             "label": plan.runs[i].label,
@@ -364,8 +369,8 @@ class TrainingJob:
             "message": message,
             "epochs_run": n,
             "final_cost": _finite(result.history.cost[-1]) if n else None,
-            "train_accuracy": _finite(net.accuracy(result.params, plan.X, plan.y)),
-            "test_accuracy": test,
+            "train_accuracy": train_acc,
+            "test_accuracy": test_acc,
             "seconds": round(result.seconds, 3),
         }
 
