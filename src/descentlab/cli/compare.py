@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,10 @@ examples:
   descentlab compare --optimizers gd,momentum:beta=0.95,adam:lr=0.01,b1=0.8 --epochs 3000
       per-optimizer settings after a colon (lr is short for learning_rate)
   descentlab compare --optimizers sgd:momentum=0.9,nesterov=true,rmsprop,adam --lr 0.005 --log-scale
-  descentlab compare --schedule inverse_time:decay_rate=1 --lr 0.1 --epochs 2000
-      the learning rate decays per epoch: alpha = alpha0 / (1 + decay_rate * epoch)
+  descentlab compare --schedule fixed_interval:decay_rate=1,time_interval=1000 --lr 0.1 --epochs 5000
+      the seed's decay: alpha = alpha0 / (1 + decay_rate * floor(epoch / time_interval))
+  descentlab compare --schedule inverse_time:decay_rate=0.01 --lr 0.05
+      alpha = alpha0 / (1 + decay_rate * epoch), once per epoch of this dataset
   descentlab compare --dataset spiral:n_samples=600 --layers 32,16 --lr 0.01 --epochs 1000
   descentlab compare --dataset iris --layers 16 --lr 0.01 --epochs 500 --init he --shuffle random
   descentlab compare --dataset data.csv --target label --test-size 0.2
@@ -238,11 +241,14 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "compare",
         help="compare optimizers on one network and dataset (default: the seed's study)",
-        description=(
-            "Train the same network (same initial weights, same data order) with each "
-            "optimizer; print train/test accuracy, final cost and time; write a run folder "
-            "with config.toml, results.json, history.csv, plots and a self-contained "
-            "report.html."
+        description=textwrap.fill(
+            (
+                "Train the same network (same initial weights, same data order) with each "
+                "optimizer; print train/test accuracy, final cost and time; write a run folder "
+                "with config.toml, results.json, history.csv, plots and a self-contained "
+                "report.html."
+            ),
+            79,
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

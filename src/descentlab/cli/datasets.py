@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import sys
+import textwrap
 from typing import Any
 
 __all__ = ["add_parser", "run"]
@@ -26,7 +27,9 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "datasets",
         help="list the built-in datasets (features, examples, classes) or export one as CSV",
-        description="List the built-in datasets with their shapes, or export one as a CSV file.",
+        description=textwrap.fill(
+            "List the built-in datasets with their shapes, or export one as a CSV file.", 79
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -14,6 +14,7 @@ import csv
 import io
 import math
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -137,10 +138,13 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "predict",
         help="predict classes and probabilities for the rows of a CSV with a trained model",
-        description=(
-            "Apply a model saved by descentlab train to the rows of a CSV file (with the "
-            "model's feature columns) and write the predicted class and the probability of "
-            "each class as CSV."
+        description=textwrap.fill(
+            (
+                "Apply a model saved by descentlab train to the rows of a CSV file (with the "
+                "model's feature columns) and write the predicted class and the probability of "
+                "each class as CSV."
+            ),
+            79,
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

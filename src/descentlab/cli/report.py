@@ -8,6 +8,7 @@ be restyled or redrawn on a log scale without training again.
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,13 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "report",
         help="rebuild the plots and report.html of a run folder from its saved results",
-        description=(
-            "Redraw cost_curves.png, the decision boundaries (or confusion matrices) and "
-            "report.html of a folder written by descentlab compare, from its results.json, "
-            "history.csv, config.toml and models.npz."
+        description=textwrap.fill(
+            (
+                "Redraw cost_curves.png, the decision boundaries (or confusion matrices) and "
+                "report.html of a folder written by descentlab compare, from its results.json, "
+                "history.csv, config.toml and models.npz."
+            ),
+            79,
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -19,6 +19,7 @@ import argparse
 import datetime as _dt
 import json
 import sys
+import textwrap
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,10 +146,13 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "train",
         help="train one network with one optimizer and save it (NPZ)",
-        description=(
-            "Train one network with one optimizer (default: the seed's Adam run on moons), "
-            "print its train/test accuracy and save the model, its configuration and its "
-            "history as an NPZ file for descentlab predict."
+        description=textwrap.fill(
+            (
+                "Train one network with one optimizer (default: the seed's Adam run on moons), "
+                "print its train/test accuracy and save the model, its configuration and its "
+                "history as an NPZ file for descentlab predict."
+            ),
+            79,
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
