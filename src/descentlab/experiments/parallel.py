@@ -1,0 +1,164 @@
+"""Where a sweep's work runs: this process, local worker processes, or a Dask cluster.
+
+:func:`map_unordered` calls ``fn(task, shared)`` for every task and yields
+``(index, result)`` pairs *as tasks finish*, so the caller can save each result at once
+(a sweep appends every finished population to its ``results.csv``). The backends:
+
+- ``local`` with ``jobs=1``: a plain loop in this process (no start-up cost);
+- ``local`` with ``jobs=N > 1`` (``-1``: one per CPU): N joblib worker processes (the
+  ``loky`` backend, which also caps each worker's BLAS threads so N workers do not
+  oversubscribe the cores); ``shared`` is sent with every task (joblib memory-maps large
+  arrays);
+- ``dask``: the workers of a Dask distributed cluster, given by its scheduler address
+  (``tcp://host:8786``) or a ``distributed.Client``; ``shared`` is scattered to the workers
+  once. Every worker needs descentlab (and the same NumPy) installed.
+
+The same task gives the same numbers on every backend: a task carries everything its
+computation depends on, and nothing depends on which worker runs it or when.
+
+Ctrl-C: a task interrupted inside a worker reports it, and the caller sees
+``KeyboardInterrupt``; tasks not yet finished are cancelled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from descentlab._validation import InvalidParameterError
+
+__all__ = ["BACKENDS", "map_unordered", "resolve_jobs"]
+
+BACKENDS = ("local", "dask")
+"""The names of the execution backends."""
+
+
+class _Interrupted:
+    """Returned by a task that was interrupted (Ctrl-C reached the worker)."""
+
+
+def _guarded(fn: Callable[[Any, Any], Any], index: int, task: Any, shared: Any) -> tuple[int, Any]:
+    try:
+        return index, fn(task, shared)
+    except KeyboardInterrupt:
+        return index, _Interrupted()
+
+
+def resolve_jobs(jobs: int) -> int:
+    """The number of local worker processes for ``jobs``: itself if >= 1, the CPU count for -1.
+
+    >>> resolve_jobs(3)
+    3
+    """
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs == 0 or jobs < -1:
+        raise InvalidParameterError(
+            f"The 'jobs' parameter must be an int >= 1, or -1 for one worker per CPU. "
+            f"Got {jobs!r} instead."
+        )
+    return jobs if jobs >= 1 else max(1, os.cpu_count() or 1)
+
+
+def map_unordered(
+    fn: Callable[[Any, Any], Any],
+    tasks: Sequence[Any],
+    *,
+    shared: Any = None,
+    backend: str = "local",
+    jobs: int = 1,
+    scheduler: Any = None,
+) -> Iterator[tuple[int, Any]]:
+    """Run ``fn(task, shared)`` for every task; yield ``(index in tasks, result)`` as each ends.
+
+    Args:
+      fn: a module-level function (it is pickled to the workers).
+      tasks: the tasks (picklable).
+      shared: one object every task needs (e.g. the data), sent once per worker where the
+        backend allows it.
+      backend: ``local`` or ``dask``.
+      jobs: local worker processes; 1 runs in this process, -1 one per CPU.
+      scheduler: for ``dask``, the scheduler address ``tcp://HOST:PORT`` or a
+        ``distributed.Client``.
+
+    Yields:
+      ``(index, result)`` in order of completion (in task order for one local job).
+
+    Raises:
+      InvalidParameterError: unknown backend, bad ``jobs``, ``dask`` without a scheduler.
+      KeyboardInterrupt: a task was interrupted; unfinished tasks are cancelled.
+
+    >>> sorted(map_unordered(pow, [1, 2, 3], shared=2))
+    [(0, 1), (1, 4), (2, 9)]
+    """
+    if backend not in BACKENDS:
+        raise InvalidParameterError(
+            f"The 'backend' parameter must be one of {', '.join(BACKENDS)}. Got {backend!r}."
+        )
+    if backend == "dask":
+        if scheduler is None:
+            raise InvalidParameterError(
+                "The dask backend needs the scheduler's address: --scheduler tcp://HOST:PORT."
+            )
+        return _dask(fn, tasks, shared, scheduler)
+    if scheduler is not None:
+        raise InvalidParameterError("--scheduler applies only to --backend dask.")
+    n = resolve_jobs(jobs)
+    if n == 1 or len(tasks) <= 1:
+        return _serial(fn, tasks, shared)
+    return _loky(fn, tasks, shared, min(n, len(tasks)))
+
+
+def _check(item: tuple[int, Any]) -> tuple[int, Any]:
+    if isinstance(item[1], _Interrupted):
+        raise KeyboardInterrupt
+    return item
+
+
+def _serial(fn: Callable, tasks: Sequence[Any], shared: Any) -> Iterator[tuple[int, Any]]:
+    for i, task in enumerate(tasks):
+        yield _check(_guarded(fn, i, task, shared))
+
+
+def _loky(fn: Callable, tasks: Sequence[Any], shared: Any, n: int) -> Iterator[tuple[int, Any]]:
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=n, backend="loky", return_as="generator_unordered")
+    results = parallel(delayed(_guarded)(fn, i, task, shared) for i, task in enumerate(tasks))
+    try:
+        for item in results:
+            yield _check(item)
+    finally:
+        results.close()  # on Ctrl-C or an error: abort the tasks still queued or running
+
+
+def _dask(
+    fn: Callable, tasks: Sequence[Any], shared: Any, scheduler: Any
+) -> Iterator[tuple[int, Any]]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:  # pragma: no cover - dask is an optional dependency
+        raise InvalidParameterError(
+            "The dask backend needs dask.distributed: pip install 'descentlab[dask]'."
+        ) from None
+    own = not isinstance(scheduler, Client)
+    try:
+        client = Client(scheduler, timeout="10s") if own else scheduler
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"Cannot reach the Dask scheduler at {scheduler!r}: {exc}. Start one with "
+            "`dask scheduler` and give its tcp://HOST:PORT address."
+        ) from None
+    futures = []
+    try:
+        data = client.scatter(shared, broadcast=True) if shared is not None else None
+        futures = [
+            client.submit(_guarded, fn, i, task, data, pure=False) for i, task in enumerate(tasks)
+        ]
+        for future in as_completed(futures):
+            yield _check(future.result())
+    finally:
+        pending = [f for f in futures if not f.done()]
+        if pending:
+            client.cancel(pending)
+        if own:
+            client.close()
