@@ -298,3 +298,8 @@ def test_replace_rederives_the_name():
     assert c.replace(epochs=3).epochs == 3
     with pytest.raises(InvalidParameterError, match="'epochs'"):
         c.replace(epochs=0)
+
+
+def test_name_from_a_file_name_is_made_folder_safe():
+    spec = DatasetSpec("data/my data (v2).csv", target="y")
+    assert ExperimentConfig(dataset=spec).name == "my_data_v2"

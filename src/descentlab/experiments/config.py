@@ -697,7 +697,11 @@ class ExperimentConfig:
             raise InvalidParameterError(
                 f"The 'dataset' of {_OWNER} must be a DatasetSpec. Got {self.dataset!r}."
             )
-        name = self.name or self.dataset.short_name
+        name = (
+            self.name
+            or re.sub(r"[^A-Za-z0-9_.\-]+", "_", self.dataset.short_name).strip("._")
+            or "data"
+        )
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
             raise InvalidParameterError(
                 f"The 'name' of {_OWNER} is used in folder names and may hold letters, digits, "
