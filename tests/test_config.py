@@ -303,3 +303,5 @@ def test_replace_rederives_the_name():
 def test_name_from_a_file_name_is_made_folder_safe():
     spec = DatasetSpec("data/my data (v2).csv", target="y")
     assert ExperimentConfig(dataset=spec).name == "my_data_v2"
+    renamed = ExperimentConfig(dataset=spec).replace(dataset=DatasetSpec("wine"))
+    assert renamed.name == "wine"

@@ -697,11 +697,7 @@ class ExperimentConfig:
             raise InvalidParameterError(
                 f"The 'dataset' of {_OWNER} must be a DatasetSpec. Got {self.dataset!r}."
             )
-        name = (
-            self.name
-            or re.sub(r"[^A-Za-z0-9_.\-]+", "_", self.dataset.short_name).strip("._")
-            or "data"
-        )
+        name = self.name or _derived_name(self.dataset)
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
             raise InvalidParameterError(
                 f"The 'name' of {_OWNER} is used in folder names and may hold letters, digits, "
@@ -768,7 +764,7 @@ class ExperimentConfig:
         if (
             "dataset" in changes
             and changes.get("name") is None
-            and self.name == (self.dataset.short_name)
+            and self.name == _derived_name(self.dataset)
         ):
             changes.setdefault("name", "")
         return dataclasses.replace(self, **changes)
@@ -902,6 +898,11 @@ class ExperimentConfig:
         except tomllib.TOMLDecodeError as exc:
             raise DataError(f"{source} is not valid TOML: {exc}.") from None
         return cls.from_dict(data, source)
+
+
+def _derived_name(dataset: DatasetSpec) -> str:
+    """The default run name: the dataset's short name, made safe for folder names."""
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", dataset.short_name).strip("._") or "data"
 
 
 def _check_keys(data: Mapping[str, Any], known: set[str], source: str, section: str) -> None:
