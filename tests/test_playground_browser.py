@@ -263,11 +263,14 @@ def test_closing_the_tab_stops_its_training(page, server_url):
     fill_form(page, epochs=5000, pace=60)
     page.click("#train")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('canvas.boundary')].every("
-        "(c) => Number(c.dataset.updates) >= 2)",
+        """() => {
+          const cards = [...document.querySelectorAll("canvas.boundary")];
+          return cards.length === 2 && cards.every((c) => Number(c.dataset.updates) >= 2);
+        }""",
         timeout=20000,
     )
     run_id = page.evaluate("document.body.dataset.runId")
+    assert run_id
     page.close()
     deadline = time.monotonic() + 10
     while True:
