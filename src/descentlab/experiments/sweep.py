@@ -570,15 +570,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _row(run: Run, measured: Mapping[str, Any]) -> dict[str, str]:
-    """One ``results.csv`` row (text cells): the run's settings, then its measurements."""
+def _row(run: Run, measured: Mapping[str, Any], columns: Sequence[str]) -> dict[str, str]:
+    """One ``results.csv`` row (text cells, empty where a setting does not apply): the run's
+    settings, then its measurements."""
     out = {"run_id": run.run_id(), "config_id": run.config_id(), "optimizer": run.optimizer}
     out.update({k: _cell(v) for k, v in run.hyperparameters.items()})
     out["schedule"] = run.schedule or ""
     out.update({f"schedule.{k}": _cell(v) for k, v in run.schedule_settings.items()})
     out.update({k: _cell(getattr(run, k)) for k in SETTING_COLUMNS})
     out.update({k: _cell(measured[k]) for k in METRICS})
-    return out
+    return {c: out.get(c, "") for c in columns}
 
 
 def _csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> str:
@@ -736,7 +737,7 @@ def run_sweep(
             max_cost=spec.max_cost,
         ):
             for i, m in zip(indices, measured, strict=True):
-                done[run_ids[i]] = _row(runs[i], m)
+                done[run_ids[i]] = _row(runs[i], m, columns)
             save()
             finished += len(indices)
             best = max([best, *(float(m["val_accuracy"]) for m in measured)])
