@@ -451,7 +451,7 @@ def test_cli_noise_picture(tmp_path):
         (["--start", "1"], "--start must be two finite numbers"),
         (
             ["--schedule", "exponential:lr=0.1,gamma=0.5"],
-            "starts from each optimizer's learning rate",
+            "takes its starting learning rate from the optimizer",
         ),
         (["--schedule", "warp"], "Unknown schedule 'warp'"),
         (["--out", "x.jpg"], r"--out must end in \.png, \.svg or \.pdf"),

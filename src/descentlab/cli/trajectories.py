@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,103 +23,20 @@ from typing import Any, TextIO
 import numpy as np
 
 from descentlab._validation import InvalidParameterError
+from descentlab.experiments.config import (
+    build_learning_rate,
+    parse_optimizer_spec,
+    parse_schedule_spec,
+    parse_spec,
+)
 from descentlab.optimizers import get_optimizer
-from descentlab.schedules import SCHEDULES, get_schedule
+from descentlab.schedules import SCHEDULES
 from descentlab.surfaces import SURFACES, Surface, get_surface
 
-__all__ = ["ADAPTIVE", "add_parser", "parse_optimizer_spec", "parse_point", "parse_spec", "run"]
+__all__ = ["ADAPTIVE", "add_parser", "parse_point", "run"]
 
 ADAPTIVE = frozenset({"rmsprop", "adagrad", "adam", "adamw"})
 """Optimizers whose step is about ``lr`` per coordinate; they get ``surface.adaptive_lr``."""
-
-ALIASES = {"lr": "learning_rate"}
-"""Short setting names accepted in specs."""
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
-
-
-def _parse_value(text: str) -> bool | int | float | str:
-    """``true``/``false`` → bool, then int, then float, else the text itself."""
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_spec(text: str, what: str = "--optimizers") -> list[tuple[str, dict[str, Any]]]:
-    """Parse ``name[:key=value,key=value],name,...`` into ``[(name, {key: value}), ...]``.
-
-    The items are split on commas; an item without ``=`` starts a new entry (``name`` or
-    ``name:key=value``), an item ``key=value`` adds a setting to the entry before it — which
-    must have opened its settings with ``:``. Values become bool (``true``/``false``), int,
-    float or stay text; ``lr`` is renamed ``learning_rate``. Raises
-    :class:`InvalidParameterError` naming ``what`` and the offending item.
-
-    >>> parse_spec("gd,adam:lr=0.05,b1=0.9,amsgrad=true")
-    [('gd', {}), ('adam', {'learning_rate': 0.05, 'b1': 0.9, 'amsgrad': True})]
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidParameterError(f"{what} must name at least one item. Got {text!r} instead.")
-    entries: list[tuple[str, dict[str, Any]]] = []
-    open_settings = False
-    for raw in text.split(","):
-        item = raw.strip()
-        if not item:
-            raise InvalidParameterError(f"{what} has an empty item in {text!r} (two commas?).")
-        head, colon, rest = item.partition(":")
-        if "=" in head:  # "key=value", continuing the previous entry
-            if not entries or not open_settings:
-                prev = f" after {entries[-1][0]!r}" if entries else ""
-                raise InvalidParameterError(
-                    f"{what}: the setting {item!r}{prev} belongs to no name; write "
-                    f"name:{item} (settings follow the name after a colon)."
-                )
-            setting = item
-        else:
-            name = head.strip()
-            if not _NAME.fullmatch(name):
-                raise InvalidParameterError(
-                    f"{what}: {name!r} is not a valid name (letters, digits, '_' and '-')."
-                )
-            entries.append((name, {}))
-            open_settings = bool(colon)
-            if not colon:
-                continue
-            setting = rest.strip()
-            if not setting:
-                raise InvalidParameterError(
-                    f"{what}: {item!r} has a colon but no key=value setting after it."
-                )
-        key, eq, value = (s.strip() for s in setting.partition("="))
-        if not eq or not _NAME.fullmatch(key) or not value:
-            raise InvalidParameterError(
-                f"{what}: cannot read the setting {setting!r} of {entries[-1][0]!r}; "
-                "expected key=value (e.g. lr=0.05)."
-            )
-        key = ALIASES.get(key, key)
-        settings = entries[-1][1]
-        if key in settings:
-            raise InvalidParameterError(
-                f"{what}: the setting {key!r} of {entries[-1][0]!r} is given twice."
-            )
-        settings[key] = _parse_value(value)
-    return entries
-
-
-def parse_optimizer_spec(text: str) -> list[tuple[str, dict[str, Any]]]:
-    """Parse the ``--optimizers`` value, e.g. ``gd,momentum:beta=0.8,adam:lr=0.05,b1=0.9``.
-
-    The syntax of :func:`parse_spec`; returns ``[(optimizer name, {setting: value}), ...]``.
-
-    >>> parse_optimizer_spec("gd:lr=0.1,momentum")
-    [('gd', {'learning_rate': 0.1}), ('momentum', {})]
-    """
-    return parse_spec(text, "--optimizers")
 
 
 def parse_point(text: str, what: str = "--start") -> tuple[float, float]:
@@ -206,19 +122,6 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _make_schedule(spec: tuple[str, dict[str, Any]] | None, lr: float) -> Any:
-    """``lr`` itself, or the schedule ``spec`` starting from it (its ``learning_rate``)."""
-    if spec is None:
-        return lr
-    name, settings = spec
-    if "learning_rate" in settings:
-        raise InvalidParameterError(
-            "--schedule: the schedule starts from each optimizer's learning rate; set it with "
-            "--lr or per optimizer (adam:lr=0.05), not in --schedule."
-        )
-    return get_schedule(name, learning_rate=lr, **settings)
-
-
 def _label(name: str, settings: dict[str, Any]) -> str:
     if not settings:
         return name
@@ -269,7 +172,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
 
     out_stream = sys.stdout if stdout is None else stdout
     start = None if args.start is None else parse_point(args.start)
-    schedule = None if args.schedule is None else _one(args.schedule, "--schedule")
+    schedule = parse_schedule_spec(args.schedule)
     for flag, value in (("--lr", args.lr), ("--steps", args.steps)):
         if value is not None and not value > 0:
             raise InvalidParameterError(f"{flag} must be positive. Got {value} instead.")
@@ -283,7 +186,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
 
     if args.noise:
         lr = 0.1 if args.lr is None else args.lr
-        optimizer = get_optimizer("gd", learning_rate=_make_schedule(schedule, lr))
+        optimizer = get_optimizer("gd", learning_rate=build_learning_rate(lr, schedule))
         noise = noise_paths(
             m=64, batch_size=args.batch_size, steps=150 if args.steps is None else args.steps,
             optimizer=optimizer, start=start, seed=args.seed,
@@ -305,7 +208,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
                     f"--optimizers: the lr of {opt_name!r} must be a number. Got {lr!r}."
                 )
             optimizers[label] = get_optimizer(
-                opt_name, learning_rate=_make_schedule(schedule, lr), **settings
+                opt_name, learning_rate=build_learning_rate(lr, schedule), **settings
             )
         paths = compare_trajectories(surface, optimizers, start, args.steps)
         fig = plot_trajectories(surface, paths)
