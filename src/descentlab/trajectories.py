@@ -31,6 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from descentlab._validation import DataError, Interval, InvalidParameterError, check_param
+from descentlab.batching import batch_slices
 from descentlab.io import atomic_writer
 from descentlab.optimizers import gd
 from descentlab.optimizers.base import GradientTransformation, apply_updates
@@ -434,7 +435,7 @@ def _batch_grad_fn(cost: LinearRegressionCost, batch_size: int, rng: np.random.G
     def grad(t: int, xy: np.ndarray) -> np.ndarray:
         while len(batches) <= t:
             perm = rng.permutation(cost.m)
-            batches.extend(perm[i : i + batch_size] for i in range(0, cost.m, batch_size))
+            batches.extend(perm[s] for s in batch_slices(cost.m, batch_size))
         return cost.grad_on(xy, batches[t])
 
     return grad
