@@ -18,9 +18,36 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["TEMP_SUFFIX", "atomic_write", "atomic_writer"]
+__all__ = ["TEMP_SUFFIX", "atomic_path", "atomic_write", "atomic_writer"]
 
 TEMP_SUFFIX = ".tmp"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], *, keep_suffix: bool = False) -> Iterator[Path]:
+    """A temporary path next to ``path``; on a clean exit it is moved onto ``path``.
+
+    For writers that open the file themselves (Matplotlib's GIF writer, ``np.savez``).
+    ``keep_suffix=True`` ends the temporary name with ``path``'s suffix (``.gif``) for writers
+    that pick the format from the name. If the ``with`` block raises (Ctrl-C included), the
+    temporary file is deleted and ``path`` keeps its previous content.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    suffix = TEMP_SUFFIX + (path.suffix if keep_suffix else "")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        # mkstemp creates files readable by the owner only; give the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 @contextlib.contextmanager
@@ -58,27 +85,15 @@ def atomic_writer(
         raise ValueError(
             f"The 'mode' parameter of atomic_writer must be 'w' or 'wb'. Got {mode!r}."
         )
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=directory)
-    try:
+    with atomic_path(path) as tmp:
         if mode == "wb":
-            f = os.fdopen(fd, "wb")
+            f = open(tmp, "wb")
         else:
-            f = os.fdopen(fd, "w", encoding=encoding, newline=newline)
+            f = open(tmp, "w", encoding=encoding, newline=newline)
         with f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        # mkstemp creates files readable by the owner only; give the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def atomic_write(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -32,7 +31,7 @@ from matplotlib.figure import Figure
 
 from descentlab._validation import DataError, Interval, InvalidParameterError, check_param
 from descentlab.batching import batch_slices
-from descentlab.io import atomic_writer
+from descentlab.io import atomic_path, atomic_writer
 from descentlab.optimizers import gd
 from descentlab.optimizers.base import GradientTransformation, apply_updates
 from descentlab.surfaces import LinearRegressionCost, Surface
@@ -374,13 +373,9 @@ def animate_trajectories(
         bbox={"boxstyle": "round", "fc": "white", "alpha": 0.85},
     )  # fmt: skip
 
-    # PillowWriter needs a file name ending in .gif, so the temporary file is made here (same
-    # folder, then os.replace) rather than with descentlab.io.atomic_writer.
     target = Path(out)
     _check_folder(target)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".gif")
-    os.close(fd)
-    try:
+    with atomic_path(target, keep_suffix=True) as tmp:  # PillowWriter wants a .gif name
         writer = PillowWriter(fps=int(fps))
         with writer.saving(fig, tmp, dpi):
             for k in frames:
@@ -390,13 +385,6 @@ def animate_trajectories(
                     end.set_data(shown[-1:, 0], shown[-1:, 1])
                 counter.set_text(f"step {k}")
                 writer.grab_frame()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return target
 
 
