@@ -1,0 +1,180 @@
+"""The tuned benchmark: the learning rate picked on validation data, test statistics over fresh
+seeds equal to the saved runs, the untuned seed setting beside, files, report and CLI."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from descentlab._validation import InvalidParameterError
+from descentlab.cli import benchmark as cli_benchmark
+from descentlab.experiments.benchmark import (
+    BenchmarkSpec,
+    describe,
+    pick_learning_rate,
+    run_benchmark,
+    table,
+)
+from descentlab.experiments.config import DatasetSpec
+from descentlab.experiments.population import Run, train_population
+from descentlab.experiments.sweep import Axis, load_split, parse_axis
+
+SPEC = BenchmarkSpec(
+    optimizers=(("gd", {}), ("adam", {})),
+    learning_rates=parse_axis("lr=0.0007,0.01,0.3"),
+    tune_seeds=(0, 1),
+    eval_seeds=(10, 11, 12),
+    epochs=40,
+)
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_pick_learning_rate_by_mean_validation_accuracy_then_cost() -> None:
+    rows = [
+        {"learning_rate": lr, "val_accuracy": acc, "val_cost": cost}
+        for lr, acc, cost in [
+            (0.1, 1.0, 0.30),
+            (0.1, 0.75, 0.40),  # mean 0.875
+            (0.01, 0.875, 0.20),
+            (0.01, 0.875, 0.25),  # mean 0.875 too, lower cost: wins the tie
+            (0.001, 1.0, 0.1),
+            (0.001, 0.5, 0.9),  # mean 0.75
+        ]
+    ]
+    best, curve = pick_learning_rate(rows)
+    assert best == 0.01
+    assert curve == {0.001: 0.75, 0.01: 0.875, 0.1: 0.875}
+    # a diverged run (NaN cost) loses a tie on accuracy
+    rows2 = [
+        {"learning_rate": 1.0, "val_accuracy": 0.5, "val_cost": float("nan")},
+        {"learning_rate": 0.1, "val_accuracy": 0.5, "val_cost": 5.0},
+    ]
+    assert pick_learning_rate(rows2)[0] == 0.1
+
+
+def test_benchmark_tunes_on_validation_and_reports_fresh_seeds(tmp_path: Path) -> None:
+    results = run_benchmark(SPEC, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "benchmark.json",
+        "evaluation.csv",
+        "lr_sensitivity.png",
+        "report.html",
+        "test_accuracy.png",
+        "tuning.csv",
+    ]
+    tuning = _read(tmp_path / "tuning.csv")
+    assert len(tuning) == 2 * 3 * 2
+    evaluation = _read(tmp_path / "evaluation.csv")
+    assert {int(r["seed"]) for r in evaluation} == {10, 11, 12}
+    for entry in results["optimizers"]:
+        name = entry["name"]
+        own = [r for r in tuning if r["optimizer"] == name]
+        means = {}
+        for lr in {float(r["learning_rate"]) for r in own}:
+            vals = [float(r["val_accuracy"]) for r in own if float(r["learning_rate"]) == lr]
+            means[lr] = np.mean(vals)
+        assert entry["tuning"] == pytest.approx(means)
+        assert means[entry["tuned_lr"]] == max(means.values())
+        for key, lr in (("tuned", entry["tuned_lr"]), ("untuned", 0.0007)):
+            rows = [
+                r for r in evaluation if r["optimizer"] == name and float(r["learning_rate"]) == lr
+            ]
+            assert len(rows) == 3
+            acc = np.array([float(r["test_accuracy"]) for r in rows])
+            cost = np.array([float(r["test_cost"]) for r in rows])
+            assert entry[key]["lr"] == lr
+            assert entry[key]["test_accuracy"]["mean"] == pytest.approx(acc.mean(), rel=1e-15)
+            assert entry[key]["test_accuracy"]["std"] == pytest.approx(acc.std(), rel=1e-12)
+            assert entry[key]["test_cost"]["mean"] == pytest.approx(cost.mean(), rel=1e-15)
+            assert entry[key]["diverged"] == sum(r["diverged"] == "true" for r in rows)
+    saved = json.loads((tmp_path / "benchmark.json").read_text())
+    assert saved["optimizers"][0]["tuned_lr"] == results["optimizers"][0]["tuned_lr"]
+    assert saved["dataset"] == {
+        "name": "moons",
+        "n_train": 300,
+        "n_val": 300,
+        "n_test": 300,
+        "n_features": 2,
+        "n_classes": 2,
+    }
+
+
+def test_measured_runs_are_the_populations_numbers(tmp_path: Path) -> None:
+    results = run_benchmark(SPEC, tmp_path)
+    entry = results["optimizers"][1]  # adam
+    data = load_split(DatasetSpec())
+    runs = [SPEC.run("adam", {}, entry["tuned_lr"], s) for s in SPEC.eval_seeds]
+    rows = train_population(runs, data)
+    acc = np.array([r["test_accuracy"] for r in rows])
+    assert entry["tuned"]["test_accuracy"]["mean"] == pytest.approx(acc.mean(), rel=1e-15)
+    alone = train_population([Run("adam", {"lr": entry["tuned_lr"]}, epochs=40, seed=11)], data)
+    assert alone[0]["test_accuracy"] == rows[1]["test_accuracy"]
+
+
+def test_table_report_and_reading(tmp_path: Path) -> None:
+    results = run_benchmark(SPEC, tmp_path)
+    header, rows = table(results)
+    assert header[0] == "optimizer" and header[4] == "test acc (lr 0.0007)"
+    gd = results["optimizers"][0]
+    t = gd["tuned"]["test_accuracy"]
+    assert rows[0][2] == f"{t['mean']:.4f} ± {t['std']:.4f}"
+    page = (tmp_path / "report.html").read_text()
+    assert rows[0][2] in page and rows[1][4] in page
+    assert page.count("data:image/png;base64,") == 2
+    assert "http://" not in page and "https://" not in page
+    for sentence in describe(results):
+        assert sentence.replace(">", "&gt;") in page
+    assert describe(results)[0].startswith("Tuned, ")
+
+
+def test_spec_checks_fresh_seeds() -> None:
+    with pytest.raises(InvalidParameterError, match=r"fresh .* \[1\]"):
+        BenchmarkSpec(tune_seeds=(0, 1), eval_seeds=(1, 2))
+    with pytest.raises(InvalidParameterError, match="learning rate only"):
+        BenchmarkSpec(learning_rates=Axis("b1", values=(0.9,)))
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli_benchmark.add_parser(parser.add_subparsers())
+    return parser.parse_args(["benchmark", *argv])
+
+
+def test_cli_defaults_are_the_seeds_problem() -> None:
+    spec = cli_benchmark.spec_from_args(_args([]))
+    assert spec == BenchmarkSpec()
+    assert (spec.epochs, spec.batch_size, spec.layers, spec.untuned_lr) == (
+        10000,
+        64,
+        (5, 2),
+        0.0007,
+    )
+    assert spec.dataset == DatasetSpec("moons")
+    assert [name for name, _ in spec.optimizers] == ["gd", "momentum", "adam"]
+    assert spec.learning_rates.grid() == pytest.approx(np.geomspace(1e-4, 1e-1, 8))
+    custom = cli_benchmark.spec_from_args(
+        _args("--optimizers adam:b1=0.5 --lr 0.01,0.1 --tune-seeds 3 --eval-seeds 50..51".split())
+    )
+    assert custom.optimizers == (("adam", {"b1": 0.5}),)
+    assert custom.learning_rates.grid() == [0.01, 0.1]
+    assert (custom.tune_seeds, custom.eval_seeds) == ((0, 1, 2), (50, 51))
+
+
+def test_cli_prints_the_table(tmp_path: Path, capsys) -> None:
+    argv = "--optimizers adam --lr 0.01,0.1 --tune-seeds 2 --eval-seeds 5,6 --epochs 20 -q"
+    assert cli_benchmark.main([*argv.split(), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    results = json.loads((tmp_path / "benchmark.json").read_text())
+    tuned = results["optimizers"][0]["tuned"]["test_accuracy"]
+    assert f"{tuned['mean']:.4f} ± {tuned['std']:.4f}" in out
+    assert f"Report: {tmp_path / 'report.html'}" in out
+    assert cli_benchmark.main([*argv.split(), "--eval-seeds", "0,1", "--out", str(tmp_path)]) == 2
