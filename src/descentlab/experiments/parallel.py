@@ -22,13 +22,15 @@ Ctrl-C: a task interrupted inside a worker reports it, and the caller sees
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from descentlab._validation import InvalidParameterError
 
-__all__ = ["BACKENDS", "map_unordered", "resolve_jobs"]
+__all__ = ["BACKENDS", "map_unordered", "resolve_jobs", "warm_up"]
 
 BACKENDS = ("local", "dask")
 """The names of the execution backends."""
@@ -57,6 +59,32 @@ def resolve_jobs(jobs: int) -> int:
             f"Got {jobs!r} instead."
         )
     return jobs if jobs >= 1 else max(1, os.cpu_count() or 1)
+
+
+def _import_engine() -> None:
+    import descentlab.experiments.population  # noqa: F401 -- loads numpy and the engine
+
+
+def warm_up(backend: str = "local", jobs: int = 1) -> threading.Thread | None:
+    """Start the local worker processes in the background (they load the engine meanwhile).
+
+    Call it before slow preparations in this process (loading data): by the time
+    :func:`map_unordered` runs, the workers are up and reused. Returns the background thread,
+    or None when there are no worker processes to start (one job, or Dask).
+    """
+    if backend != "local" or resolve_jobs(jobs) == 1:
+        return None
+    n = resolve_jobs(jobs)
+
+    def start() -> None:
+        from joblib import Parallel, delayed
+
+        with contextlib.suppress(Exception):  # a failure here shows again in map_unordered
+            Parallel(n_jobs=n, backend="loky")(delayed(_import_engine)() for _ in range(n))
+
+    thread = threading.Thread(target=start, name="descentlab-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def map_unordered(

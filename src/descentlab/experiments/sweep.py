@@ -56,7 +56,7 @@ from descentlab.experiments.config import (
     ScheduleSpec,
     resolve_hyperparameters,
 )
-from descentlab.experiments.parallel import map_unordered
+from descentlab.experiments.parallel import map_unordered, warm_up
 from descentlab.experiments.population import Run, SplitData, train_population
 from descentlab.io import atomic_write
 from descentlab.optimizers import OPTIMIZERS
@@ -681,6 +681,7 @@ def run_sweep(
     assert spec is not None
     runs = expand(spec)
     chunks = plan(runs, spec.chunk_size)
+    warm = warm_up(backend, jobs) if len(chunks) > 1 else None
     data = load_split(spec.dataset, spec.val_seed)
     columns = _columns(runs)
     run_ids = [r.run_id() for r in runs]
@@ -721,6 +722,8 @@ def run_sweep(
         atomic_write(out / "results.csv", _csv_text(columns, rows))
         return rows
 
+    if warm is not None:
+        warm.join()
     start = time.perf_counter()
     status = "completed"
     bar = ProgressBar(max(1, n_todo), "sweep", enabled=progress)
