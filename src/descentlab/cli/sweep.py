@@ -191,7 +191,8 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
         "--chunk-size",
         type=int,
         metavar="N",
-        help="at most N runs per population, the unit of parallel work (default: 64)",
+        help="at most N runs per population, the unit of parallel work and of --resume "
+        "(default: 128)",
     )
 
 

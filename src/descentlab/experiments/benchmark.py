@@ -110,7 +110,7 @@ class BenchmarkSpec:
     init: str = "he"
     shuffle: str = "random"
     val_seed: int | None = None
-    chunk_size: int = 64
+    chunk_size: int = 128
 
     def __post_init__(self) -> None:
         if self.learning_rates.name != "learning_rate":

@@ -40,6 +40,7 @@ import io
 import itertools
 import json
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -277,7 +278,7 @@ class SweepSpec:
     random: int | None = None
     search_seed: int = 0
     val_seed: int | None = None
-    chunk_size: int = 64
+    chunk_size: int = 128
     max_cost: float | None = None
 
     def __post_init__(self) -> None:
@@ -440,8 +441,13 @@ def plan(runs: Sequence[Run], chunk_size: int) -> list[list[int]]:
     """Chunks of run indices: runs that can share a population, at most ``chunk_size`` each.
 
     Runs are grouped by :meth:`Run.population_key` (order of first appearance); a group of n
-    runs becomes ``ceil(n / chunk_size)`` chunks of nearly equal size, in run order. The plan
-    depends on the runs and ``chunk_size`` only, never on the backend or the number of jobs.
+    runs becomes ``c = ceil(n / chunk_size)`` chunks dealt round-robin (chunk j holds the
+    group's runs j, j + c, j + 2c, ...), so every chunk gets the same mix of optimizers and
+    learning rates and the chunks take about the same time. The plan depends on the runs and
+    ``chunk_size`` only, never on the backend or the number of jobs.
+
+    >>> [len(c) for c in plan([Run("gd", {"lr": 0.1}, seed=s) for s in range(10)], 4)]
+    [4, 3, 3]
     """
     groups: dict[tuple, list[int]] = {}
     for i, r in enumerate(runs):
@@ -449,8 +455,7 @@ def plan(runs: Sequence[Run], chunk_size: int) -> list[list[int]]:
     chunks: list[list[int]] = []
     for members in groups.values():
         n_chunks = math.ceil(len(members) / chunk_size)
-        for part in np.array_split(np.asarray(members), n_chunks):
-            chunks.append([int(i) for i in part])
+        chunks += [members[j::n_chunks] for j in range(n_chunks)]
     return chunks
 
 
@@ -503,6 +508,10 @@ def load_split(dataset: DatasetSpec, val_seed: int | None = None) -> SplitData:
 
 
 # ----------------------------------------------------------------------------- running
+
+
+def _import_plots() -> None:
+    import descentlab.experiments.sweep_plots  # noqa: F401
 
 
 def _train_chunk(runs: list[Run], shared: tuple[SplitData, float | None]) -> list[dict]:
@@ -724,6 +733,8 @@ def run_sweep(
 
     if warm is not None:
         warm.join()
+    if plots:  # import matplotlib while the workers train, not after
+        threading.Thread(target=_import_plots, daemon=True).start()
     start = time.perf_counter()
     status = "completed"
     bar = ProgressBar(max(1, n_todo), "sweep", enabled=progress)
