@@ -57,6 +57,18 @@ def parse_point(text: str, what: str = "--start") -> tuple[float, float]:
     return (x, y)
 
 
+EPILOG = """\
+examples:
+  descentlab trajectories --function rosenbrock
+      gd, momentum and adam from (-1.5, 2) on Rosenbrock's valley (trajectories-rosenbrock.png)
+  descentlab trajectories --function quadratic:condition_number=50 --optimizers gd,momentum:beta=0.9,nesterov
+  descentlab trajectories --function himmelblau --start=-1,-1 --optimizers adam:lr=0.05,rmsprop --animate
+  descentlab trajectories --function beale --schedule exponential:gamma=0.995 --steps 3000
+  descentlab trajectories --noise --batch-size 8 --out noise.png
+      the seed's picture: batch GD, mini-batch GD and SGD on a least-squares cost
+"""
+
+
 def add_parser(subparsers: Any) -> None:
     """Register the ``trajectories`` subcommand on an ``argparse`` subparsers object."""
     p = subparsers.add_parser(
@@ -67,6 +79,8 @@ def add_parser(subparsers: Any) -> None:
             "over its contours (PNG, optionally an animated GIF). With --noise, draw the "
             "batch GD / mini-batch GD / SGD paths on a least-squares cost instead."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--function", default="rosenbrock", metavar="NAME[:key=value,...]",
