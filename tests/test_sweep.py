@@ -127,6 +127,21 @@ def test_axes_apply_to_the_optimizers_that_have_them() -> None:
         expand(
             SweepSpec(optimizers=(("gd", {}),), axes=(parse_axis("lr=0.1"), parse_axis("b1=0.9")))
         )
+    fixed = expand(
+        SweepSpec(optimizers=(("gd", {}), ("adam", {"lr": 0.05})), axes=(parse_axis("lr=0.1,0.2"),))
+    )
+    assert sorted({(r.optimizer, r.learning_rate) for r in fixed}) == [
+        ("adam", 0.05),
+        ("gd", 0.1),
+        ("gd", 0.2),
+    ]
+    with pytest.raises(InvalidParameterError, match="both fixed in --optimizers and searched"):
+        expand(
+            SweepSpec(
+                optimizers=(("adam", {"b1": 0.5}),),
+                axes=(parse_axis("lr=0.1"), parse_axis("adam.b1=0.9")),
+            )
+        )
     with pytest.raises(InvalidParameterError, match="no learning rate"):
         expand(SweepSpec(axes=()))
     with pytest.raises(InvalidParameterError, match="no --schedule"):
@@ -150,6 +165,24 @@ def test_schedule_axes_batch_sizes_and_plan() -> None:
     assert [len(c) for c in chunks] == [3, 3, 3, 3]
     for c in chunks:
         assert len({runs[i].batch_size for i in c}) == 1
+
+
+def test_plan_keeps_two_chunks_from_64_runs_and_chunking_does_not_change_results() -> None:
+    runs = expand(SweepSpec(seeds=tuple(range(8)), axes=(parse_axis("lr=0.01,0.1"),)))
+    assert len(runs) == 48 and len(plan(runs, 128)) == 1
+    runs64 = expand(SweepSpec(seeds=tuple(range(8)), axes=(parse_axis("lr=0.01,0.1,0.3"),)))
+    assert [len(c) for c in plan(runs64, 128)] == [36, 36]
+    # Members are independent: any chunking gives the same numbers, bit for bit.
+    data = load_split(SMALL.dataset)
+    runs = expand(SMALL)
+    rows = {}
+    for size in (12, 5, 1):
+        out = {}
+        for chunk in plan(runs, size):
+            for i, row in zip(chunk, train_population([runs[i] for i in chunk], data), strict=True):
+                out[i] = {k: v for k, v in row.items() if k != "seconds"}
+        rows[size] = out
+    assert rows[5] == rows[12] and rows[1] == rows[12]
 
 
 def test_random_search_is_reproducible_and_per_optimizer() -> None:

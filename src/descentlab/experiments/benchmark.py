@@ -50,6 +50,7 @@ from descentlab.experiments.config import DatasetSpec
 from descentlab.experiments.population import Run
 from descentlab.experiments.sweep import (
     Axis,
+    _canonical_optimizers,
     _columns,
     _csv_text,
     _row,
@@ -110,9 +111,10 @@ class BenchmarkSpec:
     init: str = "he"
     shuffle: str = "random"
     val_seed: int | None = None
-    chunk_size: int = 128
+    chunk_size: int = 32
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "optimizers", _canonical_optimizers(self.optimizers))
         if self.learning_rates.name != "learning_rate":
             raise InvalidParameterError("The benchmark tunes the learning rate only.")
         if not self.tune_seeds or not self.eval_seeds:

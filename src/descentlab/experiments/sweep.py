@@ -306,6 +306,7 @@ class SweepSpec:
             )
         if not self.optimizers:
             raise InvalidParameterError("A sweep needs at least one optimizer.")
+        object.__setattr__(self, "optimizers", _canonical_optimizers(self.optimizers))
         names = [a.name if a.optimizer is None else f"{a.optimizer}.{a.name}" for a in self.axes]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -362,6 +363,20 @@ class SweepSpec:
         )
 
 
+def _canonical_optimizers(
+    optimizers: Sequence[tuple[str, Mapping[str, Any]]],
+) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """``(name, settings)`` pairs with lower-case names and aliases resolved (``lr`` ->
+    ``learning_rate``), so that fixed settings and searched axes meet under one name."""
+    out = []
+    for name, settings in optimizers:
+        canon = {ALIASES.get(k, k): v for k, v in dict(settings).items()}
+        if len(canon) != len(settings):
+            raise InvalidParameterError(f"A setting of {name!r} is given twice (alias and name).")
+        out.append((str(name).strip().lower().replace("-", "_"), canon))
+    return tuple(out)
+
+
 def _accepts(optimizer: str, axis: Axis, schedule: ScheduleSpec | None) -> bool:
     if axis.is_schedule:
         if schedule is None:
@@ -380,8 +395,9 @@ def _accepts(optimizer: str, axis: Axis, schedule: ScheduleSpec | None) -> bool:
 def expand(spec: SweepSpec) -> list[Run]:
     """Every run of the sweep: per optimizer, the grid (or ``random`` draws) × batch sizes × seeds.
 
-    An axis applies to the optimizers that have its setting (``OPT.NAME`` to one optimizer);
-    an axis no optimizer has is an error. Runs come in a fixed order: optimizer, then
+    An axis applies to the optimizers that have its setting (``OPT.NAME`` to one optimizer),
+    except where ``--optimizers`` fixes that setting (``adam:lr=0.01`` is not searched over
+    ``--lr``); an axis no optimizer has is an error. Runs come in a fixed order: optimizer, then
     configuration, then seed.
 
     Raises:
@@ -393,9 +409,19 @@ def expand(spec: SweepSpec) -> list[Run]:
     rng = np.random.default_rng(spec.search_seed)
     seen: set[str] = set()
     for name, fixed in spec.optimizers:
-        axes = [a for a in spec.axes if _accepts(name, a, spec.schedule)]
-        for a in axes:
+        axes = []
+        for a in spec.axes:
+            if not _accepts(name, a, spec.schedule):
+                continue
             used[a] = True
+            if not a.is_schedule and a.setting in fixed:  # a fixed setting is not searched
+                if a.optimizer == name:
+                    raise InvalidParameterError(
+                        f"{name}'s {a.setting!r} is both fixed in --optimizers and searched "
+                        f"with {name}.{a.setting}=...; keep one of them."
+                    )
+                continue
+            axes.append(a)
         if spec.random is None:
             combos: Iterable[tuple] = itertools.product(*(a.grid() for a in axes))
         else:
@@ -441,20 +467,23 @@ def plan(runs: Sequence[Run], chunk_size: int) -> list[list[int]]:
     """Chunks of run indices: runs that can share a population, at most ``chunk_size`` each.
 
     Runs are grouped by :meth:`Run.population_key` (order of first appearance); a group of n
-    runs becomes ``c = ceil(n / chunk_size)`` chunks dealt round-robin (chunk j holds the
-    group's runs j, j + c, j + 2c, ...), so every chunk gets the same mix of optimizers and
-    learning rates and the chunks take about the same time. The plan depends on the runs and
-    ``chunk_size`` only, never on the backend or the number of jobs.
+    runs becomes ``c = ceil(n / chunk_size)`` chunks, but at least two once n >= 64 (so two
+    workers have work), dealt round-robin (chunk j holds the group's runs j, j + c, j + 2c,
+    ...): every chunk gets the same mix of optimizers and learning rates, and the chunks take
+    about the same time. The plan depends on the runs and ``chunk_size`` only, never on the
+    backend or the number of jobs.
 
     >>> [len(c) for c in plan([Run("gd", {"lr": 0.1}, seed=s) for s in range(10)], 4)]
     [4, 3, 3]
+    >>> [len(c) for c in plan([Run("gd", {"lr": 0.1}, seed=s) for s in range(100)], 128)]
+    [50, 50]
     """
     groups: dict[tuple, list[int]] = {}
     for i, r in enumerate(runs):
         groups.setdefault(r.population_key(), []).append(i)
     chunks: list[list[int]] = []
     for members in groups.values():
-        n_chunks = math.ceil(len(members) / chunk_size)
+        n_chunks = max(math.ceil(len(members) / chunk_size), min(2, len(members) // 32))
         chunks += [members[j::n_chunks] for j in range(n_chunks)]
     return chunks
 
