@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from _common import HERE, machine, table, timed
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from descentlab.datasets import load_moons, make_moons
 from descentlab.nn import MLP
@@ -88,6 +89,7 @@ def main() -> None:
         x, t = np.array(pts).T
         ax.loglog(x, t, "o-", label="measured")
         ax.loglog(x, t[0] * x / x[0], ":", color="gray", label="linear from the first point")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(label)
         ax.set_ylabel("seconds")
         ax.grid(True, which="both", alpha=0.3)
