@@ -178,3 +178,7 @@ def test_cli_prints_the_table(tmp_path: Path, capsys) -> None:
     assert f"{tuned['mean']:.4f} ± {tuned['std']:.4f}" in out
     assert f"Report: {tmp_path / 'report.html'}" in out
     assert cli_benchmark.main([*argv.split(), "--eval-seeds", "0,1", "--out", str(tmp_path)]) == 2
+    bad = ["--optimizers", "adam:b2=2", "--out", str(tmp_path / "bad")]
+    assert cli_benchmark.main(bad) == 2
+    assert "'b2'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -387,6 +387,12 @@ def test_cli_reports_bad_options_in_one_line(tmp_path: Path, capsys) -> None:
     assert err.startswith("descentlab: error: --param must look like NAME=VALUES")
     assert err.count("\n") == 1
     assert not (tmp_path / "x").exists()
+    # a value out of range is caught before the sweep folder is made
+    code = cli_sweep.main(["--param", "b1=0.5,1.5", "--out", str(tmp_path / "y")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "'b1'" in err and "1.5" in err and err.count("\n") == 1
+    assert not (tmp_path / "y").exists()
 
 
 def test_cli_prints_the_best_configuration(tmp_path: Path, capsys) -> None:

@@ -47,7 +47,7 @@ from matplotlib.figure import Figure
 from descentlab import __version__
 from descentlab._validation import InvalidParameterError
 from descentlab.experiments.config import DatasetSpec
-from descentlab.experiments.population import Run
+from descentlab.experiments.population import Run, build_run_optimizer
 from descentlab.experiments.sweep import (
     Axis,
     _canonical_optimizers,
@@ -211,9 +211,6 @@ def run_benchmark(
       KeyboardInterrupt: Ctrl-C (the folder keeps the spec and what was written so far).
     """
     say = log or (lambda _: None)
-    data = load_split(spec.dataset, spec.val_seed)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     lrs = [float(v) for v in spec.learning_rates.grid()]
     tune_runs, owner = [], []  # owner[i]: the index of run i's optimizer entry
@@ -222,6 +219,12 @@ def run_benchmark(
             for s in spec.tune_seeds:
                 tune_runs.append(spec.run(name, settings, lr, s))
                 owner.append(j)
+    for name, settings in spec.optimizers:  # bad values fail here, before any training
+        for lr in [*lrs, spec.untuned_lr]:
+            build_run_optimizer(spec.run(name, settings, lr, 0))
+    data = load_split(spec.dataset, spec.val_seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     n_eval = 2 * len(spec.optimizers) * len(spec.eval_seeds)
     say(
         f"descentlab benchmark: tuning {len(spec.optimizers)} optimizers over {len(lrs)} "

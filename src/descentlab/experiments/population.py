@@ -40,6 +40,8 @@ from descentlab.training import train
 __all__ = [
     "Run",
     "SplitData",
+    "build_run_optimizer",
+    "evaluate",
     "stack_optimizers",
     "train_population",
 ]
@@ -320,6 +322,15 @@ def _build_segment(runs: Sequence[Run], steps_per_epoch: int) -> GradientTransfo
         schedule = ScheduleSpec(head.schedule, settings)
     lr = hyper.pop("learning_rate")
     return build_optimizer(head.optimizer, hyper, lr, schedule, steps_per_epoch)
+
+
+def build_run_optimizer(run: Run, steps_per_epoch: int = 1) -> GradientTransformation:
+    """The optimizer of one run alone (its hyperparameters as numbers): checks every value.
+
+    Raises:
+      InvalidParameterError: a value out of range (e.g. ``b1 = 1.5``) or a bad schedule.
+    """
+    return _build_segment([run], steps_per_epoch)
 
 
 def train_population(

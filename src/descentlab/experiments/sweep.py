@@ -58,7 +58,12 @@ from descentlab.experiments.config import (
     resolve_hyperparameters,
 )
 from descentlab.experiments.parallel import map_unordered, warm_up
-from descentlab.experiments.population import Run, SplitData, train_population
+from descentlab.experiments.population import (
+    Run,
+    SplitData,
+    build_run_optimizer,
+    train_population,
+)
 from descentlab.io import atomic_write
 from descentlab.optimizers import OPTIMIZERS
 from descentlab.progress import ProgressBar
@@ -453,6 +458,7 @@ def expand(spec: SweepSpec) -> list[Run]:
                 if base.config_id() in seen:
                     continue
                 seen.add(base.config_id())
+                build_run_optimizer(base)  # a bad value fails here, before anything runs
                 for s in spec.seeds:
                     runs.append(Run.from_dict({**base.to_dict(), "seed": s}))
     unused = [a.name for a, ok in used.items() if not ok]
