@@ -25,7 +25,7 @@ import itertools
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -334,7 +334,11 @@ def build_run_optimizer(run: Run, steps_per_epoch: int = 1) -> GradientTransform
 
 
 def train_population(
-    runs: Sequence[Run], data: SplitData, *, max_cost: float | None = None
+    runs: Sequence[Run],
+    data: SplitData,
+    *,
+    max_cost: float | None = None,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``runs`` (all with one :meth:`Run.population_key`) as one population; one row each.
 
@@ -346,6 +350,7 @@ def train_population(
       runs: the runs, K >= 1.
       data: training, validation and test data.
       max_cost: a member whose epoch cost exceeds it counts as diverged (the engine's default).
+      on_epoch: called with the epoch number (from 0) after every epoch, e.g. for a progress bar.
 
     Returns:
       per run, in the order given: ``run_id``, ``config_id``, ``seed``, ``train_accuracy``,
@@ -393,6 +398,7 @@ def train_population(
         eval_every=head.epochs,
         progress=False,
         max_cost=max_cost,
+        on_epoch=None if on_epoch is None else (lambda epoch, logs: on_epoch(epoch)),
     )
     if result.status == "interrupted":
         raise KeyboardInterrupt

@@ -57,7 +57,7 @@ from descentlab.experiments.config import (
     ScheduleSpec,
     resolve_hyperparameters,
 )
-from descentlab.experiments.parallel import map_unordered, warm_up
+from descentlab.experiments.parallel import map_unordered, resolve_jobs, warm_up
 from descentlab.experiments.population import (
     Run,
     SplitData,
@@ -549,9 +549,10 @@ def _import_plots() -> None:
     import descentlab.experiments.sweep_plots  # noqa: F401
 
 
-def _train_chunk(runs: list[Run], shared: tuple[SplitData, float | None]) -> list[dict]:
-    data, max_cost = shared
-    return train_population(runs, data, max_cost=max_cost)
+def _train_chunk(runs: list[Run], shared: tuple[SplitData, float | None, Any]) -> list[dict]:
+    data, max_cost, on_epoch = shared
+    tick = None if on_epoch is None else (lambda epoch: on_epoch(len(runs), epoch))
+    return train_population(runs, data, max_cost=max_cost, on_epoch=tick)
 
 
 def execute(
@@ -563,16 +564,20 @@ def execute(
     backend: str = "local",
     scheduler: Any = None,
     max_cost: float | None = None,
+    on_epoch: Callable[[int, int], None] | None = None,
 ) -> Iterable[tuple[list[int], list[dict[str, Any]]]]:
     """Train every chunk (a population) on the backend; yield ``(run indices, rows)`` as each ends.
 
     The rows are those of :func:`~descentlab.experiments.population.train_population`.
+    ``on_epoch(n_runs, epoch)`` is called after every epoch of a chunk of ``n_runs`` runs when
+    the chunks run in this process (one local job); elsewhere progress comes per chunk.
     """
     tasks = [[runs[i] for i in chunk] for chunk in chunks]
+    here = backend == "local" and (resolve_jobs(jobs) == 1 or len(tasks) <= 1)
     for index, rows in map_unordered(
         _train_chunk,
         tasks,
-        shared=(data, max_cost),
+        shared=(data, max_cost, on_epoch if here else None),
         backend=backend,
         jobs=jobs,
         scheduler=scheduler,
@@ -754,10 +759,10 @@ def run_sweep(
     n_todo = sum(len(c) for c in pending)
     say(
         f"descentlab sweep: {len(runs)} runs ({len(runs) // len(spec.seeds)} configurations × "
-        f"{len(spec.seeds)} seeds), {len(chunks)} populations; "
+        f"{len(spec.seeds)} seeds), {len(chunks)} population{'s' if len(chunks) != 1 else ''}; "
         + (f"{len(done)} already done, " if done else "")
         + f"{n_todo} to train on {backend}"
-        + (f" ({jobs} jobs)" if backend == "local" else "")
+        + (f" ({jobs} job{'s' if jobs != 1 else ''})" if backend == "local" else "")
         + f"; writing {out}"
     )
 
@@ -775,6 +780,10 @@ def run_sweep(
     bar = ProgressBar(max(1, n_todo), "sweep", enabled=progress)
     finished = 0
     best = -math.inf
+
+    def tick(n_runs: int, epoch: int) -> None:  # progress inside a chunk (one local job)
+        bar.update(finished + (n_runs * (epoch + 1)) // spec.epochs)
+
     try:
         for indices, measured in execute(
             runs,
@@ -784,6 +793,7 @@ def run_sweep(
             backend=backend,
             scheduler=scheduler,
             max_cost=spec.max_cost,
+            on_epoch=tick if bar.enabled else None,
         ):
             for i, m in zip(indices, measured, strict=True):
                 done[run_ids[i]] = _row(runs[i], m, columns)
