@@ -25,7 +25,12 @@ from descentlab.experiments.compare import (
     rebuild_outputs,
     run_comparison,
 )
-from descentlab.experiments.config import DatasetSpec, ExperimentConfig, OptimizerSpec
+from descentlab.experiments.config import (
+    DatasetSpec,
+    ExperimentConfig,
+    OptimizerSpec,
+    ScheduleSpec,
+)
 
 SEED_TRAIN = {"gd": 239 / 300, "momentum": 239 / 300, "adam": 282 / 300}
 SEED_TEST = {"gd": 244 / 300, "momentum": 244 / 300, "adam": 289 / 300}  # make_moons(300, seed=1)
@@ -73,9 +78,19 @@ def test_seed_study_table(seed_run):
     ]
     assert list(rows) == ["gd", "momentum", "adam"]
     assert rows["adam"][2] == "0.1288"
+    seconds = float(rows["gd"][3])
+    assert rows["momentum"][3] == rows["adam"][3] == rows["gd"][3]  # one shared wall time
+    assert lines[6] == f"trained together as one population of 3: {seconds:.1f} s in all"
     assert lines[-2] == f"Run folder: {run_dir}"
     assert lines[-1] == f"Report:     {run_dir / 'report.html'}"
-    assert "[3/3] adam: completed in" in err  # the chatter goes to stderr
+    # the chatter goes to stderr: one line to start the population, one when it is done
+    chatter = err.strip().splitlines()
+    assert (
+        chatter[1]
+        == "[gd, momentum, adam] training 10000 epochs together (one population of 3) ..."
+    )
+    assert chatter[2].startswith("[gd, momentum, adam] completed in ")
+    assert len(chatter) == 3
 
 
 @pytest.mark.slow
@@ -83,6 +98,8 @@ def test_seed_study_results_json(seed_run):
     _, _, _, run_dir = seed_run
     results = json.loads((run_dir / "results.json").read_text())
     assert results["partial"] is False
+    assert results["trained_together"] is True
+    assert len({r["seconds"] for r in results["runs"]}) == 1
     assert results["layer_dims"] == [2, 5, 2, 1]
     assert results["dataset"] == {
         "name": "moons",
@@ -327,6 +344,144 @@ def test_report_rebuild_is_identical(tmp_path):
     assert (tmp_path / "cost_curves.png").read_bytes() != before["cost_curves.png"]
 
 
+def _strip_times(results: dict) -> dict:
+    """The results without what may differ between two runs: times, dates, folder."""
+    out = {k: v for k, v in results.items() if k not in ("created", "run_dir", "trained_together")}
+    out["runs"] = [{k: v for k, v in r.items() if k != "seconds"} for r in results["runs"]]
+    return out
+
+
+TOGETHER_CASES = {
+    # gd at lr 500 diverges at epoch 6 with finite weights, adam at lr 9 at epoch 0 (NaN-free
+    # but huge cost); the others train on.
+    "seed data, two diverge": ExperimentConfig(
+        optimizers=tuple(
+            OptimizerSpec(n, h)
+            for n, h in [("gd", {"lr": 500}), ("momentum", {}), ("adam", {"lr": 9}), ("adam", {})]
+        ),
+        epochs=25,
+        eval_every=4,
+    ),
+    "softmax, schedule, random order": ExperimentConfig(
+        dataset=DatasetSpec("blobs", n_samples=150),
+        layers=(8, 4),
+        activation="tanh",
+        optimizers=tuple(
+            OptimizerSpec(n, h)
+            for n, h in [
+                ("gd", {}),
+                ("momentum", {"beta": 0.8}),
+                ("nesterov", {}),
+                ("rmsprop", {"lr": 0.005}),
+                ("adam", {"b1": 0.85, "eps": 1e-8, "eps_root": 0.0}),
+                ("adamw", {"weight_decay": 0.01}),
+            ]
+        ),
+        learning_rate=0.05,
+        schedule=ScheduleSpec("inverse_time", {"decay_rate": 0.3}),
+        batch_size=32,
+        epochs=20,
+        init="he",
+        shuffle="random",
+        seed=5,
+        data_seed=6,
+        eval_every=3,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TOGETHER_CASES))
+def test_trained_together_equals_one_after_another(tmp_path, case):
+    config = TOGETHER_CASES[case]
+    a = run_comparison(config, tmp_path / "together", progress=False)
+    b = run_comparison(config, tmp_path / "alone", progress=False, together=False)
+    assert (a["trained_together"], b["trained_together"]) == (True, False)
+    assert len({r["seconds"] for r in a["runs"]}) == 1 and a["runs"][0]["seconds"] > 0
+    assert len({r["seconds"] for r in b["runs"]}) == len(b["runs"])  # one time per run
+    # every number, status and message is the same, bit for bit
+    assert _strip_times(a) == _strip_times(b)
+    assert json.loads((tmp_path / "together" / "results.json").read_text())["partial"] is False
+    assert (tmp_path / "together" / "history.csv").read_text() == (
+        tmp_path / "alone" / "history.csv"
+    ).read_text()
+    with (
+        np.load(tmp_path / "together" / "models.npz") as za,
+        np.load(tmp_path / "alone" / "models.npz") as zb,
+    ):
+        assert sorted(za.files) == sorted(zb.files)
+        for key in za.files:
+            np.testing.assert_array_equal(za[key], zb[key], err_msg=key)
+    statuses = [(r["label"], r["status"], r["epochs_run"]) for r in a["runs"]]
+    if case == "seed data, two diverge":
+        assert statuses == [
+            ("gd:lr=500", "diverged", 7),
+            ("momentum", "completed", 25),
+            ("adam:lr=9", "diverged", 1),
+            ("adam", "completed", 25),
+        ]
+        assert a["runs"][0]["message"].startswith("Training diverged at epoch 6: the cost")
+        assert a["runs"][0]["train_accuracy"] == 0.5  # measured on its weights of epoch 6
+        history = read_history_csv(tmp_path / "together" / "history.csv")
+        assert len(history["gd:lr=500"]["cost"]) == 7 and history["gd:lr=500"]["cost"][6] > 69.3
+        assert np.flatnonzero(~np.isnan(history["gd:lr=500"]["train_accuracy"])).tolist() == [
+            0,
+            3,
+        ]
+    else:
+        assert {s for _, s, _ in statuses} == {"completed"}
+        assert a["layer_dims"] == [2, 8, 4, 3]
+
+
+def test_interrupt_stops_the_population_at_one_epoch(tmp_path, monkeypatch):
+    real = compare_module.train
+
+    def interrupt_after_epoch_4(*args, on_epoch, **kwargs):
+        def hook(epoch, logs):
+            on_epoch(epoch, logs)
+            if epoch == 4:
+                raise KeyboardInterrupt
+
+        return real(*args, on_epoch=hook, **kwargs)
+
+    monkeypatch.setattr(compare_module, "train", interrupt_after_epoch_4)
+    config = ExperimentConfig(
+        optimizers=(OptimizerSpec("gd", {"lr": 800}), *ExperimentConfig().optimizers),
+        epochs=20,
+    )
+    results = run_comparison(config, tmp_path, progress=False)
+    assert results["interrupted"] is True
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["partial"] is True and saved["trained_together"] is True
+    assert [(r["label"], r["status"], r["epochs_run"]) for r in saved["runs"]] == [
+        ("gd:lr=800", "diverged", 1),  # diverged before Ctrl-C: stays diverged
+        ("gd", "interrupted", 5),
+        ("momentum", "interrupted", 5),
+        ("adam", "interrupted", 5),
+    ]
+    assert saved["runs"][0]["message"].startswith("Training diverged at epoch 0")
+    for r in saved["runs"][1:]:
+        assert r["message"] == "Interrupted after 5 of 20 epochs; the history so far is kept."
+        assert 0.4 < r["train_accuracy"] < 1 and 0.4 < r["test_accuracy"] < 1
+    # the interrupted members equal 5 epochs trained one after another
+    monkeypatch.undo()
+    alone = run_comparison(
+        config.replace(epochs=5), tmp_path / "alone", progress=False, together=False
+    )
+    for r, s in zip(saved["runs"][1:], alone["runs"][1:], strict=True):
+        assert (r["train_accuracy"], r["test_accuracy"], r["final_cost"]) == (
+            s["train_accuracy"],
+            s["test_accuracy"],
+            s["final_cost"],
+        )
+    history = read_history_csv(tmp_path / "history.csv")
+    assert [len(h["cost"]) for h in history.values()] == [1, 5, 5, 5]
+    assert (
+        "This run was interrupted: 0 of 4 optimizer runs finished"
+        in (tmp_path / "report.html").read_text()
+    )
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_interrupt_between_optimizers_keeps_finished_runs(tmp_path, monkeypatch):
     real = compare_module.run_one
     calls = []
@@ -339,10 +494,10 @@ def test_interrupt_between_optimizers_keeps_finished_runs(tmp_path, monkeypatch)
 
     monkeypatch.setattr(compare_module, "run_one", interrupt_second)
     config = ExperimentConfig(epochs=20)
-    results = run_comparison(config, tmp_path, progress=False)
+    results = run_comparison(config, tmp_path, progress=False, together=False)
     assert results["interrupted"] is True
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["partial"] is True
+    assert saved["partial"] is True and saved["trained_together"] is False
     assert [(r["label"], r["status"]) for r in saved["runs"]] == [
         ("gd", "completed"),
         ("momentum", "not_run"),
@@ -404,7 +559,7 @@ def test_ctrl_c_leaves_a_valid_partial_run_folder(tmp_path):
     deadline = time.monotonic() + 60
     while not (run_dir / "results.json").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.7)  # well inside the first optimizer's training loop
+    time.sleep(0.7)  # well inside the population's training loop
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -413,17 +568,26 @@ def test_ctrl_c_leaves_a_valid_partial_run_folder(tmp_path):
     ]
     assert "Traceback" not in err
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["partial"] is True
-    first, *rest = results["runs"]
-    assert first["label"] == "gd" and first["status"] == "interrupted"
-    assert 0 < first["epochs_run"] < 100000
-    assert first["message"].startswith("Interrupted after")
-    assert [r["status"] for r in rest] == ["not_run", "not_run"]
+    assert results["partial"] is True and results["trained_together"] is True
+    runs = results["runs"]
+    assert [(r["label"], r["status"]) for r in runs] == [
+        ("gd", "interrupted"),
+        ("momentum", "interrupted"),
+        ("adam", "interrupted"),
+    ]
+    # the three trained together: all stopped at the same epoch, with the same message
+    n = runs[0]["epochs_run"]
+    assert 0 < n < 100000 and [r["epochs_run"] for r in runs] == [n, n, n]
+    assert {r["message"] for r in runs} == {
+        f"Interrupted after {n} of 100000 epochs; the history so far is kept."
+    }
+    assert all(r["train_accuracy"] is not None for r in runs)
     history = read_history_csv(run_dir / "history.csv")
-    assert len(history["gd"]["cost"]) == first["epochs_run"]
+    assert [len(h["cost"]) for h in history.values()] == [n, n, n]
     assert not [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")]
     assert {"config.toml", "report.html", "cost_curves.png", "models.npz"} <= {
         p.name for p in run_dir.iterdir()
     }
     assert "Partial results" in (run_dir / "report.html").read_text()
     assert "gd" in out and "interrupted" in out  # the partial table is printed
+    assert "trained together as one population of 3:" in out

@@ -2,8 +2,11 @@
 
 Without arguments it is the seed's study (moons, layer_dims [2, 5, 2, 1], gd / momentum /
 adam, alpha = 0.0007, batches of 64, 10000 epochs, the seed's initialisation and data order).
-It prints a table and writes a run folder with config.toml, results.json, history.csv, the
-plots and report.html (see :mod:`descentlab.experiments.compare`).
+The optimizers are trained together as one population (one forward and backward pass per
+mini-batch for all of them; the same numbers as one after another), so the table's
+``seconds`` is the population's wall time, the same for every optimizer, and a line under the
+table says so. It prints the table and writes a run folder with config.toml, results.json,
+history.csv, the plots and report.html (see :mod:`descentlab.experiments.compare`).
 
 The options shared with ``descentlab train`` (data, network, optimizer settings, seeds) are
 defined here by :func:`add_experiment_arguments` and read by :func:`config_from_args`.
@@ -244,7 +247,8 @@ def add_parser(subparsers: Any) -> None:
         description=textwrap.fill(
             (
                 "Train the same network (same initial weights, same data order) with each "
-                "optimizer; print train/test accuracy, final cost and time; write a run folder "
+                "optimizer, all at once as one population; print train/test accuracy, final "
+                "cost and time; write a run folder "
                 "with config.toml, results.json, history.csv, plots and a self-contained "
                 "report.html."
             ),
@@ -297,6 +301,12 @@ def run(args: argparse.Namespace) -> int:
         )
         print()
         print(format_table(*table_rows(results)))
+        runs = results["runs"]
+        if results.get("trained_together") and runs and runs[0]["seconds"] is not None:
+            print(
+                f"trained together as one population of {len(runs)}: "
+                f"{runs[0]['seconds']:.1f} s in all"
+            )
         print()
         print(f"Run folder: {results['run_dir']}")
         print(f"Report:     {report}")

@@ -1,7 +1,11 @@
 """Run an optimizer comparison and write its run folder.
 
-:func:`run_comparison` trains the same network (same initial weights, same data order) once
-per optimizer of an :class:`~descentlab.experiments.config.ExperimentConfig` and writes::
+:func:`run_comparison` trains the same network (same initial weights, same data order) with
+every optimizer of an :class:`~descentlab.experiments.config.ExperimentConfig`. The optimizers
+share everything but their own hyperparameters, so they are trained together as ONE population
+(:func:`run_together`): one forward and one backward pass per mini-batch for all of them, each
+member updated by its own optimizer — the same numbers, bit for bit, as training them one after
+another (:func:`run_one`, ``together=False``), in about half the time. It writes::
 
     <run folder>/
       config.toml                the resolved configuration (rerun with --config)
@@ -13,10 +17,12 @@ per optimizer of an :class:`~descentlab.experiments.config.ExperimentConfig` and
       confusion_matrices.png     otherwise: test-set confusion matrix per optimizer
       report.html                one self-contained page with all of the above
 
-Every file is written atomically. ``results.json`` and ``history.csv`` are rewritten after
-each optimizer finishes (``"partial": true`` until the end), so the folder is valid at any
-moment. Ctrl-C stops the comparison cleanly: the interrupted optimizer keeps its history so
-far, the others are marked ``not_run``, and the folder is completed with ``"partial": true``.
+Every file is written atomically. ``results.json`` and ``history.csv`` are written before
+training (``"partial": true``) and again when it ends (and, one after another, after each
+optimizer), so the folder is valid at any moment. Ctrl-C stops the comparison cleanly: trained
+together, every optimizer stops at the same epoch and keeps its history so far (status
+``interrupted``); one after another, the interrupted optimizer keeps its history and the others
+are marked ``not_run``. Either way the folder is completed with ``"partial": true``.
 :func:`rebuild_outputs` redraws the plots and the report from the saved files.
 """
 
@@ -40,6 +46,7 @@ from descentlab import __version__
 from descentlab._validation import DataError
 from descentlab.datasets import Dataset, load_dataset
 from descentlab.experiments.config import ExperimentConfig, OptimizerSpec, build_learning_rate
+from descentlab.experiments.population import stack_optimizers
 from descentlab.io import atomic_write, atomic_writer
 from descentlab.nn import MLP
 from descentlab.optimizers.base import Params
@@ -55,6 +62,7 @@ __all__ = [
     "rebuild_outputs",
     "run_comparison",
     "run_one",
+    "run_together",
 ]
 
 HISTORY_COLUMNS = (
@@ -163,6 +171,42 @@ def _finite_or_none(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _max_cost(net: MLP) -> float:
+    """The cost above which a run counts as diverged: the engine's default, ``100 log(n_classes)``
+    (passed explicitly so both ways of training use the same number)."""
+    return 100 * math.log(net.n_classes)
+
+
+def _summary(
+    config: ExperimentConfig,
+    spec: OptimizerSpec,
+    data: ExperimentData,
+    net: MLP,
+    params: Params,
+    history: History,
+    status: str,
+    message: str,
+    seconds: float,
+) -> dict[str, Any]:
+    """The run's entry in ``results.json`` (see :class:`RunOutcome`)."""
+    train_ds, test_ds = data.train, data.test
+    finite = all(np.all(np.isfinite(v)) for v in params.values())
+    h = history
+    return {
+        "optimizer": spec.name,
+        "label": spec.label,
+        "hyperparameters": spec.effective_hyperparameters(config.learning_rate),
+        "status": status,
+        "message": message,
+        "epochs_run": h.n_epochs,
+        "train_accuracy": float(net.accuracy(params, train_ds.X, train_ds.y)) if finite else None,
+        "test_accuracy": float(net.accuracy(params, test_ds.X, test_ds.y)) if finite else None,
+        "final_cost": _finite_or_none(h.cost[-1]) if h.n_epochs else None,
+        "final_last_batch_cost": _finite_or_none(h.last_batch_cost[-1]) if h.n_epochs else None,
+        "seconds": seconds,
+    }
+
+
 def run_one(
     config: ExperimentConfig,
     spec: OptimizerSpec,
@@ -198,27 +242,134 @@ def run_one(
         eval_every=config.eval_every,
         progress=progress,
         label=spec.label,
+        max_cost=_max_cost(net),
     )
-    finite = all(np.all(np.isfinite(v)) for v in result.params.values())
-    h = result.history
-    summary = {
-        "optimizer": spec.name,
-        "label": spec.label,
-        "hyperparameters": spec.effective_hyperparameters(config.learning_rate),
-        "status": result.status,
-        "message": result.message,
-        "epochs_run": h.n_epochs,
-        "train_accuracy": (
-            float(net.accuracy(result.params, train_ds.X, train_ds.y)) if finite else None
-        ),
-        "test_accuracy": float(net.accuracy(result.params, test_ds.X, test_ds.y))
-        if finite
-        else None,
-        "final_cost": _finite_or_none(h.cost[-1]) if h.n_epochs else None,
-        "final_last_batch_cost": _finite_or_none(h.last_batch_cost[-1]) if h.n_epochs else None,
-        "seconds": result.seconds,
-    }
-    return RunOutcome(spec, result.params, h, summary)
+    summary = _summary(
+        config,
+        spec,
+        data,
+        net,
+        result.params,
+        result.history,
+        result.status,
+        result.message,
+        result.seconds,
+    )
+    return RunOutcome(spec, result.params, result.history, summary)
+
+
+def _diverged_message(epoch: int, max_cost: float) -> str:
+    """What :func:`~descentlab.training.train` says when its only network diverges."""
+    return (
+        f"Training diverged at epoch {epoch}: the cost became NaN, inf or larger than "
+        f"{max_cost:.3g} (the learning rate may be too large). The history up to there is kept."
+    )
+
+
+def _first_epochs(history: History, n: int) -> History:
+    """The first ``n`` epochs of a one-network history (and the evaluations among them)."""
+    keep = int(np.searchsorted(history.eval_epochs, n))
+    return History(
+        cost=history.cost[:n].copy(),
+        last_batch_cost=history.last_batch_cost[:n].copy(),
+        learning_rate=history.learning_rate[:n].copy(),
+        eval_epochs=history.eval_epochs[:keep].copy(),
+        train_accuracy=history.train_accuracy[:keep].copy(),
+        val_accuracy=history.val_accuracy[:keep].copy(),
+    )
+
+
+def run_together(
+    config: ExperimentConfig,
+    data: ExperimentData,
+    *,
+    progress: bool | None = None,
+) -> list[RunOutcome]:
+    """Train ``config``'s network with all its optimizers at once, as one population of K.
+
+    Member k is the network ``init(seed)`` trained by ``config.optimizers[k]``: the K members
+    start from the same weights and see the same mini-batches, so one forward and one backward
+    pass per mini-batch serve them all (parameters ``(K, n_l, n_{l-1})``, data shared), and
+    :func:`~descentlab.experiments.population.stack_optimizers` updates member k with its own
+    optimizer (schedule included)::
+
+        theta_k <- theta_k + update_k(grad_k)        for k = 1 .. K, in one step
+
+    Every number equals :func:`run_one` for that optimizer, bit for bit: parameters, history,
+    accuracies, status and message. A member whose cost becomes NaN, inf or too large is
+    ``diverged`` at that epoch (its parameters and history are those of that epoch, as if it
+    had stopped there) while the others train on; Ctrl-C stops every member at the same epoch
+    (status ``interrupted``, the history so far kept). Each summary's ``seconds`` is the wall
+    time of the whole population's training loop.
+
+    Returns:
+      one :class:`RunOutcome` per optimizer, in the config's order.
+    """
+    train_ds, test_ds = data.train, data.test
+    net = MLP(config.layer_dims(train_ds.n_features, train_ds.n_classes), config.activation)
+    steps = config.steps_per_epoch(train_ds.n_examples)
+    specs = config.optimizers
+    K = len(specs)
+    optimizer = stack_optimizers(
+        [s.build(config.learning_rate, config.schedule, steps) for s in specs], [1] * K
+    )
+    rates = [
+        build_learning_rate(s.learning_rate(config.learning_rate), config.schedule, steps)
+        for s in specs
+    ]
+
+    def learning_rate(step: int) -> np.ndarray:
+        return np.array([float(np.asarray(r(step) if callable(r) else r)) for r in rates])
+
+    first = net.init(config.seed, method=config.init)
+    params = {k: np.repeat(v[None], K, axis=0) for k, v in first.items()}
+    max_cost = _max_cost(net)
+    at_divergence: dict[int, Params] = {}
+
+    def keep_diverged(epoch: int, logs: dict[str, Any]) -> None:
+        # the engine's test: a member diverges when not (cost <= max_cost); keep its parameters
+        for k in np.flatnonzero(~(np.reshape(logs["cost"], K) <= max_cost)):
+            if int(k) not in at_divergence:
+                at_divergence[int(k)] = {key: v[k].copy() for key, v in logs["params"].items()}
+
+    labels = ", ".join(s.label for s in specs)
+    result = train(
+        net,
+        optimizer,
+        train_ds.X,
+        train_ds.y,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        params=params,
+        init=config.init,
+        shuffle=config.shuffle,
+        data_seed=config.data_seed,
+        learning_rate=learning_rate,
+        validation=(test_ds.X, test_ds.y),
+        eval_every=config.eval_every,
+        progress=progress,
+        label=labels if len(labels) <= 40 else f"{K} optimizers",
+        on_epoch=keep_diverged,
+        max_cost=max_cost,
+    )
+    outcomes = []
+    for k, spec in enumerate(specs):
+        history = result.history.member(k)
+        member = {key: v[k].copy() for key, v in result.params.items()}
+        if result.diverged[k]:
+            epoch = int(result.stopped_epoch[k])
+            history = _first_epochs(history, epoch + 1)
+            member = at_divergence.get(k, member)
+            status, message = "diverged", _diverged_message(epoch, max_cost)
+        else:
+            history = _first_epochs(history, history.n_epochs)
+            status = "interrupted" if result.status == "interrupted" else "completed"
+            message = result.message if status == "interrupted" else ""
+        summary = _summary(
+            config, spec, data, net, member, history, status, message, result.seconds
+        )
+        outcomes.append(RunOutcome(spec, member, history, summary))
+    return outcomes
 
 
 # --------------------------------------------------------------------------- files
@@ -467,20 +618,27 @@ def run_comparison(
     progress: bool | None = None,
     *,
     log: Callable[[str], None] | None = None,
+    together: bool = True,
 ) -> dict[str, Any]:
     """Train every optimizer of ``config`` and write the run folder ``out_dir``.
 
     Args:
       config: the experiment (its defaults are the seed's study).
       out_dir: the run folder; created if missing (files in it are replaced).
-      progress: a progress bar per optimizer (None: only on a terminal; False: never).
+      progress: a progress bar (None: only on a terminal; False: never) — one for the
+        population, or one per optimizer when they train one after another.
       log: called with one line of chatter per step (e.g. ``print`` to stderr), or None.
+      together: train the optimizers as one population (:func:`run_together`; two or more
+        optimizers); False trains them one after another (:func:`run_one`). The numbers are
+        the same either way, only the time differs.
 
     Returns:
       the content of ``results.json`` plus ``run_dir`` (the folder) and ``interrupted``
       (True if Ctrl-C stopped it): ``{"name", "created", "descentlab_version", "partial",
-      "dataset", "layer_dims", "config", "runs": [...]}``, each run as in
-      :class:`RunOutcome`; optimizers that did not start have status ``not_run``.
+      "trained_together", "dataset", "layer_dims", "config", "runs": [...]}``, each run as in
+      :class:`RunOutcome`; optimizers that did not start have status ``not_run``. With
+      ``"trained_together": true`` every run's ``seconds`` is the same number, the wall time
+      of the population's training loop.
 
     Raises:
       DataError, InvalidParameterError: bad data or settings (before anything is written).
@@ -488,6 +646,7 @@ def run_comparison(
     say = log or (lambda _: None)
     data = load_experiment_data(config)  # fail on bad data before creating anything
     layer_dims = config.layer_dims(data.train.n_features, data.train.n_classes)
+    together = together and len(config.optimizers) > 1
     run_dir = Path(out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config_toml = config.to_toml()
@@ -497,6 +656,7 @@ def run_comparison(
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "descentlab_version": __version__,
         "partial": True,
+        "trained_together": together,
         "dataset": data.summary(config.dataset.holdout),
         "layer_dims": list(layer_dims),
         "config": config.to_dict(),
@@ -537,19 +697,37 @@ def run_comparison(
     try:
         save_progress(True)
         n = len(config.optimizers)
-        for i, spec in enumerate(config.optimizers):
-            say(f"[{i + 1}/{n}] {spec.label}: training {config.epochs} epochs ...")
-            outcome = run_one(config, spec, data, progress=progress)
-            outcomes.append(outcome)
-            s = outcome.summary
-            if s["status"] == "interrupted":
+        if together:
+            names = ", ".join(o.label for o in config.optimizers)
+            say(f"[{names}] training {config.epochs} epochs together (one population of {n}) ...")
+            outcomes.extend(run_together(config, data, progress=progress))
+            if any(o.summary["status"] == "interrupted" for o in outcomes):
                 interrupted = True
-                break
-            say(
-                f"[{i + 1}/{n}] {spec.label}: {s['status']} in {s['seconds']:.1f} s"
-                + (f" — {s['message']}" if s["message"] else "")
-            )
-            save_progress(i + 1 < n)
+            else:
+                statuses = {o.summary["status"] for o in outcomes}
+                seconds = outcomes[0].summary["seconds"]
+                say(
+                    f"[{names}] "
+                    + (statuses.pop() if len(statuses) == 1 else "done")
+                    + f" in {seconds:.1f} s"
+                )
+                for o in outcomes:
+                    if o.summary["message"]:
+                        say(f"[{o.spec.label}] {o.summary['status']} — {o.summary['message']}")
+        else:
+            for i, spec in enumerate(config.optimizers):
+                say(f"[{i + 1}/{n}] {spec.label}: training {config.epochs} epochs ...")
+                outcome = run_one(config, spec, data, progress=progress)
+                outcomes.append(outcome)
+                s = outcome.summary
+                if s["status"] == "interrupted":
+                    interrupted = True
+                    break
+                say(
+                    f"[{i + 1}/{n}] {spec.label}: {s['status']} in {s['seconds']:.1f} s"
+                    + (f" — {s['message']}" if s["message"] else "")
+                )
+                save_progress(i + 1 < n)
     except KeyboardInterrupt:
         interrupted = True
     with _deferred_interrupt():
