@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from descentlab._validation import DataError, Interval, InvalidParameterError, Options, check_param
 from descentlab.optimizers.base import Params
@@ -33,14 +34,13 @@ INITIALISERS = ("he", "xavier", "seed")
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    """sigma(z) = 1 / (1 + exp(-z)), without overflow for large |z|."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    """sigma(z) = 1 / (1 + exp(-z)), without overflow for large |z| (SciPy's ``expit`` ufunc)."""
+    return expit(z)
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
-    """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)), finite for every finite z."""
-    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+    """log(1 + exp(z)) = logaddexp(0, z), finite for every finite z."""
+    return np.logaddexp(0.0, z)
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
@@ -230,7 +230,8 @@ class MLP:
         cache: list[tuple] = []
         L = self.n_layers
         for l in range(1, L + 1):
-            Z = params[f"W{l}"] @ A + params[f"b{l}"]
+            Z = params[f"W{l}"] @ A
+            Z += params[f"b{l}"]
             if l < L:
                 A_next = self._hidden(Z)
             elif self.output == "sigmoid":
@@ -275,21 +276,21 @@ class MLP:
         """
         grads: Params = {} if out is None else out
         A_L = cache[-1][2]
-        m = A_L.shape[-1]
-        dZ = (A_L - Y) / m
+        dZ = A_L - Y
+        dZ /= A_L.shape[-1]
         for l in range(self.n_layers, 0, -1):
-            A_prev = cache[l - 1][0]
+            A_prev_T = cache[l - 1][0].swapaxes(-1, -2)
             kW, kb = f"W{l}", f"b{l}"
             if out is None:
-                grads[kW] = dZ @ np.swapaxes(A_prev, -1, -2)
-                grads[kb] = dZ.sum(axis=-1, keepdims=True)
+                grads[kW] = dZ @ A_prev_T
+                grads[kb] = np.add.reduce(dZ, axis=-1, keepdims=True)
             else:
-                np.matmul(dZ, np.swapaxes(A_prev, -1, -2), out=grads[kW])
-                np.sum(dZ, axis=-1, keepdims=True, out=grads[kb])
+                np.matmul(dZ, A_prev_T, out=grads[kW])
+                np.add.reduce(dZ, axis=-1, keepdims=True, out=grads[kb])
             if l > 1:
                 _, Z_prev, A_prev_act = cache[l - 2]
-                dA = np.swapaxes(params[kW], -1, -2) @ dZ
-                dZ = dA * self._hidden_grad(Z_prev, A_prev_act)
+                dZ = params[kW].swapaxes(-1, -2) @ dZ
+                dZ *= self._hidden_grad(Z_prev, A_prev_act)
         return grads
 
     def loss_and_grads(
