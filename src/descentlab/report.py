@@ -198,9 +198,42 @@ figcaption { color: #555; font-size: 0.9rem; }
 """
 
 
-def _img(png: bytes, alt: str) -> str:
+def html_figure(png: bytes, caption: str) -> str:
+    """A ``<figure>`` with the PNG embedded as a base64 data URI (no external file)."""
     data = base64.b64encode(png).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+    esc = html.escape(caption)
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{esc}">'
+        f"<figcaption>{esc}</figcaption></figure>"
+    )
+
+
+def html_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], best: Sequence[bool] | None = None
+) -> str:
+    """A ``<table>`` of text cells (escaped); rows flagged in ``best`` are shown in bold."""
+    esc = html.escape
+    best = best if best is not None else [False] * len(rows)
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join(
+        ('<tr class="best">' if flag else "<tr>")
+        + "".join(f"<td>{esc(str(c))}</td>" for c in row)
+        + "</tr>"
+        for row, flag in zip(rows, best, strict=True)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def html_page(title: str, body: Sequence[str]) -> str:
+    """A complete, self-contained HTML document: descentlab's report style, then ``body``."""
+    head = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+    ]
+    return "\n".join([*head, *body, "</body></html>"]) + "\n"
 
 
 def render_report(
@@ -225,14 +258,7 @@ def render_report(
     name = str(results.get("name", "comparison"))
     ds = results.get("dataset", {})
     dims = results.get("layer_dims")
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>descentlab: {esc(name)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
-        f"<h1>Optimizer comparison: {esc(name)}</h1>",
-    ]
+    parts = [f"<h1>Optimizer comparison: {esc(name)}</h1>"]
     meta = []
     if ds:
         meta.append(
@@ -259,14 +285,12 @@ def render_report(
     accs = [r.get("test_accuracy") for r in runs if r.get("test_accuracy") is not None]
     best = max(accs) if accs else None
     parts.append(
-        "<table><thead><tr>"
-        + "".join(f"<th>{esc(h)}</th>" for h in header)
-        + "</tr></thead><tbody>"
+        html_table(
+            header,
+            rows,
+            [best is not None and run.get("test_accuracy") == best for run in runs],
+        )
     )
-    for run, row in zip(runs, rows, strict=True):
-        cls = ' class="best"' if best is not None and run.get("test_accuracy") == best else ""
-        parts.append(f"<tr{cls}>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
-    parts.append("</tbody></table>")
 
     parts.append("<h2>Reading</h2><ul>")
     parts.extend(f"<li>{esc(s)}</li>" for s in describe_results(results, costs))
@@ -274,10 +298,7 @@ def render_report(
 
     if images:
         parts.append("<h2>Plots</h2>")
-        for caption, png in images.items():
-            parts.append(
-                f"<figure>{_img(png, caption)}<figcaption>{esc(caption)}</figcaption></figure>"
-            )
+        parts.extend(html_figure(png, caption) for caption, png in images.items())
 
     parts.append(
         '<h2>Hyperparameters</h2><table class="settings"><thead><tr><th>optimizer</th><th>settings</th></tr></thead><tbody>'
@@ -293,8 +314,7 @@ def render_report(
         "(the file next to this report):</p>"
     )
     parts.append(f"<pre>{esc(config_toml)}</pre>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return html_page(f"descentlab: {name}", parts)
 
 
 def write_report(

@@ -463,7 +463,7 @@ def _write_plots_and_report(
     tune_rows: Sequence[Mapping[str, Any]],
 ) -> None:
     from descentlab.experiments.sweep_plots import plot_lr_sensitivity
-    from descentlab.report import _STYLE, _img  # the comparison report's look
+    from descentlab.report import html_figure, html_page, html_table
 
     columns = _columns(tune_runs)
     text_rows = [_row(r, m, columns) for r, m in zip(tune_runs, tune_rows, strict=True)]
@@ -482,11 +482,6 @@ def _write_plots_and_report(
     ds = results["dataset"]
     header, rows = table(results)
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>descentlab: tuned optimizer benchmark</title>",
-        f"<style>{_STYLE}</style></head><body>",
         f"<h1>Tuned optimizer benchmark: {esc(str(ds['name']))}</h1>",
         '<p class="meta">'
         + "<br>".join(
@@ -502,22 +497,14 @@ def _write_plots_and_report(
         )
         + "</p>",
         "<h2>Results</h2>",
-        "<table><thead><tr>"
-        + "".join(f"<th>{esc(h)}</th>" for h in header)
-        + "</tr></thead><tbody>",
     ]
     best = max(e["tuned"]["test_accuracy"]["mean"] for e in results["optimizers"])
-    for e, row in zip(results["optimizers"], rows, strict=True):
-        cls = ' class="best"' if e["tuned"]["test_accuracy"]["mean"] == best else ""
-        parts.append(f"<tr{cls}>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
-    parts.append("</tbody></table>")
+    flags = [e["tuned"]["test_accuracy"]["mean"] == best for e in results["optimizers"]]
+    parts.append(html_table(header, rows, flags))
     parts.append("<h2>Reading</h2><ul>")
     parts += [f"<li>{esc(s)}</li>" for s in describe(results)]
     parts.append("</ul><h2>Plots</h2>")
-    for caption, png in images.items():
-        parts.append(
-            f"<figure>{_img(png, caption)}<figcaption>{esc(caption)}</figcaption></figure>"
-        )
+    parts.extend(html_figure(png, caption) for caption, png in images.items())
     grid = ", ".join(f"{v:.3g}" for v in Axis.from_dict(spec["learning_rates"]).grid())
     parts += [
         "<h2>Protocol</h2><ol>",
@@ -540,6 +527,5 @@ def _write_plots_and_report(
         "</tbody></table><p>Mean validation accuracy over the tuning seeds per learning rate.</p>",
         "<h2>Settings</h2>",
         f"<pre>{esc(json.dumps(spec, indent=2))}</pre>",
-        "</body></html>",
     ]
-    atomic_write(out / "report.html", "\n".join(parts) + "\n")
+    atomic_write(out / "report.html", html_page("descentlab: tuned optimizer benchmark", parts))
