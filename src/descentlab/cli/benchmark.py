@@ -32,7 +32,7 @@ examples:
   descentlab benchmark --optimizers sgd:momentum=0.9,nesterov=true,rmsprop,adam \\
       --lr 1e-4..1:9 --tune-seeds 5 --eval-seeds 100..119
   descentlab benchmark --dataset breast_cancer --layers 16 --epochs 300
-  descentlab benchmark --backend dask --scheduler tcp://10.0.0.5:8786
+  descentlab benchmark --backend dask --scheduler tcp://scheduler-host:8786
 """
 
 

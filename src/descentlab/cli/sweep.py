@@ -34,7 +34,7 @@ examples:
   descentlab sweep --schedule exponential --param schedule.gamma=0.9..0.999:4 --out DIR
   descentlab sweep --resume --out runs/lr-sweep
       continue an interrupted sweep (finished runs are kept, never recomputed)
-  descentlab sweep --backend dask --scheduler tcp://10.0.0.5:8786 --out DIR
+  descentlab sweep --backend dask --scheduler tcp://scheduler-host:8786 --out DIR
       the same sweep on a Dask cluster (identical results; see docs/sweep.md)
 
 values: a list 0.001,0.01,0.1 or a range LOW..HIGH[:N][:log|:lin] (geometric when both
@@ -290,7 +290,7 @@ def add_parser(subparsers: Any) -> None:
         "--backend", choices=("local", "dask"), default="local", help="where populations run"
     )
     run_group.add_argument(
-        "--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://10.0.0.5:8786"
+        "--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://scheduler-host:8786"
     )
     run_group.add_argument("--no-plots", action="store_true", help="skip the plots")
     run_group.add_argument(
