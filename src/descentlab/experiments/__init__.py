@@ -1,8 +1,16 @@
-"""Experiments: the resolved configuration of a study and the optimizer comparison.
+"""Experiments: configurations, comparisons, populations, sweeps and tuned benchmarks.
 
-:mod:`~descentlab.experiments.config` holds :class:`ExperimentConfig` (TOML in and out) and the
-``name:key=value`` spec parsers shared by every subcommand; :mod:`~descentlab.experiments.compare`
-runs a comparison and writes its run folder.
+- :mod:`~descentlab.experiments.config` — :class:`ExperimentConfig` (TOML in and out) and the
+  ``name:key=value`` spec parsers and optimizer builders shared by every subcommand;
+- :mod:`~descentlab.experiments.compare` — run a comparison and write its run folder;
+- :mod:`~descentlab.experiments.population` — different optimizers and hyperparameters
+  stacked on one population axis;
+- :mod:`~descentlab.experiments.sweep`, :mod:`~descentlab.experiments.benchmark` — grid or
+  random search over hyperparameters × seeds, and the tuned comparison built on it;
+- :mod:`~descentlab.experiments.parallel` — local worker processes or a Dask cluster.
+
+Only the configuration is imported here, so the light modules stay light; import the others
+from their modules.
 """
 
 from descentlab.experiments.config import (
