@@ -15,7 +15,7 @@ __all__ = ["ProgressBar", "format_seconds"]
 
 def format_seconds(seconds: float) -> str:
     """``75.3 -> '1:15'``, ``3725 -> '1:02:05'``."""
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
