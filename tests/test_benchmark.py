@@ -13,6 +13,7 @@ import pytest
 
 from descentlab._validation import InvalidParameterError
 from descentlab.cli import benchmark as cli_benchmark
+from descentlab.cli import main as cli_main
 from descentlab.experiments.benchmark import (
     BenchmarkSpec,
     describe,
@@ -171,14 +172,16 @@ def test_cli_defaults_are_the_seeds_problem() -> None:
 
 def test_cli_prints_the_table(tmp_path: Path, capsys) -> None:
     argv = "--optimizers adam --lr 0.01,0.1 --tune-seeds 2 --eval-seeds 5,6 --epochs 20 -q"
-    assert cli_benchmark.main([*argv.split(), "--out", str(tmp_path)]) == 0
+    assert cli_main(["benchmark", *argv.split(), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     results = json.loads((tmp_path / "benchmark.json").read_text())
     tuned = results["optimizers"][0]["tuned"]["test_accuracy"]
     assert f"{tuned['mean']:.4f} ± {tuned['std']:.4f}" in out
     assert f"Report: {tmp_path / 'report.html'}" in out
-    assert cli_benchmark.main([*argv.split(), "--eval-seeds", "0,1", "--out", str(tmp_path)]) == 2
+    assert (
+        cli_main(["benchmark", *argv.split(), "--eval-seeds", "0,1", "--out", str(tmp_path)]) == 2
+    )
     bad = ["--optimizers", "adam:b2=2", "--out", str(tmp_path / "bad")]
-    assert cli_benchmark.main(bad) == 2
+    assert cli_main(["benchmark", *bad]) == 2
     assert "'b2'" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()

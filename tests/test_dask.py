@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from descentlab._validation import InvalidParameterError
-from descentlab.cli import sweep as cli_sweep
+from descentlab.cli import main as cli_main
 from descentlab.experiments.parallel import map_unordered
 from descentlab.experiments.sweep import SweepSpec, parse_axis, read_results, run_sweep
 
@@ -57,9 +57,18 @@ def test_sweep_on_dask_equals_local_run(tmp_path: Path, scheduler: str) -> None:
 
 def test_cli_sweep_with_dask_backend(tmp_path: Path, scheduler: str) -> None:
     argv = "--optimizers adam --lr 0.01,0.1 --seeds 2 --epochs 15 --no-plots -q".split()
-    assert cli_sweep.main([*argv, "--out", str(tmp_path / "a")]) == 0
-    code = cli_sweep.main(
-        [*argv, "--out", str(tmp_path / "b"), "--backend", "dask", "--scheduler", scheduler]
+    assert cli_main(["sweep", *argv, "--out", str(tmp_path / "a")]) == 0
+    code = cli_main(
+        [
+            "sweep",
+            *argv,
+            "--out",
+            str(tmp_path / "b"),
+            "--backend",
+            "dask",
+            "--scheduler",
+            scheduler,
+        ]
     )
     assert code == 0
     assert _without_seconds(read_results(tmp_path / "b" / "results.csv")) == _without_seconds(

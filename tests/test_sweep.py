@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from descentlab._validation import InvalidParameterError
+from descentlab.cli import main as cli_main
 from descentlab.cli import sweep as cli_sweep
 from descentlab.datasets import load_moons, make_moons
 from descentlab.experiments.config import DatasetSpec, ScheduleSpec
@@ -318,7 +319,7 @@ def test_resume_after_sigint_finishes_without_duplicates(tmp_path: Path) -> None
         "--optimizers gd,adam --lr 1e-3..1e-1:3 --seeds 2 --epochs 600 --chunk-size 2 --no-plots -q"
     ).split()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "descentlab.cli.sweep", *args, "--out", str(out)],
+        [sys.executable, "-m", "descentlab", "sweep", *args, "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -336,7 +337,7 @@ def test_resume_after_sigint_finishes_without_duplicates(tmp_path: Path) -> None
     assert 0 < len(partial) < 12, "the sweep should have been stopped part-way"
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files
 
-    resumed = cli_sweep.main([*args, "--out", str(out), "--resume"])
+    resumed = cli_main(["sweep", *args, "--out", str(out), "--resume"])
     assert resumed == 0
     rows = read_results(results)
     ids = [r["run_id"] for r in rows]
@@ -344,7 +345,7 @@ def test_resume_after_sigint_finishes_without_duplicates(tmp_path: Path) -> None
     for p in partial:  # finished runs were kept as they were, not recomputed
         assert next(r for r in rows if r["run_id"] == p["run_id"]) == p
 
-    reference = cli_sweep.main([*args, "--out", str(tmp_path / "straight")])
+    reference = cli_main(["sweep", *args, "--out", str(tmp_path / "straight")])
     assert reference == 0
     assert _without_seconds(rows) == _without_seconds(
         read_results(tmp_path / "straight" / "results.csv")
@@ -381,14 +382,14 @@ def test_cli_options_build_the_spec() -> None:
 
 
 def test_cli_reports_bad_options_in_one_line(tmp_path: Path, capsys) -> None:
-    code = cli_sweep.main(["--param", "b1", "--out", str(tmp_path / "x")])
+    code = cli_main(["sweep", "--param", "b1", "--out", str(tmp_path / "x")])
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("descentlab: error: --param must look like NAME=VALUES")
     assert err.count("\n") == 1
     assert not (tmp_path / "x").exists()
     # a value out of range is caught before the sweep folder is made
-    code = cli_sweep.main(["--param", "b1=0.5,1.5", "--out", str(tmp_path / "y")])
+    code = cli_main(["sweep", "--param", "b1=0.5,1.5", "--out", str(tmp_path / "y")])
     assert code == 2
     err = capsys.readouterr().err
     assert "'b1'" in err and "1.5" in err and err.count("\n") == 1
@@ -396,8 +397,8 @@ def test_cli_reports_bad_options_in_one_line(tmp_path: Path, capsys) -> None:
 
 
 def test_cli_prints_the_best_configuration(tmp_path: Path, capsys) -> None:
-    code = cli_sweep.main(
-        "--optimizers adam --lr 0.01,0.1 --seeds 2 --epochs 30 -q --out".split()
+    code = cli_main(
+        "sweep --optimizers adam --lr 0.01,0.1 --seeds 2 --epochs 30 -q --out".split()
         + [str(tmp_path / "s")]
     )
     assert code == 0

@@ -62,13 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"descentlab {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"descentlab.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"descentlab.cli.{name}":
-                continue  # not part of this installation (yet)
-            raise
-        module.add_parser(subparsers)
+        importlib.import_module(f"descentlab.cli.{name}").add_parser(subparsers)
     return parser
 
 

@@ -14,13 +14,12 @@ import datetime as _dt
 import json
 import sys
 import textwrap
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from descentlab.cli.sweep import _seeds
 
-__all__ = ["add_parser", "main", "run", "spec_from_args"]
+__all__ = ["add_parser", "run", "spec_from_args"]
 
 EPILOG = """\
 examples:
@@ -177,24 +176,3 @@ def _default_dir() -> Path:
     while path.exists():
         path, n = Path(f"{base}-{n}"), n + 1
     return path
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m descentlab.cli.benchmark ...``: this subcommand alone."""
-    from descentlab._validation import DescentLabError
-    from descentlab.cli import error_message
-
-    parser = argparse.ArgumentParser(prog="descentlab")
-    add_parser(parser.add_subparsers())
-    args = parser.parse_args(["benchmark", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args))
-    except (DescentLabError, OSError) as exc:
-        print(f"descentlab: error: {error_message(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,13 +13,12 @@ import argparse
 import dataclasses
 import sys
 import textwrap
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from descentlab._validation import InvalidParameterError
 
-__all__ = ["add_parser", "main", "run", "spec_from_args"]
+__all__ = ["add_parser", "run", "spec_from_args"]
 
 EPILOG = """\
 examples:
@@ -358,24 +357,3 @@ def _best_per_optimizer(out: Path) -> tuple[list[str], list[list[str]]] | None:
         for o, r in best.items()
     ]
     return header, table
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m descentlab.cli.sweep ...``: this subcommand alone (as ``descentlab sweep``)."""
-    from descentlab._validation import DescentLabError
-    from descentlab.cli import error_message
-
-    parser = argparse.ArgumentParser(prog="descentlab")
-    add_parser(parser.add_subparsers())
-    args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args))
-    except (DescentLabError, OSError) as exc:
-        print(f"descentlab: error: {error_message(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
