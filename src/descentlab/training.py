@@ -297,6 +297,29 @@ def _check_data(net: MLP, X: np.ndarray, y: np.ndarray, name: str) -> np.ndarray
     return X
 
 
+def _history(
+    epochs_done: list[tuple[Any, Any, Any]],
+    evals: list[tuple[int, Any, Any]],
+    lead: tuple[int, ...],
+    validated: bool,
+) -> History:
+    """Stack the per-epoch and per-evaluation records into a :class:`History`."""
+
+    def stack(values: list[Any]) -> np.ndarray:
+        return np.asarray(values, dtype=float).reshape((len(values), *lead))
+
+    costs, last, lrs = zip(*epochs_done, strict=True) if epochs_done else ((), (), ())
+    at, train_acc, val_acc = zip(*evals, strict=True) if evals else ((), (), ())
+    return History(
+        cost=stack(list(costs)),
+        last_batch_cost=stack(list(last)),
+        learning_rate=stack(list(lrs)),
+        eval_epochs=np.asarray(at, dtype=int),
+        train_accuracy=stack(list(train_acc)),
+        val_accuracy=stack(list(val_acc) if validated else []),
+    )
+
+
 def train(
     net: MLP,
     optimizer: GradientTransformation,
@@ -404,8 +427,10 @@ def train(
     lead = () if population is None else (population,)
     K = 1 if population is None else population
 
-    costs, last_costs, lrs = [], [], []
-    eval_epochs, train_acc, val_acc = [], [], []
+    # One tuple per finished epoch and per evaluation, appended in one step each, so that
+    # Ctrl-C anywhere leaves only complete records.
+    epochs_done: list[tuple[Any, Any, Any]] = []  # (mean cost, last batch cost, lr)
+    evals: list[tuple[int, Any, Any]] = []  # (epoch, train accuracy, validation accuracy)
     stopped_epoch = np.full(K, -1)
     diverged = np.zeros(K, dtype=bool)
     snapshots: dict[int, Params] = {}
@@ -428,11 +453,7 @@ def train(
                     Xe, Ye = X, Y
                 else:  # (n, m), or (K, n, m) with one order per member
                     Xe, Ye = _gather(XT, perm, XT_buf), _gather(YT, perm, YT_buf)
-                lrs.append(
-                    np.broadcast_to(_learning_rate_at(learning_rate, step), lead).copy()
-                    if lead
-                    else float(np.asarray(_learning_rate_at(learning_rate, step)))
-                )
+                lr = np.broadcast_to(_learning_rate_at(learning_rate, step), lead).copy()
                 total = np.zeros(lead)
                 for s in slices:
                     cost, _ = net.loss_and_grads(
@@ -445,17 +466,14 @@ def train(
                     total += cost * (s.stop - s.start)
                     step += 1
                 epoch_cost = total / m
-                costs.append(epoch_cost)
-                last_costs.append(cost)
-                logs: dict[str, np.ndarray] = {"cost": epoch_cost, "last_batch_cost": cost}
+                epochs_done.append((epoch_cost, cost, lr))
+                logs: dict[str, Any] = {"cost": epoch_cost, "last_batch_cost": cost}
 
                 if epoch % eval_every == eval_every - 1 or epoch == epochs - 1 or epoch == 0:
-                    eval_epochs.append(epoch)
-                    train_acc.append(_accuracy(net, theta.views, X, y, population))
-                    logs["train_accuracy"] = train_acc[-1]
+                    logs["train_accuracy"] = _accuracy(net, theta.views, X, y, population)
                     if validation is not None:
-                        val_acc.append(_accuracy(net, theta.views, X_val, y_val, population))
-                        logs["val_accuracy"] = val_acc[-1]
+                        logs["val_accuracy"] = _accuracy(net, theta.views, X_val, y_val, population)
+                    evals.append((epoch, logs["train_accuracy"], logs.get("val_accuracy")))
 
                 active = stopped_epoch < 0
                 flat_cost = np.reshape(epoch_cost, K)
@@ -477,22 +495,14 @@ def train(
                 if (stopped_epoch >= 0).all():
                     break
     except KeyboardInterrupt:
-        status, message = (
-            "interrupted",
-            (f"Interrupted after {len(costs)} of {epochs} epochs; the history so far is kept."),
+        status = "interrupted"
+        message = (
+            f"Interrupted after {len(epochs_done)} of {epochs} epochs; the history so far is kept."
         )
     finally:
         bar.close()
     seconds = time.perf_counter() - start
 
-    # Ctrl-C can land between the appends of one epoch: keep only complete epochs/evaluations.
-    n = min(len(costs), len(last_costs))
-    costs, last_costs, lrs = costs[:n], last_costs[:n], lrs[:n]
-    n_eval = min(len(eval_epochs), len(train_acc))
-    if validation is not None:
-        n_eval = min(n_eval, len(val_acc))
-        val_acc = val_acc[:n_eval]
-    eval_epochs, train_acc = eval_epochs[:n_eval], train_acc[:n_eval]
     if status != "interrupted":
         if diverged.all():
             first = int(stopped_epoch.min())
@@ -514,15 +524,7 @@ def train(
                 final[key][k] = snap[key]
             else:
                 final[key] = snap[key]
-    shape = (n,) + lead
-    history = History(
-        cost=np.asarray(costs, dtype=float).reshape(shape),
-        last_batch_cost=np.asarray(last_costs, dtype=float).reshape(shape),
-        learning_rate=np.asarray(lrs, dtype=float).reshape(shape),
-        eval_epochs=np.asarray(eval_epochs, dtype=int),
-        train_accuracy=np.asarray(train_acc, dtype=float).reshape((len(train_acc),) + lead),
-        val_accuracy=np.asarray(val_acc, dtype=float).reshape((len(val_acc),) + lead),
-    )
+    history = _history(epochs_done, evals, lead, validation is not None)
     return TrainResult(
         params=final,
         history=history,
