@@ -1,0 +1,366 @@
+"""The :class:`Dataset` container (examples as columns), label encoding, split and standardise.
+
+A :class:`Dataset` holds ``X`` of shape ``(n_features, m)`` (one column per example, the
+seed's convention) and ``y`` of shape ``(m,)`` with class indices in ``[0, n_classes)``;
+``classes[k]`` is the original label of class ``k``. ``Dataset.Y`` is the network target:
+``(1, m)`` 0/1 for two classes, one-hot ``(n_classes, m)`` for more.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from descentlab._validation import (
+    DataError,
+    InvalidParameterError,
+    check_finite_array,
+    is_integer,
+)
+
+__all__ = ["Dataset", "encode_labels"]
+
+Seed = int | np.random.Generator
+Label = str | int | float | bool
+
+
+def encode_labels(labels: Iterable[Any] | np.ndarray) -> tuple[np.ndarray, tuple[Label, ...]]:
+    """Map labels to class indices: ``classes = sorted(set(labels))``, ``y[i] = classes.index(labels[i])``.
+
+    Numbers or strings (not a mix). Float labels that are whole numbers become ints.
+
+    Returns:
+        ``(y, classes)``: ``y`` int64 of shape ``(m,)``, ``classes`` a tuple of Python scalars.
+
+    >>> y, classes = encode_labels(["dog", "cat", "dog"])
+    >>> y.tolist(), classes
+    ([1, 0, 1], ('cat', 'dog'))
+    """
+    arr = np.asarray(labels)
+    if arr.ndim == 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 1:
+        raise DataError(f"labels must be a 1-D sequence of length m; got shape {arr.shape}.")
+    if arr.dtype.kind == "f":
+        check_finite_array("labels", arr)
+        if np.all(np.mod(arr, 1) == 0):
+            arr = arr.astype(np.int64)
+    elif arr.dtype.kind == "S":
+        arr = arr.astype(str)
+    elif arr.dtype.kind not in "biuU":
+        raise DataError(
+            "labels must be numbers or strings (not a mix); "
+            f"got an array of dtype {arr.dtype}. Convert them with str() or float() first."
+        )
+    classes, y = np.unique(arr, return_inverse=True)
+    return y.astype(np.int64).reshape(-1), tuple(c.item() for c in classes)
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A labelled classification data set, examples as columns.
+
+    Attributes:
+        name: a short name shown in reports.
+        X: ``(n_features, m)`` float64, read-only; column ``i`` is example ``i``.
+        y: ``(m,)`` int64, read-only; class indices in ``[0, n_classes)``.
+        classes: ``classes[k]`` is the original label of class index ``k`` (sorted when
+            encoded from raw labels); default ``(0, 1, ..., max(y))``.
+        feature_names: one name per row of ``X``; default ``("x1", "x2", ...)``.
+
+    The arrays are copied and made read-only, so a ``Dataset`` never changes.
+
+    >>> ds = Dataset("toy", np.array([[0.0, 1.0, 2.0]]), np.array([0, 1, 1]))
+    >>> ds.n_features, ds.n_examples, ds.n_classes, ds.classes, ds.feature_names
+    (1, 3, 2, (0, 1), ('x1',))
+    """
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+    classes: tuple[Label, ...] | None = None
+    feature_names: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        X = np.asarray(self.X)
+        if X.dtype.kind not in "biuf":
+            raise DataError(f"X must hold numbers; got an array of dtype {X.dtype}.")
+        if X.ndim != 2:
+            raise DataError(
+                "X must be a 2-D array of shape (n_features, m), one column per example; "
+                f"got shape {X.shape}."
+            )
+        y = np.asarray(self.y)
+        if y.ndim == 2 and y.shape[0] == 1:  # the seed's (1, m) label row
+            y = y[0]
+        if y.ndim != 1:
+            raise DataError(f"y must be a 1-D array of m class indices; got shape {y.shape}.")
+        if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(np.mod(y, 1) == 0):
+            y = y.astype(np.int64)
+        if y.dtype.kind not in "biu":
+            raise DataError(
+                f"y must hold integer class indices; got dtype {y.dtype}. "
+                "Use Dataset.from_labels to encode raw labels."
+            )
+        if X.shape[1] != y.shape[0]:
+            raise DataError(
+                f"Found {X.shape[1]} examples in X and {y.shape[0]} in y; "
+                "X must be (n_features, m) with one column per example."
+            )
+        if y.shape[0] == 0:
+            raise DataError(f"A dataset needs at least one example; got X of shape {X.shape}.")
+        X = np.array(X, dtype=np.float64)
+        check_finite_array("X", X)
+        y = np.array(y, dtype=np.int64)
+        if self.classes is None:
+            classes: tuple[Label, ...] = tuple(range(max(int(y.max()) + 1, 1)))
+        else:
+            classes = tuple(c.item() if isinstance(c, np.generic) else c for c in self.classes)
+        if len(classes) < 2:
+            raise DataError(
+                f"A classification dataset needs at least two classes; got {len(classes)} "
+                f"(classes={classes!r})."
+            )
+        if len(set(classes)) != len(classes):
+            raise DataError(f"classes must be distinct; got {classes!r}.")
+        bad = np.flatnonzero((y < 0) | (y >= len(classes)))
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(
+                f"y holds class indices in [0, {len(classes)}); found {int(y[i])} at example {i}."
+            )
+        if self.feature_names is None or len(self.feature_names) == 0:
+            names = tuple(f"x{j + 1}" for j in range(X.shape[0]))
+        else:
+            names = tuple(str(f) for f in self.feature_names)
+        if len(names) != X.shape[0]:
+            raise DataError(
+                f"Got {len(names)} feature names for {X.shape[0]} features (rows of X)."
+            )
+        X.setflags(write=False)
+        y.setflags(write=False)
+        object.__setattr__(self, "name", str(self.name))
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "classes", classes)
+        object.__setattr__(self, "feature_names", names)
+
+    @classmethod
+    def from_labels(
+        cls,
+        name: str,
+        X: np.ndarray,
+        labels: Iterable[Any] | np.ndarray,
+        feature_names: Sequence[str] | None = None,
+    ) -> Dataset:
+        """Build a dataset from raw labels (strings or numbers), encoded by :func:`encode_labels`.
+
+        ``X`` is ``(n_features, m)``; ``labels`` has length ``m``.
+
+        >>> Dataset.from_labels("pets", np.zeros((2, 3)), ["dog", "cat", "dog"]).y.tolist()
+        [1, 0, 1]
+        """
+        y, classes = encode_labels(labels)
+        names = None if feature_names is None else tuple(feature_names)
+        return cls(name, X, y, classes, names)
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset(name={self.name!r}, n_features={self.n_features}, "
+            f"n_examples={self.n_examples}, classes={self.classes!r})"
+        )
+
+    @property
+    def n_features(self) -> int:
+        """Number of rows of ``X``."""
+        return int(self.X.shape[0])
+
+    @property
+    def n_examples(self) -> int:
+        """Number of examples ``m`` (columns of ``X``)."""
+        return int(self.X.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes, ``len(classes)`` (some may be absent from a subset)."""
+        return len(self.classes)
+
+    @property
+    def Y(self) -> np.ndarray:
+        """The network target, float64: ``(1, m)`` with ``Y[0, i] = y[i]`` for two classes,
+        else one-hot ``(n_classes, m)`` with ``Y[k, i] = 1`` iff ``y[i] == k``.
+
+        >>> Dataset("t", np.zeros((1, 3)), np.array([2, 0, 1])).Y
+        array([[0., 1., 0.],
+               [0., 0., 1.],
+               [1., 0., 0.]])
+        """
+        if self.n_classes == 2:
+            return self.y[np.newaxis, :].astype(np.float64)
+        return (np.arange(self.n_classes)[:, np.newaxis] == self.y).astype(np.float64)
+
+    def subset(self, idx: np.ndarray | Sequence[int]) -> Dataset:
+        """The examples ``idx`` (integer indices or a boolean mask of length m), same classes.
+
+        ``X[:, idx]`` and ``y[idx]``; the name, classes and feature names are kept.
+        """
+        idx = np.asarray(idx)
+        if idx.dtype.kind == "b":
+            if idx.shape != (self.n_examples,):
+                raise DataError(
+                    f"A boolean mask for subset must have shape ({self.n_examples},); "
+                    f"got {idx.shape}."
+                )
+        elif idx.dtype.kind not in "iu" and idx.size:
+            raise DataError(f"subset takes integer indices or a boolean mask; got {idx.dtype}.")
+        else:
+            idx = idx.astype(np.int64).reshape(-1)
+            out = idx[(idx < -self.n_examples) | (idx >= self.n_examples)]
+            if out.size:
+                raise DataError(
+                    f"subset index {int(out[0])} is out of range for {self.n_examples} examples."
+                )
+        return Dataset(self.name, self.X[:, idx], self.y[idx], self.classes, self.feature_names)
+
+    def split(self, test_size: float | int, seed: Seed) -> tuple[Dataset, Dataset]:
+        """Stratified random split into ``(train, test)``.
+
+        ``n_test = ceil(test_size * m)`` for a float in (0, 1), or ``test_size`` itself for an
+        int in [1, m - 1]. Class ``k`` with ``m_k`` examples gets ``t_k`` test examples,
+        ``t_k`` as close to ``n_test * m_k / m`` as possible (largest remainders) with
+        ``1 <= t_k <= m_k - 1``, so every class present appears in both parts. Within a class
+        the test examples are drawn by ``rng.permutation``; both parts keep the original order.
+
+        Args:
+            test_size: fraction in (0, 1) or number of test examples.
+            seed: an int or a ``numpy.random.Generator``.
+
+        Returns:
+            ``(train, test)``, two datasets with the classes of this one.
+
+        Raises:
+            InvalidParameterError: ``test_size`` out of range, or a bad ``seed``.
+            DataError: a class with one example, or a test (or training) part with fewer
+                examples than classes, so that some class would be left empty.
+        """
+        m = self.n_examples
+        n_test = _n_test(test_size, m)
+        rng = _rng(seed, "Dataset.split")
+        counts = np.bincount(self.y, minlength=self.n_classes)
+        present = counts > 0
+        if np.any(counts == 1):
+            k = int(np.flatnonzero(counts == 1)[0])
+            raise DataError(
+                f"Class {self.classes[k]!r} has only 1 example in {self.name!r}; a stratified "
+                "split needs at least 2 examples of every class (one for each part)."
+            )
+        n_present = int(present.sum())
+        if n_test < n_present or m - n_test < n_present:
+            raise DataError(
+                f"test_size={test_size!r} puts {n_test} of {m} examples in the test set and "
+                f"{m - n_test} in the training set, which would leave a class empty: each part "
+                f"needs at least {n_present} examples (one per class). Choose test_size between "
+                f"{n_present} and {m - n_present} examples."
+            )
+        quota = n_test * counts / m
+        t = np.where(present, np.clip(np.floor(quota), 1, counts - 1), 0).astype(np.int64)
+        while t.sum() < n_test:  # give one more to the class furthest below its quota
+            room = present & (t < counts - 1)
+            t[np.flatnonzero(room)[np.argmax((quota - t)[room])]] += 1
+        while t.sum() > n_test:  # take one from the class furthest above its quota
+            room = present & (t > 1)
+            t[np.flatnonzero(room)[np.argmin((quota - t)[room])]] -= 1
+        test_idx = np.concatenate(
+            [rng.permutation(np.flatnonzero(self.y == k))[: t[k]] for k in range(self.n_classes)]
+        )
+        is_test = np.zeros(m, dtype=bool)
+        is_test[test_idx] = True
+        return self.subset(~is_test), self.subset(is_test)
+
+    def standardized(
+        self, mean: np.ndarray | None = None, std: np.ndarray | None = None
+    ) -> tuple[Dataset, np.ndarray, np.ndarray]:
+        """Standardise every feature: ``X_std = (X - mean) / std``.
+
+        Without arguments ``mean`` and ``std`` are this dataset's per-feature mean and
+        (population) standard deviation, each ``(n_features, 1)``; a constant feature gets
+        ``mean`` = its value and ``std = 1``, so it becomes exactly 0 (no division by zero).
+        Pass the training set's ``mean, std`` to standardise a test set the same way.
+
+        Returns:
+            ``(dataset, mean, std)`` with ``mean`` and ``std`` of shape ``(n_features, 1)``.
+
+        >>> train = Dataset("t", np.array([[1.0, 3.0], [5.0, 5.0]]), np.array([0, 1]))
+        >>> std_train, mean, std = train.standardized()
+        >>> std_train.X.tolist(), mean.ravel().tolist(), std.ravel().tolist()
+        ([[-1.0, 1.0], [0.0, 0.0]], [2.0, 5.0], [1.0, 1.0])
+        """
+        if (mean is None) != (std is None):
+            raise InvalidParameterError(
+                "Dataset.standardized takes both 'mean' and 'std' (e.g. the training set's) "
+                "or neither."
+            )
+        if mean is None or std is None:
+            X = self.X
+            constant = np.all(X == X[:, :1], axis=1, keepdims=True)
+            mean = np.where(constant, X[:, :1], X.mean(axis=1, keepdims=True))
+            std = np.where(constant, 1.0, X.std(axis=1, keepdims=True))
+        else:
+            mean = self._feature_column("mean", mean)
+            std = self._feature_column("std", std)
+            bad = np.flatnonzero(std[:, 0] <= 0)
+            if bad.size:
+                j = int(bad[0])
+                raise DataError(
+                    f"std must be positive; feature {self.feature_names[j]!r} has std "
+                    f"{float(std[j, 0])!r}. Pass the std returned by standardized(), which replaces "
+                    "zeros by 1."
+                )
+        ds = Dataset(self.name, (self.X - mean) / std, self.y, self.classes, self.feature_names)
+        return ds, mean, std
+
+    def _feature_column(self, what: str, v: np.ndarray) -> np.ndarray:
+        arr = np.asarray(v, dtype=np.float64)
+        if arr.shape not in ((self.n_features,), (self.n_features, 1)):
+            raise DataError(
+                f"{what} must have shape ({self.n_features}, 1) or ({self.n_features},), one "
+                f"value per feature; got shape {arr.shape}."
+            )
+        arr = arr.reshape(self.n_features, 1)
+        check_finite_array(what, arr)
+        return arr
+
+
+def _n_test(test_size: float | int, m: int) -> int:
+    """Validate ``test_size`` against ``m`` examples and return the number of test examples."""
+    expected = f"a float in the range (0.0, 1.0) or an int in the range [1, {m - 1}]"
+    if is_integer(test_size):
+        if 1 <= test_size <= m - 1:
+            return int(test_size)
+    elif isinstance(test_size, float | np.floating) and 0.0 < test_size < 1.0:
+        n_test = math.ceil(float(test_size) * m - 1e-9)  # 1e-9: 0.1 * 30 is 3.0000000000000004
+        if 1 <= n_test <= m - 1:
+            return n_test
+        raise InvalidParameterError(
+            f"The 'test_size' parameter of Dataset.split must be {expected}. Got {test_size!r}, "
+            f"which leaves {m - n_test} of {m} examples for training."
+        )
+    raise InvalidParameterError(
+        f"The 'test_size' parameter of Dataset.split must be {expected}. Got {test_size!r} instead."
+    )
+
+
+def _rng(seed: Seed, owner: str) -> np.random.Generator:
+    """``seed`` as a Generator: a Generator is used as is, an int seeds ``default_rng``."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if is_integer(seed) and seed >= 0:
+        return np.random.default_rng(int(seed))
+    raise InvalidParameterError(
+        f"The 'seed' parameter of {owner} must be a non-negative int or a numpy.random.Generator. "
+        f"Got {seed!r} ({type(seed).__name__}) instead."
+    )

@@ -1,0 +1,297 @@
+"""Generated classification sets: the seed's exact moons and toy generators, reproducible from ``seed``.
+
+- :func:`load_moons` — the seed's exact training set (``opt_utils.load_dataset``).
+- Generators, reproducible from ``seed`` (an int or a ``numpy.random.Generator``):
+  :func:`make_moons`, :func:`make_circles`, :func:`make_blobs`, :func:`make_spiral`,
+  :func:`make_xor`, :func:`make_gaussian_quantiles`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from descentlab._validation import Interval, InvalidParameterError, check_params, is_integer
+from descentlab.datasets.container import Dataset, Seed, _rng
+
+__all__ = [
+    "load_moons",
+    "make_blobs",
+    "make_circles",
+    "make_gaussian_quantiles",
+    "make_moons",
+    "make_spiral",
+    "make_xor",
+]
+
+
+# --------------------------------------------------------------------------- the seed's data
+
+
+def load_moons(*, use_global_state: bool = False) -> Dataset:
+    """The seed's training set, exactly: 300 noisy "moons" points, 150 of each class.
+
+    The seed (``opt_utils.load_dataset``) runs::
+
+        np.random.seed(3)
+        train_X, train_Y = sklearn.datasets.make_moons(n_samples=300, noise=.2)
+        train_X = train_X.T                                   # (2, 300)
+
+    By default this draws the same numbers from a private ``RandomState(3)`` and leaves
+    NumPy's global random state untouched. With ``use_global_state=True`` it does what the
+    seed does, seeding the global state and leaving it after the draws (for the notebook API).
+
+    Returns:
+        ``Dataset("moons", X (2, 300), y (300,), classes=(0, 1), ("x1", "x2"))``.
+
+    >>> ds = load_moons()
+    >>> ds.X.shape, np.bincount(ds.y).tolist()
+    ((2, 300), [150, 150])
+    """
+    from sklearn.datasets import make_moons as sk_make_moons
+
+    if use_global_state:
+        np.random.seed(3)  # noqa: NPY002 -- the seed's behaviour, asked for explicitly
+        X, y = sk_make_moons(n_samples=300, noise=0.2)
+    else:
+        X, y = sk_make_moons(n_samples=300, noise=0.2, random_state=np.random.RandomState(3))
+    return Dataset("moons", X.T, y.astype(np.int64), (0, 1), ("x1", "x2"))
+
+
+# --------------------------------------------------------------------------- generators
+
+_COUNT = Interval(1, None, integer=True)
+_NOISE = Interval(0.0, None)
+
+
+def _check_generator(owner: str, n_samples: int, n_classes: int, **values: Any) -> None:
+    values = {"n_samples": n_samples, "n_classes": n_classes, **values}
+    rules: dict[str, Interval] = {
+        "n_samples": Interval(2, None, integer=True),
+        "n_classes": Interval(2, None, integer=True),
+        "n_features": _COUNT,
+        "noise": _NOISE,
+    }
+    for name in ("n_samples", "n_classes", "n_features"):
+        if name in values and not is_integer(values[name]):
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {owner} must be {rules[name]}. "
+                f"Got {values[name]!r} ({type(values[name]).__name__}) instead."
+            )
+    check_params(owner, values, rules)
+    if n_samples < n_classes:
+        raise InvalidParameterError(
+            f"The 'n_samples' parameter of {owner} must be at least n_classes={n_classes} "
+            f"(one example per class). Got {n_samples!r} instead."
+        )
+
+
+def _balanced_labels(n_samples: int, n_classes: int) -> np.ndarray:
+    """``n_samples // n_classes`` examples of each class, the first ``n_samples % n_classes``
+    classes one more; sorted by class."""
+    counts = np.full(n_classes, n_samples // n_classes)
+    counts[: n_samples % n_classes] += 1
+    return np.repeat(np.arange(n_classes), counts)
+
+
+def _two_classes(n_samples: int) -> np.ndarray:
+    """``n_samples // 2`` zeros then the rest ones (class 0 is the outer moon / circle)."""
+    return np.repeat([0, 1], [n_samples // 2, n_samples - n_samples // 2])
+
+
+def _shuffled_noisy(
+    name: str, X: np.ndarray, y: np.ndarray, noise: float, rng: np.random.Generator
+) -> Dataset:
+    """Shuffle the columns, then add ``noise * N(0, 1)`` to every coordinate."""
+    perm = rng.permutation(y.size)
+    X = X[:, perm] + noise * rng.standard_normal(X.shape)
+    return Dataset(name, X, y[perm], tuple(range(int(y.max()) + 1)))
+
+
+def make_moons(n_samples: int = 300, *, noise: float = 0.2, seed: Seed = 0) -> Dataset:
+    """Two interleaving half circles, the distribution of the seed's data.
+
+    Class 0 (``n_samples // 2`` points) lies on ``(cos t, sin t)``, class 1 on
+    ``(1 - cos t, 1/2 - sin t)``, ``t`` evenly spaced in ``[0, pi]``; the columns are
+    shuffled and ``noise * N(0, 1)`` is added to each coordinate. A held-out sample like the
+    seed's training set: ``make_moons(300, noise=0.2, seed=...)``.
+
+    Args:
+        n_samples: number of examples ``m``.
+        noise: standard deviation of the Gaussian noise on each coordinate.
+        seed: an int or a ``numpy.random.Generator``.
+
+    Returns:
+        a dataset with ``X`` of shape ``(2, m)`` and classes ``(0, 1)``.
+
+    >>> np.bincount(make_moons(301, seed=1).y).tolist()
+    [150, 151]
+    """
+    _check_generator("make_moons", n_samples, 2, noise=noise)
+    rng = _rng(seed, "make_moons")
+    y = _two_classes(n_samples)
+    t = np.concatenate([np.linspace(0.0, np.pi, np.sum(y == k)) for k in (0, 1)])
+    X = np.where(y == 0, [np.cos(t), np.sin(t)], [1.0 - np.cos(t), 0.5 - np.sin(t)])
+    return _shuffled_noisy("moons", X, y, noise, rng)
+
+
+def make_circles(
+    n_samples: int = 300, *, noise: float = 0.1, factor: float = 0.5, seed: Seed = 0
+) -> Dataset:
+    """Two concentric circles: class 0 on the unit circle, class 1 on radius ``factor``.
+
+    Angles are evenly spaced in ``[0, 2 pi)``; columns shuffled, then ``noise * N(0, 1)``
+    added to each coordinate.
+
+    Args:
+        n_samples: number of examples ``m`` (class 0 gets ``m // 2``).
+        noise: standard deviation of the Gaussian noise on each coordinate.
+        factor: radius of the inner circle, in (0, 1).
+        seed: an int or a ``numpy.random.Generator``.
+
+    Returns:
+        a dataset with ``X`` of shape ``(2, m)`` and classes ``(0, 1)``.
+    """
+    _check_generator("make_circles", n_samples, 2, noise=noise)
+    check_params("make_circles", {"factor": factor}, {"factor": Interval(0.0, 1.0, "neither")})
+    rng = _rng(seed, "make_circles")
+    y = _two_classes(n_samples)
+    t = np.concatenate(
+        [np.linspace(0.0, 2 * np.pi, np.sum(y == k), endpoint=False) for k in (0, 1)]
+    )
+    r = np.where(y == 0, 1.0, factor)
+    return _shuffled_noisy("circles", r * np.array([np.cos(t), np.sin(t)]), y, noise, rng)
+
+
+def make_blobs(
+    n_samples: int = 300,
+    *,
+    n_classes: int = 3,
+    n_features: int = 2,
+    noise: float = 1.0,
+    center_box: tuple[float, float] = (-10.0, 10.0),
+    seed: Seed = 0,
+) -> Dataset:
+    """Isotropic Gaussian blobs, one per class: ``x = c_k + noise * N(0, I)``.
+
+    The centres ``c_k`` are drawn uniformly from ``center_box`` in each coordinate; the
+    classes are balanced (sizes differ by at most one) and the columns shuffled.
+
+    Args:
+        n_samples: number of examples ``m``.
+        n_classes: number of blobs (classes).
+        n_features: dimension of each example.
+        noise: standard deviation of each blob.
+        center_box: ``(low, high)`` bounds of the centre coordinates.
+        seed: an int or a ``numpy.random.Generator``.
+
+    Returns:
+        a dataset with ``X`` of shape ``(n_features, m)`` and classes ``(0, ..., n_classes - 1)``.
+    """
+    _check_generator("make_blobs", n_samples, n_classes, n_features=n_features, noise=noise)
+    low, high = center_box
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise InvalidParameterError(
+            "The 'center_box' parameter of make_blobs must be (low, high) with finite "
+            f"low < high. Got {center_box!r} instead."
+        )
+    rng = _rng(seed, "make_blobs")
+    centers = rng.uniform(low, high, size=(n_features, n_classes))
+    y = _balanced_labels(n_samples, n_classes)
+    return _shuffled_noisy("blobs", centers[:, y], y, noise, rng)
+
+
+def make_spiral(
+    n_samples: int = 300,
+    *,
+    n_classes: int = 3,
+    noise: float = 0.1,
+    turns: float = 0.75,
+    seed: Seed = 0,
+) -> Dataset:
+    """Interleaved spiral arms, one per class (the classic "spiral" toy problem).
+
+    Arm ``k`` holds points ``r * (sin a, cos a)`` with ``r`` evenly spaced in ``(0, 1]``
+    and ``a = 2 pi k / n_classes + 2 pi * turns * r``; columns shuffled, then
+    ``noise * N(0, 1)`` added to each coordinate.
+
+    Args:
+        n_samples: number of examples ``m`` (balanced over the arms).
+        n_classes: number of arms.
+        noise: standard deviation of the Gaussian noise on each coordinate.
+        turns: how many full turns an arm makes from the centre to radius 1.
+        seed: an int or a ``numpy.random.Generator``.
+
+    Returns:
+        a dataset with ``X`` of shape ``(2, m)`` and classes ``(0, ..., n_classes - 1)``.
+    """
+    _check_generator("make_spiral", n_samples, n_classes, noise=noise)
+    check_params("make_spiral", {"turns": turns}, {"turns": Interval(0.0, 100.0, "neither")})
+    rng = _rng(seed, "make_spiral")
+    y = _balanced_labels(n_samples, n_classes)
+    counts = np.bincount(y)
+    r = np.concatenate([np.arange(1, c + 1) / c for c in counts])
+    a = 2 * np.pi * y / n_classes + 2 * np.pi * turns * r
+    return _shuffled_noisy("spiral", r * np.array([np.sin(a), np.cos(a)]), y, noise, rng)
+
+
+def make_xor(n_samples: int = 300, *, noise: float = 0.1, seed: Seed = 0) -> Dataset:
+    """The XOR problem: class 1 iff the two coordinates have opposite signs.
+
+    Example ``i`` falls in quadrant ``i % 4`` — (+,+), (+,-), (-,-), (-,+) — uniformly
+    within the unit square of that quadrant, so the classes are balanced; columns
+    shuffled, then ``noise * N(0, 1)`` added to each coordinate (blurring the axes).
+
+    Args:
+        n_samples: number of examples ``m``.
+        noise: standard deviation of the Gaussian noise on each coordinate.
+        seed: an int or a ``numpy.random.Generator``.
+
+    Returns:
+        a dataset with ``X`` of shape ``(2, m)`` and classes ``(0, 1)``.
+    """
+    _check_generator("make_xor", n_samples, 2, noise=noise)
+    rng = _rng(seed, "make_xor")
+    quadrant = np.arange(n_samples) % 4
+    signs = np.array([[1, 1, -1, -1], [1, -1, -1, 1]])[:, quadrant]
+    X = signs * rng.uniform(0.0, 1.0, size=(2, n_samples))
+    y = (signs[0] != signs[1]).astype(np.int64)
+    return _shuffled_noisy("xor", X, y, noise, rng)
+
+
+def make_gaussian_quantiles(
+    n_samples: int = 300,
+    *,
+    n_classes: int = 2,
+    n_features: int = 2,
+    noise: float = 0.0,
+    seed: Seed = 0,
+) -> Dataset:
+    """Nested shells of a standard Gaussian: classes by quantiles of the distance to 0.
+
+    ``z ~ N(0, I)``; the example with distance rank ``j`` (0 = nearest) gets class
+    ``floor(j * n_classes / m)``, so the classes are balanced; then ``noise * N(0, 1)`` is
+    added to each coordinate.
+
+    Args:
+        n_samples: number of examples ``m``.
+        n_classes: number of shells.
+        n_features: dimension of each example.
+        noise: standard deviation of the Gaussian noise added after labelling.
+        seed: an int or a ``numpy.random.Generator``.
+
+    Returns:
+        a dataset with ``X`` of shape ``(n_features, m)`` and classes ``(0, ..., n_classes - 1)``.
+    """
+    _check_generator(
+        "make_gaussian_quantiles", n_samples, n_classes, n_features=n_features, noise=noise
+    )
+    rng = _rng(seed, "make_gaussian_quantiles")
+    Z = rng.standard_normal((n_features, n_samples))
+    rank = np.empty(n_samples, dtype=np.int64)
+    rank[np.argsort(np.sum(Z**2, axis=0), kind="stable")] = np.arange(n_samples)
+    y = rank * n_classes // n_samples
+    X = Z + noise * rng.standard_normal(Z.shape)
+    return Dataset("gaussian_quantiles", X, y, tuple(range(n_classes)))
