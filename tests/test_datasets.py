@@ -582,7 +582,7 @@ CSV_ERRORS = [
     ),
     ("a,b,y\n1,2,x\nnan,4,z\n", "y", ["Column 'a' at line 3", "'nan' (NaN or inf)"]),
     ("a,b,y\n1,2,x\n3,-inf,z\n", "y", ["Column 'b' at line 3", "'-inf' (NaN or inf)"]),
-    ("a,b,y\n1,,x\n3,4,z\n", "y", ["Column 'b' is empty at line 2", "missing value"]),
+    ("a,b,y\n1,,x\n3,4,z\n", "y", ["Column 'b' at line 2", "is empty (a missing value)"]),
     ("a,b,y\n1,2,\n3,4,z\n", "y", ["target column 'y' is empty at line 2"]),
     ("a,b,y\n1,2,x\n3,4,x\n5,6,x\n", "y", ["holds a single class ('x')", "at least two"]),
     ("a,b,y\n1,2,x\n3,4\n", "y", ["Line 3", "has 2 fields, but the header has 3"]),

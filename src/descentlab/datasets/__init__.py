@@ -15,7 +15,8 @@ Sources, one module each (import every name from ``descentlab.datasets``):
 - ``bundled``: scikit-learn's bundled real sets (no download): :func:`load_breast_cancer`,
   :func:`load_iris`, :func:`load_wine`, :func:`load_digits`.
 - ``files``: files with one row per example: :func:`load_csv`, :func:`load_npz`. They
-  transpose once, there, at the boundary.
+  transpose once, there, at the boundary. :func:`read_csv` is their CSV reader, shared
+  with ``descentlab predict``.
 - here: :func:`load_dataset` resolves a built-in name or a file path (the CLI's entry point);
   :data:`BUILTIN_DATASETS` and :func:`describe_datasets` list the built-in names.
 """
@@ -31,7 +32,7 @@ from typing import Any
 from descentlab._validation import InvalidParameterError
 from descentlab.datasets.bundled import load_breast_cancer, load_digits, load_iris, load_wine
 from descentlab.datasets.container import Dataset, Seed, encode_labels
-from descentlab.datasets.files import load_csv, load_npz
+from descentlab.datasets.files import load_csv, load_npz, read_csv
 from descentlab.datasets.synthetic import (
     load_moons,
     make_blobs,
@@ -61,6 +62,7 @@ __all__ = [
     "make_moons",
     "make_spiral",
     "make_xor",
+    "read_csv",
 ]
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from descentlab._validation import DataError
 from descentlab.datasets.container import Dataset, encode_labels
 
-__all__ = ["load_csv", "load_npz"]
+__all__ = ["load_csv", "load_npz", "read_csv"]
 
 
 def _open_error(path: Path, exc: OSError) -> DataError:
@@ -57,33 +57,56 @@ def _parse_number(cell: str) -> float | None:
         return None
 
 
-def load_csv(
+def read_csv(
     path: str | os.PathLike[str],
-    target: str,
     *,
-    standardize: bool = False,
+    columns: Sequence[str] | None = None,
+    target: str | None = None,
+    require_target: bool = True,
     delimiter: str = ",",
-    name: str | None = None,
-) -> Dataset:
-    """Load a CSV file with a header row and one row per example.
+    needed_by: str | None = None,
+) -> tuple[list[str], np.ndarray, list[str] | None]:
+    """Read a CSV file with a header row and one row per example: numeric features and labels.
 
-    Every column except ``target`` is a numeric feature; the ``target`` column holds the
-    labels (strings or numbers), encoded by :func:`encode_labels` (``classes`` sorted).
-    The (m, n) table becomes ``X`` of shape ``(n, m)`` — the one transpose, here.
+    The feature columns are ``columns`` (by name, in that order; other columns are ignored),
+    or, when ``columns`` is None, every column except ``target``. The ``target`` column's
+    cells are the labels, kept as text (stripped). Blank lines are skipped. Rows stay rows:
+    ``X[i, j]`` is feature ``j`` of the example on the ``i``-th data row; the callers
+    transpose (the one transpose, at the boundary).
 
     Args:
-        path: the file.
-        target: the name of the label column (header cell).
-        standardize: standardise the features with this file's own mean and std
-            (to apply a training set's statistics to a test set use
-            :meth:`Dataset.standardized`).
+        path: the file (UTF-8, with or without a byte-order mark).
+        columns: the feature columns to read, or None for all but ``target``.
+        target: the name of the label column (header cell), or None for no labels.
+        require_target: raise if ``target`` is not in the header; else ``labels`` is None.
         delimiter: the field separator.
-        name: the dataset's name; default the file name without extension.
+        needed_by: who needs ``columns``, for the message when some are missing
+            (``"the model"``: "... the model needs the columns ...").
+
+    Returns:
+        ``(feature_names, X, labels)``: ``X`` float64 of shape ``(m, n_features)``;
+        ``labels`` the ``m`` target cells, or None when there is no target column.
+        ``m`` may be 0 (a header and no rows): the callers say how many they need.
 
     Raises:
-        DataError: missing, unreadable or empty file; no such target column (the message
-            lists the columns); a ragged row; a non-numeric, empty, NaN or inf feature
-            value (named by column and line); a single class; fewer than 2 rows.
+        DataError: missing, unreadable or empty file; a header that looks like data (when
+            ``columns`` is None); a column read appearing twice in the header; a missing
+            feature column (the message lists what is needed and what was found); no such
+            target column (the message lists the columns); only the target column; a ragged
+            row; an empty target cell; a non-numeric, empty, NaN or inf feature value
+            (named by column and line).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp) / "pets.csv"
+    ...     _ = path.write_text("weight,kind,height\\n4.0,cat,25\\n30,dog,60\\n")
+    ...     every = read_csv(path, target="kind")
+    ...     some = read_csv(path, columns=["height"], target="owner", require_target=False)
+    >>> names, X, labels = every
+    >>> names, X.tolist(), labels
+    (['weight', 'height'], [[4.0, 25.0], [30.0, 60.0]], ['cat', 'dog'])
+    >>> some[0], some[1].tolist(), some[2]
+    (['height'], [[25.0], [60.0]], None)
     """
     path = Path(path)
     try:
@@ -98,27 +121,43 @@ def load_csv(
                     "then one row per example."
                 )
             header = [c.strip() for c in header]
-            if all(_parse_number(c) is not None for c in header):
+            if columns is None and all(_parse_number(c) is not None for c in header):
                 raise DataError(
                     f"The first row of '{path}' ({delimiter.join(header[:5])}...) looks like "
                     "data, but a header row naming the columns is required; add one."
                 )
+            used = set(header) if columns is None else {*columns, target}
             for c in header:
-                if header.count(c) > 1:
+                if c in used and header.count(c) > 1:
                     raise DataError(f"Column {c!r} appears twice in the header of '{path}'.")
-            if target not in header:
+            if columns is not None:
+                missing = [c for c in columns if c not in header]
+                if missing:
+                    needs = (
+                        f"{needed_by} needs the columns" if needed_by else "the columns needed are"
+                    )
+                    raise DataError(
+                        f"'{path}' lacks the feature column{'s' if len(missing) > 1 else ''} "
+                        f"{', '.join(map(repr, missing))}; {needs} "
+                        f"{', '.join(map(repr, columns))} (found {', '.join(map(repr, header))})."
+                    )
+            if require_target and target is not None and target not in header:
                 available = ", ".join(repr(c) for c in header)
                 raise DataError(
                     f"Target column {target!r} not found in '{path}'. Available columns: "
                     f"{available}. Pass one of them as target."
                 )
-            t = header.index(target)
-            feature_names = [c for j, c in enumerate(header) if j != t]
-            if not feature_names:
-                raise DataError(
-                    f"'{path}' has only the target column {target!r}; at least one feature "
-                    "column is needed."
-                )
+            t = header.index(target) if target in header else None
+            if columns is None:
+                feature_names = [c for j, c in enumerate(header) if j != t]
+                if not feature_names:
+                    raise DataError(
+                        f"'{path}' has only the target column {target!r}; at least one feature "
+                        "column is needed."
+                    )
+            else:
+                feature_names = list(columns)
+            cols = [header.index(c) for c in feature_names]
             rows: list[list[float]] = []
             labels: list[str] = []
             for row in reader:
@@ -130,19 +169,17 @@ def load_csv(
                         f"Line {line} of '{path}' has {len(row)} fields, but the header has "
                         f"{len(header)}. Check the delimiter and quoting."
                     )
-                values = []
-                for j, cell in enumerate(row):
-                    cell = cell.strip()
-                    if j == t:
-                        if not cell:
-                            raise DataError(
-                                f"The target column {target!r} is empty at line {line} of "
-                                f"'{path}'; every example needs a label."
-                            )
-                        labels.append(cell)
-                        continue
-                    values.append(_parse_csv_feature(cell, header[j], line, path))
-                rows.append(values)
+                rows.append(
+                    [_parse_csv_feature(row[j].strip(), header[j], line, path) for j in cols]
+                )
+                if t is not None:
+                    label = row[t].strip()
+                    if not label:
+                        raise DataError(
+                            f"The target column {target!r} is empty at line {line} of "
+                            f"'{path}'; every example needs a label."
+                        )
+                    labels.append(label)
     except UnicodeDecodeError as exc:
         raise DataError(
             f"Cannot read '{path}': it is not UTF-8 text ({exc.reason}). Save it as UTF-8 CSV."
@@ -152,18 +189,13 @@ def load_csv(
     except OSError as exc:
         raise _open_error(path, exc) from exc
     X = np.array(rows, dtype=np.float64).reshape(len(rows), len(feature_names))
-    numeric = [_parse_number(s) for s in labels]
-    if labels and all(v is not None and math.isfinite(v) for v in numeric):
-        label_array = np.array(numeric, dtype=np.float64)
-    else:
-        label_array = np.array(labels, dtype=str)
-    return _finalize(path, name, X, label_array, feature_names, target, standardize)
+    return feature_names, X, (labels if t is not None else None)
 
 
 def _parse_csv_feature(cell: str, column: str, line: int, path: Path) -> float:
     if not cell:
         raise DataError(
-            f"Column {column!r} is empty at line {line} of '{path}' (a missing value); "
+            f"Column {column!r} at line {line} of '{path}' is empty (a missing value); "
             "fill it in or drop the row."
         )
     value = _parse_number(cell)
@@ -178,6 +210,47 @@ def _parse_csv_feature(cell: str, column: str, line: int, path: Path) -> float:
             "fill in or drop that value."
         )
     return value
+
+
+def load_csv(
+    path: str | os.PathLike[str],
+    target: str,
+    *,
+    standardize: bool = False,
+    delimiter: str = ",",
+    name: str | None = None,
+) -> Dataset:
+    """Load a CSV file with a header row and one row per example.
+
+    Every column except ``target`` is a numeric feature; the ``target`` column holds the
+    labels (strings or numbers), encoded by :func:`encode_labels` (``classes`` sorted).
+    The (m, n) table read by :func:`read_csv` becomes ``X`` of shape ``(n, m)`` — the one
+    transpose, here.
+
+    Args:
+        path: the file.
+        target: the name of the label column (header cell).
+        standardize: standardise the features with this file's own mean and std
+            (to apply a training set's statistics to a test set use
+            :meth:`Dataset.standardized`).
+        delimiter: the field separator.
+        name: the dataset's name; default the file name without extension.
+
+    Raises:
+        DataError: missing, unreadable or empty file; no such target column (the message
+            lists the columns); a ragged row; a non-numeric, empty, NaN or inf feature
+            value (named by column and line); a single class; fewer than 2 rows
+            (see :func:`read_csv`).
+    """
+    path = Path(path)
+    feature_names, X, cells = read_csv(path, target=target, delimiter=delimiter)
+    labels = cells or []  # never None: the target column is required
+    numeric = [_parse_number(s) for s in labels]
+    if labels and all(v is not None and math.isfinite(v) for v in numeric):
+        label_array = np.array(numeric, dtype=np.float64)
+    else:
+        label_array = np.array(labels, dtype=str)
+    return _finalize(path, name, X, label_array, feature_names, target, standardize)
 
 
 def load_npz(
