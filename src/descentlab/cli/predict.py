@@ -10,9 +10,9 @@ The output CSV has one row per input row: ``prediction`` (the original class lab
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
-import math
 import sys
 import textwrap
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from descentlab._validation import DataError
+from descentlab.datasets import read_csv
 from descentlab.io import atomic_write
 
 __all__ = ["add_parser", "read_features", "run"]
@@ -35,82 +36,26 @@ examples:
 """
 
 
-def _number(cell: str) -> float | None:
-    try:
-        return float(cell)
-    except ValueError:
-        return None
-
-
 def read_features(
     path: str | Path, feature_names: tuple[str, ...], target: str | None
 ) -> tuple[np.ndarray, list[str] | None]:
     """Read the feature columns of a CSV as ``X`` ``(n_features, m)``, plus the target cells.
 
+    The columns are found by name (any order, other columns ignored) by
+    :func:`descentlab.datasets.read_csv`; the target cells are None when the CSV has no
+    ``target`` column.
+
     Raises:
       DataError: missing/unreadable file, no header, a missing feature column (the message
-        lists what the model needs), a ragged row, an empty, non-numeric, NaN or inf value.
+        lists what the model needs), a ragged row, an empty, non-numeric, NaN or inf value,
+        an empty label, no examples.
     """
-    path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None:
-                raise DataError(
-                    f"'{path}' is empty; expected a header row and one row per example."
-                )
-            header = [c.strip() for c in header]
-            missing = [c for c in feature_names if c not in header]
-            if missing:
-                raise DataError(
-                    f"'{path}' lacks the feature column{'s' if len(missing) > 1 else ''} "
-                    f"{', '.join(map(repr, missing))}; the model needs the columns "
-                    f"{', '.join(map(repr, feature_names))} (found {', '.join(map(repr, header))})."
-                )
-            cols = [header.index(c) for c in feature_names]
-            t = header.index(target) if target in header else None
-            rows: list[list[float]] = []
-            labels: list[str] = []
-            for row in reader:
-                if not any(c.strip() for c in row):
-                    continue
-                line = reader.line_num
-                if len(row) != len(header):
-                    raise DataError(
-                        f"Line {line} of '{path}' has {len(row)} fields, but the header has "
-                        f"{len(header)}."
-                    )
-                values = []
-                for j in cols:
-                    cell = row[j].strip()
-                    v = _number(cell)
-                    if v is None or not math.isfinite(v):
-                        what = (
-                            "is empty"
-                            if not cell
-                            else f"holds {cell!r}, which is not a finite number"
-                        )
-                        raise DataError(
-                            f"Column {header[j]!r} at line {line} of '{path}' {what}; feature "
-                            "values must be finite numbers."
-                        )
-                    values.append(v)
-                rows.append(values)
-                if t is not None:
-                    labels.append(row[t].strip())
-    except FileNotFoundError:
-        raise DataError(f"No such file: '{path}'.") from None
-    except UnicodeDecodeError:
-        raise DataError(f"Cannot read '{path}': it is not UTF-8 text.") from None
-    except csv.Error as exc:
-        raise DataError(f"Cannot read '{path}' as CSV: {exc}.") from None
-    except OSError as exc:
-        raise DataError(f"Cannot read '{path}': {exc.strerror or exc}.") from None
-    if not rows:
+    _, X, labels = read_csv(
+        path, columns=feature_names, target=target, require_target=False, needed_by="the model"
+    )
+    if X.shape[0] == 0:
         raise DataError(f"'{path}' has a header but no examples.")
-    X = np.array(rows, dtype=np.float64).T
-    return X, (labels if t is not None else None)
+    return X.T, labels
 
 
 def _label_index(classes: tuple[Any, ...], cells: list[str], path: Path, target: str) -> np.ndarray:
@@ -122,8 +67,9 @@ def _label_index(classes: tuple[Any, ...], cells: list[str], path: Path, target:
     out = np.empty(len(cells), dtype=np.int64)
     for i, cell in enumerate(cells):
         k = lookup.get(cell)
-        if k is None and _number(cell) is not None:
-            k = lookup.get(_number(cell))
+        if k is None:
+            with contextlib.suppress(ValueError):  # "1.0" finds the class 1
+                k = lookup.get(float(cell))
         if k is None:
             raise DataError(
                 f"The label {cell!r} in column {target!r} of '{path}' (row {i + 1}) is not one "
