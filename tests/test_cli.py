@@ -181,7 +181,7 @@ def test_predict_input_errors(capsys, tmp_path):
     cases = {
         "x1,y\n1,0\n": "lacks the feature column 'x2'; the model needs the columns 'x1', 'x2'",
         "x1,x2\n1,abc\n": "Column 'x2' at line 2 of",
-        "x1,x2\n1,nan\n": "holds 'nan', which is not a finite number",
+        "x1,x2\n1,nan\n": "holds 'nan' (NaN or inf)",
         "x1,x2\n1,\n": "Column 'x2' at line 2",
         "x1,x2,y\n1,2,7\n": "The label '7' in column 'y'",
         "x1,x2\n": "has a header but no examples",
