@@ -435,9 +435,10 @@ def test_trained_together_equals_one_after_another(tmp_path, case):
 def test_interrupt_stops_the_population_at_one_epoch(tmp_path, monkeypatch):
     real = compare_module.train
 
-    def interrupt_after_epoch_4(*args, on_epoch, **kwargs):
+    def interrupt_after_epoch_4(*args, on_epoch=None, **kwargs):
         def hook(epoch, logs):
-            on_epoch(epoch, logs)
+            if on_epoch is not None:
+                on_epoch(epoch, logs)
             if epoch == 4:
                 raise KeyboardInterrupt
 

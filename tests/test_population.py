@@ -78,15 +78,19 @@ def _name(case: str) -> str:
 
 
 def _assert_member_equal(pop, k: int, alone) -> None:
+    """``pop.member(k)`` (member k as if trained alone) equals the lone run ``alone``."""
+    member = pop.member(k)
+    assert (member.status, member.message) == (alone.status, alone.message)
     # Relative to each array's scale: a matrix product may round differently (fused
     # multiply-add or not) for a batch of K than for one network, and a one-ulp difference
     # in an entry that has crossed zero is no larger than that in absolute terms.
     for key, value in alone.params.items():
         finite = np.abs(value[np.isfinite(value)])
         scale = RTOL * finite.max() if finite.size else 0.0  # NaN equals NaN in assert_allclose
-        np.testing.assert_allclose(pop.params[key][k], value, rtol=RTOL, atol=scale, err_msg=key)
-    np.testing.assert_allclose(pop.history.cost[:, k], alone.history.cost, rtol=RTOL, atol=0)
-    np.testing.assert_array_equal(pop.history.train_accuracy[:, k], alone.history.train_accuracy)
+        np.testing.assert_allclose(member.params[key], value, rtol=RTOL, atol=scale, err_msg=key)
+    np.testing.assert_allclose(member.history.cost, alone.history.cost, rtol=RTOL, atol=0)
+    np.testing.assert_array_equal(member.history.eval_epochs, alone.history.eval_epochs)
+    np.testing.assert_array_equal(member.history.train_accuracy, alone.history.train_accuracy)
 
 
 def _members(draw, strategies: dict, K: int) -> list[dict]:

@@ -136,6 +136,15 @@ def test_population_member_diverging_does_not_stop_the_others():
     assert "1 of 2 members diverged" in r.message
     solo = train(NET, gd(0.1), MOONS.X, MOONS.y, epochs=20, seed=0)
     np.testing.assert_array_equal(r.params["W1"][0], solo.params["W1"])
+    # Member 1 seen alone is exactly the lone diverging run: stopped, message, parameters.
+    lone = train(NET, gd(1e7), MOONS.X, MOONS.y, epochs=20, seed=0)
+    member = r.member(1)
+    assert lone.status == member.status == "diverged"
+    assert member.message == lone.message and member.history.n_epochs == lone.history.n_epochs
+    for k in lone.params:
+        np.testing.assert_array_equal(member.params[k], lone.params[k])
+    np.testing.assert_array_equal(member.history.cost, lone.history.cost)
+    assert r.member(0).status == "completed" and r.member(0).history.n_epochs == 20
 
 
 def test_early_stopping_keeps_the_parameters_it_stopped_with():

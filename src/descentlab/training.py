@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -92,6 +92,25 @@ class History:
             val_accuracy=pick(self.val_accuracy),
         )
 
+    def head(self, n: int) -> History:
+        """The first ``n`` epochs (and the evaluations among them), as copies."""
+        keep = int(np.searchsorted(self.eval_epochs, n))
+        return History(
+            cost=self.cost[:n].copy(),
+            last_batch_cost=self.last_batch_cost[:n].copy(),
+            learning_rate=self.learning_rate[:n].copy(),
+            eval_epochs=self.eval_epochs[:keep].copy(),
+            train_accuracy=self.train_accuracy[:keep].copy(),
+            val_accuracy=self.val_accuracy[:keep].copy(),
+        )
+
+
+def _diverged_message(epoch: int, max_cost: float) -> str:
+    return (
+        f"Training diverged at epoch {epoch}: the cost became NaN, inf or larger than "
+        f"{max_cost:.3g} (the learning rate may be too large). The history up to there is kept."
+    )
+
 
 @dataclass
 class TrainResult:
@@ -109,6 +128,7 @@ class TrainResult:
       diverged: per member, whether its cost became NaN/inf.
       opt_state: the optimizer's final state; pass it back as ``train(..., params=result.params,
         opt_state=result.opt_state)`` to continue training where this call stopped.
+      max_cost: the cost above which a member counted as diverged.
     """
 
     params: Params
@@ -119,8 +139,38 @@ class TrainResult:
     stopped_epoch: np.ndarray
     diverged: np.ndarray
     population: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     opt_state: Any = None
+    max_cost: float = math.inf
+
+    def member(self, k: int) -> TrainResult:
+        """Population member ``k`` as if it had been trained alone.
+
+        Its parameters, its history up to the epoch it stopped at (divergence or a callback),
+        and the status and message a lone run of it gives; ``seconds`` stays the population's.
+        """
+        if self.population is None:
+            return self
+        stopped = int(self.stopped_epoch[k])
+        history = self.history.member(k)
+        history = history.head(stopped + 1 if stopped >= 0 else history.n_epochs)
+        if self.diverged[k]:
+            status, message = "diverged", _diverged_message(stopped, self.max_cost)
+        elif stopped >= 0:
+            status, message = "early_stopped", f"Stopped early at epoch {stopped}."
+        elif self.status == "interrupted":
+            status, message = self.status, self.message
+        else:
+            status, message = "completed", ""
+        return TrainResult(
+            params={key: v[k].copy() for key, v in self.params.items()},
+            history=history,
+            status=status,
+            message=message,
+            seconds=self.seconds,
+            stopped_epoch=self.stopped_epoch[k : k + 1].copy(),
+            diverged=self.diverged[k : k + 1].copy(),
+            max_cost=self.max_cost,
+        )
 
 
 class Callback(Protocol):
@@ -479,6 +529,7 @@ def train(
                 flat_cost = np.reshape(epoch_cost, K)
                 bad = active & ~(flat_cost <= max_cost)  # NaN compares False
                 if bad.any():
+                    snapshot(bad)
                     diverged |= bad
                     stopped_epoch[bad] = epoch
                 for cb in callbacks:
@@ -506,12 +557,7 @@ def train(
     if status != "interrupted":
         if diverged.all():
             first = int(stopped_epoch.min())
-            status = "diverged"
-            message = (
-                f"Training diverged at epoch {first}: the cost became NaN, inf or larger than "
-                f"{max_cost:.3g} (the learning rate may be too large). The history up to there "
-                "is kept."
-            )
+            status, message = "diverged", _diverged_message(first, max_cost)
         elif (stopped_epoch >= 0).all():
             status, message = "early_stopped", f"Stopped early at epoch {int(stopped_epoch.max())}."
         elif diverged.any():
@@ -535,4 +581,5 @@ def train(
         diverged=diverged,
         population=population,
         opt_state=state,
+        max_cost=max_cost,
     )

@@ -259,27 +259,6 @@ def run_one(
     return RunOutcome(spec, result.params, result.history, summary)
 
 
-def _diverged_message(epoch: int, max_cost: float) -> str:
-    """What :func:`~descentlab.training.train` says when its only network diverges."""
-    return (
-        f"Training diverged at epoch {epoch}: the cost became NaN, inf or larger than "
-        f"{max_cost:.3g} (the learning rate may be too large). The history up to there is kept."
-    )
-
-
-def _first_epochs(history: History, n: int) -> History:
-    """The first ``n`` epochs of a one-network history (and the evaluations among them)."""
-    keep = int(np.searchsorted(history.eval_epochs, n))
-    return History(
-        cost=history.cost[:n].copy(),
-        last_batch_cost=history.last_batch_cost[:n].copy(),
-        learning_rate=history.learning_rate[:n].copy(),
-        eval_epochs=history.eval_epochs[:keep].copy(),
-        train_accuracy=history.train_accuracy[:keep].copy(),
-        val_accuracy=history.val_accuracy[:keep].copy(),
-    )
-
-
 def run_together(
     config: ExperimentConfig,
     data: ExperimentData,
@@ -324,15 +303,6 @@ def run_together(
 
     first = net.init(config.seed, method=config.init)
     params = {k: np.repeat(v[None], K, axis=0) for k, v in first.items()}
-    max_cost = _max_cost(net)
-    at_divergence: dict[int, Params] = {}
-
-    def keep_diverged(epoch: int, logs: dict[str, Any]) -> None:
-        # the engine's test: a member diverges when not (cost <= max_cost); keep its parameters
-        for k in np.flatnonzero(~(np.reshape(logs["cost"], K) <= max_cost)):
-            if int(k) not in at_divergence:
-                at_divergence[int(k)] = {key: v[k].copy() for key, v in logs["params"].items()}
-
     labels = ", ".join(s.label for s in specs)
     result = train(
         net,
@@ -350,26 +320,23 @@ def run_together(
         eval_every=config.eval_every,
         progress=progress,
         label=labels if len(labels) <= 40 else f"{K} optimizers",
-        on_epoch=keep_diverged,
-        max_cost=max_cost,
+        max_cost=_max_cost(net),
     )
     outcomes = []
     for k, spec in enumerate(specs):
-        history = result.history.member(k)
-        member = {key: v[k].copy() for key, v in result.params.items()}
-        if result.diverged[k]:
-            epoch = int(result.stopped_epoch[k])
-            history = _first_epochs(history, epoch + 1)
-            member = at_divergence.get(k, member)
-            status, message = "diverged", _diverged_message(epoch, max_cost)
-        else:
-            history = _first_epochs(history, history.n_epochs)
-            status = "interrupted" if result.status == "interrupted" else "completed"
-            message = result.message if status == "interrupted" else ""
+        alone = result.member(k)
         summary = _summary(
-            config, spec, data, net, member, history, status, message, result.seconds
+            config,
+            spec,
+            data,
+            net,
+            alone.params,
+            alone.history,
+            alone.status,
+            alone.message,
+            result.seconds,
         )
-        outcomes.append(RunOutcome(spec, member, history, summary))
+        outcomes.append(RunOutcome(spec, alone.params, alone.history, summary))
     return outcomes
 
 
