@@ -172,12 +172,6 @@ def _finite_or_none(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _max_cost(net: MLP) -> float:
-    """The cost above which a run counts as diverged: the engine's default, ``100 log(n_classes)``
-    (passed explicitly so both ways of training use the same number)."""
-    return 100 * math.log(net.n_classes)
-
-
 def _summary(
     config: ExperimentConfig,
     spec: OptimizerSpec,
@@ -243,7 +237,6 @@ def run_one(
         eval_every=config.eval_every,
         progress=progress,
         label=spec.label,
-        max_cost=_max_cost(net),
     )
     summary = _summary(
         config,
@@ -320,7 +313,6 @@ def run_together(
         eval_every=config.eval_every,
         progress=progress,
         label=labels if len(labels) <= 40 else f"{K} optimizers",
-        max_cost=_max_cost(net),
     )
     outcomes = []
     for k, spec in enumerate(specs):
