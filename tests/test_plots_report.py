@@ -223,7 +223,8 @@ def test_reading_of_ties_overfitting_divergence_and_partial_runs():
         ],
     }
     assert describe_results(partial) == [
-        "This run was interrupted: 0 of 3 optimizer runs finished, so the numbers below are partial.",
+        "This run was interrupted after 100 epochs: 0 of 3 optimizer runs finished, so the "
+        "numbers below are partial.",
         "adam reached a test accuracy of 0.7200.",
         "gd:lr=1000: Training diverged at epoch 0.",
         "adam: Interrupted after 40 of 100 epochs.",
@@ -232,6 +233,23 @@ def test_reading_of_ties_overfitting_divergence_and_partial_runs():
     assert describe_results({"runs": []}) == [
         "No optimizer finished, so there is nothing to compare."
     ]
+
+
+def test_reading_of_optimizers_trained_together_and_interrupted():
+    runs = [
+        {**_run("gd", 0.7, 0.7, 0.6, 4.6, "interrupted"), "epochs_run": 5},
+        {**_run("adam", 0.8, 0.8, 0.4, 4.6, "interrupted"), "epochs_run": 5},
+    ]
+    lines = describe_results({"partial": True, "trained_together": True, "runs": runs})
+    assert lines[0] == (
+        "This run was interrupted after 5 epochs: 0 of 2 optimizer runs finished, so the "
+        "numbers below are partial."
+    )
+    assert (
+        "All 2 optimizers were trained together as one population (one forward and backward "
+        "pass per mini-batch for all): 4.6 s in all."
+    ) in lines
+    assert not any(line.startswith("Wall time") for line in lines)
 
 
 def test_report_is_self_contained_and_escaped(tmp_path):

@@ -103,9 +103,13 @@ def describe_results(
     lines: list[str] = []
     if results.get("partial"):
         finished = sum(r.get("status") in ("completed", "early_stopped") for r in runs)
+        cut = [
+            r["epochs_run"] for r in runs if r.get("status") == "interrupted" and "epochs_run" in r
+        ]
+        where = f" after {cut[0]} epochs" if cut else ""
         lines.append(
-            f"This run was interrupted: {finished} of {len(runs)} optimizer runs finished, so the "
-            "numbers below are partial."
+            f"This run was interrupted{where}: {finished} of {len(runs)} optimizer runs "
+            "finished, so the numbers below are partial."
         )
     if done:
         best_acc = max(r["test_accuracy"] for r in done)
@@ -159,10 +163,16 @@ def describe_results(
                     f"{r['label']} scores {gap:.4f} higher on the training data than on the test "
                     "data: a sign of overfitting."
                 )
-        if len(done) > 1 and all(r.get("seconds") is not None for r in done):
+        if results.get("trained_together") and runs and runs[0].get("seconds") is not None:
+            lines.append(
+                f"All {len(runs)} optimizers were trained together as one population "
+                f"(one forward and backward pass per mini-batch for all): "
+                f"{runs[0]['seconds']:.1f} s in all."
+            )
+        elif len(done) > 1 and all(r.get("seconds") is not None for r in done):
             fast = min(done, key=lambda r: r["seconds"])
             slow = max(done, key=lambda r: r["seconds"])
-            if slow is not fast:
+            if slow["seconds"] > fast["seconds"]:
                 lines.append(
                     f"Wall time ranged from {fast['seconds']:.1f} s ({fast['label']}) to "
                     f"{slow['seconds']:.1f} s ({slow['label']})."
