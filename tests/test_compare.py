@@ -477,7 +477,7 @@ def test_interrupt_stops_the_population_at_one_epoch(tmp_path, monkeypatch):
     history = read_history_csv(tmp_path / "history.csv")
     assert [len(h["cost"]) for h in history.values()] == [1, 5, 5, 5]
     assert (
-        "This run was interrupted: 0 of 4 optimizer runs finished"
+        "This run was interrupted after 5 epochs: 0 of 4 optimizer runs finished"
         in (tmp_path / "report.html").read_text()
     )
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
