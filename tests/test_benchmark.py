@@ -21,8 +21,8 @@ from descentlab.experiments.benchmark import (
     run_benchmark,
     table,
 )
-from descentlab.experiments.config import DatasetSpec
 from descentlab.experiments.population import Run, train_population
+from descentlab.experiments.specs import DatasetSpec
 from descentlab.experiments.sweep import Axis, load_split, parse_axis
 
 SPEC = BenchmarkSpec(

@@ -25,7 +25,7 @@ from descentlab.experiments.compare import (
     rebuild_outputs,
     run_comparison,
 )
-from descentlab.experiments.config import (
+from descentlab.experiments.specs import (
     DatasetSpec,
     ExperimentConfig,
     OptimizerSpec,

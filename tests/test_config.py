@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from descentlab._validation import DataError, InvalidParameterError
-from descentlab.experiments.config import (
+from descentlab.experiments.specs import (
     EXPERIMENT_DEFAULTS,
     DatasetSpec,
     ExperimentConfig,

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from descentlab._validation import DataError, InvalidParameterError
 from descentlab.datasets import make_moons
-from descentlab.experiments.config import build_optimizer
 from descentlab.experiments.population import (
     Run,
     SplitData,
@@ -25,6 +24,7 @@ from descentlab.experiments.population import (
     stack_optimizers,
     train_population,
 )
+from descentlab.experiments.specs import build_optimizer
 from descentlab.nn import MLP
 from descentlab.optimizers import adam, gd, get_optimizer, momentum
 from descentlab.schedules import get_schedule
@@ -264,7 +264,7 @@ def _alone(run: Run) -> dict:
     rate = hyper.pop("learning_rate")
     schedule = None
     if run.schedule is not None:
-        from descentlab.experiments.config import ScheduleSpec
+        from descentlab.experiments.specs import ScheduleSpec
 
         schedule = ScheduleSpec(run.schedule, run.schedule_settings)
     steps = int(np.ceil(SPLIT.X_train.shape[1] / run.batch_size))

@@ -20,8 +20,8 @@ from descentlab._validation import InvalidParameterError
 from descentlab.cli import main as cli_main
 from descentlab.cli import sweep as cli_sweep
 from descentlab.datasets import load_moons, make_moons
-from descentlab.experiments.config import DatasetSpec, ScheduleSpec
 from descentlab.experiments.population import Run, train_population
+from descentlab.experiments.specs import DatasetSpec, ScheduleSpec
 from descentlab.experiments.sweep import (
     METRICS,
     Axis,

@@ -94,7 +94,7 @@ def add_parser(subparsers: Any) -> None:
 def spec_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~descentlab.experiments.benchmark.BenchmarkSpec` the options describe."""
     from descentlab.experiments.benchmark import BenchmarkSpec
-    from descentlab.experiments.config import (
+    from descentlab.experiments.specs import (
         parse_dataset_spec,
         parse_layers,
         parse_optimizer_spec,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from descentlab._validation import InvalidParameterError
-from descentlab.experiments.config import (
+from descentlab.experiments.specs import (
     ExperimentConfig,
     OptimizerSpec,
     parse_dataset_spec,

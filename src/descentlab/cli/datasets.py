@@ -46,7 +46,7 @@ def add_parser(subparsers: Any) -> None:
 
 def _export(spec_text: str, path: str) -> int:
     from descentlab.datasets import load_dataset
-    from descentlab.experiments.config import parse_dataset_spec
+    from descentlab.experiments.specs import parse_dataset_spec
     from descentlab.io import atomic_write
 
     spec = parse_dataset_spec(spec_text)

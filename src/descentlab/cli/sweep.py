@@ -197,7 +197,7 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
 
 def spec_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~descentlab.experiments.sweep.SweepSpec` the options describe."""
-    from descentlab.experiments.config import (
+    from descentlab.experiments.specs import (
         parse_dataset_spec,
         parse_layers,
         parse_optimizer_spec,

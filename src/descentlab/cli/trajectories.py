@@ -23,7 +23,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from descentlab._validation import InvalidParameterError
-from descentlab.experiments.config import (
+from descentlab.experiments.specs import (
     build_learning_rate,
     parse_optimizer_spec,
     parse_schedule_spec,

@@ -13,7 +13,7 @@ Only the configuration is imported here, so the light modules stay light; import
 from their modules.
 """
 
-from descentlab.experiments.config import (
+from descentlab.experiments.specs import (
     DatasetSpec,
     ExperimentConfig,
     OptimizerSpec,

@@ -46,8 +46,8 @@ from matplotlib.figure import Figure
 
 from descentlab import __version__
 from descentlab._validation import InvalidParameterError
-from descentlab.experiments.config import DatasetSpec
 from descentlab.experiments.population import Run, build_run_optimizer
+from descentlab.experiments.specs import DatasetSpec
 from descentlab.experiments.sweep import (
     Axis,
     _canonical_optimizers,

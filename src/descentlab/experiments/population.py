@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from descentlab._validation import DataError, InvalidParameterError
-from descentlab.experiments.config import ScheduleSpec, build_optimizer, resolve_hyperparameters
+from descentlab.experiments.specs import ScheduleSpec, build_optimizer, resolve_hyperparameters
 from descentlab.nn import MLP
 from descentlab.optimizers.base import GradientTransformation, Params
 from descentlab.training import train

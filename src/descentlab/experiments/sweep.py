@@ -51,18 +51,18 @@ import numpy as np
 
 from descentlab._validation import DataError, InvalidParameterError
 from descentlab.datasets import load_dataset
-from descentlab.experiments.config import (
-    ALIASES,
-    DatasetSpec,
-    ScheduleSpec,
-    resolve_hyperparameters,
-)
 from descentlab.experiments.parallel import map_unordered, resolve_jobs, warm_up
 from descentlab.experiments.population import (
     Run,
     SplitData,
     build_run_optimizer,
     train_population,
+)
+from descentlab.experiments.specs import (
+    ALIASES,
+    DatasetSpec,
+    ScheduleSpec,
+    resolve_hyperparameters,
 )
 from descentlab.io import atomic_write
 from descentlab.optimizers import OPTIMIZERS

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from descentlab import datasets
-from descentlab.experiments.config import resolve_hyperparameters
+from descentlab.experiments.specs import resolve_hyperparameters
 from descentlab.nn import ACTIVATIONS
 
 __all__ = [

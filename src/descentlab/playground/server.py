@@ -41,7 +41,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from descentlab._validation import DescentLabError
 from descentlab.datasets import load_dataset
-from descentlab.experiments.config import (
+from descentlab.experiments.specs import (
     ScheduleSpec,
     build_learning_rate,
     build_optimizer,
