@@ -34,8 +34,8 @@ import seed_baseline as sb
 from _common import machine, seed_data, table, timed
 
 from descentlab.experiments.compare import run_comparison
+from descentlab.experiments.config import ExperimentConfig
 from descentlab.experiments.population import Run, SplitData, train_population
-from descentlab.experiments.specs import ExperimentConfig
 from descentlab.nn import MLP
 from descentlab.optimizers import adam, gd, momentum
 from descentlab.training import train

@@ -25,9 +25,9 @@ from descentlab.experiments.compare import (
     rebuild_outputs,
     run_comparison,
 )
+from descentlab.experiments.config import ExperimentConfig
 from descentlab.experiments.specs import (
     DatasetSpec,
-    ExperimentConfig,
     OptimizerSpec,
     ScheduleSpec,
 )

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from descentlab._validation import DataError, InvalidParameterError
+from descentlab.experiments.config import ExperimentConfig
 from descentlab.experiments.specs import (
     EXPERIMENT_DEFAULTS,
     DatasetSpec,
-    ExperimentConfig,
     OptimizerSpec,
     ScheduleSpec,
     build_learning_rate,

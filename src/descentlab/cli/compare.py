@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from descentlab._validation import InvalidParameterError
+from descentlab.experiments.config import ExperimentConfig
 from descentlab.experiments.specs import (
-    ExperimentConfig,
     OptimizerSpec,
     parse_dataset_spec,
     parse_layers,

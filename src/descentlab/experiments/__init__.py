@@ -1,7 +1,8 @@
 """Experiments: configurations, comparisons, populations, sweeps and tuned benchmarks.
 
-- :mod:`~descentlab.experiments.config` — :class:`ExperimentConfig` (TOML in and out) and the
-  ``name:key=value`` spec parsers and optimizer builders shared by every subcommand;
+- :mod:`~descentlab.experiments.specs` — the ``name:key=value`` spec parsers, the optimizer,
+  schedule and dataset specs, and the optimizer builders shared by every subcommand;
+- :mod:`~descentlab.experiments.config` — :class:`ExperimentConfig` (TOML in and out);
 - :mod:`~descentlab.experiments.compare` — run a comparison and write its run folder;
 - :mod:`~descentlab.experiments.population` — different optimizers and hyperparameters
   stacked on one population axis;
@@ -9,13 +10,13 @@
   random search over hyperparameters × seeds, and the tuned comparison built on it;
 - :mod:`~descentlab.experiments.parallel` — local worker processes or a Dask cluster.
 
-Only the configuration is imported here, so the light modules stay light; import the others
-from their modules.
+Only the configuration and the specs are imported here, so the light modules stay light;
+import the others from their modules.
 """
 
+from descentlab.experiments.config import ExperimentConfig
 from descentlab.experiments.specs import (
     DatasetSpec,
-    ExperimentConfig,
     OptimizerSpec,
     ScheduleSpec,
     build_learning_rate,

@@ -46,8 +46,9 @@ import numpy as np
 from descentlab import __version__
 from descentlab._validation import DataError
 from descentlab.datasets import Dataset, load_dataset
+from descentlab.experiments.config import ExperimentConfig
 from descentlab.experiments.population import stack_optimizers
-from descentlab.experiments.specs import ExperimentConfig, OptimizerSpec, build_learning_rate
+from descentlab.experiments.specs import OptimizerSpec, build_learning_rate
 from descentlab.io import atomic_write, atomic_writer
 from descentlab.nn import MLP
 from descentlab.optimizers.base import Params

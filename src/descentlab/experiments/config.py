@@ -1,0 +1,312 @@
+"""The resolved configuration of an experiment and its TOML form.
+
+One :class:`ExperimentConfig` says everything a run needs — data, architecture, optimizers
+with all their hyperparameters, learning rate, schedule, batch size, epochs, seeds — so that
+``descentlab compare --config config.toml`` reruns a saved study exactly. Its defaults are the
+seed's study: the seed's moons, ``layer_dims = [2, 5, 2, 1]``, gd / momentum / adam with
+``alpha = 0.0007``, mini-batches of 64, 10000 epochs, the seed's He initialisation
+(``np.random.seed(3)``) and data order (shuffle seed 10, plus one each epoch).
+
+Its optimizers, schedule and dataset are the specs of :mod:`~descentlab.experiments.specs`
+(written ``name:key=value,...`` on the command line).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from descentlab._validation import (
+    DataError,
+    Interval,
+    InvalidParameterError,
+    Options,
+    check_param,
+    is_integer,
+)
+from descentlab.experiments.specs import _OWNER, DatasetSpec, OptimizerSpec, ScheduleSpec
+from descentlab.nn import ACTIVATIONS, INITIALISERS
+
+__all__ = ["ExperimentConfig"]
+
+_INLINE_NUMBERS = re.compile(r"\[\n((?:[ ]+[-+0-9.eE]+,\n)+)\]")
+
+
+SEED_OPTIMIZERS: tuple[OptimizerSpec, ...] = (
+    OptimizerSpec("gd"),
+    OptimizerSpec("momentum"),
+    OptimizerSpec("adam"),
+)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything a comparison (or a single training run) needs; the defaults are the seed's study.
+
+    Attributes:
+      name: the run's name (run folders are ``runs/<name>-<timestamp>``); default: the
+        dataset's short name.
+      dataset: see :class:`DatasetSpec`.
+      layers: hidden layer sizes; the network is ``(n_features, *layers, n_out)`` with
+        ``n_out = 1`` (sigmoid) for two classes and ``n_classes`` (softmax) for more.
+      activation: hidden activation (``relu``, ``tanh``, ``leaky_relu``, ``sigmoid``).
+      optimizers: the optimizers compared, each with all its hyperparameters.
+      learning_rate: alpha for every optimizer that does not set its own, > 0.
+      schedule: a learning-rate schedule applied to every optimizer's alpha, or None.
+      batch_size: examples per mini-batch, >= 1.
+      epochs: passes over the training data, >= 1.
+      seed: initialisation seed (``init="seed"``: ``RandomState(seed)``, the seed uses 3).
+      init: ``seed`` (the seed's He init), ``he`` or ``xavier``.
+      shuffle: data order: ``seed`` (the seed's: ``RandomState(data_seed + epoch + 1)``),
+        ``random`` (a Generator seeded by ``data_seed``) or ``none``.
+      data_seed: seed of the data order (the seed uses 10).
+      eval_every: measure train/test accuracy every this many epochs (and after the last).
+      log_scale: draw the cost curves on a log scale.
+    """
+
+    name: str = ""
+    dataset: DatasetSpec = field(default_factory=DatasetSpec)
+    layers: tuple[int, ...] = (5, 2)
+    activation: str = "relu"
+    optimizers: tuple[OptimizerSpec, ...] = SEED_OPTIMIZERS
+    learning_rate: float = 0.0007
+    schedule: ScheduleSpec | None = None
+    batch_size: int = 64
+    epochs: int = 10000
+    seed: int = 3
+    init: str = "seed"
+    shuffle: str = "seed"
+    data_seed: int = 10
+    eval_every: int = 100
+    log_scale: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dataset, DatasetSpec):
+            raise InvalidParameterError(
+                f"The 'dataset' of {_OWNER} must be a DatasetSpec. Got {self.dataset!r}."
+            )
+        name = self.name or _derived_name(self.dataset)
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
+            raise InvalidParameterError(
+                f"The 'name' of {_OWNER} is used in folder names and may hold letters, digits, "
+                f"'_', '-' and '.'. Got {name!r} instead."
+            )
+        object.__setattr__(self, "name", name)
+        layers = self.layers
+        if isinstance(layers, str) or not isinstance(layers, Sequence):
+            raise InvalidParameterError(
+                f"The 'layers' parameter of {_OWNER} must be a list of hidden layer sizes "
+                f"(positive ints), e.g. [5, 2]. Got {layers!r} instead."
+            )
+        for size in layers:
+            if not is_integer(size) or size < 1:
+                raise InvalidParameterError(
+                    f"The 'layers' parameter of {_OWNER} must be a list of hidden layer sizes "
+                    f"(positive ints), e.g. [5, 2]. Got {list(layers)!r} instead."
+                )
+        object.__setattr__(self, "layers", tuple(int(s) for s in layers))
+        check_param(_OWNER, "activation", self.activation, Options(ACTIVATIONS))
+        check_param(_OWNER, "init", self.init, Options(INITIALISERS))
+        check_param(_OWNER, "shuffle", self.shuffle, Options(("seed", "random", "none")))
+        positive = Interval(0.0, None, closed="neither")
+        check_param(_OWNER, "learning_rate", self.learning_rate, positive, allow_array=False)
+        object.__setattr__(self, "learning_rate", float(self.learning_rate))
+        for key in ("batch_size", "epochs", "eval_every"):
+            rule = Interval(1, None, integer=True)
+            object.__setattr__(
+                self,
+                key,
+                int(check_param(_OWNER, key, getattr(self, key), rule, allow_array=False)),
+            )
+        for key in ("seed", "data_seed"):
+            rule = Interval(0, None, integer=True)
+            object.__setattr__(
+                self,
+                key,
+                int(check_param(_OWNER, key, getattr(self, key), rule, allow_array=False)),
+            )
+        check_param(_OWNER, "log_scale", self.log_scale, Options((True, False)))
+        optimizers = tuple(self.optimizers)
+        if not optimizers or not all(isinstance(o, OptimizerSpec) for o in optimizers):
+            raise InvalidParameterError(
+                f"The 'optimizers' of {_OWNER} must be a non-empty list of OptimizerSpec. "
+                f"Got {self.optimizers!r} instead."
+            )
+        labels = [o.label for o in optimizers]
+        for label in labels:
+            if labels.count(label) > 1:
+                raise InvalidParameterError(
+                    f"The optimizer {label!r} is listed twice; give each optimizer different "
+                    "settings or a different label."
+                )
+        object.__setattr__(self, "optimizers", optimizers)
+        if self.schedule is not None and not isinstance(self.schedule, ScheduleSpec):
+            raise InvalidParameterError(
+                f"The 'schedule' of {_OWNER} must be a ScheduleSpec or None. Got {self.schedule!r}."
+            )
+        for opt in optimizers:  # every optimizer (and the schedule) must build
+            opt.build(self.learning_rate, self.schedule, 1)
+
+    def replace(self, **changes: Any) -> ExperimentConfig:
+        """A copy with ``changes`` applied (and validated)."""
+        if (
+            "dataset" in changes
+            and changes.get("name") is None
+            and self.name == _derived_name(self.dataset)
+        ):
+            changes.setdefault("name", "")
+        return dataclasses.replace(self, **changes)
+
+    def layer_dims(self, n_features: int, n_classes: int) -> tuple[int, ...]:
+        """``(n_features, *layers, 1)`` for two classes, ``(..., n_classes)`` (softmax) for more."""
+        if n_classes < 2:
+            raise DataError(f"Classification needs at least two classes; got {n_classes}.")
+        return (n_features, *self.layers, 1 if n_classes == 2 else n_classes)
+
+    def steps_per_epoch(self, n_train: int) -> int:
+        """Mini-batches per epoch: ``ceil(n_train / batch_size)``."""
+        return max(1, math.ceil(n_train / self.batch_size))
+
+    # ------------------------------------------------------------------ dict / TOML
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (TOML/JSON friendly; None values are left out)."""
+        data = {k: v for k, v in dataclasses.asdict(self.dataset).items() if v is not None}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "layers": list(self.layers),
+            "activation": self.activation,
+            "learning_rate": self.learning_rate,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "seed": self.seed,
+            "init": self.init,
+            "shuffle": self.shuffle,
+            "data_seed": self.data_seed,
+            "eval_every": self.eval_every,
+            "log_scale": self.log_scale,
+            "dataset": data,
+        }
+        if self.schedule is not None:
+            out["schedule"] = {"name": self.schedule.name, **dict(self.schedule.settings)}
+        out["optimizers"] = [
+            {"name": o.name, "label": o.label, **dict(o.hyperparameters)} for o in self.optimizers
+        ]
+        return out
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], source: str = "the configuration"
+    ) -> ExperimentConfig:
+        """Build (and validate) a config from :meth:`to_dict`'s form; missing keys take defaults.
+
+        Raises:
+          InvalidParameterError: unknown keys (named, with the known ones), bad values.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidParameterError(f"{source} must be a table of settings.")
+        top = {f.name for f in dataclasses.fields(cls)}
+        _check_keys(data, top, source, "")
+        kwargs: dict[str, Any] = {
+            k: v for k, v in data.items() if k not in ("dataset", "schedule", "optimizers")
+        }
+        if "layers" in kwargs and isinstance(kwargs["layers"], list):
+            kwargs["layers"] = tuple(kwargs["layers"])
+        if "dataset" in data:
+            ds = data["dataset"]
+            if not isinstance(ds, Mapping):
+                raise InvalidParameterError(f"[dataset] in {source} must be a table.")
+            _check_keys(ds, {f.name for f in dataclasses.fields(DatasetSpec)}, source, "dataset")
+            kwargs["dataset"] = DatasetSpec(**ds)
+        if "schedule" in data:
+            sch = data["schedule"]
+            if not isinstance(sch, Mapping) or "name" not in sch:
+                raise InvalidParameterError(
+                    f"[schedule] in {source} must be a table with a 'name' (e.g. name = "
+                    '"inverse_time") and the schedule\'s settings.'
+                )
+            kwargs["schedule"] = ScheduleSpec(
+                sch["name"], {k: v for k, v in sch.items() if k != "name"}
+            )
+        if "optimizers" in data:
+            opts = data["optimizers"]
+            if not isinstance(opts, list) or not all(isinstance(o, Mapping) for o in opts):
+                raise InvalidParameterError(
+                    f"'optimizers' in {source} must be a list of [[optimizers]] tables."
+                )
+            specs = []
+            for o in opts:
+                if "name" not in o:
+                    raise InvalidParameterError(
+                        f"Every [[optimizers]] table in {source} needs a 'name' (e.g. \"adam\")."
+                    )
+                hyper = {k: v for k, v in o.items() if k not in ("name", "label")}
+                specs.append(OptimizerSpec(o["name"], hyper, o.get("label", "")))
+            kwargs["optimizers"] = tuple(specs)
+        return cls(**kwargs)
+
+    def to_toml(self) -> str:
+        """The configuration as TOML text; :meth:`from_toml` reads it back to an equal config."""
+        header = (
+            "# descentlab experiment configuration (every setting, resolved).\n"
+            "# Rerun it exactly with: descentlab compare --config config.toml\n\n"
+        )
+        text = tomli_w.dumps(self.to_dict())
+        # Short arrays of numbers on one line (layers = [5, 2]) instead of one item per line.
+        return header + _INLINE_NUMBERS.sub(
+            lambda m: "[" + ", ".join(v.strip().rstrip(",") for v in m[1].splitlines()) + "]",
+            text,
+        )
+
+    @classmethod
+    def from_toml(cls, text_or_path: str | os.PathLike[str]) -> ExperimentConfig:
+        """Read a configuration from TOML text or from a ``.toml`` file path.
+
+        Raises:
+          DataError: missing or unreadable file, invalid TOML (with the line).
+          InvalidParameterError: unknown keys, bad values.
+        """
+        source = "the configuration"
+        text = text_or_path
+        if isinstance(text_or_path, os.PathLike) or (
+            isinstance(text_or_path, str)
+            and "\n" not in text_or_path
+            and text_or_path.endswith(".toml")
+        ):
+            path = Path(text_or_path)
+            source = f"'{path}'"
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise DataError(f"No such file: '{path}'.") from None
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise DataError(f"Cannot read '{path}': {reason}.") from None
+        try:
+            data = tomllib.loads(str(text))
+        except tomllib.TOMLDecodeError as exc:
+            raise DataError(f"{source} is not valid TOML: {exc}.") from None
+        return cls.from_dict(data, source)
+
+
+def _derived_name(dataset: DatasetSpec) -> str:
+    """The default run name: the dataset's short name, made safe for folder names."""
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", dataset.short_name).strip("._") or "data"
+
+
+def _check_keys(data: Mapping[str, Any], known: set[str], source: str, section: str) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        where = f"[{section}] of {source}" if section else source
+        raise InvalidParameterError(
+            f"Unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            f"in {where}; the known settings are {', '.join(sorted(known))}."
+        )
