@@ -1,4 +1,4 @@
-"""The optimizer, schedule and dataset specs of an experiment, and the optimizers built from them.
+"""The ``name:key=value`` specs of optimizers, schedules and datasets, and what is built from them.
 
 The command line describes optimizers, schedules and datasets with one small syntax,
 ``name:key=value,key=value`` (:func:`parse_spec`)::
