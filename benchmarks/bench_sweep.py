@@ -24,7 +24,8 @@ import numpy as np
 import seed_baseline as sb
 from _common import machine, seed_data, table, timed
 
-from descentlab.experiments.sweep import SweepSpec, expand, parse_axis, run_sweep
+from descentlab.experiments.sweep import run_sweep
+from descentlab.experiments.sweep_space import SweepSpec, expand, parse_axis
 
 SPEC = SweepSpec(
     axes=(parse_axis("lr=1e-4..1e-1", points=8),),

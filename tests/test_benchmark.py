@@ -23,7 +23,8 @@ from descentlab.experiments.benchmark import (
 )
 from descentlab.experiments.population import Run, train_population
 from descentlab.experiments.specs import DatasetSpec
-from descentlab.experiments.sweep import Axis, load_split, parse_axis
+from descentlab.experiments.sweep import load_split
+from descentlab.experiments.sweep_space import Axis, parse_axis
 
 SPEC = BenchmarkSpec(
     optimizers=(("gd", {}), ("adam", {})),

@@ -24,16 +24,12 @@ from descentlab.experiments.population import Run, train_population
 from descentlab.experiments.specs import DatasetSpec, ScheduleSpec
 from descentlab.experiments.sweep import (
     METRICS,
-    Axis,
-    SweepSpec,
-    expand,
     load_split,
-    parse_axis,
-    plan,
     read_results,
     run_sweep,
     summarize,
 )
+from descentlab.experiments.sweep_space import Axis, SweepSpec, expand, parse_axis, plan
 
 SMALL = SweepSpec(
     optimizers=(("gd", {}), ("adam", {})),

@@ -99,7 +99,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         parse_layers,
         parse_optimizer_spec,
     )
-    from descentlab.experiments.sweep import parse_axis
+    from descentlab.experiments.sweep_space import parse_axis
 
     changes: dict[str, Any] = {}
     if args.dataset is not None:

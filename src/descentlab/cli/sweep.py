@@ -203,7 +203,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         parse_optimizer_spec,
         parse_schedule_spec,
     )
-    from descentlab.experiments.sweep import SweepSpec, parse_axis
+    from descentlab.experiments.sweep_space import SweepSpec, parse_axis
 
     base = SweepSpec()
     changes: dict[str, Any] = {}

@@ -48,16 +48,8 @@ from descentlab import __version__
 from descentlab._validation import InvalidParameterError
 from descentlab.experiments.population import Run, build_run_optimizer
 from descentlab.experiments.specs import DatasetSpec
-from descentlab.experiments.sweep import (
-    Axis,
-    _canonical_optimizers,
-    _columns,
-    _csv_text,
-    _row,
-    execute,
-    load_split,
-    plan,
-)
+from descentlab.experiments.sweep import _columns, _csv_text, _row, execute, load_split
+from descentlab.experiments.sweep_space import Axis, _canonical_optimizers, plan
 from descentlab.io import atomic_write
 from descentlab.plots import DPI, figure_png
 from descentlab.progress import ProgressBar
