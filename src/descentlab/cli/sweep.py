@@ -196,7 +196,7 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def spec_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`~descentlab.experiments.sweep.SweepSpec` the options describe."""
+    """The :class:`~descentlab.experiments.sweep_space.SweepSpec` the options describe."""
     from descentlab.experiments.specs import (
         parse_dataset_spec,
         parse_layers,

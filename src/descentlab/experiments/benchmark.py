@@ -48,8 +48,14 @@ from descentlab import __version__
 from descentlab._validation import InvalidParameterError
 from descentlab.experiments.population import Run, build_run_optimizer
 from descentlab.experiments.specs import DatasetSpec
-from descentlab.experiments.sweep import _columns, _csv_text, _row, execute, load_split
-from descentlab.experiments.sweep_space import Axis, _canonical_optimizers, plan
+from descentlab.experiments.sweep import (
+    execute,
+    load_split,
+    result_columns,
+    result_row,
+    results_csv_text,
+)
+from descentlab.experiments.sweep_space import Axis, canonical_optimizers, plan
 from descentlab.io import atomic_write
 from descentlab.plots import DPI, figure_png
 from descentlab.progress import ProgressBar
@@ -106,7 +112,7 @@ class BenchmarkSpec:
     chunk_size: int = 32
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "optimizers", _canonical_optimizers(self.optimizers))
+        object.__setattr__(self, "optimizers", canonical_optimizers(self.optimizers))
         if self.learning_rates.name != "learning_rate":
             raise InvalidParameterError("The benchmark tunes the learning rate only.")
         if not self.tune_seeds or not self.eval_seeds:
@@ -245,11 +251,12 @@ def run_benchmark(
 
     try:
         tune_rows = train_all(tune_runs)
-        columns = _columns(tune_runs)
+        columns = result_columns(tune_runs)
         atomic_write(
             out / "tuning.csv",
-            _csv_text(
-                columns, [_row(r, m, columns) for r, m in zip(tune_runs, tune_rows, strict=True)]
+            results_csv_text(
+                columns,
+                [result_row(r, m, columns) for r, m in zip(tune_runs, tune_rows, strict=True)],
             ),
         )
         entries = []
@@ -274,11 +281,11 @@ def run_benchmark(
         eval_rows = train_all(eval_runs)
     finally:
         bar.close()
-    columns = _columns(eval_runs)
+    columns = result_columns(eval_runs)
     atomic_write(
         out / "evaluation.csv",
-        _csv_text(
-            columns, [_row(r, m, columns) for r, m in zip(eval_runs, eval_rows, strict=True)]
+        results_csv_text(
+            columns, [result_row(r, m, columns) for r, m in zip(eval_runs, eval_rows, strict=True)]
         ),
     )
     measured = {r.run_id(): m for r, m in zip(eval_runs, eval_rows, strict=True)}
@@ -457,8 +464,8 @@ def _write_plots_and_report(
     from descentlab.experiments.sweep_plots import plot_lr_sensitivity
     from descentlab.report import html_figure, html_page, html_table
 
-    columns = _columns(tune_runs)
-    text_rows = [_row(r, m, columns) for r, m in zip(tune_runs, tune_rows, strict=True)]
+    columns = result_columns(tune_runs)
+    text_rows = [result_row(r, m, columns) for r, m in zip(tune_runs, tune_rows, strict=True)]
     images = {
         "Test accuracy, tuned and untuned (mean ± std over the fresh seeds)": figure_png(
             plot_test_accuracy(results)

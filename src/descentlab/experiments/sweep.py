@@ -66,6 +66,9 @@ __all__ = [
     "execute",
     "load_split",
     "read_results",
+    "result_columns",
+    "result_row",
+    "results_csv_text",
     "run_sweep",
     "summarize",
 ]
@@ -177,7 +180,8 @@ def execute(
         yield list(chunks[index]), rows
 
 
-def _columns(runs: Sequence[Run]) -> list[str]:
+def result_columns(runs: Sequence[Run]) -> list[str]:
+    """The ``results.csv`` header for ``runs``: ids, every setting any run has, then METRICS."""
     hyper: dict[str, None] = {"learning_rate": None}
     sched: dict[str, None] = {}
     for r in runs:
@@ -211,7 +215,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _row(run: Run, measured: Mapping[str, Any], columns: Sequence[str]) -> dict[str, str]:
+def result_row(run: Run, measured: Mapping[str, Any], columns: Sequence[str]) -> dict[str, str]:
     """One ``results.csv`` row (text cells, empty where a setting does not apply): the run's
     settings, then its measurements."""
     out = {"run_id": run.run_id(), "config_id": run.config_id(), "optimizer": run.optimizer}
@@ -223,7 +227,8 @@ def _row(run: Run, measured: Mapping[str, Any], columns: Sequence[str]) -> dict[
     return {c: out.get(c, "") for c in columns}
 
 
-def _csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> str:
+def results_csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> str:
+    """``rows`` as CSV text under the header ``columns`` (missing cells empty)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(columns), restval="", lineterminator="\n")
     writer.writeheader()
@@ -324,7 +329,7 @@ def run_sweep(
     chunks = plan(runs, spec.chunk_size)
     warm = warm_up(backend, jobs) if len(chunks) > 1 else None
     data = load_split(spec.dataset, spec.val_seed)
-    columns = _columns(runs)
+    columns = result_columns(runs)
     run_ids = [r.run_id() for r in runs]
     position = {rid: i for i, rid in enumerate(run_ids)}
     out.mkdir(parents=True, exist_ok=True)
@@ -360,7 +365,7 @@ def run_sweep(
 
     def save() -> list[dict[str, str]]:
         rows = sorted(done.values(), key=lambda r: position[r["run_id"]])
-        atomic_write(out / "results.csv", _csv_text(columns, rows))
+        atomic_write(out / "results.csv", results_csv_text(columns, rows))
         return rows
 
     if warm is not None:
@@ -388,7 +393,7 @@ def run_sweep(
             on_epoch=tick if bar.enabled else None,
         ):
             for i, m in zip(indices, measured, strict=True):
-                done[run_ids[i]] = _row(runs[i], m, columns)
+                done[run_ids[i]] = result_row(runs[i], m, columns)
             save()
             finished += len(indices)
             best = max([best, *(float(m["val_accuracy"]) for m in measured)])
@@ -402,7 +407,7 @@ def run_sweep(
     if status == "completed":
         summary = summarize(rows, columns)
         header = list(summary[0]) if summary else []
-        atomic_write(out / "summary.csv", _csv_text(header, summary))
+        atomic_write(out / "summary.csv", results_csv_text(header, summary))
         files.append("summary.csv")
         if plots:
             from descentlab.experiments.sweep_plots import write_sweep_plots

@@ -30,6 +30,7 @@ from descentlab.schedules import SCHEDULES
 __all__ = [
     "Axis",
     "SweepSpec",
+    "canonical_optimizers",
     "expand",
     "parse_axis",
     "plan",
@@ -247,7 +248,7 @@ class SweepSpec:
             )
         if not self.optimizers:
             raise InvalidParameterError("A sweep needs at least one optimizer.")
-        object.__setattr__(self, "optimizers", _canonical_optimizers(self.optimizers))
+        object.__setattr__(self, "optimizers", canonical_optimizers(self.optimizers))
         names = [a.name if a.optimizer is None else f"{a.optimizer}.{a.name}" for a in self.axes]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -304,7 +305,7 @@ class SweepSpec:
         )
 
 
-def _canonical_optimizers(
+def canonical_optimizers(
     optimizers: Sequence[tuple[str, Mapping[str, Any]]],
 ) -> tuple[tuple[str, dict[str, Any]], ...]:
     """``(name, settings)`` pairs with lower-case names and aliases resolved (``lr`` ->
