@@ -15,26 +15,13 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from descentlab.experiments.sweep import METRICS
 from descentlab.plots import DPI, save_figure
 
 __all__ = ["plot_heatmap", "plot_lr_sensitivity", "sensitivity_curves", "write_sweep_plots"]
 
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
-_NOT_SETTINGS = {
-    "run_id",
-    "config_id",
-    "optimizer",
-    "seed",
-    "train_accuracy",
-    "val_accuracy",
-    "test_accuracy",
-    "final_cost",
-    "val_cost",
-    "test_cost",
-    "diverged",
-    "stopped_epoch",
-    "seconds",
-}
+_NOT_SETTINGS = {"run_id", "config_id", "optimizer", "seed", *METRICS}
 
 
 def _num(cell: str) -> float:
