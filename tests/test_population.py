@@ -21,12 +21,11 @@ from descentlab.experiments.population import (
     Run,
     SplitData,
     evaluate,
-    stack_optimizers,
     train_population,
 )
 from descentlab.experiments.specs import build_optimizer
 from descentlab.nn import MLP
-from descentlab.optimizers import adam, gd, get_optimizer, momentum
+from descentlab.optimizers import adam, gd, get_optimizer, momentum, stack_optimizers
 from descentlab.schedules import get_schedule
 from descentlab.training import train
 

@@ -47,10 +47,10 @@ from descentlab import __version__
 from descentlab._validation import DataError
 from descentlab.datasets import Dataset, load_dataset
 from descentlab.experiments.config import ExperimentConfig
-from descentlab.experiments.population import stack_optimizers
 from descentlab.experiments.specs import OptimizerSpec, build_learning_rate
 from descentlab.io import atomic_write, atomic_writer
 from descentlab.nn import MLP
+from descentlab.optimizers import stack_optimizers
 from descentlab.optimizers.base import Params
 from descentlab.training import History, train
 
@@ -264,7 +264,7 @@ def run_together(
     Member k is the network ``init(seed)`` trained by ``config.optimizers[k]``: the K members
     start from the same weights and see the same mini-batches, so one forward and one backward
     pass per mini-batch serve them all (parameters ``(K, n_l, n_{l-1})``, data shared), and
-    :func:`~descentlab.experiments.population.stack_optimizers` updates member k with its own
+    :func:`~descentlab.optimizers.stack_optimizers` updates member k with its own
     optimizer (schedule included)::
 
         theta_k <- theta_k + update_k(grad_k)        for k = 1 .. K, in one step

@@ -11,8 +11,8 @@ lock-step (:func:`descentlab.training.train`), whatever their optimizers:
   name and its integer settings: :meth:`Run.segment_key`) form a segment, built once with
   per-member hyperparameter arrays ``(K_s,)`` (learning rate, betas, eps, weight decay,
   schedule rates);
-- :func:`stack_optimizers` runs the segments side by side on consecutive slices of the
-  population axis, so gd, momentum and Adam members share one forward and backward pass.
+- :func:`~descentlab.optimizers.stack_optimizers` runs the segments side by side on
+  consecutive slices of the population axis, so gd, momentum and Adam members share one forward and backward pass.
 
 Member k's numbers equal training run k alone (tests/test_population.py checks this to 1e-12
 relative in float64); a run is identified by :meth:`Run.run_id`, a hash of its settings.
@@ -21,7 +21,6 @@ relative in float64); a run is identified by :meth:`Run.run_id`, a hash of its s
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 import time
@@ -31,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from descentlab._validation import DataError, InvalidParameterError
+from descentlab._validation import InvalidParameterError
 from descentlab.experiments.specs import ScheduleSpec, build_optimizer, resolve_hyperparameters
 from descentlab.nn import MLP
-from descentlab.optimizers.base import GradientTransformation, Params
+from descentlab.optimizers.base import GradientTransformation, Params, stack_optimizers
 from descentlab.training import train
 
 __all__ = [
@@ -42,87 +41,11 @@ __all__ = [
     "SplitData",
     "build_run_optimizer",
     "evaluate",
-    "stack_optimizers",
     "train_population",
 ]
 
 
 # ----------------------------------------------------------------------------- stacking
-
-
-def stack_optimizers(
-    optimizers: Sequence[GradientTransformation], sizes: Sequence[int]
-) -> GradientTransformation:
-    """Different optimizers for consecutive blocks of a population, as one transformation.
-
-    With ``sizes = (K_1, ..., K_S)`` and offsets ``o_s = K_1 + ... + K_{s-1}``, members
-    ``o_s .. o_s + K_s - 1`` (the leading axis of every leaf) are updated by ``optimizers[s]``::
-
-        u[o_s : o_s + K_s], state_s = optimizers[s].update(g[o_s : o_s + K_s], state_s, theta[...])
-
-    Each block is a basic slice (a view), so a member's update is computed exactly as if its
-    block were trained alone; the state is the tuple of the blocks' states.
-
-    Args:
-      optimizers: one transformation per block (its per-member hyperparameters, if any, have
-        length ``K_s``).
-      sizes: the block sizes ``K_s >= 1``, in order; every leaf needs a leading axis of their sum.
-
-    Returns:
-      the stacked transformation.
-
-    >>> from descentlab.optimizers import adam, gd
-    >>> opt = stack_optimizers([gd(0.1), adam(0.1)], [1, 2])
-    >>> theta = {"w": np.zeros((3, 2))}
-    >>> u, _ = opt.update({"w": np.ones((3, 2))}, opt.init(theta), theta)
-    >>> u["w"].round(6).tolist()
-    [[-0.1, -0.1], [-0.1, -0.1], [-0.1, -0.1]]
-    """
-    if len(optimizers) != len(sizes) or not optimizers:
-        raise InvalidParameterError(
-            f"stack_optimizers needs one size per optimizer; got {len(optimizers)} optimizers "
-            f"and {len(sizes)} sizes."
-        )
-    if any(not isinstance(s, int | np.integer) or s < 1 for s in sizes):
-        raise InvalidParameterError(f"The block sizes must be ints >= 1. Got {list(sizes)!r}.")
-    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
-    blocks = [slice(a, b) for a, b in itertools.pairwise(bounds)]
-    total = bounds[-1]
-
-    def part(tree: Params, block: slice) -> Params:
-        return {k: v[block] for k, v in tree.items()}
-
-    def check(tree: Params) -> None:
-        for k, v in tree.items():
-            if np.ndim(v) == 0 or np.shape(v)[0] != total:
-                raise DataError(
-                    f"stack_optimizers covers {total} members, but [{k!r}] has shape "
-                    f"{np.shape(v)}; every array needs a leading population axis of {total}."
-                )
-
-    def init(params: Params) -> tuple:
-        check(params)
-        return tuple(opt.init(part(params, b)) for opt, b in zip(optimizers, blocks, strict=True))
-
-    def update(grads: Params, state: tuple, params: Params | None = None) -> tuple[Params, tuple]:
-        out = {}
-        for k, g in grads.items():
-            if g.ndim == 0 or g.shape[0] != total:
-                check(grads)
-            out[k] = np.empty(g.shape, dtype=np.result_type(g, np.float64))
-        new_state = []
-        for opt, b, s in zip(optimizers, blocks, state, strict=True):
-            u, s = opt.update(
-                {k: g[b] for k, g in grads.items()},
-                s,
-                None if params is None else {k: p[b] for k, p in params.items()},
-            )
-            for k, v in u.items():
-                out[k][b] = v
-            new_state.append(s)
-        return out, tuple(new_state)
-
-    return GradientTransformation(init, update)
 
 
 # ----------------------------------------------------------------------------- runs
@@ -343,7 +266,7 @@ def train_population(
     """Train ``runs`` (all with one :meth:`Run.population_key`) as one population; one row each.
 
     Members are grouped into optimizer segments (:meth:`Run.segment_key`) stacked with
-    :func:`stack_optimizers`; member k starts from ``init(seed_k)`` and sees the data in the
+    :func:`~descentlab.optimizers.stack_optimizers`; member k starts from ``init(seed_k)`` and sees the data in the
     order drawn from ``seed_k``, so its numbers equal training run k alone.
 
     Args:

@@ -1,6 +1,7 @@
 """Optimizers: pure gradient transformations (Optax's shape, NumPy inside) and named optimizers.
 
-``base`` holds the protocol (``init``/``update``, ``chain``, ``apply_updates``), ``transforms``
+``base`` holds the protocol (``init``/``update``, ``chain``, ``stack_optimizers``,
+``apply_updates``), ``transforms``
 the building blocks, ``aliases`` the named optimizers built from them.
 """
 
@@ -23,6 +24,7 @@ from descentlab.optimizers.base import (
     apply_updates,
     chain,
     identity,
+    stack_optimizers,
 )
 from descentlab.optimizers.transforms import (
     EmaState,
@@ -76,6 +78,7 @@ __all__ = [
     "scale_by_learning_rate",
     "scale_by_rms",
     "sgd",
+    "stack_optimizers",
     "trace",
     "update_moment",
 ]

@@ -13,7 +13,8 @@ size K. Nothing is changed in place: ``update`` returns a new state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "chain",
     "check_same_structure",
     "identity",
+    "stack_optimizers",
     "tree_map",
     "tree_zeros_like",
 ]
@@ -154,6 +156,81 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
             grads, s = t.update(grads, s, params)
             new_state.append(s)
         return grads, tuple(new_state)
+
+    return GradientTransformation(init, update)
+
+
+def stack_optimizers(
+    optimizers: Sequence[GradientTransformation], sizes: Sequence[int]
+) -> GradientTransformation:
+    """Different optimizers for consecutive blocks of a population, as one transformation.
+
+    With ``sizes = (K_1, ..., K_S)`` and offsets ``o_s = K_1 + ... + K_{s-1}``, members
+    ``o_s .. o_s + K_s - 1`` (the leading axis of every leaf) are updated by ``optimizers[s]``::
+
+        u[o_s : o_s + K_s], state_s = optimizers[s].update(g[o_s : o_s + K_s], state_s, theta[...])
+
+    Each block is a basic slice (a view), so a member's update is computed exactly as if its
+    block were trained alone; the state is the tuple of the blocks' states.
+
+    Args:
+      optimizers: one transformation per block (its per-member hyperparameters, if any, have
+        length ``K_s``).
+      sizes: the block sizes ``K_s >= 1``, in order; every leaf needs a leading axis of their sum.
+
+    Returns:
+      the stacked transformation.
+
+    >>> from descentlab.optimizers import adam, gd
+    >>> opt = stack_optimizers([gd(0.1), adam(0.1)], [1, 2])
+    >>> theta = {"w": np.zeros((3, 2))}
+    >>> u, _ = opt.update({"w": np.ones((3, 2))}, opt.init(theta), theta)
+    >>> u["w"].round(6).tolist()
+    [[-0.1, -0.1], [-0.1, -0.1], [-0.1, -0.1]]
+    """
+    if len(optimizers) != len(sizes) or not optimizers:
+        raise InvalidParameterError(
+            f"stack_optimizers needs one size per optimizer; got {len(optimizers)} optimizers "
+            f"and {len(sizes)} sizes."
+        )
+    if any(not isinstance(s, int | np.integer) or s < 1 for s in sizes):
+        raise InvalidParameterError(f"The block sizes must be ints >= 1. Got {list(sizes)!r}.")
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
+    blocks = [slice(a, b) for a, b in itertools.pairwise(bounds)]
+    total = bounds[-1]
+
+    def part(tree: Params, block: slice) -> Params:
+        return {k: v[block] for k, v in tree.items()}
+
+    def check(tree: Params) -> None:
+        for k, v in tree.items():
+            if np.ndim(v) == 0 or np.shape(v)[0] != total:
+                raise DataError(
+                    f"stack_optimizers covers {total} members, but [{k!r}] has shape "
+                    f"{np.shape(v)}; every array needs a leading population axis of {total}."
+                )
+
+    def init(params: Params) -> tuple:
+        check(params)
+        return tuple(opt.init(part(params, b)) for opt, b in zip(optimizers, blocks, strict=True))
+
+    def update(grads: Params, state: tuple, params: Params | None = None) -> tuple[Params, tuple]:
+        out = {}
+        for k, g in grads.items():
+            if g.ndim == 0 or g.shape[0] != total:
+                check(grads)
+            out[k] = np.empty(g.shape, dtype=np.result_type(g, np.float64))
+        new_state = []
+        for opt, b, s in zip(optimizers, blocks, state, strict=True):
+            u, s = opt.update(
+                {k: g[b] for k, g in grads.items()},
+                s,
+                None if params is None else {k: p[b] for k, p in params.items()},
+            )
+            for k, v in u.items():
+                out[k][b] = v
+            new_state.append(s)
+        return out, tuple(new_state)
 
     return GradientTransformation(init, update)
 
