@@ -21,9 +21,9 @@ from descentlab.experiments.benchmark import (
     run_benchmark,
     table,
 )
+from descentlab.experiments.data import load_experiment_data
 from descentlab.experiments.population import Run, train_population
 from descentlab.experiments.specs import DatasetSpec
-from descentlab.experiments.sweep import load_split
 from descentlab.experiments.sweep_space import Axis, parse_axis
 
 SPEC = BenchmarkSpec(
@@ -107,13 +107,17 @@ def test_benchmark_tunes_on_validation_and_reports_fresh_seeds(tmp_path: Path) -
         "n_test": 300,
         "n_features": 2,
         "n_classes": 2,
+        "classes": [0, 1],
+        "feature_names": ["x1", "x2"],
+        "holdout": "fresh",
+        "standardized": False,
     }
 
 
 def test_measured_runs_are_the_populations_numbers(tmp_path: Path) -> None:
     results = run_benchmark(SPEC, tmp_path)
     entry = results["optimizers"][1]  # adam
-    data = load_split(DatasetSpec())
+    data = load_experiment_data(DatasetSpec(), validation=True)
     runs = [SPEC.run("adam", {}, entry["tuned_lr"], s) for s in SPEC.eval_seeds]
     rows = train_population(runs, data)
     acc = np.array([r["test_accuracy"] for r in rows])

@@ -17,15 +17,11 @@ import pytest
 from PIL import Image
 
 from descentlab.cli import main
-from descentlab.experiments import compare as compare_module
-from descentlab.experiments.compare import (
-    HISTORY_COLUMNS,
-    load_experiment_data,
-    read_history_csv,
-    rebuild_outputs,
-    run_comparison,
-)
+from descentlab.experiments import population as population_module
+from descentlab.experiments.compare import rebuild_outputs, run_comparison
 from descentlab.experiments.config import ExperimentConfig
+from descentlab.experiments.data import load_experiment_data
+from descentlab.experiments.run_folder import HISTORY_COLUMNS, read_history_csv
 from descentlab.experiments.specs import (
     DatasetSpec,
     OptimizerSpec,
@@ -390,27 +386,39 @@ TOGETHER_CASES = {
 }
 
 
+def _alone(config: ExperimentConfig, out) -> dict:
+    """Each optimizer of ``config`` in a comparison of its own; the results merged in order."""
+    merged: dict = {"runs": [], "history": [], "models": {}}
+    for k, spec in enumerate(config.optimizers):
+        folder = out / str(k)
+        r = run_comparison(config.replace(optimizers=(spec,)), folder, progress=False)
+        merged["runs"] += r["runs"]
+        merged["history"] += (folder / "history.csv").read_text().splitlines()[1:]
+        with np.load(folder / "models.npz") as z:
+            merged["models"].update({spec.label + key[4:]: z[key] for key in z.files if "/" in key})
+        merged["results"] = r
+    return merged
+
+
 @pytest.mark.parametrize("case", list(TOGETHER_CASES))
-def test_trained_together_equals_one_after_another(tmp_path, case):
+def test_trained_together_equals_each_alone(tmp_path, case):
     config = TOGETHER_CASES[case]
     a = run_comparison(config, tmp_path / "together", progress=False)
-    b = run_comparison(config, tmp_path / "alone", progress=False, together=False)
-    assert (a["trained_together"], b["trained_together"]) == (True, False)
+    b = _alone(config, tmp_path / "alone")
+    assert a["trained_together"] is True
     assert len({r["seconds"] for r in a["runs"]}) == 1 and a["runs"][0]["seconds"] > 0
-    assert len({r["seconds"] for r in b["runs"]}) == len(b["runs"])  # one time per run
     # every number, status and message is the same, bit for bit
-    assert _strip_times(a) == _strip_times(b)
+    assert _strip_times(a)["runs"] == [
+        {k: v for k, v in r.items() if k != "seconds"} for r in b["runs"]
+    ]
     assert json.loads((tmp_path / "together" / "results.json").read_text())["partial"] is False
-    assert (tmp_path / "together" / "history.csv").read_text() == (
-        tmp_path / "alone" / "history.csv"
-    ).read_text()
-    with (
-        np.load(tmp_path / "together" / "models.npz") as za,
-        np.load(tmp_path / "alone" / "models.npz") as zb,
-    ):
-        assert sorted(za.files) == sorted(zb.files)
-        for key in za.files:
-            np.testing.assert_array_equal(za[key], zb[key], err_msg=key)
+    assert (tmp_path / "together" / "history.csv").read_text().splitlines()[1:] == b["history"]
+    with np.load(tmp_path / "together" / "models.npz") as za:
+        labels = [str(v) for v in za["labels"]]
+        together = {labels[int(key[3])] + key[4:]: za[key] for key in za.files if "/" in key}
+    assert sorted(together) == sorted(b["models"])
+    for key, value in together.items():
+        np.testing.assert_array_equal(value, b["models"][key], err_msg=key)
     statuses = [(r["label"], r["status"], r["epochs_run"]) for r in a["runs"]]
     if case == "seed data, two diverge":
         assert statuses == [
@@ -433,7 +441,7 @@ def test_trained_together_equals_one_after_another(tmp_path, case):
 
 
 def test_interrupt_stops_the_population_at_one_epoch(tmp_path, monkeypatch):
-    real = compare_module.train
+    real = population_module.train
 
     def interrupt_after_epoch_4(*args, on_epoch=None, **kwargs):
         def hook(epoch, logs):
@@ -444,7 +452,7 @@ def test_interrupt_stops_the_population_at_one_epoch(tmp_path, monkeypatch):
 
         return real(*args, on_epoch=hook, **kwargs)
 
-    monkeypatch.setattr(compare_module, "train", interrupt_after_epoch_4)
+    monkeypatch.setattr(population_module, "train", interrupt_after_epoch_4)
     config = ExperimentConfig(
         optimizers=(OptimizerSpec("gd", {"lr": 800}), *ExperimentConfig().optimizers),
         epochs=20,
@@ -463,11 +471,9 @@ def test_interrupt_stops_the_population_at_one_epoch(tmp_path, monkeypatch):
     for r in saved["runs"][1:]:
         assert r["message"] == "Interrupted after 5 of 20 epochs; the history so far is kept."
         assert 0.4 < r["train_accuracy"] < 1 and 0.4 < r["test_accuracy"] < 1
-    # the interrupted members equal 5 epochs trained one after another
+    # the interrupted members equal 5 epochs trained each alone
     monkeypatch.undo()
-    alone = run_comparison(
-        config.replace(epochs=5), tmp_path / "alone", progress=False, together=False
-    )
+    alone = _alone(config.replace(epochs=5), tmp_path / "alone")
     for r, s in zip(saved["runs"][1:], alone["runs"][1:], strict=True):
         assert (r["train_accuracy"], r["test_accuracy"], r["final_cost"]) == (
             s["train_accuracy"],
@@ -483,36 +489,6 @@ def test_interrupt_stops_the_population_at_one_epoch(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_interrupt_between_optimizers_keeps_finished_runs(tmp_path, monkeypatch):
-    real = compare_module.run_one
-    calls = []
-
-    def interrupt_second(config, spec, data, **kwargs):
-        calls.append(spec.label)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(config, spec, data, **kwargs)
-
-    monkeypatch.setattr(compare_module, "run_one", interrupt_second)
-    config = ExperimentConfig(epochs=20)
-    results = run_comparison(config, tmp_path, progress=False, together=False)
-    assert results["interrupted"] is True
-    saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["partial"] is True and saved["trained_together"] is False
-    assert [(r["label"], r["status"]) for r in saved["runs"]] == [
-        ("gd", "completed"),
-        ("momentum", "not_run"),
-        ("adam", "not_run"),
-    ]
-    assert saved["runs"][1]["train_accuracy"] is None
-    assert len(read_history_csv(tmp_path / "history.csv")["gd"]["cost"]) == 20
-    assert (
-        "This run was interrupted: 1 of 3 optimizer runs finished"
-        in (tmp_path / "report.html").read_text()
-    )
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-
-
 def test_bad_data_writes_nothing(tmp_path):
     config = ExperimentConfig(dataset=DatasetSpec(str(tmp_path / "missing.csv"), target="y"))
     with pytest.raises(ValueError, match="No such file"):
@@ -521,11 +497,11 @@ def test_bad_data_writes_nothing(tmp_path):
 
 
 def test_load_experiment_data_fresh_and_split():
-    data = load_experiment_data(ExperimentConfig())
+    data = load_experiment_data(ExperimentConfig().dataset)
     assert data.train.X.shape == (2, 300) and data.test.X.shape == (2, 300)
     assert data.mean is None
     assert not np.array_equal(data.train.X, data.test.X)
-    iris = load_experiment_data(ExperimentConfig(dataset=DatasetSpec("iris", test_size=30)))
+    iris = load_experiment_data(DatasetSpec("iris", test_size=30))
     assert (iris.train.n_examples, iris.test.n_examples) == (120, 30)
     np.testing.assert_allclose(iris.train.X.mean(axis=1), 0, atol=1e-12)
     np.testing.assert_allclose(iris.train.X.std(axis=1), 1)
@@ -537,7 +513,10 @@ def test_load_experiment_data_fresh_and_split():
 # ----------------------------------------------------------------------------- Ctrl-C
 
 
-def test_ctrl_c_leaves_a_valid_partial_run_folder(tmp_path):
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_ctrl_c_or_sigterm_leaves_a_valid_partial_run_folder(tmp_path, signum, status):
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
@@ -561,9 +540,9 @@ def test_ctrl_c_leaves_a_valid_partial_run_folder(tmp_path):
     while not (run_dir / "results.json").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.7)  # well inside the population's training loop
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == status, err
     assert err.strip().splitlines() == [
         f"descentlab: interrupted; partial results saved in {run_dir}"
     ]

@@ -10,7 +10,8 @@ import pytest
 from descentlab._validation import InvalidParameterError
 from descentlab.cli import main as cli_main
 from descentlab.experiments.parallel import map_unordered
-from descentlab.experiments.sweep import read_results, run_sweep
+from descentlab.experiments.results import read_results
+from descentlab.experiments.sweep import run_sweep
 from descentlab.experiments.sweep_space import SweepSpec, parse_axis
 
 distributed = pytest.importorskip("distributed")

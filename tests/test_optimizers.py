@@ -15,6 +15,7 @@ from descentlab._validation import DataError, InvalidParameterError
 from descentlab.optimizers import (
     OPTIMIZERS,
     EmaState,
+    EmptyState,
     ScaleByAdagradState,
     ScaleByAdamState,
     ScaleByLearningRateState,
@@ -24,6 +25,7 @@ from descentlab.optimizers import (
     adam,
     adamw,
     add_decayed_weights,
+    applied_learning_rate,
     apply_updates,
     bias_correction,
     clip_by_global_norm,
@@ -273,18 +275,23 @@ def test_add_decayed_weights_needs_params_unless_zero():
 
 
 def test_scale_by_learning_rate_number_array_and_schedule():
-    updates, state = scale_by_learning_rate(0.3).update(G, ScaleByLearningRateState(count=2))
+    updates, state = scale_by_learning_rate(0.3).update(G, ScaleByLearningRateState(2, 0.3))
     assert_tree(updates, {k: -0.3 * v for k, v in G.items()})
-    assert state.count == 3
+    assert state == (3, 0.3)
 
     lr = np.array([0.1, 0.2, 0.3])  # the (3, ...) leaves read as a population of 3
-    updates, _ = scale_by_learning_rate(lr).update(G, ScaleByLearningRateState(count=0))
+    updates, state = scale_by_learning_rate(lr).update(G, ScaleByLearningRateState(0, lr))
     assert_tree(updates, {k: -lr.reshape(3, 1) * v for k, v in G.items()})
+    np.testing.assert_array_equal(state.learning_rate, lr)
 
+    # The state keeps the rate the last update applied (at init: the first update's rate).
     schedule = schedules.exponential_decay(0.5, gamma=0.5)
-    updates, state = scale_by_learning_rate(schedule).update(G, ScaleByLearningRateState(4))
+    assert scale_by_learning_rate(schedule).init(G) == (0, 0.5)
+    updates, state = scale_by_learning_rate(schedule).update(G, ScaleByLearningRateState(4, 0.0))
     assert_tree(updates, {k: -(0.5 * 0.5**4) * v for k, v in G.items()})
-    assert state.count == 5
+    assert state == (5, 0.5 * 0.5**4)
+    assert applied_learning_rate((EmptyState(), state)) == 0.5 * 0.5**4
+    assert np.isnan(applied_learning_rate(trace(0.9).init(G)))  # no learning rate in it
 
 
 def test_clip_by_global_norm_one_step():

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from descentlab._validation import DataError, InvalidParameterError
 from descentlab.datasets import make_moons
+from descentlab.experiments.data import ExperimentData
 from descentlab.experiments.population import (
+    Population,
     Run,
-    SplitData,
     evaluate,
     train_population,
 )
@@ -245,14 +246,10 @@ def test_stack_optimizers_rejects_bad_sizes_and_shapes() -> None:
         opt.init({"theta": np.zeros((4, 5))})
 
 
-SPLIT = SplitData(
-    DATA.X,
-    DATA.y,
-    make_moons(30, noise=0.25, seed=8).X,
-    make_moons(30, noise=0.25, seed=8).y,
-    make_moons(30, noise=0.25, seed=9).X,
-    make_moons(30, noise=0.25, seed=9).y,
-    2,
+SPLIT = ExperimentData(
+    train=DATA,
+    val=make_moons(30, noise=0.25, seed=8),
+    test=make_moons(30, noise=0.25, seed=9),
 )
 
 
@@ -266,12 +263,12 @@ def _alone(run: Run) -> dict:
         from descentlab.experiments.specs import ScheduleSpec
 
         schedule = ScheduleSpec(run.schedule, run.schedule_settings)
-    steps = int(np.ceil(SPLIT.X_train.shape[1] / run.batch_size))
+    steps = int(np.ceil(SPLIT.train.n_examples / run.batch_size))
     result = train(
         net,
         build_optimizer(run.optimizer, hyper, rate, schedule, steps),
-        SPLIT.X_train,
-        SPLIT.y_train,
+        SPLIT.train.X,
+        SPLIT.train.y,
         epochs=run.epochs,
         batch_size=run.batch_size,
         seed=run.seed,
@@ -325,6 +322,26 @@ def test_train_population_rejects_incompatible_runs() -> None:
     runs = [Run("gd", {"lr": 0.1}, batch_size=16), Run("gd", {"lr": 0.1}, batch_size=32)]
     with pytest.raises(InvalidParameterError, match="share batch size"):
         train_population(runs, SPLIT)
+    with pytest.raises(InvalidParameterError, match="at least one run"):
+        Population([], SPLIT)
+
+
+def test_population_positions_map_runs_to_members() -> None:
+    """Runs of one optimizer structure are contiguous on the population axis, whatever the
+    order given; position maps each run to its member and member(i) is run i alone."""
+    runs = [
+        Run("adam", {"lr": 0.01}, batch_size=16, epochs=EPOCHS, seed=1),
+        Run("gd", {"lr": 0.1}, batch_size=16, epochs=EPOCHS, seed=2),
+        Run("adam", {"lr": 0.02}, batch_size=16, epochs=EPOCHS, seed=3),
+    ]
+    population = Population(runs, SPLIT)
+    assert population.position == [0, 2, 1]
+    result = population.train()
+    for i, run in enumerate(runs):
+        alone = population.member(result, i)
+        np.testing.assert_allclose(
+            alone.history.cost[-1], _alone(run)["final_cost"], rtol=RTOL, atol=0
+        )
 
 
 def test_run_identity() -> None:

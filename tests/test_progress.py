@@ -1,13 +1,11 @@
-"""The progress bar: drawn on a terminal only, with position, figures and time left."""
+"""The progress bar (tqdm): drawn on a terminal only, with position, figures and time left."""
 
 import io
 import sys
 
-import pytest
-
 from descentlab import MLP, load_moons, train
 from descentlab.optimizers import gd
-from descentlab.progress import ProgressBar, format_seconds
+from descentlab.progress import Progress
 
 
 class FakeTTY(io.StringIO):
@@ -15,30 +13,44 @@ class FakeTTY(io.StringIO):
         return True
 
 
-@pytest.mark.parametrize("seconds, text", [(0.4, "0:00"), (75.3, "1:15"), (3725, "1:02:05")])
-def test_format_seconds(seconds, text):
-    assert format_seconds(seconds) == text
-
-
 def test_draws_position_figures_and_eta_on_a_terminal():
     stream = FakeTTY()
-    with ProgressBar(10, "adam", stream=stream) as bar:
+    with Progress(10, "adam", stream=stream) as bar:
+        assert bar.enabled
+        bar.update(3, cost=0.5)
         bar.update(10, cost=0.25)
     out = stream.getvalue()
-    assert out.startswith("\radam [") and out.endswith("\n")
-    assert "] 10/10 cost 0.25 " in out
-    assert "#" * ProgressBar.width in out
+    assert out.startswith("\radam:") and out.endswith("\n")
+    assert "10/10" in out and "cost=0.25" in out and "epoch/s" in out
+
+
+def test_figures_are_refreshed_at_most_ten_times_a_second():
+    stream = FakeTTY()
+    with Progress(1000, "gd", stream=stream) as bar:
+        for done in range(1, 1000):
+            bar.update(done, cost=1.0 / done)
+        drawn_before_the_end = stream.getvalue().count("\r")
+    assert drawn_before_the_end < 10  # a tight loop of 999 updates redraws a few times only
 
 
 def test_silent_when_not_a_terminal_or_disabled():
     piped = io.StringIO()
-    with ProgressBar(5, "gd", stream=piped) as bar:
+    with Progress(5, "gd", stream=piped) as bar:
+        assert not bar.enabled
         bar.update(5, cost=1.0)
     assert piped.getvalue() == ""
     tty = FakeTTY()
-    with ProgressBar(5, "gd", stream=tty, enabled=False) as bar:
+    with Progress(5, "gd", stream=tty, enabled=False) as bar:
         bar.update(5)
     assert tty.getvalue() == ""
+
+
+def test_total_can_grow_while_running():
+    stream = FakeTTY()
+    with Progress(4, "benchmark", stream=stream, unit="run") as bar:
+        bar.total = 8
+        bar.update(8)
+    assert bar.total == 8 and "8/8" in stream.getvalue()
 
 
 def test_train_shows_the_bar_on_a_terminal_only(monkeypatch):
@@ -46,7 +58,7 @@ def test_train_shows_the_bar_on_a_terminal_only(monkeypatch):
     tty = FakeTTY()
     monkeypatch.setattr(sys, "stderr", tty)
     train(MLP((2, 3, 1)), gd(0.1), data.X, data.y, epochs=3, seed=0, label="gd")
-    assert "gd [" in tty.getvalue() and "3/3 cost" in tty.getvalue()
+    assert "gd:" in tty.getvalue() and "3/3" in tty.getvalue() and "cost=" in tty.getvalue()
     quiet = FakeTTY()
     monkeypatch.setattr(sys, "stderr", quiet)
     train(MLP((2, 3, 1)), gd(0.1), data.X, data.y, epochs=3, seed=0, progress=False)

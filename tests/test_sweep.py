@@ -20,15 +20,11 @@ from descentlab._validation import InvalidParameterError
 from descentlab.cli import main as cli_main
 from descentlab.cli import sweep as cli_sweep
 from descentlab.datasets import load_moons, make_moons
+from descentlab.experiments.data import load_experiment_data
 from descentlab.experiments.population import Run, train_population
+from descentlab.experiments.results import METRICS, read_results, summarize
 from descentlab.experiments.specs import DatasetSpec, ScheduleSpec
-from descentlab.experiments.sweep import (
-    METRICS,
-    load_split,
-    read_results,
-    run_sweep,
-    summarize,
-)
+from descentlab.experiments.sweep import run_sweep
 from descentlab.experiments.sweep_space import Axis, SweepSpec, expand, parse_axis, plan
 
 SMALL = SweepSpec(
@@ -170,7 +166,7 @@ def test_plan_keeps_two_chunks_from_64_runs_and_chunking_does_not_change_results
     runs64 = expand(SweepSpec(seeds=tuple(range(8)), axes=(parse_axis("lr=0.01,0.1,0.3"),)))
     assert [len(c) for c in plan(runs64, 128)] == [36, 36]
     # Members are independent: any chunking gives the same numbers, bit for bit.
-    data = load_split(SMALL.dataset)
+    data = load_experiment_data(SMALL.dataset, validation=True)
     runs = expand(SMALL)
     rows = {}
     for size in (12, 5, 1):
@@ -210,26 +206,26 @@ def test_spec_round_trips_through_json() -> None:
 
 
 def test_generated_data_uses_fresh_validation_and_test_samples() -> None:
-    data = load_split(DatasetSpec("moons"))
-    np.testing.assert_array_equal(data.X_train, load_moons().X)  # the seed's 300 examples
-    np.testing.assert_array_equal(data.X_test, make_moons(300, noise=0.2, seed=1).X)
-    np.testing.assert_array_equal(data.X_val, make_moons(300, noise=0.2, seed=2).X)
+    data = load_experiment_data(DatasetSpec("moons"), validation=True)
+    np.testing.assert_array_equal(data.train.X, load_moons().X)  # the seed's 300 examples
+    np.testing.assert_array_equal(data.test.X, make_moons(300, noise=0.2, seed=1).X)
+    np.testing.assert_array_equal(data.val.X, make_moons(300, noise=0.2, seed=2).X)
     assert (
-        load_split(DatasetSpec("moons"), val_seed=7).X_val[0, 0]
+        load_experiment_data(DatasetSpec("moons"), validation=True, val_seed=7).val.X[0, 0]
         == make_moons(300, noise=0.2, seed=7).X[0, 0]
     )
     with pytest.raises(InvalidParameterError, match="val-seed"):
-        load_split(DatasetSpec("moons"), val_seed=1)
+        load_experiment_data(DatasetSpec("moons"), validation=True, val_seed=1)
 
 
 def test_fixed_data_is_split_three_ways_and_standardised_on_training_part() -> None:
-    data = load_split(DatasetSpec("iris", test_size=0.2))
-    n_train, n_val, n_test = (a.shape[1] for a in (data.X_train, data.X_val, data.X_test))
+    data = load_experiment_data(DatasetSpec("iris", test_size=0.2), validation=True)
+    n_train, n_val, n_test = (a.shape[1] for a in (data.train.X, data.val.X, data.test.X))
     assert (n_train, n_val, n_test) == (90, 30, 30)
-    np.testing.assert_allclose(data.X_train.mean(axis=1), 0.0, atol=1e-12)
-    np.testing.assert_allclose(data.X_train.std(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(data.train.X.mean(axis=1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(data.train.X.std(axis=1), 1.0, atol=1e-12)
     assert data.n_classes == 3
-    for y in (data.y_train, data.y_val, data.y_test):
+    for y in (data.train.y, data.val.y, data.test.y):
         assert set(np.unique(y)) == {0, 1, 2}
 
 
@@ -245,7 +241,7 @@ def test_sweep_writes_rows_equal_to_population_training(tmp_path: Path) -> None:
     assert list(rows[0])[-len(METRICS) :] == list(METRICS)
     runs = expand(SMALL)
     assert [r["run_id"] for r in rows] == [r.run_id() for r in runs]
-    data = load_split(SMALL.dataset)
+    data = load_experiment_data(SMALL.dataset, validation=True)
     for chunk in plan(runs, SMALL.chunk_size):
         expected = train_population([runs[i] for i in chunk], data)
         for i, e in zip(chunk, expected, strict=True):

@@ -70,7 +70,6 @@ def test_engine_equals_the_seed_loop_written_out():
         init="seed",
         shuffle="seed",
         data_seed=10,
-        learning_rate=0.0007,
     )
     for k in expected:
         np.testing.assert_allclose(r.params[k], expected[k], rtol=1e-12, atol=1e-15)
@@ -170,7 +169,11 @@ def test_ctrl_c_returns_the_history_so_far():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"epochs": 0}, InvalidParameterError, "'epochs' parameter of train must be an int >= 1"),
+        (
+            {"epochs": 0},
+            InvalidParameterError,
+            "'epochs' parameter of train must be an int in the range \\[1, 10000000\\]",
+        ),
         (
             {"epochs": 2, "batch_size": 0},
             InvalidParameterError,

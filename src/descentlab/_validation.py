@@ -1,29 +1,57 @@
-"""Input validation shared by every layer: the error types and the hyperparameter rule table.
+"""Input validation shared by every layer: the error types, the rules and the registry lookup.
 
-Every check raises a subclass of ``ValueError`` (or ``TypeError``) whose message names the
-argument, what was expected and what was given, e.g.::
+Every check raises a subclass of ``ValueError`` whose message names the argument, what was
+expected and what was given, e.g.::
 
     The 'b1' parameter of adam must be a float in the range [0.0, 1.0). Got 1.5 instead.
+
+The vocabulary, used everywhere instead of hand-written checks:
+
+- rules: :class:`Interval` (finite numbers in a range, optionally whole), :class:`Options` (a
+  finite set), a type, or a predicate whose docstring says what it accepts;
+- the named intervals below (``POSITIVE``, ``UNIT_OPEN``, ``SEED``, ...), one per meaning;
+- :func:`check_param` (one value), :func:`check_params` (a rule table);
+- :func:`lookup` and :func:`call_registered`: a registry entry by name (optimizers, schedules,
+  surfaces, datasets) with the unknown-name, unknown-argument and missing-argument messages.
 """
 
 from __future__ import annotations
 
-import math
+import inspect
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from descentlab import limits
+
 __all__ = [
+    "COUNT",
+    "FLAG",
+    "FRACTION",
+    "LEARNING_RATE",
+    "NON_NEGATIVE",
+    "POSITIVE",
+    "SEED",
+    "UNIT_CLOSED",
+    "UNIT_OPEN",
     "DataError",
     "DescentLabError",
     "Interval",
     "InvalidParameterError",
     "Options",
+    "as_int",
+    "call_registered",
+    "check_arguments",
+    "check_finite_array",
+    "check_json",
     "check_param",
     "check_params",
+    "is_integer",
+    "lookup",
+    "normalize_name",
 ]
 
 
@@ -41,19 +69,18 @@ class DataError(DescentLabError, ValueError):
 
 @dataclass(frozen=True)
 class Interval:
-    """The real numbers between ``low`` and ``high``; ``closed`` is "both", "left", "right" or "neither".
-
-    ``integer=True`` also demands whole numbers. ``None`` for a bound means unbounded.
-    """
+    """The finite real numbers between ``low`` and ``high``; ``closed`` is "both", "left", "right"
+    or "neither". ``None`` for a bound means no bound (but never infinity: NaN and ±inf are
+    outside every interval). ``integer=True`` also demands whole numbers."""
 
     low: float | None
     high: float | None
     closed: str = "both"
     integer: bool = False
 
-    def contains(self, x: np.ndarray) -> bool:
+    def contains(self, x: Any) -> bool:
         x = np.asarray(x, dtype=float)
-        if not np.all(np.isfinite(x)) and not (self.high is None and np.all(x != -np.inf)):
+        if not np.all(np.isfinite(x)):
             return False
         ok = np.ones(x.shape, dtype=bool)
         if self.low is not None:
@@ -72,6 +99,8 @@ class Interval:
         if self.high is not None and self.low is None:
             op = "<=" if self.closed in ("both", "right") else "<"
             return f"{kind} {op} {_fmt(self.high, self.integer)}"
+        if self.low is None and self.high is None:
+            return f"a finite {kind[kind.index(' ') + 1 :]}"
         left = "[" if self.closed in ("both", "left") else "("
         right = "]" if self.closed in ("both", "right") else ")"
         return f"{kind} in the range {left}{_fmt(self.low, self.integer)}, {_fmt(self.high, self.integer)}{right}"
@@ -92,6 +121,25 @@ class Options:
 
 Rule = Interval | Options | type | Callable[[Any], bool]
 
+POSITIVE = Interval(0.0, None, closed="neither")
+"""A finite float > 0 (epsilons may be 0: see ``NON_NEGATIVE``)."""
+NON_NEGATIVE = Interval(0.0, None, closed="left")
+"""A finite float >= 0: epsilons, weight decay, decay rates of schedules, noise."""
+UNIT_OPEN = Interval(0.0, 1.0, closed="left")
+"""[0, 1): betas, momentum, the decay of a running average."""
+UNIT_CLOSED = Interval(0.0, 1.0, closed="both")
+"""[0, 1]: dampening."""
+FRACTION = Interval(0.0, 1.0, closed="neither")
+"""(0, 1): a share of the examples (test or validation size)."""
+LEARNING_RATE = Interval(0.0, limits.MAX_LEARNING_RATE, closed="right")
+"""A learning rate: a float in (0, MAX_LEARNING_RATE]."""
+COUNT = Interval(1, None, integer=True)
+"""An int >= 1 (a size, a number of steps)."""
+SEED = Interval(0, limits.MAX_SEED, integer=True)
+"""A seed: an int in [0, 2**32 - 1], the range of NumPy's generators."""
+FLAG = Options((True, False))
+"""True or False, nothing else (not 1, not "yes")."""
+
 
 def _fmt(x: float | None, integer: bool = False) -> str:
     if x is None:
@@ -100,7 +148,7 @@ def _fmt(x: float | None, integer: bool = False) -> str:
 
 
 def _is_number_like(value: Any) -> bool:
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         return False
     if isinstance(value, numbers.Real):
         return True
@@ -115,40 +163,56 @@ def check_param(owner: str, name: str, value: Any, rule: Rule, *, allow_array: b
     Numbers may be given as a NumPy array (one value per population member) when
     ``allow_array``; every element must then satisfy the rule. Raises
     :class:`InvalidParameterError` naming ``owner`` and ``name`` otherwise.
+
+    >>> check_param("adam", "b1", 0.9, UNIT_OPEN)
+    0.9
+    >>> check_param("adam", "b1", 1.5, UNIT_OPEN)
+    Traceback (most recent call last):
+    ...
+    descentlab._validation.InvalidParameterError: The 'b1' parameter of adam must be a float in the range [0.0, 1.0). Got 1.5 instead.
     """
     if isinstance(rule, Interval):
         if isinstance(value, list | tuple) and allow_array:
-            value = np.asarray(value, dtype=float)
+            try:
+                value = np.asarray(value, dtype=float)
+            except (TypeError, ValueError):
+                pass
         if not _is_number_like(value) or (isinstance(value, np.ndarray) and not allow_array):
             raise InvalidParameterError(
                 f"The {name!r} parameter of {owner} must be {rule}. "
-                f"Got {value!r} ({type(value).__name__}) instead."
+                f"Got {_show(value)} ({type(value).__name__}) instead."
             )
         if not rule.contains(value):
             shown = value if np.ndim(value) == 0 else np.asarray(value).tolist()
             raise InvalidParameterError(
-                f"The {name!r} parameter of {owner} must be {rule}. Got {shown!r} instead."
+                f"The {name!r} parameter of {owner} must be {rule}. Got {_show(shown)} instead."
             )
         return value
     if isinstance(rule, Options):
         if not rule.contains(value):
             raise InvalidParameterError(
-                f"The {name!r} parameter of {owner} must be {rule}. Got {value!r} instead."
+                f"The {name!r} parameter of {owner} must be {rule}. Got {_show(value)} instead."
             )
         return value
     if isinstance(rule, type):
         if not isinstance(value, rule):
             raise InvalidParameterError(
                 f"The {name!r} parameter of {owner} must be of type {rule.__name__}. "
-                f"Got {value!r} ({type(value).__name__}) instead."
+                f"Got {_show(value)} ({type(value).__name__}) instead."
             )
         return value
     if not rule(value):
         doc = getattr(rule, "__doc__", None) or "valid"
         raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must be {doc.strip()}. Got {value!r} instead."
+            f"The {name!r} parameter of {owner} must be {doc.strip()}. Got {_show(value)} instead."
         )
     return value
+
+
+def _show(value: Any) -> str:
+    """``repr(value)``, cut to 80 characters (a hostile value may be huge)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def check_params(owner: str, values: Mapping[str, Any], rules: Mapping[str, Rule]) -> None:
@@ -156,6 +220,16 @@ def check_params(owner: str, values: Mapping[str, Any], rules: Mapping[str, Rule
     for name, rule in rules.items():
         if name in values:
             check_param(owner, name, values[name], rule)
+
+
+def as_int(owner: str, name: str, value: Any, rule: Interval = COUNT) -> int:
+    """Check a whole number (an int, or a float such as ``3.0`` from a config) against ``rule``
+    (an ``integer=True`` interval) and return it as a Python ``int``.
+
+    >>> as_int("train", "epochs", 3.0)
+    3
+    """
+    return int(check_param(owner, name, value, rule, allow_array=False))
 
 
 def check_finite_array(name: str, x: np.ndarray) -> None:
@@ -169,8 +243,152 @@ def check_finite_array(name: str, x: np.ndarray) -> None:
 
 
 def is_integer(x: Any) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+    """True for ints and NumPy integers, never for bools."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool | np.bool_)
 
 
-def isclose_int(x: float) -> bool:
-    return math.isfinite(x) and float(x).is_integer()
+# ----------------------------------------------------------------------------- registries
+
+
+def normalize_name(name: Any) -> str:
+    """A registry key as people type it: ``" Adam-W "`` -> ``"adam_w"``."""
+    return str(name).strip().lower().replace("-", "_")
+
+
+def lookup(registry: Mapping[str, Any], kind: str, name: Any) -> tuple[str, Any]:
+    """``(key, registry[key])`` for ``name`` (case and ``-``/``_`` forgiven).
+
+    Raises:
+      InvalidParameterError: "Unknown <kind> 'name'; the known <kind>s are ...".
+
+    >>> lookup({"adam": 1}, "optimizer", "Adam")
+    ('adam', 1)
+    """
+    key = normalize_name(name) if isinstance(name, str) else None
+    if key not in registry:
+        raise InvalidParameterError(
+            f"Unknown {kind} {_show(name)}; the known {kind}s are {', '.join(registry)}."
+        )
+    return key, registry[key]
+
+
+def check_arguments(
+    kind: str,
+    name: str,
+    fn: Callable[..., Any],
+    given: Iterable[str],
+    *,
+    word: str = "setting",
+    extra: Iterable[str] = (),
+    required: bool = True,
+    hint: str = "",
+) -> list[str]:
+    """Check argument names against ``fn``'s signature; return the names it accepts.
+
+    Args:
+      kind, name: what is being called, for messages ("optimizer", "adam").
+      fn: the callable whose keyword arguments are the accepted names.
+      given: the names the caller gives.
+      word: what an argument is called in messages ("hyperparameter", "setting").
+      extra: more accepted names (handled by the caller).
+      required: also refuse a missing argument that has no default.
+      hint: a sentence added to the unknown-argument message.
+
+    Raises:
+      InvalidParameterError: "Unknown <word> 'x' for <kind> 'name'; it accepts ..." or
+        "<Kind> 'name' needs 'y'; it accepts ...".
+    """
+    params = inspect.signature(fn).parameters
+    accepted = [p for p, spec in params.items() if spec.kind is not spec.VAR_KEYWORD]
+    accepted += [e for e in extra if e not in accepted]
+    given = list(given)
+    unknown = [g for g in given if g not in accepted]
+    if unknown:
+        plural = "s" if len(unknown) > 1 else ""
+        raise InvalidParameterError(
+            f"Unknown {word}{plural} {', '.join(map(_show, unknown))} for {kind} {name!r}; it "
+            f"accepts {', '.join(accepted) or 'nothing'}{hint}."
+        )
+    missing = [
+        p
+        for p, spec in params.items()
+        if required
+        and spec.default is inspect.Parameter.empty
+        and p not in given
+        and spec.kind is not spec.VAR_KEYWORD
+    ]
+    if missing:
+        raise InvalidParameterError(
+            f"{kind.capitalize()} {name!r} needs {', '.join(map(repr, missing))}; it accepts "
+            f"{', '.join(accepted)}."
+        )
+    return accepted
+
+
+def call_registered(
+    registry: Mapping[str, Callable[..., Any]],
+    kind: str,
+    name: Any,
+    settings: Mapping[str, Any],
+    *,
+    word: str = "setting",
+) -> Any:
+    """``registry[name](**settings)`` after :func:`lookup` and :func:`check_arguments`.
+
+    >>> call_registered({"pow": pow}, "function", "pow", {"base": 2, "exp": 3})
+    8
+    """
+    key, fn = lookup(registry, kind, name)
+    check_arguments(kind, key, fn, settings, word=word)
+    return fn(**settings)
+
+
+# ----------------------------------------------------------------------------- JSON documents
+
+_KIND_NAMES = {str: "text", bool: "true or false", int: "an integer", float: "a number",
+               list: "a list", dict: "a table", type(None): "null"}  # fmt: skip
+
+
+def _matches(value: Any, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def check_json(value: Any, schema: Any, source: str, path: str = "") -> None:
+    """Check a document read from a file (JSON, TOML) against ``schema``; raise :class:`DataError`.
+
+    ``schema`` is a type (``float`` accepts ints too, never bools), a tuple of types, a list
+    ``[item_schema]`` (every item), or a dict ``{key: schema}`` whose keys must be present
+    (a key ending in ``?`` may be absent); other keys are allowed.
+
+    >>> check_json({"runs": [{"label": "gd"}]}, {"runs": [{"label": str}]}, "results.json")
+    >>> check_json({"runs": [{"label": 5}]}, {"runs": [{"label": str}]}, "results.json")
+    Traceback (most recent call last):
+    ...
+    descentlab._validation.DataError: results.json is damaged: runs[0].label must be text; found 5.
+    """
+    where = path or "the document"
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            raise DataError(f"{source} is damaged: {where} must be a table; found {_show(value)}.")
+        for key, inner in schema.items():
+            name = key.rstrip("?")
+            if name not in value:
+                if key.endswith("?"):
+                    continue
+                raise DataError(f"{source} is damaged: {where} has no {name!r}.")
+            check_json(value[name], inner, source, f"{path}.{name}" if path else name)
+        return
+    if isinstance(schema, list):
+        if not isinstance(value, list):
+            raise DataError(f"{source} is damaged: {where} must be a list; found {_show(value)}.")
+        for i, item in enumerate(value):
+            check_json(item, schema[0], source, f"{path}[{i}]")
+        return
+    kinds = schema if isinstance(schema, tuple) else (schema,)
+    if not any(_matches(value, k) for k in kinds):
+        expected = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds)
+        raise DataError(f"{source} is damaged: {where} must be {expected}; found {_show(value)}.")

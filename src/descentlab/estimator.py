@@ -35,7 +35,7 @@ from descentlab._validation import (
     Options,
     check_param,
 )
-from descentlab.batching import batch_slices
+from descentlab.batching import SEED_DATA_SEED, batch_slices
 from descentlab.nn import ACTIVATIONS, INITIALISERS, MLP
 from descentlab.optimizers import OPTIMIZERS, get_optimizer
 from descentlab.schedules import SCHEDULES, get_schedule
@@ -44,7 +44,6 @@ from descentlab.training import EarlyStopping, train
 __all__ = ["DescentClassifier", "TrainingDivergedError"]
 
 _MAX_SEED = np.iinfo(np.int32).max  # seeds drawn from random_state lie in [0, 2**31 - 1)
-_SEED_DATA_SEED = 10  # the exercise's first shuffle seed (it adds 1 before every epoch)
 
 
 class TrainingDivergedError(DescentLabError, ValueError):
@@ -327,7 +326,7 @@ class DescentClassifier(ClassifierMixin, BaseEstimator):
         if self.shuffle is True:
             shuffle, data_seed = "random", int(self._rng.randint(_MAX_SEED))
         elif self.shuffle == "seed":
-            shuffle, data_seed = "seed", _SEED_DATA_SEED + n_iter
+            shuffle, data_seed = "seed", SEED_DATA_SEED + n_iter
         else:
             shuffle, data_seed = "none", None
         callbacks = []
@@ -346,7 +345,6 @@ class DescentClassifier(ClassifierMixin, BaseEstimator):
             opt_state=opt_state,
             shuffle=shuffle,
             data_seed=data_seed,
-            learning_rate=(lambda t: rate(t + steps)) if callable(rate) else rate,
             validation=validation,
             eval_every=1 if validation is not None else epochs,
             callbacks=callbacks,

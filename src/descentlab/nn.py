@@ -24,7 +24,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from descentlab._validation import DataError, Interval, InvalidParameterError, Options, check_param
+from descentlab import limits
+from descentlab._validation import (
+    DataError,
+    Interval,
+    InvalidParameterError,
+    Options,
+    check_param,
+    is_integer,
+)
 from descentlab.optimizers.base import Params
 
 __all__ = ["ACTIVATIONS", "INITIALISERS", "MLP", "gradient_check"]
@@ -77,10 +85,19 @@ class MLP:
 
     def __post_init__(self) -> None:
         dims = tuple(self.layer_dims)
-        if len(dims) < 2 or not all(isinstance(d, int | np.integer) and d >= 1 for d in dims):
+        if len(dims) < 2 or not all(is_integer(d) and d >= 1 for d in dims):
             raise InvalidParameterError(
                 "The 'layer_dims' parameter of MLP must be a sequence of at least two positive "
                 f"ints (input size, ..., output size). Got {self.layer_dims!r} instead."
+            )
+        hidden = dims[1:-1]
+        if len(hidden) > limits.MAX_HIDDEN_LAYERS or any(
+            d > limits.MAX_HIDDEN_UNITS for d in hidden
+        ):
+            raise InvalidParameterError(
+                f"The 'layer_dims' parameter of MLP allows at most {limits.MAX_HIDDEN_LAYERS} "
+                f"hidden layers of at most {limits.MAX_HIDDEN_UNITS} units each "
+                f"(descentlab.limits). Got {list(dims)!r} instead."
             )
         object.__setattr__(self, "layer_dims", tuple(int(d) for d in dims))
         check_param("MLP", "activation", self.activation, Options(ACTIVATIONS))

@@ -19,6 +19,7 @@ import numpy as np
 
 from descentlab import batching, datasets
 from descentlab._validation import InvalidParameterError
+from descentlab.batching import SEED_DATA_SEED
 from descentlab.nn import MLP
 from descentlab.optimizers import adam, apply_updates, gd, momentum
 from descentlab.optimizers.transforms import EmaState, ScaleByAdamState
@@ -340,8 +341,7 @@ def model(
         batch_size=mini_batch_size,
         params=initialize_parameters(layers_dims),
         shuffle="seed",
-        data_seed=10,
-        learning_rate=learning_rate,
+        data_seed=SEED_DATA_SEED,
         eval_every=num_epochs,
         on_epoch=report,
         progress=False,

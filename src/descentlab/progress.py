@@ -1,37 +1,43 @@
-"""A one-line progress bar for long work on a terminal: position, a few figures, and the ETA.
+"""Progress bars for long work, drawn by tqdm only where a person is watching.
 
-It draws only when its stream is a TTY (and ``enabled`` is not False), at most ten times a
-second, so it costs nothing measurable in a loop and never pollutes piped output or logs.
+:class:`Progress` wraps ``tqdm.auto``: in a Jupyter notebook (with ``ipywidgets``) it is a
+widget; on a terminal it is tqdm's text bar on stderr; into a pipe or a log file it draws
+nothing (``enabled=None`` means "only where someone watches", ``False`` never draws). Figures
+such as the cost are refreshed at most ten times a second, so a bar updated every epoch costs
+nothing measurable.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+import warnings
+from typing import Any, TextIO
 
-__all__ = ["ProgressBar", "format_seconds"]
-
-
-def format_seconds(seconds: float) -> str:
-    """``75.3 -> '1:15'``, ``3725 -> '1:02:05'``."""
-    seconds = max(0, round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+__all__ = ["Progress"]
 
 
-class ProgressBar:
-    """``with ProgressBar(total, "adam") as bar: bar.update(n, cost=0.31)``.
+def _tqdm_class() -> Any:
+    """``tqdm.auto.tqdm``; without ipywidgets a notebook falls back to the text bar, quietly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+    return tqdm
+
+
+class Progress:
+    """``with Progress(total, "adam") as bar: bar.update(done, cost=0.31)``.
 
     Args:
       total: the count that means done (epochs, runs).
       label: what is progressing, shown first.
-      enabled: ``None`` draws when ``stream`` is a TTY; ``False`` never draws.
-      stream: where to draw (default ``sys.stderr``).
+      enabled: None draws on a terminal or in a notebook, never into a pipe or a log;
+        False never draws.
+      unit: what one step of ``total`` is (shown in the rate).
+      stream: where a text bar goes (default ``sys.stderr``).
     """
 
-    width = 24
+    interval = 0.1  # seconds between two refreshes of the figures
 
     def __init__(
         self,
@@ -39,56 +45,55 @@ class ProgressBar:
         label: str = "",
         *,
         enabled: bool | None = None,
+        unit: str = "epoch",
         stream: TextIO | None = None,
     ) -> None:
-        self.total = max(1, int(total))
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        isatty = getattr(self.stream, "isatty", lambda: False)()
-        self.enabled = isatty if enabled is None else (enabled and isatty)
-        self.start = time.perf_counter()
-        self._last_draw = 0.0
-        self.done = 0
-        self.figures: dict[str, float | str] = {}
+        self._bar = _tqdm_class()(
+            total=max(1, int(total)),
+            desc=label or None,
+            unit=unit,
+            file=sys.stderr if stream is None else stream,
+            disable=True if enabled is False else None,
+            dynamic_ncols=True,
+            leave=True,
+        )
+        self._last = -float("inf")
 
-    def __enter__(self) -> ProgressBar:
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is drawn."""
+        return not self._bar.disable
+
+    @property
+    def total(self) -> int:
+        return int(self._bar.total)
+
+    @total.setter
+    def total(self, value: int) -> None:
+        self._bar.total = max(1, int(value))
+
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def update(self, done: int, **figures: float | str) -> None:
-        """Set the position to ``done`` of ``total`` and show ``figures`` (e.g. cost=0.31)."""
-        self.done = done
+        """Move to ``done`` of ``total`` and show ``figures`` (e.g. ``cost=0.31``)."""
+        if self._bar.disable:
+            return
+        now = time.monotonic()
+        if now - self._last < self.interval and done < self._bar.total:
+            self._bar.n = done  # drawn at the next refresh
+            return
+        self._last = now
         if figures:
-            self.figures = figures
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self._last_draw < 0.1 and done < self.total:
-            return
-        self._last_draw = now
-        self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        frac = min(1.0, self.done / self.total)
-        filled = int(frac * self.width)
-        bar = "#" * filled + "-" * (self.width - filled)
-        elapsed = now - self.start
-        eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        shown = "  ".join(
-            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in self.figures.items()
-        )
-        line = (
-            f"\r{self.label} [{bar}] {self.done}/{self.total} {shown} "
-            f"{format_seconds(elapsed)}<{format_seconds(eta)}"
-        )
-        self.stream.write(line[:200] + "\033[K")
-        self.stream.flush()
+            self._bar.set_postfix(
+                {k: f"{v:.4g}" if isinstance(v, float) else v for k, v in figures.items()},
+                refresh=False,
+            )
+        self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
         """Draw the final state and end the line."""
-        if self.enabled:
-            self._draw(time.perf_counter())
-            self.stream.write("\n")
-            self.stream.flush()
+        self._bar.close()

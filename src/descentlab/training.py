@@ -29,30 +29,42 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from descentlab import limits
 from descentlab._validation import (
+    COUNT,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
     DataError,
     Interval,
     InvalidParameterError,
     Options,
+    as_int,
     check_finite_array,
     check_param,
     is_integer,
 )
-from descentlab.batching import batch_slices
-from descentlab.nn import MLP
-from descentlab.optimizers.base import GradientTransformation, Params
-from descentlab.progress import ProgressBar
+from descentlab.batching import SEED_DATA_SEED, batch_slices, seed_order
+from descentlab.nn import INITIALISERS, MLP
+from descentlab.optimizers.base import GradientTransformation, Params, applied_learning_rate
+from descentlab.progress import Progress
 
 __all__ = [
+    "EPOCHS",
+    "SHUFFLES",
     "Callback",
     "EarlyStopping",
     "History",
     "TrainResult",
+    "check_memory",
     "train",
 ]
 
 Shuffle = Literal["seed", "random", "none"]
-LearningRate = float | np.ndarray | Callable[[int], Any]
+SHUFFLES = ("seed", "random", "none")
+"""The data orders :func:`train` knows (see its ``shuffle`` argument)."""
+EPOCHS = Interval(1, limits.MAX_EPOCHS, integer=True)
+"""The allowed number of epochs: an int in ``[1, MAX_EPOCHS]``."""
 
 
 @dataclass
@@ -63,7 +75,8 @@ class History:
       cost: mean training cost over the epoch's mini-batches, weighted by batch size (the
         average per-example cost seen while training).
       last_batch_cost: the cost of the epoch's last mini-batch (what the seed printed).
-      learning_rate: the learning rate at the epoch's first step (``nan`` if unknown).
+      learning_rate: the learning rate the optimizer applied at the epoch's first step, read
+        from its state (``nan`` for an optimizer that does not keep one).
       eval_epochs: the epochs (0-based) after which accuracies were measured.
       train_accuracy, val_accuracy: ``(n_evals,)`` or ``(n_evals, K)``; ``val_accuracy`` is
         empty without validation data.
@@ -189,9 +202,9 @@ class EarlyStopping:
 
     def __init__(self, monitor: str = "cost", patience: int = 100, min_delta: float = 0.0):
         check_param("EarlyStopping", "monitor", monitor, Options(("cost", "val_accuracy")))
-        check_param("EarlyStopping", "patience", patience, Interval(1, None, integer=True))
-        check_param("EarlyStopping", "min_delta", min_delta, Interval(0, None))
-        self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
+        patience = as_int("EarlyStopping", "patience", patience, COUNT)
+        check_param("EarlyStopping", "min_delta", min_delta, NON_NEGATIVE, allow_array=False)
+        self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
         self.best: np.ndarray | None = None
         self.wait: np.ndarray | None = None
 
@@ -233,46 +246,49 @@ class _FlatParams:
 
 
 def _as_seed_list(seed: Any, name: str) -> list[int] | None:
-    if seed is None or is_integer(seed):
+    """``None`` for one seed (checked) or no seed; the checked list for a sequence of seeds."""
+    if seed is None:
+        return None
+    if is_integer(seed):
+        check_param("train", name, seed, SEED)
         return None
     if isinstance(seed, Sequence | np.ndarray) and not isinstance(seed, str):
-        seeds = [int(s) for s in seed]
+        seeds = [int(check_param("train", name, s, SEED, allow_array=False)) for s in seed]
         if not seeds:
             raise InvalidParameterError(f"The {name!r} parameter of train must not be empty.")
         return seeds
     raise InvalidParameterError(
-        f"The {name!r} parameter of train must be an int, a sequence of ints or None. "
-        f"Got {seed!r} instead."
+        f"The {name!r} parameter of train must be an int in [0, 2**32 - 1], a sequence of them "
+        f"or None. Got {seed!r} instead."
     )
 
 
 class _DataOrder:
     """Per epoch, the order of the examples: shared ``(m,)`` or per member ``(K, m)``, or None.
 
-    ``seed``: the seed's order, ``RandomState(data_seed + epoch + 1).permutation(m)``
-    (the seed's ``model()`` starts at 10 and adds one before every epoch).
+    ``seed``: the exercise's order, ``batching.seed_order(m, data_seed + epoch + 1)`` (its
+    ``model()`` starts at ``SEED_DATA_SEED`` = 10 and adds one before every epoch).
     ``random``: ``default_rng(data_seed).permutation(m)`` drawn afresh each epoch.
     ``none``: the data's own order every epoch.
 
     Members that share a data seed share one draw (the orders are computed once per distinct
     seed and repeated), so a population of many configurations over a few seeds pays for a
-    few permutations per epoch, not K.
+    few permutations per epoch, not K; when every member has the same seed the order is one
+    shared ``(m,)`` array and the data is not copied per member at all.
     """
 
     def __init__(self, shuffle: str, data_seed: Any, m: int):
         self.shuffle, self.m = shuffle, m
         seeds = _as_seed_list(data_seed, "data_seed")
-        self.per_member = seeds is not None and shuffle != "none"
-        self.n_orders = len(seeds) if self.per_member else None
+        self.n_orders = len(seeds) if seeds is not None and shuffle != "none" else None
         if seeds is None:
-            seeds = [10 if data_seed is None and shuffle == "seed" else data_seed]
+            seeds = [SEED_DATA_SEED if data_seed is None and shuffle == "seed" else data_seed]
         unique = list(dict.fromkeys(seeds))
-        self.repeat = None if len(unique) == len(seeds) else [unique.index(s) for s in seeds]
+        self.per_member = len(unique) > 1 and shuffle != "none"
+        self.repeat = [unique.index(s) for s in seeds] if self.per_member else None
         if shuffle == "seed":
             self.seeds = unique
-            # Re-seeding one legacy generator draws what a fresh RandomState(seed) draws
-            # (batching.seed_permutation) at a twentieth of the cost.
-            self.legacy = np.random.RandomState(0)
+            self.legacy = np.random.RandomState(0)  # re-seeded: see batching.seed_order
         elif shuffle == "random":
             self.rngs = [np.random.default_rng(s) for s in unique]
 
@@ -280,16 +296,12 @@ class _DataOrder:
         if self.shuffle == "none":
             return None
         if self.shuffle == "seed":
-            perms = []
-            for s in self.seeds:
-                self.legacy.seed(s + epoch + 1)
-                perms.append(self.legacy.permutation(self.m))
+            perms = [seed_order(self.m, s + epoch + 1, generator=self.legacy) for s in self.seeds]
         else:
             perms = [rng.permutation(self.m) for rng in self.rngs]
         if not self.per_member:
             return perms[0]
-        stacked = np.stack(perms)
-        return stacked if self.repeat is None else stacked[self.repeat]
+        return np.stack(perms)[self.repeat]
 
 
 def _gather(AT: np.ndarray, perm: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -320,17 +332,13 @@ def _accuracy(
     )
 
 
-def _learning_rate_at(learning_rate: LearningRate | None, step: int) -> np.ndarray | float:
-    if learning_rate is None:
-        return math.nan
-    if callable(learning_rate):
-        return learning_rate(step)
-    return learning_rate
-
-
-def _check_data(net: MLP, X: np.ndarray, y: np.ndarray, name: str) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y)
+def _check_data(net: MLP, X: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` as float64 ``(n_features, m)`` and ``y`` as int64 class indices ``(m,)``, checked."""
+    try:
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} must be an array of numbers: {exc}.") from None
     net.check_inputs(X)
     if X.ndim != 2:
         raise DataError(f"{name} must be 2-D (n_features, m); got shape {X.shape}.")
@@ -338,13 +346,35 @@ def _check_data(net: MLP, X: np.ndarray, y: np.ndarray, name: str) -> np.ndarray
     y = y.reshape(-1)
     if y.size != X.shape[1]:
         raise DataError(f"Found {X.shape[1]} examples in {name} and {y.size} labels in y.")
-    if y.size and (y.min() < 0 or y.max() >= net.n_classes or np.any(y != np.round(y))):
-        bad = y[(y < 0) | (y >= net.n_classes) | (y != np.round(y))][0]
+    if y.dtype.kind not in "biuf":
+        raise DataError(f"Labels must be class indices (numbers); got an array of dtype {y.dtype}.")
+    valid = (y >= 0) & (y < net.n_classes) & (y == np.round(y))
+    if not np.all(valid):
         raise DataError(
             f"Labels must be class indices in [0, {net.n_classes - 1}] for this network; "
-            f"found {bad!r}."
+            f"found {y[~valid][0]!r}."
         )
-    return X
+    return X, y.astype(np.int64)
+
+
+def check_memory(net: MLP, members: int, batch_size: int, m: int, epochs: int) -> None:
+    """Refuse a population too large for memory (:data:`~descentlab.limits.MAX_MEMORY_BYTES`).
+
+    The estimate is :func:`descentlab.limits.population_bytes`; :func:`train` checks it before
+    it allocates anything, and experiments check it before they create their folders.
+
+    Raises:
+      InvalidParameterError: the estimate, what it is made of, and the limit.
+    """
+    need = limits.population_bytes(net.layer_dims, members, batch_size, m, epochs)
+    if need > limits.MAX_MEMORY_BYTES:
+        raise InvalidParameterError(
+            f"This training would need about {need / 2**30:.3g} GiB ({members} network"
+            f"{'s' if members > 1 else ''} of {net.n_params} parameters, {m} examples, "
+            f"batches of {min(batch_size, m)}, {epochs} epochs); the limit is "
+            f"{limits.MAX_MEMORY_BYTES / 2**30:g} GiB (descentlab.limits.MAX_MEMORY_BYTES). "
+            "Train fewer networks or epochs at once, or a smaller network."
+        )
 
 
 def _history(
@@ -370,6 +400,225 @@ def _history(
     )
 
 
+class _Loop:
+    """The state of one :func:`train` call: buffers, optimizer state, records, stopped members.
+
+    Built from checked inputs; :meth:`epoch` runs one pass over the data, :meth:`stop_members`
+    applies divergence and the callbacks, :meth:`result` assembles the :class:`TrainResult`.
+    One record per finished epoch and per evaluation is appended in one step each, so Ctrl-C
+    anywhere leaves only complete records.
+    """
+
+    def __init__(
+        self,
+        net: MLP,
+        optimizer: GradientTransformation,
+        X: np.ndarray,
+        y: np.ndarray,
+        params: Params,
+        population: int | None,
+        order: _DataOrder,
+        batch_size: int,
+        validation: tuple[np.ndarray, np.ndarray] | None,
+        opt_state: Any,
+    ) -> None:
+        self.net, self.optimizer, self.X, self.y = net, optimizer, X, y
+        self.population, self.order, self.validation = population, order, validation
+        self.m = X.shape[1]
+        self.lead = () if population is None else (population,)
+        self.K = 1 if population is None else population
+        self.theta = _FlatParams(net.shapes(), population)
+        self.theta.load(params)
+        self.grad = _FlatParams(net.shapes(), population)
+        self.tree = {"theta": self.theta.flat}
+        self.state = optimizer.init(self.tree) if opt_state is None else opt_state
+        self.Y = net.targets(y)
+        self.XT, self.YT = np.ascontiguousarray(X.T), np.ascontiguousarray(self.Y.T)
+        orders = (order.n_orders,) if order.per_member else ()
+        self.XT_buf, self.YT_buf = (
+            np.empty(orders + self.XT.shape),
+            np.empty(orders + self.YT.shape),
+        )
+        self.slices = batch_slices(self.m, batch_size)
+        self.epochs_done: list[tuple[Any, Any, Any]] = []  # (mean cost, last batch cost, lr)
+        self.evals: list[tuple[int, Any, Any]] = []  # (epoch, train acc, validation acc)
+        self.stopped_epoch = np.full(self.K, -1)
+        self.diverged = np.zeros(self.K, dtype=bool)
+        self.snapshots: dict[int, Params] = {}
+
+    def epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """One pass over the data; records and returns ``(mean cost, last batch cost)``.
+
+        ``lr`` recorded is the rate the optimizer applied at the epoch's first step, read from
+        its state (:func:`~descentlab.optimizers.base.applied_learning_rate`).
+        """
+        perm = self.order(epoch)
+        if perm is None:
+            Xe, Ye = self.X, self.Y
+        else:  # (n, m), or (K, n, m) with one order per member
+            Xe, Ye = _gather(self.XT, perm, self.XT_buf), _gather(self.YT, perm, self.YT_buf)
+        total, lr = np.zeros(self.lead), None
+        for s in self.slices:
+            cost, _ = self.net.loss_and_grads(
+                self.theta.views, Xe[..., s], Ye[..., s], out=self.grad.views
+            )
+            updates, self.state = self.optimizer.update(
+                {"theta": self.grad.flat.copy()}, self.state, self.tree
+            )
+            self.theta.flat += updates["theta"]
+            total += cost * (s.stop - s.start)
+            if lr is None:
+                lr = np.broadcast_to(applied_learning_rate(self.state), self.lead).copy()
+        epoch_cost = total / self.m
+        self.epochs_done.append((epoch_cost, cost, lr))
+        return epoch_cost, cost
+
+    def evaluate(self, epoch: int) -> dict[str, np.ndarray]:
+        """Training (and validation) accuracy now, recorded for ``epoch``."""
+        logs = {
+            "train_accuracy": _accuracy(self.net, self.theta.views, self.X, self.y, self.population)
+        }
+        if self.validation is not None:
+            X_val, y_val = self.validation
+            logs["val_accuracy"] = _accuracy(
+                self.net, self.theta.views, X_val, y_val, self.population
+            )
+        self.evals.append((epoch, logs["train_accuracy"], logs.get("val_accuracy")))
+        return logs
+
+    def stop_members(
+        self, epoch: int, logs: dict[str, Any], max_cost: float, callbacks: Sequence[Callback]
+    ) -> None:
+        """Mark members whose cost is NaN, inf or above ``max_cost`` as diverged, and the members
+        a callback asks to stop as stopped; each keeps its parameters of this epoch."""
+        cost = np.reshape(logs["cost"], self.K)
+        bad = (self.stopped_epoch < 0) & ~(cost <= max_cost)  # NaN compares False
+        if bad.any():
+            self._freeze(bad, epoch)
+            self.diverged |= bad
+        for cb in callbacks:
+            stop = np.broadcast_to(np.asarray(cb(epoch, logs), dtype=bool), (self.K,))
+            newly = stop & (self.stopped_epoch < 0)
+            if newly.any():
+                self._freeze(newly, epoch)
+
+    def _freeze(self, members: np.ndarray, epoch: int) -> None:
+        for k in np.flatnonzero(members):
+            self.snapshots[int(k)] = {
+                key: (v[k] if self.population else v).copy() for key, v in self.theta.views.items()
+            }
+        self.stopped_epoch[members] = epoch
+
+    @property
+    def all_stopped(self) -> bool:
+        return bool((self.stopped_epoch >= 0).all())
+
+    def result(self, status: str, message: str, seconds: float, max_cost: float) -> TrainResult:
+        """The :class:`TrainResult`: stopped members get their frozen parameters back."""
+        if status != "interrupted":
+            status, message = self._status(max_cost)
+        final = self.theta.export()
+        for k, snap in self.snapshots.items():
+            for key in final:
+                if self.population:
+                    final[key][k] = snap[key]
+                else:
+                    final[key] = snap[key]
+        return TrainResult(
+            params=final,
+            history=_history(self.epochs_done, self.evals, self.lead, self.validation is not None),
+            status=status,
+            message=message,
+            seconds=seconds,
+            stopped_epoch=self.stopped_epoch,
+            diverged=self.diverged,
+            population=self.population,
+            opt_state=self.state,
+            max_cost=max_cost,
+        )
+
+    def _status(self, max_cost: float) -> tuple[str, str]:
+        if self.diverged.all():
+            return "diverged", _diverged_message(int(self.stopped_epoch.min()), max_cost)
+        if self.all_stopped:
+            return "early_stopped", f"Stopped early at epoch {int(self.stopped_epoch.max())}."
+        if self.diverged.any():
+            return "completed", (
+                f"{int(self.diverged.sum())} of {self.K} members diverged "
+                f"(cost NaN, inf or > {max_cost:.3g})."
+            )
+        return "completed", ""
+
+
+def _prepare(
+    net: MLP,
+    X: Any,
+    y: Any,
+    *,
+    epochs: Any,
+    batch_size: Any,
+    params: Params | None,
+    seed: Any,
+    init: str,
+    shuffle: str,
+    data_seed: Any,
+    validation: tuple[Any, Any] | None,
+    eval_every: Any,
+    max_cost: float | None,
+) -> dict[str, Any]:
+    """Check every input of :func:`train` before anything is allocated; return them ready."""
+    if not isinstance(net, MLP):
+        raise InvalidParameterError(
+            f"The 'net' parameter of train must be an MLP. Got {type(net).__name__} instead."
+        )
+    epochs = as_int("train", "epochs", epochs, EPOCHS)
+    batch_size = as_int("train", "batch_size", batch_size)
+    check_param("train", "shuffle", shuffle, Options(SHUFFLES))
+    check_param("train", "init", init, Options(INITIALISERS))
+    eval_every = as_int("train", "eval_every", eval_every)
+    max_cost = 100 * math.log(net.n_classes) if max_cost is None else max_cost
+    check_param("train", "max_cost", max_cost, POSITIVE, allow_array=False)
+    X, y = _check_data(net, X, y, "X")
+    if validation is not None:
+        if not isinstance(validation, tuple | list) or len(validation) != 2:
+            raise InvalidParameterError(
+                "The 'validation' parameter of train must be a pair (X_val, y_val)."
+            )
+        validation = _check_data(net, validation[0], validation[1], "X_val")
+    if data_seed is None and shuffle == "random":
+        data_seed = seed  # one seed makes the whole run reproducible
+    order = _DataOrder(shuffle, data_seed, X.shape[1])
+    seeds = _as_seed_list(seed, "seed")
+    if params is not None:
+        population = net.check_params(params)
+    else:
+        population = None if seeds is None else len(seeds)
+    if order.n_orders is not None and population is not None and order.n_orders != population:
+        raise DataError(
+            f"Got {order.n_orders} data seeds for a population of {population} networks; "
+            "give one data seed per member or a single shared one."
+        )
+    check_memory(net, population or order.n_orders or 1, batch_size, X.shape[1], epochs)
+    if params is None:
+        params = net.init(seeds if seeds is not None else seed, method=init)
+    if population is None and order.n_orders is not None:
+        # one init, K data orders: K copies of the network
+        params = {k: np.repeat(v[None], order.n_orders, axis=0) for k, v in params.items()}
+        population = order.n_orders
+    return {
+        "X": X,
+        "y": y,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "eval_every": eval_every,
+        "max_cost": float(max_cost),
+        "validation": validation,
+        "order": order,
+        "params": params,
+        "population": population,
+    }
+
+
 def train(
     net: MLP,
     optimizer: GradientTransformation,
@@ -383,7 +632,6 @@ def train(
     init: str = "he",
     shuffle: Shuffle = "random",
     data_seed: int | Sequence[int] | None = None,
-    learning_rate: LearningRate | None = None,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     eval_every: int = 100,
     callbacks: Sequence[Callback] = (),
@@ -395,26 +643,31 @@ def train(
 ) -> TrainResult:
     """Train ``net`` with ``optimizer`` by mini-batch gradient descent for ``epochs`` epochs.
 
+    Per mini-batch step ``t``: ``J, grads = loss_and_grads(params, X_batch, Y_batch)``,
+    ``updates, state = optimizer.update(grads, state, params)``, ``params = params + updates``.
+
     Args:
       net: the architecture.
       optimizer: any gradient transformation (e.g. ``adam(0.0007)``); for a population its
-        hyperparameters may be arrays ``(K,)``.
+        hyperparameters may be arrays ``(K,)``. The history's learning rate is the one its
+        state says it applied (:func:`~descentlab.optimizers.base.applied_learning_rate`).
       X: inputs ``(n_features, m)``.
       y: class indices ``(m,)`` (for one sigmoid output: 0/1).
-      epochs: number of passes over the data (``>= 1``).
+      epochs: number of passes over the data, in ``[1, MAX_EPOCHS]``.
       batch_size: examples per step; 1 is SGD, ``>= m`` is batch GD.
       params: starting parameters (copied); if None they are initialised with ``seed``.
-      seed: init seed, or a sequence of K seeds for a population of K networks.
+      seed: init seed, or a sequence of K seeds for a population of K networks (seeds are
+        ints in ``[0, 2**32 - 1]``).
       init: ``he``, ``xavier`` or ``seed`` (the seed's ``np.random.seed(3)`` He init).
-      shuffle: ``random`` (a Generator seeded by ``data_seed``), ``seed`` (the seed's order:
-        ``np.random.seed(data_seed + epoch + 1)``, ``data_seed`` defaulting to 10) or ``none``.
+      shuffle: ``random`` (a Generator seeded by ``data_seed``), ``seed`` (the exercise's
+        order, ``batching.seed_order(m, data_seed + epoch + 1)``, ``data_seed`` defaulting to
+        ``batching.SEED_DATA_SEED`` = 10) or ``none``.
       data_seed: seed of the data order, or K seeds (one order per member); with
         ``shuffle="random"`` it defaults to ``seed``, so one seed fixes the whole run.
-      learning_rate: the optimizer's learning rate or schedule, only to record it in the history.
       validation: ``(X_val (n_features, m_val), y_val (m_val,))`` for validation accuracy.
-      eval_every: measure accuracies after every ``eval_every`` epochs and after the last.
+      eval_every: measure accuracies after every ``eval_every`` epochs, the first and the last.
       callbacks: called after each epoch; see :class:`EarlyStopping`.
-      progress: draw a progress bar (None: only on a terminal).
+      progress: draw a progress bar (None: only on a terminal or in a notebook).
       label: shown before the progress bar.
       on_epoch: called after each epoch with the epoch's logs (for live displays); its logs
         also hold ``"params"``, the current parameters as views into the engine's buffers
@@ -422,164 +675,68 @@ def train(
       opt_state: resume from this optimizer state (``TrainResult.opt_state`` of an earlier call
         with the same network, optimizer and population) instead of ``optimizer.init``; the
         step count and moments then carry on. Give the matching ``params`` with it.
+      max_cost: a member whose epoch cost exceeds it (or is NaN or inf) has diverged;
+        default ``100 * ln(n_classes)``.
 
     Returns:
-      a :class:`TrainResult`. Training stops early when every member has diverged (the cost
-      became NaN or inf or exceeded ``max_cost``: the message says so and the history up to then is kept), when every
-      member was stopped by a callback, or on Ctrl-C (status ``interrupted``).
+      a :class:`TrainResult`. Training stops early when every member has diverged (the message
+      says so and the history up to then is kept), when every member was stopped by a
+      callback, or on Ctrl-C (status ``interrupted``).
+
+    Raises:
+      InvalidParameterError, DataError: a bad setting or bad data, or a population larger
+        than :data:`~descentlab.limits.MAX_MEMORY_BYTES` — before anything is trained.
     """
-    check_param("train", "epochs", epochs, Interval(1, None, integer=True), allow_array=False)
-    if not is_integer(batch_size) or batch_size < 1:
-        raise InvalidParameterError(
-            f"The 'batch_size' parameter of train must be an int >= 1. Got {batch_size!r} instead."
-        )
-    check_param("train", "shuffle", shuffle, Options(("seed", "random", "none")))
-    check_param("train", "eval_every", eval_every, Interval(1, None, integer=True))
-    if max_cost is None:
-        max_cost = 100 * math.log(net.n_classes)
-    check_param("train", "max_cost", max_cost, Interval(0, None, "neither"))
-    X = _check_data(net, X, y, "X")
-    y = np.asarray(y).reshape(-1).astype(np.int64)
-    m = X.shape[1]
-    if validation is not None:
-        X_val = _check_data(net, validation[0], validation[1], "X_val")
-        y_val = np.asarray(validation[1]).reshape(-1).astype(np.int64)
-
-    # Parameters: given, or one network per init seed.
-    if params is None:
-        seeds = _as_seed_list(seed, "seed")
-        params = net.init(seeds if seeds is not None else seed, method=init)
-    population = net.check_params(params)
-    if data_seed is None and shuffle == "random":
-        data_seed = seed  # one seed makes the whole run reproducible
-    order = _DataOrder(shuffle, data_seed, m)
-    if order.n_orders is not None:
-        if population is None:  # one init, K data orders: K copies of the network
-            params = {k: np.repeat(v[None], order.n_orders, axis=0) for k, v in params.items()}
-            population = order.n_orders
-        if order.n_orders != population:
-            raise DataError(
-                f"Got {order.n_orders} data seeds for a population of {population} networks; "
-                "give one data seed per member or a single shared one."
-            )
-
-    theta = _FlatParams(net.shapes(), population)
-    theta.load(params)
-    grad = _FlatParams(net.shapes(), population)
-    tree_theta = {"theta": theta.flat}
-    state = optimizer.init(tree_theta) if opt_state is None else opt_state
-
-    Y = net.targets(y)
-    XT, YT = np.ascontiguousarray(X.T), np.ascontiguousarray(Y.T)
-    orders = () if order.n_orders is None else (order.n_orders,)
-    XT_buf, YT_buf = np.empty(orders + XT.shape), np.empty(orders + YT.shape)
-    slices = batch_slices(m, batch_size)
-    lead = () if population is None else (population,)
-    K = 1 if population is None else population
-
-    # One tuple per finished epoch and per evaluation, appended in one step each, so that
-    # Ctrl-C anywhere leaves only complete records.
-    epochs_done: list[tuple[Any, Any, Any]] = []  # (mean cost, last batch cost, lr)
-    evals: list[tuple[int, Any, Any]] = []  # (epoch, train accuracy, validation accuracy)
-    stopped_epoch = np.full(K, -1)
-    diverged = np.zeros(K, dtype=bool)
-    snapshots: dict[int, Params] = {}
-    status, message = "completed", ""
-    step = 0
-    start = time.perf_counter()
-    bar = ProgressBar(epochs, label, enabled=progress)
-
-    def snapshot(members: np.ndarray) -> None:
-        for k in np.flatnonzero(members):
-            snapshots[int(k)] = {
-                key: (v[k] if population else v).copy() for key, v in theta.views.items()
-            }
-
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for epoch in range(epochs):
-                perm = order(epoch)
-                if perm is None:
-                    Xe, Ye = X, Y
-                else:  # (n, m), or (K, n, m) with one order per member
-                    Xe, Ye = _gather(XT, perm, XT_buf), _gather(YT, perm, YT_buf)
-                lr = np.broadcast_to(_learning_rate_at(learning_rate, step), lead).copy()
-                total = np.zeros(lead)
-                for s in slices:
-                    cost, _ = net.loss_and_grads(
-                        theta.views, Xe[..., s], Ye[..., s], out=grad.views
-                    )
-                    updates, state = optimizer.update(
-                        {"theta": grad.flat.copy()}, state, tree_theta
-                    )
-                    theta.flat += updates["theta"]
-                    total += cost * (s.stop - s.start)
-                    step += 1
-                epoch_cost = total / m
-                epochs_done.append((epoch_cost, cost, lr))
-                logs: dict[str, Any] = {"cost": epoch_cost, "last_batch_cost": cost}
-
-                if epoch % eval_every == eval_every - 1 or epoch == epochs - 1 or epoch == 0:
-                    logs["train_accuracy"] = _accuracy(net, theta.views, X, y, population)
-                    if validation is not None:
-                        logs["val_accuracy"] = _accuracy(net, theta.views, X_val, y_val, population)
-                    evals.append((epoch, logs["train_accuracy"], logs.get("val_accuracy")))
-
-                active = stopped_epoch < 0
-                flat_cost = np.reshape(epoch_cost, K)
-                bad = active & ~(flat_cost <= max_cost)  # NaN compares False
-                if bad.any():
-                    snapshot(bad)
-                    diverged |= bad
-                    stopped_epoch[bad] = epoch
-                for cb in callbacks:
-                    stop = np.broadcast_to(np.asarray(cb(epoch, logs), dtype=bool), (K,))
-                    newly = stop & (stopped_epoch < 0)
-                    if newly.any():
-                        snapshot(newly)
-                        stopped_epoch[newly] = epoch
-                if on_epoch is not None:
-                    on_epoch(epoch, {**logs, "params": theta.views})
-                if bar.enabled:
-                    finite = flat_cost[np.isfinite(flat_cost)]
-                    bar.update(epoch + 1, cost=float(finite.mean()) if finite.size else math.nan)
-                if (stopped_epoch >= 0).all():
-                    break
-    except KeyboardInterrupt:
-        status = "interrupted"
-        message = (
-            f"Interrupted after {len(epochs_done)} of {epochs} epochs; the history so far is kept."
-        )
-    finally:
-        bar.close()
-    seconds = time.perf_counter() - start
-
-    if status != "interrupted":
-        if diverged.all():
-            first = int(stopped_epoch.min())
-            status, message = "diverged", _diverged_message(first, max_cost)
-        elif (stopped_epoch >= 0).all():
-            status, message = "early_stopped", f"Stopped early at epoch {int(stopped_epoch.max())}."
-        elif diverged.any():
-            message = f"{int(diverged.sum())} of {K} members diverged (cost NaN, inf or > {max_cost:.3g})."
-
-    final = theta.export()
-    for k, snap in snapshots.items():
-        for key in final:
-            if population:
-                final[key][k] = snap[key]
-            else:
-                final[key] = snap[key]
-    history = _history(epochs_done, evals, lead, validation is not None)
-    return TrainResult(
-        params=final,
-        history=history,
-        status=status,
-        message=message,
-        seconds=seconds,
-        stopped_epoch=stopped_epoch,
-        diverged=diverged,
-        population=population,
-        opt_state=state,
+    ready = _prepare(
+        net,
+        X,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        params=params,
+        seed=seed,
+        init=init,
+        shuffle=shuffle,
+        data_seed=data_seed,
+        validation=validation,
+        eval_every=eval_every,
         max_cost=max_cost,
     )
+    epochs, every, max_cost = ready["epochs"], ready["eval_every"], ready["max_cost"]
+    loop = _Loop(
+        net,
+        optimizer,
+        ready["X"],
+        ready["y"],
+        ready["params"],
+        ready["population"],
+        ready["order"],
+        ready["batch_size"],
+        ready["validation"],
+        opt_state,
+    )
+    status, message = "completed", ""
+    start = time.perf_counter()
+    with Progress(epochs, label, enabled=progress) as bar:
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                for epoch in range(epochs):
+                    cost, last = loop.epoch(epoch)
+                    logs: dict[str, Any] = {"cost": cost, "last_batch_cost": last}
+                    if epoch % every == every - 1 or epoch == epochs - 1 or epoch == 0:
+                        logs.update(loop.evaluate(epoch))
+                    loop.stop_members(epoch, logs, max_cost, callbacks)
+                    if on_epoch is not None:
+                        on_epoch(epoch, {**logs, "params": loop.theta.views})
+                    if bar.enabled:
+                        finite = np.reshape(cost, -1)[np.isfinite(np.reshape(cost, -1))]
+                        bar.update(
+                            epoch + 1, cost=float(finite.mean()) if finite.size else math.nan
+                        )
+                    if loop.all_stopped:
+                        break
+        except KeyboardInterrupt:
+            done = len(loop.epochs_done)
+            status = "interrupted"
+            message = f"Interrupted after {done} of {epochs} epochs; the history so far is kept."
+    return loop.result(status, message, time.perf_counter() - start, max_cost)

@@ -3,16 +3,20 @@
 Each subcommand module ``descentlab.cli.<name>`` has ``add_parser(subparsers)``, which adds its
 parser and sets ``func=run`` with ``run(args) -> int``. :func:`main` turns every error that
 descentlab raises on purpose (bad data, bad settings, unreadable files) into one line on
-stderr, ``descentlab: error: <message>``, and exit status 2 — never a traceback; Ctrl-C
-exits with status 130.
+stderr, ``descentlab: error: <message>``, and exit status 2 — never a traceback. Ctrl-C
+stops a command cleanly (partial results kept, exit status 130), and SIGTERM does the same
+(exit status 143): it is turned into the same ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from descentlab import __version__
 from descentlab._validation import DescentLabError
@@ -30,8 +34,8 @@ SUBCOMMANDS = (
     "benchmark",
     "playground",
 )
-"""Subcommand modules, in help order. A module that is not (yet) in the package is skipped,
-so each lands by adding its file ``cli/<name>.py``; no other registration is needed."""
+"""Subcommand modules, in help order: each ``cli/<name>.py`` registers itself with
+``add_parser``."""
 
 EPILOG = """\
 examples:
@@ -75,10 +79,33 @@ def error_message(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: handled exactly like Ctrl-C (partial results kept, workers stopped)."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[list[int]]:
+    """While a command runs, SIGTERM raises :class:`Terminated` in the main thread."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``descentlab`` with ``argv`` (default ``sys.argv[1:]``); return the exit status.
 
-    0 on success, 2 on bad input (one line on stderr), 130 on Ctrl-C.
+    0 on success, 2 on bad input (one line on stderr), 130 on Ctrl-C, 143 on SIGTERM.
     """
     parser = build_parser()
     try:
@@ -88,13 +115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args))
-    except BrokenPipeError:  # e.g. `descentlab datasets | head -1`
-        return 0
-    except (DescentLabError, OSError) as exc:
-        print(f"descentlab: error: {error_message(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("descentlab: interrupted", file=sys.stderr)
-        return 130
+    with _sigterm_as_interrupt() as terminated:
+        try:
+            status = int(args.func(args))
+        except BrokenPipeError:  # e.g. `descentlab datasets | head -1`
+            return 0
+        except (DescentLabError, OSError) as exc:
+            print(f"descentlab: error: {error_message(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("descentlab: interrupted", file=sys.stderr)
+            status = 130
+    return 143 if terminated and status == 130 else status

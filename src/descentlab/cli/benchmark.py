@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as _dt
 import json
 import sys
 import textwrap
@@ -136,9 +135,10 @@ def run(args: argparse.Namespace) -> int:
     """Run ``descentlab benchmark``; 0 when done, 130 when interrupted."""
     from descentlab.cli.compare import format_table
     from descentlab.experiments.benchmark import run_benchmark, table
+    from descentlab.experiments.run_folder import default_run_path
 
     spec = spec_from_args(args)
-    out = Path(args.out) if args.out else _default_dir()
+    out = Path(args.out) if args.out else default_run_path("benchmark")
 
     def log(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -167,12 +167,3 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(f"Report: {out / 'report.html'}")
     return 0
-
-
-def _default_dir() -> Path:
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path("runs") / f"benchmark-{stamp}"
-    path, n = base, 2
-    while path.exists():
-        path, n = Path(f"{base}-{n}"), n + 1
-    return path

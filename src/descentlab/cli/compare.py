@@ -277,11 +277,12 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``descentlab compare``; 0 when done, 130 when interrupted (partial results kept)."""
-    from descentlab.experiments.compare import default_run_dir, results_to_json, run_comparison
+    from descentlab.experiments.compare import run_comparison
+    from descentlab.experiments.run_folder import default_run_path, results_to_json
     from descentlab.report import table_rows
 
     config = config_from_args(args)
-    out_dir = Path(args.out) if args.out else default_run_dir(config)
+    out_dir = Path(args.out) if args.out else default_run_path(config.name)
 
     def log(text: str) -> None:
         print(text, file=sys.stderr, flush=True)

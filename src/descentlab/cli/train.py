@@ -16,7 +16,6 @@ The model file (read back by :func:`load_model`, used by ``descentlab predict``)
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import sys
 import textwrap
@@ -169,34 +168,38 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _default_path(name: str, optimizer: str) -> Path:
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path("runs") / f"{name}-{optimizer}-{stamp}"
-    path, n = base.with_suffix(".npz"), 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}.npz")
-    return path
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``descentlab train``; 0 when done, 130 when interrupted (the model so far is saved)."""
-    from descentlab.experiments.compare import load_experiment_data, results_to_json, run_one
+    from descentlab.experiments.compare import comparison_runs, train_optimizers
+    from descentlab.experiments.data import load_experiment_data
+    from descentlab.experiments.population import Population
+    from descentlab.experiments.run_folder import (
+        check_writable,
+        default_run_path,
+        results_to_json,
+    )
 
     config = config_from_args(args, single=True)
     (spec,) = config.optimizers
-    data = load_experiment_data(config)
-    path = Path(args.out) if args.out else _default_path(config.name, spec.name)
-    if not args.out:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    data = load_experiment_data(config.dataset)
+    population = Population(comparison_runs(config), data)
+    path = (
+        Path(args.out)
+        if args.out
+        else default_run_path(f"{config.name}-{spec.name}", suffix=".npz")
+    )
+    check_writable(path, folder=False)
     if not args.quiet:
         print(
             f"descentlab train: {config.name}, {spec.label}; {config.epochs} epochs, "
             f"batch {config.batch_size}, lr {spec.learning_rate(config.learning_rate):g}",
             file=sys.stderr,
         )
-    outcome = run_one(config, spec, data, progress=False if args.quiet else None)
-    net = MLP(config.layer_dims(data.train.n_features, data.train.n_classes), config.activation)
+    (outcome,) = train_optimizers(
+        config, data, population=population, progress=False if args.quiet else None
+    )
+    net = population.net
+    path.parent.mkdir(parents=True, exist_ok=True)
     ds = config.dataset
     target = ds.target if ds.target else "y"
     save_model(
@@ -210,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
             "target": target,
             "optimizer": spec.label,
             "summary": outcome.summary,
-            "dataset": data.summary(ds.holdout),
+            "dataset": data.summary(),
             "config": config.to_dict(),
         },
         mean=data.mean,

@@ -12,7 +12,7 @@ Hyperparameter Tuning" (ICML 2020):
    (``0.0007``), with *fresh* seeds (not used for tuning); report *test* accuracy and test
    cost as mean ± standard deviation over those seeds.
 
-Validation and test data are those of a sweep (:func:`~descentlab.experiments.sweep.load_split`:
+Validation and test data are those of a sweep (:func:`~descentlab.experiments.data.load_experiment_data`:
 fresh samples of the generator for ``moons``). All runs of a phase are trained as stacked
 populations (:mod:`~descentlab.experiments.population`) on any backend. The defaults are the
 seed's problem: the seed's 300 moons examples, ``[2, 5, 2, 1]``, mini-batches of 64, 10000
@@ -46,19 +46,15 @@ from matplotlib.figure import Figure
 
 from descentlab import __version__
 from descentlab._validation import InvalidParameterError
+from descentlab.experiments.data import load_experiment_data
 from descentlab.experiments.population import Run, build_run_optimizer
+from descentlab.experiments.results import result_columns, result_row, results_csv_text
 from descentlab.experiments.specs import DatasetSpec
-from descentlab.experiments.sweep import (
-    execute,
-    load_split,
-    result_columns,
-    result_row,
-    results_csv_text,
-)
+from descentlab.experiments.sweep import execute
 from descentlab.experiments.sweep_space import Axis, canonical_optimizers, plan
 from descentlab.io import atomic_write
 from descentlab.plots import DPI, figure_png
-from descentlab.progress import ProgressBar
+from descentlab.progress import Progress
 
 __all__ = [
     "SEED_LEARNING_RATE",
@@ -220,7 +216,7 @@ def run_benchmark(
     for name, settings in spec.optimizers:  # bad values fail here, before any training
         for lr in [*lrs, spec.untuned_lr]:
             build_run_optimizer(spec.run(name, settings, lr, 0))
-    data = load_split(spec.dataset, spec.val_seed)
+    data = load_experiment_data(spec.dataset, validation=True, val_seed=spec.val_seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n_eval = 2 * len(spec.optimizers) * len(spec.eval_seeds)
@@ -229,7 +225,7 @@ def run_benchmark(
         f"learning rates × {len(spec.tune_seeds)} seeds ({len(tune_runs)} runs, "
         f"{spec.epochs} epochs), then up to {n_eval} runs on {len(spec.eval_seeds)} fresh seeds"
     )
-    bar = ProgressBar(len(tune_runs) + n_eval, "benchmark", enabled=progress)
+    bar = Progress(len(tune_runs) + n_eval, "benchmark", enabled=progress, unit="run")
     done = 0
 
     def train_all(runs: list[Run]) -> list[dict[str, Any]]:
@@ -304,14 +300,7 @@ def run_benchmark(
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "descentlab_version": __version__,
         "spec": spec.to_dict(),
-        "dataset": {
-            "name": spec.dataset.short_name,
-            "n_train": int(data.X_train.shape[1]),
-            "n_val": int(data.X_val.shape[1]),
-            "n_test": int(data.X_test.shape[1]),
-            "n_features": data.n_features,
-            "n_classes": data.n_classes,
-        },
+        "dataset": {**data.summary(), "name": spec.dataset.short_name},
         "layer_dims": list(data.layer_dims(spec.layers)),
         "seconds": time.perf_counter() - start,
         "optimizers": entries,

@@ -1,11 +1,13 @@
-"""Many training runs as one population: the unit of work of sweeps and benchmarks.
+"""Many training runs as one population: the one way experiments train.
 
 A :class:`Run` is one training run: an optimizer with all its hyperparameters, an optional
 learning-rate schedule, the batch size, epochs, architecture, initialisation and the seed.
 Runs that share everything that fixes the *shape* of the computation — batch size, epochs,
 hidden layers, activation, initialisation method and data order (:meth:`Run.population_key`)
-— are trained together by :func:`train_population` as ONE population of K networks in
-lock-step (:func:`descentlab.training.train`), whatever their optimizers:
+— form a :class:`Population`, trained as ONE population of K networks in lock-step
+(:func:`descentlab.training.train`), whatever their optimizers. ``compare`` (the optimizers of
+one study), ``train``, ``sweep`` and ``benchmark`` (chunks of runs, :func:`train_population`)
+and the playground all train through it:
 
 - members with the same optimizer *structure* (name, flags such as ``amsgrad``, schedule
   name and its integer settings: :meth:`Run.segment_key`) form a segment, built once with
@@ -16,6 +18,9 @@ lock-step (:func:`descentlab.training.train`), whatever their optimizers:
 
 Member k's numbers equal training run k alone (tests/test_population.py checks this to 1e-12
 relative in float64); a run is identified by :meth:`Run.run_id`, a hash of its settings.
+Segments are contiguous on the population axis, so members may come in another order than the
+runs: :attr:`Population.position` maps a run to its member, and :meth:`Population.member`
+gives run i's result as if it had been trained alone.
 """
 
 from __future__ import annotations
@@ -31,21 +36,19 @@ from typing import Any
 import numpy as np
 
 from descentlab._validation import InvalidParameterError
+from descentlab.experiments.data import ExperimentData
 from descentlab.experiments.specs import ScheduleSpec, build_optimizer, resolve_hyperparameters
 from descentlab.nn import MLP
 from descentlab.optimizers.base import GradientTransformation, Params, stack_optimizers
-from descentlab.training import train
+from descentlab.training import Callback, TrainResult, check_memory, train
 
 __all__ = [
+    "Population",
     "Run",
-    "SplitData",
     "build_run_optimizer",
     "evaluate",
     "train_population",
 ]
-
-
-# ----------------------------------------------------------------------------- stacking
 
 
 # ----------------------------------------------------------------------------- runs
@@ -182,7 +185,13 @@ class Run:
         return cls(**data)
 
 
-_INTEGER_SCHEDULE_SETTINGS = ("steps_per_epoch", "decay_steps", "warmup_steps", "boundaries")
+_INTEGER_SCHEDULE_SETTINGS = (
+    "steps_per_epoch",
+    "decay_steps",
+    "warmup_steps",
+    "boundaries",
+    "time_interval",
+)
 
 
 def _is_rate(value: Any, name: str = "") -> bool:
@@ -192,30 +201,6 @@ def _is_rate(value: Any, name: str = "") -> bool:
         and not isinstance(value, bool)
         and name not in _INTEGER_SCHEDULE_SETTINGS
     )
-
-
-# ----------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class SplitData:
-    """Training, validation and test data; ``X`` arrays are ``(n_features, m)``, ``y`` ``(m,)``."""
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    n_classes: int
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X_train.shape[0])
-
-    def layer_dims(self, layers: Sequence[int]) -> tuple[int, ...]:
-        """``(n_features, *layers, 1)`` for two classes, ``(..., n_classes)`` for more."""
-        return (self.n_features, *layers, 1 if self.n_classes == 2 else self.n_classes)
 
 
 # ----------------------------------------------------------------------------- training
@@ -256,121 +241,190 @@ def build_run_optimizer(run: Run, steps_per_epoch: int = 1) -> GradientTransform
     return _build_segment([run], steps_per_epoch)
 
 
+class Population:
+    """Runs that share one :meth:`Run.population_key`, set up to train as one population.
+
+    Members are grouped into optimizer segments (:meth:`Run.segment_key`) stacked with
+    :func:`~descentlab.optimizers.stack_optimizers`; member ``position[i]`` is run ``i``. Every
+    member starts from ``init(seed_i)`` and sees the data in the order drawn from its data
+    seed, so its numbers equal training run i alone; runs that share a seed share the initial
+    weights (and, with one data seed for all, one data order: the data is not copied per
+    member).
+
+    Attributes:
+      runs: the runs, in the order given.
+      data: training (validation, test) data.
+      net: the network ``(n_features, *layers, n_out)``.
+      optimizer: the stacked optimizer of the whole population.
+      position: ``position[i]`` is the member (index on the population axis) of ``runs[i]``.
+
+    Raises:
+      InvalidParameterError: no runs, or runs that differ in what fixes the population's shape;
+        a bad hyperparameter value (the optimizers are built here, before anything trains); a
+        population too large for memory (:func:`~descentlab.training.check_memory`).
+    """
+
+    def __init__(self, runs: Sequence[Run], data: ExperimentData) -> None:
+        if not runs:
+            raise InvalidParameterError("A population needs at least one run.")
+        keys = {r.population_key() for r in runs}
+        if len(keys) > 1:
+            raise InvalidParameterError(
+                "A population takes runs that share batch size, epochs, layers, activation, "
+                f"init and shuffle; got {len(keys)} different combinations."
+            )
+        self.runs, self.data = list(runs), data
+        head = self.runs[0]
+        segments: dict[tuple, list[int]] = {}
+        for i, r in enumerate(self.runs):
+            segments.setdefault(r.segment_key(), []).append(i)
+        self.order = [i for members in segments.values() for i in members]
+        self.position = [0] * len(self.runs)
+        for k, i in enumerate(self.order):
+            self.position[i] = k
+        steps = max(1, math.ceil(data.train.n_examples / head.batch_size))
+        parts = [_build_segment([self.runs[i] for i in m], steps) for m in segments.values()]
+        self.optimizer = (
+            parts[0]
+            if len(parts) == 1
+            else stack_optimizers(parts, [len(m) for m in segments.values()])
+        )
+        self.net = MLP(data.layer_dims(head.layers), head.activation)
+        check_memory(self.net, len(self.runs), head.batch_size, data.train.n_examples, head.epochs)
+
+    def train(
+        self,
+        *,
+        validation: bool = False,
+        eval_every: int | None = None,
+        progress: bool | None = False,
+        label: str = "",
+        on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
+        callbacks: Sequence[Callback] = (),
+        max_cost: float | None = None,
+    ) -> TrainResult:
+        """Train the population (:func:`descentlab.training.train`); members in engine order.
+
+        Args:
+          validation: measure accuracy on ``data.val`` (else on ``data.test``, if any) every
+            ``eval_every`` epochs, beside training accuracy; False measures none.
+          eval_every: epochs between accuracy measurements (None: only the first and last).
+          progress, label, on_epoch, callbacks, max_cost: as for :func:`train`.
+
+        Returns:
+          the population's :class:`TrainResult` (see :meth:`member` for one run's).
+        """
+        head = self.runs[0]
+        held_out = self.data.val if self.data.val is not None else self.data.test
+        members = [self.runs[i] for i in self.order]
+        return train(
+            self.net,
+            self.optimizer,
+            self.data.train.X,
+            self.data.train.y,
+            epochs=head.epochs,
+            batch_size=head.batch_size,
+            seed=[r.seed for r in members],
+            init=head.init,
+            shuffle=head.shuffle,
+            data_seed=[r.order_seed for r in members] if head.shuffle != "none" else None,
+            validation=(held_out.X, held_out.y) if validation and held_out is not None else None,
+            eval_every=head.epochs if eval_every is None else eval_every,
+            callbacks=callbacks,
+            progress=progress,
+            label=label,
+            on_epoch=on_epoch,
+            max_cost=max_cost,
+        )
+
+    def member(self, result: TrainResult, i: int) -> TrainResult:
+        """Run ``i``'s result as if it had been trained alone (see :meth:`TrainResult.member`)."""
+        return result.member(self.position[i])
+
+
 def train_population(
     runs: Sequence[Run],
-    data: SplitData,
+    data: ExperimentData,
     *,
     max_cost: float | None = None,
     on_epoch: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Train ``runs`` (all with one :meth:`Run.population_key`) as one population; one row each.
-
-    Members are grouped into optimizer segments (:meth:`Run.segment_key`) stacked with
-    :func:`~descentlab.optimizers.stack_optimizers`; member k starts from ``init(seed_k)`` and sees the data in the
-    order drawn from ``seed_k``, so its numbers equal training run k alone.
+    """Train ``runs`` (all with one :meth:`Run.population_key`) as one :class:`Population`;
+    one row of measurements per run, in the order given.
 
     Args:
       runs: the runs, K >= 1.
-      data: training, validation and test data.
+      data: training, validation and test data (:func:`~descentlab.experiments.data.load_experiment_data`
+        with ``validation=True``).
       max_cost: a member whose epoch cost exceeds it counts as diverged (the engine's default).
       on_epoch: called with the epoch number (from 0) after every epoch, e.g. for a progress bar.
 
     Returns:
-      per run, in the order given: ``run_id``, ``config_id``, ``seed``, ``train_accuracy``,
-      ``val_accuracy``, ``test_accuracy`` (fractions), ``final_cost`` (the last epoch's mean
-      mini-batch cost), ``val_cost``, ``test_cost`` (cross-entropy on those sets),
-      ``diverged`` (bool), ``stopped_epoch`` (-1 if it ran to the end), ``seconds`` (the
-      population's wall time divided by K) and ``status`` (the engine's status).
+      per run: ``run_id``, ``config_id``, ``seed``, ``train_accuracy``, ``val_accuracy``,
+      ``test_accuracy`` (fractions), ``final_cost`` (the last epoch's mean mini-batch cost),
+      ``val_cost``, ``test_cost`` (cross-entropy on those sets), ``diverged`` (bool),
+      ``stopped_epoch`` (-1 if it ran to the end), ``seconds`` (the population's wall time
+      divided by K) and ``status`` (``completed`` or ``diverged``).
+
+    Raises:
+      KeyboardInterrupt: Ctrl-C stopped the training (nothing is returned for it).
     """
-    if not runs:
-        raise InvalidParameterError("train_population needs at least one run.")
-    keys = {r.population_key() for r in runs}
-    if len(keys) > 1:
-        raise InvalidParameterError(
-            "train_population takes runs that share batch size, epochs, layers, activation, "
-            f"init and shuffle; got {len(keys)} different combinations."
-        )
-    head = runs[0]
-    segments: dict[tuple, list[int]] = {}
-    for i, r in enumerate(runs):
-        segments.setdefault(r.segment_key(), []).append(i)
-    order = [i for members in segments.values() for i in members]
-    ordered = [runs[i] for i in order]
-    steps = max(1, math.ceil(data.X_train.shape[1] / head.batch_size))
-    parts = [_build_segment([runs[i] for i in m], steps) for m in segments.values()]
-    optimizer = (
-        parts[0]
-        if len(parts) == 1
-        else stack_optimizers(parts, [len(m) for m in segments.values()])
-    )
-    net = MLP(data.layer_dims(head.layers), head.activation)
-    seeds = [r.seed for r in ordered]
-    data_seeds = [r.order_seed for r in ordered]
+    population = Population(runs, data)
     start = time.perf_counter()
-    result = train(
-        net,
-        optimizer,
-        data.X_train,
-        data.y_train,
-        epochs=head.epochs,
-        batch_size=head.batch_size,
-        seed=seeds,
-        init=head.init,
-        shuffle=head.shuffle,
-        data_seed=data_seeds if head.shuffle != "none" else None,
-        eval_every=head.epochs,
-        progress=False,
+    result = population.train(
         max_cost=max_cost,
         on_epoch=None if on_epoch is None else (lambda epoch, logs: on_epoch(epoch)),
     )
     if result.status == "interrupted":
         raise KeyboardInterrupt
-    metrics = evaluate(net, result.params, data)
+    metrics = evaluate(population.net, result.params, data)
     seconds = (time.perf_counter() - start) / len(runs)
     final_cost = result.history.cost[-1]
-    rows: list[dict[str, Any]] = [{} for _ in runs]
-    for k, i in enumerate(order):
-        r = runs[i]
-        rows[i] = {
-            "run_id": r.run_id(),
-            "config_id": r.config_id(),
-            "seed": r.seed,
-            **{name: float(v[k]) for name, v in metrics.items()},
-            "final_cost": float(final_cost[k]),
-            "diverged": bool(result.diverged[k]),
-            "stopped_epoch": int(result.stopped_epoch[k]),
-            "seconds": seconds,
-            "status": "diverged" if result.diverged[k] else "completed",
-        }
+    rows = []
+    for i, r in enumerate(population.runs):
+        k = population.position[i]
+        rows.append(
+            {
+                "run_id": r.run_id(),
+                "config_id": r.config_id(),
+                "seed": r.seed,
+                **{name: float(v[k]) for name, v in metrics.items()},
+                "final_cost": float(final_cost[k]),
+                "diverged": bool(result.diverged[k]),
+                "stopped_epoch": int(result.stopped_epoch[k]),
+                "seconds": seconds,
+                "status": "diverged" if result.diverged[k] else "completed",
+            }
+        )
     return rows
 
 
-def evaluate(net: MLP, params: Params, data: SplitData) -> dict[str, np.ndarray]:
-    """Accuracy on the three sets and cross-entropy on validation and test, per member ``(K,)``.
+def evaluate(net: MLP, params: Params, data: ExperimentData) -> dict[str, np.ndarray]:
+    """Accuracy on every set and cross-entropy on validation and test, per member ``(K,)``.
 
     Large populations are measured in blocks of members (about 2**16 member-examples at a
     time), so the memory stays small; each member's numbers are those of one call.
     """
     K = net.check_params(params) or 1
-    block = max(
-        1, 2**16 // max(1, data.X_train.shape[1], data.X_val.shape[1], data.X_test.shape[1])
-    )
+    sets = _measured_sets(data)
+    block = max(1, 2**16 // max(ds.n_examples for _, ds in sets))
     parts: list[dict[str, np.ndarray]] = []
     for a in range(0, K, block):
         sub = params if K <= block else {k: v[a : a + block] for k, v in params.items()}
-        parts.append(_evaluate_block(net, sub, data))
+        parts.append(_evaluate_block(net, sub, sets))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def _evaluate_block(net: MLP, params: Params, data: SplitData) -> dict[str, np.ndarray]:
+def _measured_sets(data: ExperimentData) -> list[tuple[str, Any]]:
+    sets = [("train", data.train), ("val", data.val), ("test", data.test)]
+    return [(name, ds) for name, ds in sets if ds is not None]
+
+
+def _evaluate_block(net: MLP, params: Params, sets: list[tuple[str, Any]]) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for name, X, y in (
-            ("train", data.X_train, data.y_train),
-            ("val", data.X_val, data.y_val),
-            ("test", data.X_test, data.y_test),
-        ):
-            out[f"{name}_accuracy"] = np.atleast_1d(net.accuracy(params, X, y))
-        out["val_cost"] = np.atleast_1d(net.cost(params, data.X_val, net.targets(data.y_val)))
-        out["test_cost"] = np.atleast_1d(net.cost(params, data.X_test, net.targets(data.y_test)))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        for name, ds in sets:
+            out[f"{name}_accuracy"] = np.atleast_1d(net.accuracy(params, ds.X, ds.y))
+        for name, ds in sets[1:]:
+            out[f"{name}_cost"] = np.atleast_1d(net.cost(params, ds.X, net.targets(ds.y)))
     return out

@@ -20,16 +20,10 @@ on a backend (:mod:`~descentlab.experiments.parallel`) and writes the sweep fold
 The spec, :class:`SweepSpec`, :func:`expand` and :func:`plan` are in
 :mod:`~descentlab.experiments.sweep_space`; this module trains the chunks and writes the folder.
 
-Validation and test data. The learning rate (and everything else) is chosen on validation data
-and reported on test data that played no part in choosing it:
-
-- a *generated* dataset (``moons``, ``circles``, ...): training data as specified (``moons``
-  alone is the seed's 300 examples), validation and test sets are fresh samples of the same
-  generator, same size and noise, seeds ``val_seed`` (default ``test_seed + 1``) and
-  ``test_seed`` (default 1, the test set ``descentlab compare`` uses);
-- fixed data (real sets, files): a stratified split into test (``test_size`` of the data,
-  seed ``test_seed``), then validation (as many examples, seed ``val_seed``) and training;
-  features standardised with the training part's statistics.
+Validation and test data are :func:`~descentlab.experiments.data.load_experiment_data`'s with
+``validation=True``: the learning rate (and everything else) is chosen on validation data and
+reported on test data that played no part in choosing it. The rows of ``results.csv`` and the
+summary are :mod:`~descentlab.experiments.results`'.
 
 Resuming. ``run_sweep(..., resume=True)`` reads ``sweep.json`` and ``results.csv`` and runs
 only the chunks whose runs are missing, with the stored plan, so a resumed sweep computes
@@ -38,103 +32,31 @@ exactly what the uninterrupted one would have and never repeats a finished run.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from descentlab._validation import DataError, InvalidParameterError
-from descentlab.datasets import load_dataset
+from descentlab.experiments.data import ExperimentData, load_experiment_data
 from descentlab.experiments.parallel import map_unordered, resolve_jobs, warm_up
-from descentlab.experiments.population import Run, SplitData, train_population
-from descentlab.experiments.specs import DatasetSpec
+from descentlab.experiments.population import Run, train_population
+from descentlab.experiments.results import (
+    read_results,
+    result_columns,
+    result_row,
+    results_csv_text,
+    summarize,
+)
 from descentlab.experiments.sweep_space import SweepSpec, expand, plan
 from descentlab.io import atomic_write
-from descentlab.progress import ProgressBar
+from descentlab.progress import Progress
 
-__all__ = [
-    "METRICS",
-    "SweepResult",
-    "execute",
-    "load_split",
-    "read_results",
-    "result_columns",
-    "result_row",
-    "results_csv_text",
-    "run_sweep",
-    "summarize",
-]
-
-METRICS = (
-    "train_accuracy",
-    "val_accuracy",
-    "test_accuracy",
-    "final_cost",
-    "val_cost",
-    "test_cost",
-    "diverged",
-    "stopped_epoch",
-    "seconds",
-)
-"""The measured columns of ``results.csv``, after the settings."""
-
-SETTING_COLUMNS = ("batch_size", "epochs", "layers", "activation", "init", "shuffle", "seed")
-
-
-# ----------------------------------------------------------------------------- data
-
-
-def load_split(dataset: DatasetSpec, val_seed: int | None = None) -> SplitData:
-    """Training, validation and test data for ``dataset`` (see the module docstring).
-
-    >>> data = load_split(DatasetSpec("moons"))
-    >>> data.X_train.shape, data.X_val.shape, data.X_test.shape
-    ((2, 300), (2, 300), (2, 300))
-    """
-    val_seed = dataset.test_seed + 1 if val_seed is None else int(val_seed)
-    if dataset.holdout == "fresh":
-        train = load_dataset(
-            dataset.name, n_samples=dataset.n_samples, noise=dataset.noise, seed=dataset.seed
-        )
-        if val_seed in (dataset.test_seed, dataset.seed):
-            raise InvalidParameterError(
-                f"The validation sample's seed {val_seed} is also the seed of the training or "
-                "test data; choose another --val-seed."
-            )
-
-        def fresh(seed: int):
-            return load_dataset(
-                dataset.name, n_samples=train.n_examples, noise=dataset.noise, seed=seed
-            )
-
-        val, test = fresh(val_seed), fresh(dataset.test_seed)
-    else:
-        full = load_dataset(
-            dataset.name,
-            target=dataset.target,
-            n_samples=dataset.n_samples,
-            noise=dataset.noise,
-            seed=dataset.seed,
-        )
-        rest, test = full.split(dataset.test_size, dataset.test_seed)
-        if rest.n_examples - test.n_examples < 2 * rest.n_classes:
-            raise DataError(
-                f"{full.n_examples} examples are too few for training, validation and test "
-                f"sets of this size (test_size={dataset.test_size!r})."
-            )
-        train, val = rest.split(test.n_examples, val_seed)
-        if dataset.standardize:
-            train, mean, std = train.standardized()
-            val, test = val.standardized(mean, std)[0], test.standardized(mean, std)[0]
-    return SplitData(train.X, train.y, val.X, val.y, test.X, test.y, train.n_classes)
+__all__ = ["SweepResult", "execute", "run_sweep"]
 
 
 # ----------------------------------------------------------------------------- running
@@ -144,7 +66,7 @@ def _import_plots() -> None:
     import descentlab.experiments.sweep_plots  # noqa: F401
 
 
-def _train_chunk(runs: list[Run], shared: tuple[SplitData, float | None, Any]) -> list[dict]:
+def _train_chunk(runs: list[Run], shared: tuple[ExperimentData, float | None, Any]) -> list[dict]:
     data, max_cost, on_epoch = shared
     tick = None if on_epoch is None else (lambda epoch: on_epoch(len(runs), epoch))
     return train_population(runs, data, max_cost=max_cost, on_epoch=tick)
@@ -153,7 +75,7 @@ def _train_chunk(runs: list[Run], shared: tuple[SplitData, float | None, Any]) -
 def execute(
     runs: Sequence[Run],
     chunks: Sequence[Sequence[int]],
-    data: SplitData,
+    data: ExperimentData,
     *,
     jobs: int = 1,
     backend: str = "local",
@@ -178,71 +100,6 @@ def execute(
         scheduler=scheduler,
     ):
         yield list(chunks[index]), rows
-
-
-def result_columns(runs: Sequence[Run]) -> list[str]:
-    """The ``results.csv`` header for ``runs``: ids, every setting any run has, then METRICS."""
-    hyper: dict[str, None] = {"learning_rate": None}
-    sched: dict[str, None] = {}
-    for r in runs:
-        hyper.update(dict.fromkeys(r.hyperparameters))
-        sched.update(dict.fromkeys(r.schedule_settings))
-    return [
-        "run_id",
-        "config_id",
-        "optimizer",
-        *hyper,
-        "schedule",
-        *(f"schedule.{k}" for k in sched),
-        *SETTING_COLUMNS,
-        *METRICS,
-    ]
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, float | np.floating):
-        return repr(float(value))
-    if isinstance(value, list | tuple):
-        return (
-            "-".join(str(v) for v in value)
-            if all(isinstance(v, int) for v in value)
-            else json.dumps(value)
-        )
-    return str(value)
-
-
-def result_row(run: Run, measured: Mapping[str, Any], columns: Sequence[str]) -> dict[str, str]:
-    """One ``results.csv`` row (text cells, empty where a setting does not apply): the run's
-    settings, then its measurements."""
-    out = {"run_id": run.run_id(), "config_id": run.config_id(), "optimizer": run.optimizer}
-    out.update({k: _cell(v) for k, v in run.hyperparameters.items()})
-    out["schedule"] = run.schedule or ""
-    out.update({f"schedule.{k}": _cell(v) for k, v in run.schedule_settings.items()})
-    out.update({k: _cell(getattr(run, k)) for k in SETTING_COLUMNS})
-    out.update({k: _cell(measured[k]) for k in METRICS})
-    return {c: out.get(c, "") for c in columns}
-
-
-def results_csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> str:
-    """``rows`` as CSV text under the header ``columns`` (missing cells empty)."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), restval="", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
-def read_results(path: str | Path) -> list[dict[str, str]]:
-    """The rows of a ``results.csv`` as dicts of text cells (empty list if it does not exist)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 @dataclass
@@ -328,7 +185,7 @@ def run_sweep(
     runs = expand(spec)
     chunks = plan(runs, spec.chunk_size)
     warm = warm_up(backend, jobs) if len(chunks) > 1 else None
-    data = load_split(spec.dataset, spec.val_seed)
+    data = load_experiment_data(spec.dataset, validation=True, val_seed=spec.val_seed)
     columns = result_columns(runs)
     run_ids = [r.run_id() for r in runs]
     position = {rid: i for i, rid in enumerate(run_ids)}
@@ -374,7 +231,7 @@ def run_sweep(
         threading.Thread(target=_import_plots, daemon=True).start()
     start = time.perf_counter()
     status = "completed"
-    bar = ProgressBar(max(1, n_todo), "sweep", enabled=progress)
+    bar = Progress(max(1, n_todo), "sweep", enabled=progress, unit="run")
     finished = 0
     best = -math.inf
 
@@ -422,47 +279,3 @@ def run_sweep(
         f"{out / 'results.csv'}. Continue with: descentlab sweep --resume --out {out}"
     )
     return SweepResult(out, rows, len(runs), finished, status, seconds, files)
-
-
-# ----------------------------------------------------------------------------- summary
-
-
-def _number(cell: str) -> float:
-    if cell in ("", None):
-        return math.nan
-    if cell in ("true", "false"):
-        return float(cell == "true")
-    return float(cell)
-
-
-def summarize(
-    rows: Sequence[Mapping[str, str]], columns: Sequence[str] | None = None
-) -> list[dict[str, Any]]:
-    """Per configuration (``config_id``): its settings, the number of seeds and diverged runs,
-    and for validation/test accuracy and final cost the median, quartiles, mean and std
-    over seeds (NaN costs of diverged runs are left out of the cost statistics).
-
-    ``columns``: the column order of ``results.csv`` (default: the first row's keys)."""
-    by_config: dict[str, list[Mapping[str, str]]] = {}
-    for r in rows:
-        by_config.setdefault(r["config_id"], []).append(r)
-    skip = {"run_id", "seed", *METRICS}
-    settings = [c for c in (columns or (list(rows[0]) if rows else [])) if c not in skip]
-    out = []
-    for group in by_config.values():
-        first = group[0]
-        entry: dict[str, Any] = {k: first.get(k, "") for k in settings}
-        entry["n_seeds"] = len(group)
-        entry["n_diverged"] = sum(r["diverged"] == "true" for r in group)
-        for metric in ("val_accuracy", "test_accuracy", "final_cost"):
-            v = np.array([_number(r[metric]) for r in group])
-            v = v[np.isfinite(v)]
-            stats = (
-                (np.median(v), *np.percentile(v, [25, 75]), v.mean(), v.std())
-                if v.size
-                else (math.nan,) * 5
-            )
-            for name, s in zip(("median", "q25", "q75", "mean", "std"), stats, strict=True):
-                entry[f"{metric}_{name}"] = repr(float(s))
-        out.append(entry)
-    return out

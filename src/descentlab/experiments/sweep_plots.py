@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from descentlab.experiments.sweep import METRICS
+from descentlab.experiments.results import METRICS
 from descentlab.plots import DPI, save_figure
 
 __all__ = ["plot_heatmap", "plot_lr_sensitivity", "sensitivity_curves", "write_sweep_plots"]

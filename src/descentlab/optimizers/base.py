@@ -14,7 +14,8 @@ size K. Nothing is changed in place: ``update`` returns a new state.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -25,6 +26,8 @@ __all__ = [
     "EmptyState",
     "GradientTransformation",
     "Params",
+    "StackedState",
+    "applied_learning_rate",
     "apply_updates",
     "as_hyperparameter",
     "broadcast_to_leaf",
@@ -32,8 +35,6 @@ __all__ = [
     "check_same_structure",
     "identity",
     "stack_optimizers",
-    "tree_map",
-    "tree_zeros_like",
 ]
 
 Params = dict[str, np.ndarray]
@@ -61,16 +62,11 @@ class EmptyState(NamedTuple):
     """The state of a transformation that keeps none."""
 
 
-def tree_map(
-    fn: Callable[..., np.ndarray], tree: Mapping[str, Any], *rest: Mapping[str, Any]
-) -> Params:
-    """Apply ``fn`` leaf by leaf: ``{k: fn(tree[k], rest[0][k], ...)}`` (keys of ``tree`` lead)."""
-    return {k: fn(v, *(r[k] for r in rest)) for k, v in tree.items()}
+class StackedState(NamedTuple):
+    """State of :func:`stack_optimizers`: one inner state per block of members."""
 
-
-def tree_zeros_like(tree: Mapping[str, np.ndarray]) -> Params:
-    """A dict of float zeros with the keys and shapes of ``tree``."""
-    return {k: np.zeros(np.shape(v), dtype=np.result_type(v, np.float64)) for k, v in tree.items()}
+    blocks: tuple  # the blocks' states, in block order
+    sizes: tuple[int, ...]  # K_s, the number of members of each block
 
 
 def check_same_structure(
@@ -171,7 +167,7 @@ def stack_optimizers(
         u[o_s : o_s + K_s], state_s = optimizers[s].update(g[o_s : o_s + K_s], state_s, theta[...])
 
     Each block is a basic slice (a view), so a member's update is computed exactly as if its
-    block were trained alone; the state is the tuple of the blocks' states.
+    block were trained alone; the state is a :class:`StackedState` holding the blocks' states.
 
     Args:
       optimizers: one transformation per block (its per-member hyperparameters, if any, have
@@ -195,6 +191,7 @@ def stack_optimizers(
         )
     if any(not isinstance(s, int | np.integer) or s < 1 for s in sizes):
         raise InvalidParameterError(f"The block sizes must be ints >= 1. Got {list(sizes)!r}.")
+    sizes = tuple(int(n) for n in sizes)
     bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
     blocks = [slice(a, b) for a, b in itertools.pairwise(bounds)]
     total = bounds[-1]
@@ -210,18 +207,21 @@ def stack_optimizers(
                     f"{np.shape(v)}; every array needs a leading population axis of {total}."
                 )
 
-    def init(params: Params) -> tuple:
+    def init(params: Params) -> StackedState:
         check(params)
-        return tuple(opt.init(part(params, b)) for opt, b in zip(optimizers, blocks, strict=True))
+        states = tuple(opt.init(part(params, b)) for opt, b in zip(optimizers, blocks, strict=True))
+        return StackedState(states, sizes)
 
-    def update(grads: Params, state: tuple, params: Params | None = None) -> tuple[Params, tuple]:
+    def update(
+        grads: Params, state: StackedState, params: Params | None = None
+    ) -> tuple[Params, StackedState]:
         out = {}
         for k, g in grads.items():
             if g.ndim == 0 or g.shape[0] != total:
                 check(grads)
             out[k] = np.empty(g.shape, dtype=np.result_type(g, np.float64))
         new_state = []
-        for opt, b, s in zip(optimizers, blocks, state, strict=True):
+        for opt, b, s in zip(optimizers, blocks, state.blocks, strict=True):
             u, s = opt.update(
                 {k: g[b] for k, g in grads.items()},
                 s,
@@ -230,9 +230,58 @@ def stack_optimizers(
             for k, v in u.items():
                 out[k][b] = v
             new_state.append(s)
-        return out, tuple(new_state)
+        return out, StackedState(tuple(new_state), sizes)
 
     return GradientTransformation(init, update)
+
+
+def applied_learning_rate(state: Any) -> float | np.ndarray:
+    """The learning rate an optimizer applied at its last update, read from its state.
+
+    As Optax's ``inject_hyperparams`` does, the state of
+    :func:`~descentlab.optimizers.transforms.scale_by_learning_rate` keeps the rate ``alpha_t``
+    it applied (a schedule's value included; before the first update, the rate the first
+    update will apply). This finds that state — any ``NamedTuple`` state with a
+    ``learning_rate`` field — anywhere in a :func:`chain` (the first one found), and for
+    :func:`stack_optimizers` joins the blocks' rates into one array ``(K,)``.
+
+    Returns:
+      a float, or an array ``(K,)`` with one rate per population member; NaN (or NaN entries)
+      for an optimizer without such a state (a custom transformation).
+
+    >>> from descentlab.optimizers import adam, gd
+    >>> from descentlab.schedules import exponential_decay
+    >>> opt = gd(exponential_decay(1.0, gamma=0.5))
+    >>> theta = {"w": np.zeros(2)}
+    >>> _, state = opt.update({"w": np.ones(2)}, opt.init(theta), theta)
+    >>> _, state = opt.update({"w": np.ones(2)}, state, theta)
+    >>> applied_learning_rate(state)
+    0.5
+    >>> stacked = stack_optimizers([gd(0.1), adam(np.array([0.2, 0.3]))], [1, 2])
+    >>> applied_learning_rate(stacked.init({"w": np.zeros((3, 2))})).tolist()
+    [0.1, 0.2, 0.3]
+    """
+    found = _find_learning_rate(state)
+    return math.nan if found is None else found
+
+
+def _find_learning_rate(state: Any) -> Any:
+    if isinstance(state, StackedState):
+        parts = [_find_learning_rate(s) for s in state.blocks]
+        return np.concatenate(
+            [
+                np.broadcast_to(np.asarray(math.nan if p is None else p, dtype=float), (n,))
+                for p, n in zip(parts, state.sizes, strict=True)
+            ]
+        )
+    if isinstance(state, tuple):
+        if "learning_rate" in getattr(state, "_fields", ()):
+            return state.learning_rate
+        for inner in state:
+            found = _find_learning_rate(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def apply_updates(params: Params, updates: Params) -> Params:

@@ -22,7 +22,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from descentlab._validation import DataError, Interval, InvalidParameterError, Options, check_param
+from descentlab._validation import (
+    FLAG,
+    NON_NEGATIVE,
+    POSITIVE,
+    UNIT_CLOSED,
+    UNIT_OPEN,
+    DataError,
+    InvalidParameterError,
+    check_param,
+)
 from descentlab.optimizers.base import (
     EmptyState,
     GradientTransformation,
@@ -57,12 +66,6 @@ Hyper = float | np.ndarray
 
 Schedule = Callable[[int], Any]
 """A learning-rate schedule: ``step -> learning rate`` (a number or an array ``(K,)``)."""
-
-POSITIVE = Interval(0.0, None, closed="neither")
-NON_NEGATIVE = Interval(0.0, None, closed="left")
-UNIT_OPEN = Interval(0.0, 1.0, closed="left")  # [0, 1): decay rates, betas, momentum
-UNIT_CLOSED = Interval(0.0, 1.0, closed="both")  # [0, 1]: dampening
-FLAG = Options((True, False))
 
 _COUNT_MAX = int(np.iinfo(np.int64).max)
 
@@ -168,9 +171,15 @@ def _describe(fn: Callable) -> str:
 
 
 class ScaleByLearningRateState(NamedTuple):
-    """State of :func:`scale_by_learning_rate`."""
+    """State of :func:`scale_by_learning_rate`: the step count and the rate it applied.
+
+    ``learning_rate`` is ``alpha_t`` of the last update (before the first update, the rate the
+    first update will apply), as Optax's ``inject_hyperparams`` keeps it: the one place a
+    schedule's value is read back (:func:`~descentlab.optimizers.base.applied_learning_rate`).
+    """
 
     count: int  # updates done so far: Python int, shape (), one for the whole population
+    learning_rate: Hyper  # alpha of the last update: a float, or (K,) float64 per member
 
 
 def scale_by_learning_rate(learning_rate: Hyper | Schedule) -> GradientTransformation:
@@ -179,6 +188,7 @@ def scale_by_learning_rate(learning_rate: Hyper | Schedule) -> GradientTransform
     ``alpha_t`` is ``learning_rate`` itself (a number > 0 or an array ``(K,)``), or
     ``learning_rate(t)`` for a schedule, where ``t`` = number of updates done so far (0 first).
     A schedule value that is not finite or is negative raises :class:`InvalidParameterError`.
+    The state keeps ``alpha_t`` (:class:`ScaleByLearningRateState`).
     """
     owner = "scale_by_learning_rate"
     if callable(learning_rate):
@@ -192,25 +202,27 @@ def scale_by_learning_rate(learning_rate: Hyper | Schedule) -> GradientTransform
     def init(params: Params) -> ScaleByLearningRateState:
         if fixed is not None:
             _check_population(owner, size, params)
-        return ScaleByLearningRateState(count=0)
+            return ScaleByLearningRateState(count=0, learning_rate=fixed)
+        return ScaleByLearningRateState(count=0, learning_rate=_scheduled_rate(schedule, 0))
 
     def update(grads: Params, state: ScaleByLearningRateState, params: Params | None = None):
         del params
         count = state.count
         if schedule is None:
+            rate = fixed
             if neg_scalar is not None:
                 updates = {k: neg_scalar * g for k, g in grads.items()}
             else:
                 updates = {k: neg(g)[0] * g for k, g in grads.items()}
         else:
-            lr = _scheduled_rate(schedule, count)
-            if lr.__class__ is float:
-                lr = -lr
+            rate = _scheduled_rate(schedule, count)
+            if rate.__class__ is float:
+                lr = -rate
                 updates = {k: lr * g for k, g in grads.items()}
             else:
-                lr = -lr
+                lr = -rate
                 updates = {k: _leading(lr, g, k) * g for k, g in grads.items()}
-        return updates, ScaleByLearningRateState(count=safe_increment(count))
+        return updates, ScaleByLearningRateState(count=safe_increment(count), learning_rate=rate)
 
     return GradientTransformation(init, update)
 

@@ -333,7 +333,6 @@ class TrainingJob:
                 plan.X,
                 plan.y,
                 **plan.train_kwargs(),
-                learning_rate=run.learning_rate,
                 eval_every=plan.epochs,
                 callbacks=(stop_callback,),
                 on_epoch=on_epoch,

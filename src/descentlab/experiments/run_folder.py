@@ -1,0 +1,309 @@
+"""Run folders and output files: where results go, checked before any work, written atomically.
+
+- :func:`default_run_path` — the one maker of default output paths,
+  ``runs/<name>-<YYYYmmdd-HHMMSS><suffix>`` (``-2``, ``-3``, ... when taken);
+- :func:`check_writable` — before any training: the output can be created where asked (its
+  nearest existing folder is a writable folder, the path itself is not a file where a folder
+  is wanted or the other way round). Nothing is created by the check;
+- the files of a comparison's run folder, written atomically and read back with every field
+  checked (a damaged or foreign file is a one-line :class:`~descentlab._validation.DataError`):
+  ``results.json`` (:func:`results_to_json`, :func:`read_results_json`), ``history.csv``
+  (:func:`write_history_csv`, :func:`read_history_csv`) and ``models.npz``
+  (:func:`write_models`, :func:`read_models`);
+- :func:`deferred_interrupts` — hold Ctrl-C and SIGTERM while the final files are written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as _dt
+import json
+import math
+import os
+import signal
+import threading
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from descentlab._validation import DataError, check_json
+from descentlab.io import atomic_writer
+from descentlab.optimizers.base import Params
+from descentlab.training import History
+
+__all__ = [
+    "HISTORY_COLUMNS",
+    "RESULTS_SCHEMA",
+    "check_writable",
+    "default_run_path",
+    "deferred_interrupts",
+    "read_history_csv",
+    "read_models",
+    "read_results_json",
+    "results_to_json",
+    "write_history_csv",
+    "write_models",
+]
+
+HISTORY_COLUMNS = (
+    "optimizer",
+    "epoch",
+    "cost",
+    "last_batch_cost",
+    "learning_rate",
+    "train_accuracy",
+    "test_accuracy",
+)
+"""Columns of ``history.csv``; the accuracies are empty on epochs where they were not measured."""
+
+_NUMBER_OR_NULL = (float, type(None))
+RESULTS_SCHEMA: dict[str, Any] = {
+    "name": str,
+    "partial": bool,
+    "layer_dims": [int],
+    "dataset": {
+        "name": str,
+        "n_features": int,
+        "n_classes": int,
+        "classes": [(str, int, float, bool)],
+        "feature_names": [str],
+        "n_train": int,
+        "n_test": int,
+    },
+    "runs": [
+        {
+            "optimizer": str,
+            "label": str,
+            "hyperparameters": dict,
+            "status": str,
+            "message": str,
+            "epochs_run": int,
+            "train_accuracy": _NUMBER_OR_NULL,
+            "test_accuracy": _NUMBER_OR_NULL,
+            "final_cost": _NUMBER_OR_NULL,
+            "seconds": _NUMBER_OR_NULL,
+        }
+    ],
+}
+"""What ``results.json`` must hold (the fields its readers use); other fields are allowed."""
+
+
+# ----------------------------------------------------------------------------- paths
+
+
+def default_run_path(name: str, *, suffix: str = "", root: str | Path = "runs") -> Path:
+    """``runs/<name>-<YYYYmmdd-HHMMSS><suffix>``, with ``-2``, ``-3``, ... if that path is taken.
+
+    >>> default_run_path("moons").parent.name
+    'runs'
+    """
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = f"{name}-{stamp}"
+    path, n = Path(root) / f"{base}{suffix}", 1
+    while path.exists():
+        n += 1
+        path = Path(root) / f"{base}-{n}{suffix}"
+    return path
+
+
+def check_writable(path: str | Path, *, folder: bool) -> Path:
+    """Check, before any work, that ``path`` (a folder if ``folder``, else a file) can be written.
+
+    The nearest existing folder on the way to ``path`` must be a writable folder, and ``path``
+    itself must not exist as the wrong kind (a file where a folder is wanted, a folder where
+    a file is). Nothing is created.
+
+    Raises:
+      DataError: naming ``path`` and what is in the way.
+    """
+    path = Path(path)
+    if path.exists():
+        if folder and not path.is_dir():
+            raise DataError(f"'{path}' is a file, not a folder; choose another --out.")
+        if not folder and path.is_dir():
+            raise DataError(f"'{path}' is a folder; --out needs a file name.")
+    target = path if folder else path.parent
+    existing = target
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise DataError(f"Cannot write '{path}': '{existing}' is a file, not a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(f"Cannot write '{path}': the folder '{existing}' is not writable.")
+    return path
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[list[int]]:
+    """Hold Ctrl-C (SIGINT) and SIGTERM while the final files are written; yields the signals
+    that arrived meanwhile. Only the main thread can hold signals; elsewhere it does nothing."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda number, _frame: caught.append(number)) for s in held}
+    try:
+        yield caught
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+# ----------------------------------------------------------------------------- results.json
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"Cannot write {type(x).__name__} to JSON.")
+
+
+def results_to_json(results: Mapping[str, Any]) -> str:
+    """``results`` as JSON text (strict: NaN and inf are not allowed, they are ``null``)."""
+    return json.dumps(results, indent=2, default=_json_default, allow_nan=False) + "\n"
+
+
+def read_results_json(path: str | Path) -> dict[str, Any]:
+    """Read a run folder's ``results.json``, checked against :data:`RESULTS_SCHEMA`.
+
+    Raises:
+      DataError: missing, unreadable, not JSON, or not a descentlab results file.
+    """
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"No such file: '{path}'.") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise DataError(f"Cannot read '{path}' as a descentlab results file: {exc}.") from None
+    check_json(results, RESULTS_SCHEMA, f"'{path}'")
+    if len(results["layer_dims"]) < 2 or min(results["layer_dims"]) < 1:
+        raise DataError(f"'{path}' is damaged: layer_dims must be at least two sizes >= 1.")
+    labels = [r["label"] for r in results["runs"]]
+    if len(set(labels)) != len(labels):
+        raise DataError(f"'{path}' is damaged: a label appears twice in runs.")
+    return results
+
+
+# ----------------------------------------------------------------------------- history.csv
+
+
+def write_history_csv(path: Path, histories: Sequence[tuple[str, History]]) -> None:
+    """One row per optimizer (its label) and epoch: :data:`HISTORY_COLUMNS`."""
+    with atomic_writer(path, newline="") as f:
+        w = csv.writer(f)
+        w.writerow(HISTORY_COLUMNS)
+        for label, h in histories:
+            evals = {int(e): i for i, e in enumerate(h.eval_epochs)}
+            for epoch in range(h.n_epochs):
+                i = evals.get(epoch)
+                train_acc = repr(float(h.train_accuracy[i])) if i is not None else ""
+                test_acc = (
+                    repr(float(h.val_accuracy[i])) if i is not None and h.val_accuracy.size else ""
+                )
+                w.writerow(
+                    [
+                        label,
+                        epoch,
+                        repr(float(h.cost[epoch])),
+                        repr(float(h.last_batch_cost[epoch])),
+                        repr(float(h.learning_rate[epoch])),
+                        train_acc,
+                        test_acc,
+                    ]
+                )
+
+
+def read_history_csv(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """Read ``history.csv``: label → column → array (empty cells are NaN), in file order.
+
+    Raises:
+      DataError: missing or unreadable file, not a descentlab history, a row of the wrong
+        length or with a cell that is not a number.
+    """
+    path = Path(path)
+    out: dict[str, dict[str, list[float]]] = {}
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None or tuple(header) != HISTORY_COLUMNS:
+                raise DataError(
+                    f"'{path}' is not a descentlab history: expected the columns "
+                    f"{', '.join(HISTORY_COLUMNS)}."
+                )
+            for row in reader:
+                if len(row) != len(HISTORY_COLUMNS):
+                    raise DataError(
+                        f"Line {reader.line_num} of '{path}' has {len(row)} fields; a history "
+                        f"row has {len(HISTORY_COLUMNS)}."
+                    )
+                cols = out.setdefault(row[0], {c: [] for c in HISTORY_COLUMNS[1:]})
+                for c, v in zip(HISTORY_COLUMNS[1:], row[1:], strict=True):
+                    cols[c].append(float(v) if v != "" else math.nan)
+    except FileNotFoundError:
+        raise DataError(f"No such file: '{path}'.") from None
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"Cannot read '{path}' as a descentlab history: {exc}.") from None
+    return {k: {c: np.asarray(v) for c, v in cols.items()} for k, cols in out.items()}
+
+
+# ----------------------------------------------------------------------------- models.npz
+
+
+def write_models(path: Path, models: Sequence[tuple[str, Params]]) -> None:
+    """The trained parameters of each optimizer (its label): ``run<i>/<key>`` arrays + ``labels``."""
+    arrays = {f"run{i}/{k}": v for i, (_, p) in enumerate(models) for k, v in p.items()}
+    arrays["labels"] = np.array([label for label, _ in models], dtype=str)
+    with atomic_writer(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def read_models(path: str | Path, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Params]:
+    """Read ``models.npz``: label → parameters, each checked against ``shapes`` (the network's).
+
+    Raises:
+      DataError: unreadable, not an archive of plain arrays, or parameters that do not fit
+        the network (missing, extra, wrong shape or not numbers).
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not isinstance(z, np.lib.npyio.NpzFile) or "labels" not in z.files:
+                raise DataError(f"'{path}' is not a descentlab models file.")
+            labels = [str(s) for s in np.asarray(z["labels"]).reshape(-1)]
+            out: dict[str, Params] = {label: {} for label in labels}
+            for key in z.files:
+                if key == "labels":
+                    continue
+                run, _, name = key.partition("/")
+                index = run[3:]
+                if not (run.startswith("run") and index.isdecimal() and int(index) < len(labels)):
+                    raise DataError(f"'{path}' holds an unknown array {key!r}.")
+                out[labels[int(index)]][name] = z[key]
+    except DataError:
+        raise
+    except FileNotFoundError:
+        raise DataError(f"No such file: '{path}'.") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"Cannot read '{path}': {exc}.") from None
+    for label, params in out.items():
+        if set(params) != set(shapes) or any(
+            params[k].shape != shape or params[k].dtype.kind != "f" for k, shape in shapes.items()
+        ):
+            raise DataError(
+                f"'{path}' is damaged: the parameters of {label!r} do not fit the network "
+                f"({', '.join(f'{k} {s}' for k, s in shapes.items())})."
+            )
+    return out
