@@ -113,24 +113,24 @@ ERROR_CASES = [
     ),
     (
         ["compare", "--lr", "0"],
-        "The 'learning_rate' parameter of the experiment configuration must be a float > 0.0. Got 0.0 instead.",
+        "The 'learning_rate' parameter of the experiment configuration must be a float in the range (0.0, 10000.0]. Got 0.0 instead.",
     ),
-    (["compare", "--lr", "-0.5"], "must be a float > 0.0. Got -0.5 instead."),
+    (["compare", "--lr", "-0.5"], "must be a float in the range (0.0, 10000.0]. Got -0.5 instead."),
     (
         ["compare", "--optimizers", "adam:lr=-1"],
         "The 'learning_rate' parameter of adam must be a float > 0.0. Got -1.0 instead.",
     ),
     (
         ["compare", "--batch-size", "0"],
-        "The 'batch_size' parameter of the experiment configuration must be an int >= 1. Got 0 instead.",
+        "The 'batch_size' parameter of the experiment configuration must be an int in the range [1, 10000000]. Got 0 instead.",
     ),
     (
         ["compare", "--epochs", "0"],
-        "The 'epochs' parameter of the experiment configuration must be an int >= 1. Got 0 instead.",
+        "The 'epochs' parameter of the experiment configuration must be an int in the range [1, 10000000]. Got 0 instead.",
     ),
     (
         ["compare", "--layers", "5,x"],
-        "--layers must be the hidden layer sizes as positive integers separated by commas, e.g. --layers 5,2. Got '5,x' instead.",
+        "--layers must be the hidden layer sizes as integers from 1 to 65536 separated by commas (at most 64 layers), e.g. --layers 5,2. Got '5,x' instead.",
     ),
     (["compare", "--layers", "5,,2"], "Got '5,,2' instead."),
     (["compare", "--schedule", "warp:x=1"], "Unknown schedule 'warp'"),

@@ -14,7 +14,6 @@ Its optimizers, schedule and dataset are the specs of :mod:`~descentlab.experime
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import re
 import tomllib
@@ -25,16 +24,28 @@ from typing import Any
 
 import tomli_w
 
+from descentlab import limits
 from descentlab._validation import (
+    COUNT,
+    FLAG,
+    LEARNING_RATE,
+    SEED,
     DataError,
     Interval,
     InvalidParameterError,
     Options,
+    as_int,
     check_param,
-    is_integer,
 )
-from descentlab.experiments.specs import _OWNER, DatasetSpec, OptimizerSpec, ScheduleSpec
+from descentlab.experiments.specs import (
+    _OWNER,
+    DatasetSpec,
+    OptimizerSpec,
+    ScheduleSpec,
+    parse_layers,
+)
 from descentlab.nn import ACTIVATIONS, INITIALISERS
+from descentlab.training import EPOCHS, SHUFFLES
 
 __all__ = ["ExperimentConfig"]
 
@@ -102,39 +113,31 @@ class ExperimentConfig:
             )
         object.__setattr__(self, "name", name)
         layers = self.layers
-        if isinstance(layers, str) or not isinstance(layers, Sequence):
+        if (
+            isinstance(layers, str)
+            or not isinstance(layers, Sequence)
+            or not all(isinstance(size, int) and not isinstance(size, bool) for size in layers)
+        ):
             raise InvalidParameterError(
                 f"The 'layers' parameter of {_OWNER} must be a list of hidden layer sizes "
                 f"(positive ints), e.g. [5, 2]. Got {layers!r} instead."
             )
-        for size in layers:
-            if not is_integer(size) or size < 1:
-                raise InvalidParameterError(
-                    f"The 'layers' parameter of {_OWNER} must be a list of hidden layer sizes "
-                    f"(positive ints), e.g. [5, 2]. Got {list(layers)!r} instead."
-                )
-        object.__setattr__(self, "layers", tuple(int(s) for s in layers))
+        object.__setattr__(self, "layers", parse_layers(",".join(map(str, layers)) or "none"))
         check_param(_OWNER, "activation", self.activation, Options(ACTIVATIONS))
         check_param(_OWNER, "init", self.init, Options(INITIALISERS))
-        check_param(_OWNER, "shuffle", self.shuffle, Options(("seed", "random", "none")))
-        positive = Interval(0.0, None, closed="neither")
-        check_param(_OWNER, "learning_rate", self.learning_rate, positive, allow_array=False)
+        check_param(_OWNER, "shuffle", self.shuffle, Options(SHUFFLES))
+        check_param(_OWNER, "learning_rate", self.learning_rate, LEARNING_RATE, allow_array=False)
         object.__setattr__(self, "learning_rate", float(self.learning_rate))
-        for key in ("batch_size", "epochs", "eval_every"):
-            rule = Interval(1, None, integer=True)
-            object.__setattr__(
-                self,
-                key,
-                int(check_param(_OWNER, key, getattr(self, key), rule, allow_array=False)),
-            )
-        for key in ("seed", "data_seed"):
-            rule = Interval(0, None, integer=True)
-            object.__setattr__(
-                self,
-                key,
-                int(check_param(_OWNER, key, getattr(self, key), rule, allow_array=False)),
-            )
-        check_param(_OWNER, "log_scale", self.log_scale, Options((True, False)))
+        batch = Interval(1, limits.MAX_EXAMPLES, integer=True)
+        for key, rule in (
+            ("batch_size", batch),
+            ("epochs", EPOCHS),
+            ("eval_every", COUNT),
+            ("seed", SEED),
+            ("data_seed", SEED),
+        ):
+            object.__setattr__(self, key, as_int(_OWNER, key, getattr(self, key), rule))
+        check_param(_OWNER, "log_scale", self.log_scale, FLAG)
         optimizers = tuple(self.optimizers)
         if not optimizers or not all(isinstance(o, OptimizerSpec) for o in optimizers):
             raise InvalidParameterError(
@@ -165,16 +168,6 @@ class ExperimentConfig:
         ):
             changes.setdefault("name", "")
         return dataclasses.replace(self, **changes)
-
-    def layer_dims(self, n_features: int, n_classes: int) -> tuple[int, ...]:
-        """``(n_features, *layers, 1)`` for two classes, ``(..., n_classes)`` (softmax) for more."""
-        if n_classes < 2:
-            raise DataError(f"Classification needs at least two classes; got {n_classes}.")
-        return (n_features, *self.layers, 1 if n_classes == 2 else n_classes)
-
-    def steps_per_epoch(self, n_train: int) -> int:
-        """Mini-batches per epoch: ``ceil(n_train / batch_size)``."""
-        return max(1, math.ceil(n_train / self.batch_size))
 
     # ------------------------------------------------------------------ dict / TOML
     def to_dict(self) -> dict[str, Any]:

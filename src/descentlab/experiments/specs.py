@@ -32,10 +32,16 @@ from typing import Any
 
 import numpy as np
 
+from descentlab import limits
 from descentlab._validation import (
+    FLAG,
+    FRACTION,
+    NON_NEGATIVE,
+    SEED,
     Interval,
     InvalidParameterError,
     Options,
+    as_int,
     check_param,
     is_integer,
 )
@@ -259,22 +265,28 @@ def parse_dataset_spec(text: str, target: str | None = None) -> DatasetSpec:
 def parse_layers(text: str) -> tuple[int, ...]:
     """Parse ``--layers``: hidden layer sizes ``5,2`` → ``(5, 2)``; ``""`` or ``none`` → ``()``.
 
+    Sizes are plain decimal numbers (ASCII digits) from 1 to
+    :data:`~descentlab.limits.MAX_HIDDEN_UNITS`, at most
+    :data:`~descentlab.limits.MAX_HIDDEN_LAYERS` of them.
+
     >>> parse_layers("16, 8")
     (16, 8)
     """
-    stripped = text.strip()
+    stripped = str(text).strip()
     if stripped.lower() in ("", "none", "0"):
         return ()
-    sizes = []
-    for part in stripped.split(","):
-        part = part.strip()
-        if not part.isdigit() or int(part) < 1:
-            raise InvalidParameterError(
-                "--layers must be the hidden layer sizes as positive integers separated by "
-                f"commas, e.g. --layers 5,2. Got {text!r} instead."
-            )
-        sizes.append(int(part))
-    return tuple(sizes)
+    parts = [part.strip() for part in stripped.split(",")]
+    ok = len(parts) <= limits.MAX_HIDDEN_LAYERS and all(
+        part.isascii() and part.isdigit() and 1 <= int(part) <= limits.MAX_HIDDEN_UNITS
+        for part in parts
+    )
+    if not ok:
+        raise InvalidParameterError(
+            "--layers must be the hidden layer sizes as integers from 1 to "
+            f"{limits.MAX_HIDDEN_UNITS} separated by commas (at most {limits.MAX_HIDDEN_LAYERS} "
+            f"layers), e.g. --layers 5,2. Got {text!r} instead."
+        )
+    return tuple(int(part) for part in parts)
 
 
 # --------------------------------------------------------------------------- optimizers
@@ -475,6 +487,12 @@ class OptimizerSpec:
 
     def __post_init__(self) -> None:
         key = _optimizer_name(self.name)
+        check_param(_OWNER, "label", self.label, str)
+        if not isinstance(self.hyperparameters, Mapping):
+            raise InvalidParameterError(
+                f"The hyperparameters of {key!r} must be a table of settings. "
+                f"Got {self.hyperparameters!r} instead."
+            )
         given = _canonical(self.hyperparameters)
         if not self.label:
             object.__setattr__(self, "label", _spec_text(key, given))
@@ -565,6 +583,10 @@ class DatasetSpec:
                         f"The dataset setting {key!r} applies only to generated datasets "
                         f"({', '.join(GENERATED_DATASETS)}), not to {self.name!r}."
                     )
+        if self.target is not None and not isinstance(self.target, str):
+            raise InvalidParameterError(
+                f"The dataset's target must be the name of a column. Got {self.target!r}."
+            )
         if self.target is not None and self.is_builtin:
             raise InvalidParameterError(
                 f"--target applies only to CSV/NPZ files, not to the built-in dataset {name!r}."
@@ -583,28 +605,26 @@ class DatasetSpec:
         object.__setattr__(self, "holdout", holdout)
         if self.standardize is None:
             object.__setattr__(self, "standardize", not generated)
-        check_param(_OWNER, "standardize", self.standardize, Options((True, False)))
+        check_param(_OWNER, "standardize", self.standardize, FLAG)
         if self.n_samples is not None:
-            check_param(_OWNER, "n_samples", self.n_samples, Interval(2, None, integer=True))
-            object.__setattr__(self, "n_samples", int(self.n_samples))
+            samples = Interval(2, limits.MAX_EXAMPLES, integer=True)
+            object.__setattr__(
+                self, "n_samples", as_int(_OWNER, "n_samples", self.n_samples, samples)
+            )
         if self.noise is not None:
-            check_param(_OWNER, "noise", self.noise, Interval(0.0, None))
+            check_param(_OWNER, "noise", self.noise, NON_NEGATIVE, allow_array=False)
             object.__setattr__(self, "noise", float(self.noise))
         for key in ("seed", "test_seed"):
             value = getattr(self, key)
             if value is not None:
-                check_param(_OWNER, key, value, Interval(0, None, integer=True), allow_array=False)
-                object.__setattr__(self, key, int(value))
+                object.__setattr__(self, key, as_int(_OWNER, key, value, SEED))
         if is_integer(self.test_size):
-            check_param(_OWNER, "test_size", self.test_size, Interval(1, None, integer=True))
-        else:
-            check_param(
-                _OWNER,
-                "test_size",
-                self.test_size,
-                Interval(0.0, 1.0, "neither"),
-                allow_array=False,
+            count = Interval(1, limits.MAX_EXAMPLES, integer=True)
+            object.__setattr__(
+                self, "test_size", as_int(_OWNER, "test_size", self.test_size, count)
             )
+        else:
+            check_param(_OWNER, "test_size", self.test_size, FRACTION, allow_array=False)
             object.__setattr__(self, "test_size", float(self.test_size))
         if holdout == "fresh" and self.seed is not None and self.seed == self.test_seed:
             raise InvalidParameterError(
