@@ -269,11 +269,11 @@ def test_divergence_raises_with_advice():
 BAD_PARAMETERS = [
     (
         {"learning_rate": 0},
-        "The 'learning_rate' parameter of DescentClassifier must be a float > 0.0. Got 0 instead.",
+        "The 'learning_rate' parameter of DescentClassifier must be a float in the range (0.0, 10000.0]. Got 0 instead.",
     ),
     (
         {"learning_rate": -0.1},
-        "The 'learning_rate' parameter of DescentClassifier must be a float > 0.0. Got -0.1 instead.",
+        "The 'learning_rate' parameter of DescentClassifier must be a float in the range (0.0, 10000.0]. Got -0.1 instead.",
     ),
     (
         {"optimizer": "adamax"},
@@ -282,11 +282,11 @@ BAD_PARAMETERS = [
     ),
     (
         {"batch_size": 0},
-        "The 'batch_size' parameter of DescentClassifier must be an int >= 1. Got 0 instead.",
+        "The 'batch_size' parameter of DescentClassifier must be an int in the range [1, 10000000]. Got 0 instead.",
     ),
     (
         {"epochs": 2.5},
-        "The 'epochs' parameter of DescentClassifier must be an int >= 1. Got 2.5 instead.",
+        "The 'epochs' parameter of DescentClassifier must be an int in the range [1, 10000000]. Got 2.5 instead.",
     ),
     (
         {"hidden_layer_sizes": (5, 0)},
@@ -295,7 +295,7 @@ BAD_PARAMETERS = [
     ),
     (
         {"tol": -1e-4},
-        "The 'tol' parameter of DescentClassifier must be None or a float >= 0. Got -0.0001 instead.",
+        "The 'tol' parameter of DescentClassifier must be None or a finite float >= 0. Got -0.0001 instead.",
     ),
     (
         {"shuffle": "yes"},
@@ -307,6 +307,14 @@ BAD_PARAMETERS = [
         {"schedule": "linear"},
         "The 'schedule' parameter of DescentClassifier must be None, a callable or one of 'constant'",
     ),
+    # hostile values: infinite, absurd, wrong-typed
+    ({"learning_rate": float("inf")}, "'learning_rate' parameter of DescentClassifier must be"),
+    ({"learning_rate": 1e308}, "must be a float in the range (0.0, 10000.0]. Got 1e+308"),
+    ({"learning_rate": "0.1"}, "Got '0.1' (str) instead."),
+    ({"tol": float("inf")}, "The 'tol' parameter of DescentClassifier must be None or a finite"),
+    ({"random_state": 2**40}, "'random_state' parameter of DescentClassifier must be None, an int"),
+    ({"hidden_layer_sizes": 10**12}, "at most 64 hidden layers of at most 65536 units"),
+    ({"epochs": 10**21}, "'epochs' parameter of DescentClassifier must be an int in the range"),
 ]
 
 

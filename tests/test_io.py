@@ -57,5 +57,8 @@ def test_csv_newline_and_permissions(tmp_path):
 def test_bad_mode_and_missing_directory(tmp_path):
     with pytest.raises(ValueError, match="'mode'"), atomic_writer(tmp_path / "x", "a"):
         pass
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError) as caught:
         atomic_write(tmp_path / "missing" / "x.txt", "x")
+    # the error names the user's path, never the temporary file's
+    assert caught.value.filename == str(tmp_path / "missing" / "x.txt")
+    assert ".tmp" not in str(caught.value)

@@ -17,7 +17,7 @@ import inspect
 import numbers
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -27,19 +27,28 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from descentlab import limits
 from descentlab._validation import (
+    COUNT,
+    FLAG,
+    FRACTION,
+    LEARNING_RATE,
+    NON_NEGATIVE,
+    SEED,
     DataError,
     DescentLabError,
     Interval,
     InvalidParameterError,
     Options,
     check_param,
+    is_integer,
 )
 from descentlab.batching import SEED_DATA_SEED, batch_slices
 from descentlab.nn import ACTIVATIONS, INITIALISERS, MLP
 from descentlab.optimizers import OPTIMIZERS, get_optimizer
+from descentlab.optimizers.base import Params
 from descentlab.schedules import SCHEDULES, get_schedule
-from descentlab.training import EarlyStopping, train
+from descentlab.training import EPOCHS, EarlyStopping, TrainResult, train
 
 __all__ = ["DescentClassifier", "TrainingDivergedError"]
 
@@ -48,6 +57,17 @@ _MAX_SEED = np.iinfo(np.int32).max  # seeds drawn from random_state lie in [0, 2
 
 class TrainingDivergedError(DescentLabError, ValueError):
     """The training cost became NaN or inf (usually: the learning rate is too large)."""
+
+
+class _Start(NamedTuple):
+    """Where a ``fit``/``partial_fit`` call starts from."""
+
+    labels: np.ndarray  # the sorted classes
+    net: MLP
+    params: Params
+    opt_state: Any  # None for a fresh optimizer
+    loss_curve: list[float]  # the epochs' costs so far
+    n_iter: int  # epochs run so far
 
 
 # ---------------------------------------------------------------------------- rule table
@@ -71,19 +91,21 @@ def _schedule(value: Any) -> bool:
 
 
 def _tol(value: Any) -> bool:
-    """None or a float >= 0"""
-    return value is None or (
-        isinstance(value, numbers.Real) and not isinstance(value, bool) and value >= 0
-    )
+    """None or a finite float >= 0"""
+    return value is None or NON_NEGATIVE.contains(value) and _is_number(value)
 
 
 def _random_state(value: Any) -> bool:
-    """None, an int or a numpy.random.RandomState"""
+    """None, an int in [0, 2**32 - 1] or a numpy.random.RandomState"""
     return (
         value is None
-        or (isinstance(value, numbers.Integral) and not isinstance(value, bool))
+        or (is_integer(value) and SEED.contains(value))
         or isinstance(value, np.random.RandomState)
     )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _verbose(value: Any) -> bool:
@@ -95,18 +117,18 @@ _PARAMETER_RULES: dict[str, Any] = {
     "hidden_layer_sizes": _layer_sizes,
     "activation": Options(ACTIVATIONS),
     "optimizer": Options(tuple(OPTIMIZERS)),
-    "learning_rate": Interval(0, None, "neither"),
+    "learning_rate": LEARNING_RATE,
     "optimizer_params": _dict_or_none,
-    "batch_size": Interval(1, None, integer=True),
-    "epochs": Interval(1, None, integer=True),
+    "batch_size": Interval(1, limits.MAX_EXAMPLES, integer=True),
+    "epochs": EPOCHS,
     "schedule": _schedule,
     "schedule_params": _dict_or_none,
     "init": Options(INITIALISERS),
     "shuffle": Options((True, False, "seed")),
     "tol": _tol,
-    "n_iter_no_change": Interval(1, None, integer=True),
-    "early_stopping": Options((True, False)),
-    "validation_fraction": Interval(0, 1, "neither"),
+    "n_iter_no_change": COUNT,
+    "early_stopping": FLAG,
+    "validation_fraction": FRACTION,
     "random_state": _random_state,
     "verbose": _verbose,
 }
@@ -254,95 +276,122 @@ class DescentClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _fit(self, X: Any, y: Any, *, classes: Any, incremental: bool) -> DescentClassifier:
+        """Check, set up (fresh or continued), hold out, train, store, warn."""
         self._check_parameters()
         first = not (incremental and hasattr(self, "classes_"))
         X, y = validate_data(self, X, y, reset=first, dtype=np.float64)
         check_classification_targets(y)
-
-        if first:
-            if incremental and classes is None:
-                raise DataError(
-                    "classes must be passed on the first call to partial_fit: all the labels "
-                    "y will ever hold, e.g. partial_fit(X, y, classes=np.unique(y_all))."
-                )
-            labels = np.unique(y if classes is None else np.asarray(classes))
-            if labels.size < 2:
-                raise DataError(
-                    f"{type(self).__name__} needs at least two classes to train; y has only "
-                    f"one class ({labels.tolist()[0]!r}). Check the labels."
-                )
-            self._rng = check_random_state(self.random_state)
-            hidden = (
-                (int(self.hidden_layer_sizes),)
-                if isinstance(self.hidden_layer_sizes, numbers.Integral)
-                else tuple(int(h) for h in self.hidden_layer_sizes)
-            )
-            n_out = 1 if labels.size == 2 else labels.size
-            net = MLP((X.shape[1], *hidden, n_out), activation=self.activation)
-            init_seed = int(self._rng.randint(_MAX_SEED))
-            params = net.init(None if self.init == "seed" else init_seed, method=self.init)
-            opt_state, loss_curve, n_iter, steps = None, [], 0, 0
-        else:
-            labels, net = self.classes_, self._net
-            if classes is not None and not np.array_equal(np.unique(classes), labels):
-                raise DataError(
-                    f"classes={np.unique(classes).tolist()!r} differs from the classes of the "
-                    f"first partial_fit call, {labels.tolist()!r}; call fit to start again."
-                )
-            if self.optimizer != self._optimizer_name:
-                raise InvalidParameterError(
-                    f"The optimizer changed from {self._optimizer_name!r} to {self.optimizer!r} "
-                    "between partial_fit calls; its state cannot carry over. Call fit instead."
-                )
-            params, opt_state = self.params_, self._opt_state
-            loss_curve, n_iter, steps = list(self.loss_curve_), self.n_iter_, self._steps
-        y_index = _encode(y, labels)
-
+        start = self._fresh_start(X, y, classes, incremental) if first else self._continue(classes)
+        y_index = _encode(y, start.labels)
         validation = None
         if self.early_stopping and not incremental:
-            try:
-                X, X_val, y_index, y_val = train_test_split(
-                    X,
-                    y_index,
-                    test_size=self.validation_fraction,
-                    stratify=y_index,
-                    random_state=int(self._rng.randint(_MAX_SEED)),
-                )
-            except ValueError as err:
-                raise DataError(
-                    "early_stopping could not hold out a validation set with every class "
-                    f"(validation_fraction={self.validation_fraction}: {err}). Use more rows, a "
-                    "larger validation_fraction, or early_stopping=False."
-                ) from None
-            validation = (X_val.T, y_val)
-
+            X, y_index, validation = self._hold_out(X, y_index)
         epochs = 1 if incremental else int(self.epochs)
+        callbacks = []
+        if self.tol is not None and not incremental:
+            monitor = "val_accuracy" if validation is not None else "cost"
+            callbacks.append(EarlyStopping(monitor, self.n_iter_no_change, float(self.tol)))
+        result = self._train(start, X, y_index, validation, epochs, callbacks)
+        self._store(start, result, validation is not None)
+        self._warn(result, epochs, bool(callbacks), validation is not None)
+        return self
+
+    def _fresh_start(self, X: np.ndarray, y: np.ndarray, classes: Any, incremental: bool) -> _Start:
+        """A new network for the classes of ``y`` (or ``classes``), initialised from the seed."""
+        if incremental and classes is None:
+            raise DataError(
+                "classes must be passed on the first call to partial_fit: all the labels "
+                "y will ever hold, e.g. partial_fit(X, y, classes=np.unique(y_all))."
+            )
+        labels = np.unique(y if classes is None else np.asarray(classes))
+        if labels.size < 2:
+            raise DataError(
+                f"{type(self).__name__} needs at least two classes to train; y has only "
+                f"one class ({labels.tolist()[0]!r}). Check the labels."
+            )
+        self._rng = check_random_state(self.random_state)
+        hidden = (
+            (int(self.hidden_layer_sizes),)
+            if isinstance(self.hidden_layer_sizes, numbers.Integral)
+            else tuple(int(h) for h in self.hidden_layer_sizes)
+        )
+        n_out = 1 if labels.size == 2 else labels.size
+        net = MLP((X.shape[1], *hidden, n_out), activation=self.activation)
+        init_seed = int(self._rng.randint(_MAX_SEED))
+        params = net.init(None if self.init == "seed" else init_seed, method=self.init)
+        return _Start(labels, net, params, None, [], 0)
+
+    def _continue(self, classes: Any) -> _Start:
+        """The fitted network and optimizer state, for another ``partial_fit`` epoch."""
+        if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise DataError(
+                f"classes={np.unique(classes).tolist()!r} differs from the classes of the "
+                f"first partial_fit call, {self.classes_.tolist()!r}; call fit to start again."
+            )
+        if self.optimizer != self._optimizer_name:
+            raise InvalidParameterError(
+                f"The optimizer changed from {self._optimizer_name!r} to {self.optimizer!r} "
+                "between partial_fit calls; its state cannot carry over. Call fit instead."
+            )
+        return _Start(
+            self.classes_,
+            self._net,
+            self.params_,
+            self._opt_state,
+            list(self.loss_curve_),
+            self.n_iter_,
+        )
+
+    def _hold_out(
+        self, X: np.ndarray, y_index: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """A stratified ``validation_fraction`` of the rows for early stopping."""
+        try:
+            X, X_val, y_index, y_val = train_test_split(
+                X,
+                y_index,
+                test_size=self.validation_fraction,
+                stratify=y_index,
+                random_state=int(self._rng.randint(_MAX_SEED)),
+            )
+        except ValueError as err:
+            raise DataError(
+                "early_stopping could not hold out a validation set with every class "
+                f"(validation_fraction={self.validation_fraction}: {err}). Use more rows, a "
+                "larger validation_fraction, or early_stopping=False."
+            ) from None
+        return X, y_index, (X_val.T, y_val)
+
+    def _train(
+        self,
+        start: _Start,
+        X: np.ndarray,
+        y_index: np.ndarray,
+        validation: tuple[np.ndarray, np.ndarray] | None,
+        epochs: int,
+        callbacks: list[EarlyStopping],
+    ) -> TrainResult:
+        """``epochs`` epochs of :func:`~descentlab.training.train` on the columns ``X.T``."""
         batch_size = int(self.batch_size)
-        steps_per_epoch = len(batch_slices(X.shape[0], batch_size))
-        rate = self._learning_rate(steps_per_epoch)
+        rate = self._learning_rate(len(batch_slices(X.shape[0], batch_size)))
         optimizer = get_optimizer(
             self.optimizer, learning_rate=rate, **(self.optimizer_params or {})
         )
         if self.shuffle is True:
             shuffle, data_seed = "random", int(self._rng.randint(_MAX_SEED))
         elif self.shuffle == "seed":
-            shuffle, data_seed = "seed", SEED_DATA_SEED + n_iter
+            shuffle, data_seed = "seed", SEED_DATA_SEED + start.n_iter
         else:
             shuffle, data_seed = "none", None
-        callbacks = []
-        if self.tol is not None and not incremental:
-            monitor = "val_accuracy" if validation is not None else "cost"
-            callbacks.append(EarlyStopping(monitor, self.n_iter_no_change, float(self.tol)))
-
         result = train(
-            net,
+            start.net,
             optimizer,
             X.T,
             y_index,
             epochs=epochs,
             batch_size=batch_size,
-            params=params,
-            opt_state=opt_state,
+            params=start.params,
+            opt_state=start.opt_state,
             shuffle=shuffle,
             data_seed=data_seed,
             validation=validation,
@@ -357,34 +406,37 @@ class DescentClassifier(ClassifierMixin, BaseEstimator):
                 f"NaN, inf or too large. Try a smaller learning_rate (got {self.learning_rate!r}) "
                 "or standardize X (e.g. with sklearn's StandardScaler)."
             )
+        return result
 
-        history = result.history
-        self.classes_ = labels
+    def _store(self, start: _Start, result: TrainResult, validated: bool) -> None:
+        """The fitted attributes (``classes_``, ``params_``, ``coefs_``, ``loss_curve_``, ...)."""
+        history, net = result.history, start.net
+        self.classes_ = start.labels
         self._net = net
         self._optimizer_name = self.optimizer
         self._opt_state = result.opt_state
-        self._steps = steps + history.n_epochs * steps_per_epoch
         self.params_ = result.params
         self.coefs_ = [result.params[f"W{l}"].T.copy() for l in range(1, net.n_layers + 1)]
         self.intercepts_ = [result.params[f"b{l}"][:, 0].copy() for l in range(1, net.n_layers + 1)]
-        self.loss_curve_ = loss_curve + history.cost.tolist()
-        self.n_iter_ = n_iter + history.n_epochs
+        self.loss_curve_ = start.loss_curve + history.cost.tolist()
+        self.n_iter_ = start.n_iter + history.n_epochs
         self.history_ = history
-        self.validation_scores_ = history.val_accuracy.tolist() if validation is not None else None
+        self.validation_scores_ = history.val_accuracy.tolist() if validated else None
 
+    def _warn(self, result: TrainResult, epochs: int, watched: bool, validated: bool) -> None:
+        """A ``UserWarning`` when interrupted; a ``ConvergenceWarning`` when ``tol`` was never met."""
         if result.status == "interrupted":
-            warnings.warn(f"{type(self).__name__}: {result.message}", UserWarning, stacklevel=3)
-        elif callbacks and result.status == "completed":
-            watched = "validation accuracy" if validation is not None else "mean training cost"
+            warnings.warn(f"{type(self).__name__}: {result.message}", UserWarning, stacklevel=4)
+        elif watched and result.status == "completed":
+            what = "validation accuracy" if validated else "mean training cost"
             warnings.warn(
                 f"{type(self).__name__} ran all {epochs} epochs without converging: the "
-                f"{watched} had not yet gone n_iter_no_change={self.n_iter_no_change} epochs "
+                f"{what} had not yet gone n_iter_no_change={self.n_iter_no_change} epochs "
                 f"in a row without improving by more than tol={self.tol}. Raise epochs or "
                 "learning_rate, or loosen tol (tol=None always runs all epochs, silently).",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        return self
 
     def _learning_rate(self, steps_per_epoch: int) -> float | Callable[[int], float]:
         """The optimizer's learning rate: a number, or a schedule ``step -> alpha``."""

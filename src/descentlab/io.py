@@ -30,12 +30,16 @@ def atomic_path(path: str | os.PathLike[str], *, keep_suffix: bool = False) -> I
     For writers that open the file themselves (Matplotlib's GIF writer, ``np.savez``).
     ``keep_suffix=True`` ends the temporary name with ``path``'s suffix (``.gif``) for writers
     that pick the format from the name. If the ``with`` block raises (Ctrl-C included), the
-    temporary file is deleted and ``path`` keeps its previous content.
+    temporary file is deleted and ``path`` keeps its previous content. If the temporary file
+    cannot be created (no such folder, no permission), the ``OSError`` names ``path``.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     suffix = TEMP_SUFFIX + (path.suffix if keep_suffix else "")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
+    except OSError as exc:  # name the user's path, not the temporary one
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     os.close(fd)
     try:
         yield Path(tmp)
