@@ -1,4 +1,6 @@
-"""Atomic file writes: nothing descentlab writes is ever left half-written.
+"""Files descentlab writes: checked before any work, written atomically, never left half-written.
+
+:func:`check_writable` checks, before any work, that an output can be created where asked.
 
 A file is written to a temporary file in the *same directory* (so both live on one file
 system), flushed and synced, and then moved over the destination with :func:`os.replace`,
@@ -18,7 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["TEMP_SUFFIX", "atomic_path", "atomic_write", "atomic_writer"]
+from descentlab._validation import DataError
+
+__all__ = ["TEMP_SUFFIX", "atomic_path", "atomic_write", "atomic_writer", "check_writable"]
 
 TEMP_SUFFIX = ".tmp"
 
@@ -118,3 +122,39 @@ def atomic_write(
         data = data.encode(encoding)
     with atomic_writer(path, "wb") as f:
         f.write(data)
+
+
+def check_writable(path: str | os.PathLike[str], *, folder: bool, parents: bool = True) -> Path:
+    """Check, before any work, that ``path`` (a folder if ``folder``, else a file) can be written.
+
+    The nearest existing folder on the way to ``path`` must be a writable folder (with
+    ``parents=False``, the folder that will hold ``path`` must exist already), and ``path``
+    itself must not exist as the wrong kind (a file where a folder is wanted, a folder where
+    a file is). Nothing is created.
+
+    Raises:
+      DataError: naming ``path`` and what is in the way.
+
+    >>> check_writable("runs/new-study", folder=True)
+    PosixPath('runs/new-study')
+    """
+    path = Path(path)
+    holder = path.parent if str(path.parent) else Path(".")
+    if not parents and not folder and not holder.is_dir():
+        raise DataError(f"Cannot write '{path}': the folder '{holder}' does not exist.")
+    if path.exists():
+        if folder and not path.is_dir():
+            raise DataError(f"'{path}' is a file, not a folder; choose another --out.")
+        if not folder and path.is_dir():
+            raise DataError(f"'{path}' is a folder; --out needs a file name.")
+    target = path if folder else path.parent
+    existing = target
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise DataError(f"Cannot write '{path}': '{existing}' is a file, not a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(f"Cannot write '{path}': the folder '{existing}' is not writable.")
+    return path

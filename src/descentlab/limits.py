@@ -19,6 +19,7 @@ cap                        value            what it bounds
 ``MAX_SEEDS``              10 000           seeds of one sweep or benchmark
 ``MAX_GRID_POINTS``        10 000           values of one searched setting
 ``MAX_RUNS``               100 000          training runs of one sweep or benchmark
+``MAX_STEPS``              10 000 000       steps of one optimizer path on a 2-D surface
 ``MAX_MEMORY_BYTES``       4 GiB            the estimated memory of one training population
 =========================  ===============  =================================================
 
@@ -40,6 +41,7 @@ __all__ = [
     "MAX_RUNS",
     "MAX_SEED",
     "MAX_SEEDS",
+    "MAX_STEPS",
     "population_bytes",
 ]
 
@@ -52,6 +54,7 @@ MAX_LEARNING_RATE = 10_000.0
 MAX_SEEDS = 10_000
 MAX_GRID_POINTS = 10_000
 MAX_RUNS = 100_000
+MAX_STEPS = 10_000_000
 MAX_MEMORY_BYTES = 4 * 2**30
 
 

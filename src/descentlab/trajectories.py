@@ -29,9 +29,17 @@ from matplotlib.animation import PillowWriter
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from descentlab._validation import DataError, Interval, InvalidParameterError, check_param
+from descentlab import limits
+from descentlab._validation import (
+    SEED,
+    DataError,
+    Interval,
+    InvalidParameterError,
+    as_int,
+    check_param,
+)
 from descentlab.batching import batch_slices
-from descentlab.io import atomic_path, atomic_writer
+from descentlab.io import atomic_path, atomic_writer, check_writable
 from descentlab.optimizers import gd
 from descentlab.optimizers.base import GradientTransformation, apply_updates
 from descentlab.surfaces import LinearRegressionCost, Surface
@@ -104,7 +112,7 @@ def run_trajectory(
         surface: the function to minimise.
         optimizer: any gradient transformation (``descentlab.optimizers.adam(0.05)``, ...).
         start: the first point ``(x, y)``; ``surface.start`` if None.
-        steps: the number of steps (an int >= 0); ``surface.steps`` if None.
+        steps: the number of steps, an int in ``[0, MAX_STEPS]``; ``surface.steps`` if None.
         grad_fn: ``(t, theta) -> g`` replacing ``surface.grad`` (t counts from 0).
 
     Returns:
@@ -123,9 +131,7 @@ def run_trajectory(
             f"(e.g. descentlab.optimizers.adam(0.05)). Got {type(optimizer).__name__} instead."
         )
     steps = surface.steps if steps is None else steps
-    check_param(
-        "run_trajectory", "steps", steps, Interval(0, None, integer=True), allow_array=False
-    )
+    steps = as_int("run_trajectory", "steps", steps, Interval(0, limits.MAX_STEPS, integer=True))
     x0 = _check_start(start, surface)
     loss0 = float(surface.f(x0))
     if not math.isfinite(loss0):
@@ -319,18 +325,11 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int | None = 
     The format follows the suffix (.png, .svg, .pdf); the image has ``figsize * dpi`` pixels
     (``fig.dpi`` by default). Raises :class:`DataError` if the folder does not exist.
     """
-    target = Path(path)
-    _check_folder(target)
+    target = check_writable(path, folder=False, parents=False)
     fmt = target.suffix.lstrip(".").lower() or "png"
     with atomic_writer(target, "wb") as f:
         fig.savefig(f, format=fmt, dpi=dpi or fig.dpi)
     return target
-
-
-def _check_folder(target: Path) -> None:
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise DataError(f"Cannot write {str(target)!r}: the folder {str(folder)!r} does not exist.")
 
 
 def animate_trajectories(
@@ -373,8 +372,7 @@ def animate_trajectories(
         bbox={"boxstyle": "round", "fc": "white", "alpha": 0.85},
     )  # fmt: skip
 
-    target = Path(out)
-    _check_folder(target)
+    target = check_writable(out, folder=False, parents=False)
     with atomic_path(target, keep_suffix=True) as tmp:  # PillowWriter wants a .gif name
         writer = PillowWriter(fps=int(fps))
         with writer.saving(fig, tmp, dpi):
@@ -408,7 +406,7 @@ def make_regression_data(
     ``x ~ N(1, 1)``, ``y = 2 x - 1 + e`` with ``e ~ N(0, 0.5^2)``. The mean of x is not 0, so the
     cost's contours are tilted ellipses (w and b are correlated), as in the seed's pictures.
     """
-    check_param("make_regression_data", "m", m, Interval(2, None, integer=True), allow_array=False)
+    m = as_int("make_regression_data", "m", m, Interval(2, limits.MAX_EXAMPLES, integer=True))
     rng = np.random.default_rng(seed)
     x = rng.normal(1.0, 1.0, size=(1, int(m)))
     y = 2.0 * x - 1.0 + rng.normal(0.0, 0.5, size=(1, int(m)))
@@ -454,7 +452,7 @@ def noise_paths(
     check_param(
         "noise_paths", "batch_size", batch_size, Interval(1, None, integer=True), allow_array=False
     )
-    check_param("noise_paths", "seed", seed, Interval(0, None, integer=True), allow_array=False)
+    check_param("noise_paths", "seed", seed, SEED, allow_array=False)
     if batch_size >= m:
         raise InvalidParameterError(
             f"The 'batch_size' parameter of noise_paths must be smaller than m={m} (the batch "

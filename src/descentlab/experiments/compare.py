@@ -43,7 +43,6 @@ from descentlab.experiments.config import ExperimentConfig
 from descentlab.experiments.data import ExperimentData, load_experiment_data
 from descentlab.experiments.population import Population, Run
 from descentlab.experiments.run_folder import (
-    check_writable,
     deferred_interrupts,
     read_history_csv,
     read_models,
@@ -53,7 +52,7 @@ from descentlab.experiments.run_folder import (
     write_models,
 )
 from descentlab.experiments.specs import OptimizerSpec
-from descentlab.io import atomic_write
+from descentlab.io import atomic_write, check_writable
 from descentlab.nn import MLP
 from descentlab.optimizers.base import Params
 from descentlab.training import History

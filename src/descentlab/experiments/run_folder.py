@@ -2,9 +2,8 @@
 
 - :func:`default_run_path` — the one maker of default output paths,
   ``runs/<name>-<YYYYmmdd-HHMMSS><suffix>`` (``-2``, ``-3``, ... when taken);
-- :func:`check_writable` — before any training: the output can be created where asked (its
-  nearest existing folder is a writable folder, the path itself is not a file where a folder
-  is wanted or the other way round). Nothing is created by the check;
+- :func:`descentlab.io.check_writable` (used here) — before any training: the output can be
+  created where asked. Nothing is created by the check;
 - the files of a comparison's run folder, written atomically and read back with every field
   checked (a damaged or foreign file is a one-line :class:`~descentlab._validation.DataError`):
   ``results.json`` (:func:`results_to_json`, :func:`read_results_json`), ``history.csv``
@@ -20,7 +19,6 @@ import csv
 import datetime as _dt
 import json
 import math
-import os
 import signal
 import threading
 import zipfile
@@ -31,14 +29,13 @@ from typing import Any
 import numpy as np
 
 from descentlab._validation import DataError, check_json
-from descentlab.io import atomic_writer
+from descentlab.io import atomic_writer, check_writable  # noqa: F401 -- TEMPORARY: callers move to descentlab.io
 from descentlab.optimizers.base import Params
 from descentlab.training import History
 
 __all__ = [
     "HISTORY_COLUMNS",
     "RESULTS_SCHEMA",
-    "check_writable",
     "default_run_path",
     "deferred_interrupts",
     "read_history_csv",
@@ -107,35 +104,6 @@ def default_run_path(name: str, *, suffix: str = "", root: str | Path = "runs") 
     while path.exists():
         n += 1
         path = Path(root) / f"{base}-{n}{suffix}"
-    return path
-
-
-def check_writable(path: str | Path, *, folder: bool) -> Path:
-    """Check, before any work, that ``path`` (a folder if ``folder``, else a file) can be written.
-
-    The nearest existing folder on the way to ``path`` must be a writable folder, and ``path``
-    itself must not exist as the wrong kind (a file where a folder is wanted, a folder where
-    a file is). Nothing is created.
-
-    Raises:
-      DataError: naming ``path`` and what is in the way.
-    """
-    path = Path(path)
-    if path.exists():
-        if folder and not path.is_dir():
-            raise DataError(f"'{path}' is a file, not a folder; choose another --out.")
-        if not folder and path.is_dir():
-            raise DataError(f"'{path}' is a folder; --out needs a file name.")
-    target = path if folder else path.parent
-    existing = target
-    while not existing.exists():
-        if existing.parent == existing:
-            break
-        existing = existing.parent
-    if existing.exists() and not existing.is_dir():
-        raise DataError(f"Cannot write '{path}': '{existing}' is a file, not a folder.")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise DataError(f"Cannot write '{path}': the folder '{existing}' is not writable.")
     return path
 
 
