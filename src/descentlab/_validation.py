@@ -79,7 +79,10 @@ class Interval:
     integer: bool = False
 
     def contains(self, x: Any) -> bool:
-        x = np.asarray(x, dtype=float)
+        try:
+            x = np.asarray(x, dtype=float)
+        except (TypeError, ValueError, OverflowError):
+            return False
         if not np.all(np.isfinite(x)):
             return False
         ok = np.ones(x.shape, dtype=bool)

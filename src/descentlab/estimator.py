@@ -92,7 +92,7 @@ def _schedule(value: Any) -> bool:
 
 def _tol(value: Any) -> bool:
     """None or a finite float >= 0"""
-    return value is None or NON_NEGATIVE.contains(value) and _is_number(value)
+    return value is None or (_is_number(value) and NON_NEGATIVE.contains(value))
 
 
 def _random_state(value: Any) -> bool:
