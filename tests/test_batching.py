@@ -72,3 +72,29 @@ def test_mismatched_examples_raise():
 
 def test_batch_slices():
     assert [(s.start, s.stop) for s in batch_slices(148, 64)] == [(0, 64), (64, 128), (128, 148)]
+
+
+def test_epoch_order_is_the_exercise_order_shared_or_per_member():
+    from descentlab.batching import SEED_DATA_SEED, EpochOrder
+
+    seed = EpochOrder("seed", None, 300)
+    for epoch in (0, 1, 7):  # the exercise: np.random.seed(10 + epoch + 1) before each epoch
+        expected = np.random.RandomState(SEED_DATA_SEED + epoch + 1).permutation(300)
+        np.testing.assert_array_equal(seed(epoch), expected)
+    shared = EpochOrder("random", [5, 5, 5], 40)  # one seed for all: one shared (m,) order
+    assert shared.n_orders == 3 and shared(0).shape == (40,)
+    per_member = EpochOrder("random", [5, 6, 5], 40)
+    orders = per_member(0)
+    assert orders.shape == (3, 40)
+    np.testing.assert_array_equal(orders[0], orders[2])
+    np.testing.assert_array_equal(orders[0], np.random.default_rng(5).permutation(40))
+    assert EpochOrder("none", [1, 2], 40)(3) is None
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32, "7", 1.5, [0, -3], [], {"a": 1}])
+def test_epoch_order_refuses_bad_seeds(bad):
+    from descentlab._validation import InvalidParameterError
+    from descentlab.batching import EpochOrder
+
+    with pytest.raises(InvalidParameterError, match="'data_seed' parameter of EpochOrder"):
+        EpochOrder("random", bad, 10)

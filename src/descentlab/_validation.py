@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,7 @@ __all__ = [
     "InvalidParameterError",
     "Options",
     "as_int",
+    "as_seeds",
     "call_registered",
     "check_arguments",
     "check_finite_array",
@@ -233,6 +234,29 @@ def as_int(owner: str, name: str, value: Any, rule: Interval = COUNT) -> int:
     3
     """
     return int(check_param(owner, name, value, rule, allow_array=False))
+
+
+def as_seeds(owner: str, name: str, seed: Any) -> list[int] | None:
+    """``None`` for no seed or one seed (checked against :data:`SEED`); the checked list of
+    ints for a sequence of seeds (one per population member).
+
+    >>> as_seeds("train", "seed", [1, 2]), as_seeds("train", "seed", 7)
+    ([1, 2], None)
+    """
+    if seed is None:
+        return None
+    if is_integer(seed):
+        check_param(owner, name, seed, SEED)
+        return None
+    if isinstance(seed, Sequence | np.ndarray) and not isinstance(seed, str | bytes):
+        seeds = [int(check_param(owner, name, s, SEED, allow_array=False)) for s in seed]
+        if not seeds:
+            raise InvalidParameterError(f"The {name!r} parameter of {owner} must not be empty.")
+        return seeds
+    raise InvalidParameterError(
+        f"The {name!r} parameter of {owner} must be an int in [0, 2**32 - 1], a sequence of "
+        f"them or None. Got {_show(seed)} instead."
+    )
 
 
 def check_finite_array(name: str, x: np.ndarray) -> None:

@@ -9,13 +9,16 @@ batch gradient descent (one batch holding everything).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
-from descentlab._validation import DataError, as_int
+from descentlab._validation import DataError, Options, as_int, as_seeds, check_param
 
 __all__ = [
     "SEED_DATA_SEED",
+    "SHUFFLES",
+    "EpochOrder",
     "batch_slices",
     "iterate_mini_batches",
     "random_mini_batches",
@@ -36,6 +39,10 @@ def _check_xy(X: np.ndarray, Y: np.ndarray) -> int:
     if X.shape[1] != Y.shape[1]:
         raise DataError(f"Found {X.shape[1]} examples in X and {Y.shape[1]} in Y.")
     return X.shape[1]
+
+
+SHUFFLES = ("seed", "random", "none")
+"""The data orders of a training run: the exercise's (``seed``), a Generator's, or none."""
 
 
 def batch_slices(m: int, batch_size: int) -> list[slice]:
@@ -109,3 +116,48 @@ def iterate_mini_batches(
         X, Y = X[:, order], Y[:, order]
     for s in batch_slices(m, batch_size):
         yield X[:, s], Y[:, s]
+
+
+class EpochOrder:
+    """Per epoch, the order of the examples: shared ``(m,)`` or per member ``(K, m)``, or None.
+
+    ``order = EpochOrder(shuffle, data_seed, m)``; ``order(epoch)`` is epoch ``epoch``'s order.
+    ``data_seed`` is one seed or a list of K seeds (one order per population member).
+
+    ``seed``: the exercise's order, ``seed_order(m, data_seed + epoch + 1)`` (its ``model()``
+    starts at :data:`SEED_DATA_SEED` = 10 and adds one before every epoch).
+    ``random``: ``default_rng(data_seed).permutation(m)`` drawn afresh each epoch.
+    ``none``: the data's own order every epoch.
+
+    Members that share a data seed share one draw (the orders are computed once per distinct
+    seed and repeated), so a population of many configurations over a few seeds pays for a
+    few permutations per epoch, not K; when every member has the same seed the order is one
+    shared ``(m,)`` array and the data is not copied per member at all.
+    """
+
+    def __init__(self, shuffle: str, data_seed: Any, m: int, *, owner: str = "EpochOrder"):
+        check_param(owner, "shuffle", shuffle, Options(SHUFFLES))
+        self.shuffle, self.m = shuffle, m
+        seeds = as_seeds(owner, "data_seed", data_seed)
+        self.n_orders = len(seeds) if seeds is not None and shuffle != "none" else None
+        if seeds is None:
+            seeds = [SEED_DATA_SEED if data_seed is None and shuffle == "seed" else data_seed]
+        unique = list(dict.fromkeys(seeds))
+        self.per_member = len(unique) > 1 and shuffle != "none"
+        self.repeat = [unique.index(s) for s in seeds] if self.per_member else None
+        if shuffle == "seed":
+            self.seeds = unique
+            self.legacy = np.random.RandomState(0)  # re-seeded: see seed_order
+        elif shuffle == "random":
+            self.rngs = [np.random.default_rng(s) for s in unique]
+
+    def __call__(self, epoch: int) -> np.ndarray | None:
+        if self.shuffle == "none":
+            return None
+        if self.shuffle == "seed":
+            perms = [seed_order(self.m, s + epoch + 1, generator=self.legacy) for s in self.seeds]
+        else:
+            perms = [rng.permutation(self.m) for rng in self.rngs]
+        if not self.per_member:
+            return perms[0]
+        return np.stack(perms)[self.repeat]

@@ -34,17 +34,16 @@ from descentlab._validation import (
     COUNT,
     NON_NEGATIVE,
     POSITIVE,
-    SEED,
     DataError,
     Interval,
     InvalidParameterError,
     Options,
     as_int,
+    as_seeds,
     check_finite_array,
     check_param,
-    is_integer,
 )
-from descentlab.batching import SEED_DATA_SEED, batch_slices, seed_order
+from descentlab.batching import SHUFFLES, EpochOrder, batch_slices
 from descentlab.nn import INITIALISERS, MLP
 from descentlab.optimizers.base import GradientTransformation, Params, applied_learning_rate
 from descentlab.progress import Progress
@@ -61,8 +60,6 @@ __all__ = [
 ]
 
 Shuffle = Literal["seed", "random", "none"]
-SHUFFLES = ("seed", "random", "none")
-"""The data orders :func:`train` knows (see its ``shuffle`` argument)."""
 EPOCHS = Interval(1, limits.MAX_EPOCHS, integer=True)
 """The allowed number of epochs: an int in ``[1, MAX_EPOCHS]``."""
 
@@ -245,65 +242,6 @@ class _FlatParams:
         return {k: v.copy() for k, v in self.views.items()}
 
 
-def _as_seed_list(seed: Any, name: str) -> list[int] | None:
-    """``None`` for one seed (checked) or no seed; the checked list for a sequence of seeds."""
-    if seed is None:
-        return None
-    if is_integer(seed):
-        check_param("train", name, seed, SEED)
-        return None
-    if isinstance(seed, Sequence | np.ndarray) and not isinstance(seed, str):
-        seeds = [int(check_param("train", name, s, SEED, allow_array=False)) for s in seed]
-        if not seeds:
-            raise InvalidParameterError(f"The {name!r} parameter of train must not be empty.")
-        return seeds
-    raise InvalidParameterError(
-        f"The {name!r} parameter of train must be an int in [0, 2**32 - 1], a sequence of them "
-        f"or None. Got {seed!r} instead."
-    )
-
-
-class _DataOrder:
-    """Per epoch, the order of the examples: shared ``(m,)`` or per member ``(K, m)``, or None.
-
-    ``seed``: the exercise's order, ``batching.seed_order(m, data_seed + epoch + 1)`` (its
-    ``model()`` starts at ``SEED_DATA_SEED`` = 10 and adds one before every epoch).
-    ``random``: ``default_rng(data_seed).permutation(m)`` drawn afresh each epoch.
-    ``none``: the data's own order every epoch.
-
-    Members that share a data seed share one draw (the orders are computed once per distinct
-    seed and repeated), so a population of many configurations over a few seeds pays for a
-    few permutations per epoch, not K; when every member has the same seed the order is one
-    shared ``(m,)`` array and the data is not copied per member at all.
-    """
-
-    def __init__(self, shuffle: str, data_seed: Any, m: int):
-        self.shuffle, self.m = shuffle, m
-        seeds = _as_seed_list(data_seed, "data_seed")
-        self.n_orders = len(seeds) if seeds is not None and shuffle != "none" else None
-        if seeds is None:
-            seeds = [SEED_DATA_SEED if data_seed is None and shuffle == "seed" else data_seed]
-        unique = list(dict.fromkeys(seeds))
-        self.per_member = len(unique) > 1 and shuffle != "none"
-        self.repeat = [unique.index(s) for s in seeds] if self.per_member else None
-        if shuffle == "seed":
-            self.seeds = unique
-            self.legacy = np.random.RandomState(0)  # re-seeded: see batching.seed_order
-        elif shuffle == "random":
-            self.rngs = [np.random.default_rng(s) for s in unique]
-
-    def __call__(self, epoch: int) -> np.ndarray | None:
-        if self.shuffle == "none":
-            return None
-        if self.shuffle == "seed":
-            perms = [seed_order(self.m, s + epoch + 1, generator=self.legacy) for s in self.seeds]
-        else:
-            perms = [rng.permutation(self.m) for rng in self.rngs]
-        if not self.per_member:
-            return perms[0]
-        return np.stack(perms)[self.repeat]
-
-
 def _gather(AT: np.ndarray, perm: np.ndarray, out: np.ndarray) -> np.ndarray:
     """The examples in the order ``perm`` as columns: ``AT[perm]`` transposed to ``(..., n, m)``.
 
@@ -417,7 +355,7 @@ class _Loop:
         y: np.ndarray,
         params: Params,
         population: int | None,
-        order: _DataOrder,
+        order: EpochOrder,
         batch_size: int,
         validation: tuple[np.ndarray, np.ndarray] | None,
         opt_state: Any,
@@ -587,8 +525,8 @@ def _prepare(
         validation = _check_data(net, validation[0], validation[1], "X_val")
     if data_seed is None and shuffle == "random":
         data_seed = seed  # one seed makes the whole run reproducible
-    order = _DataOrder(shuffle, data_seed, X.shape[1])
-    seeds = _as_seed_list(seed, "seed")
+    order = EpochOrder(shuffle, data_seed, X.shape[1], owner="train")
+    seeds = as_seeds("train", "seed", seed)
     if params is not None:
         population = net.check_params(params)
     else:

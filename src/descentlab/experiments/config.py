@@ -37,6 +37,7 @@ from descentlab._validation import (
     as_int,
     check_param,
 )
+from descentlab.batching import SHUFFLES
 from descentlab.experiments.specs import (
     _OWNER,
     DatasetSpec,
@@ -45,7 +46,7 @@ from descentlab.experiments.specs import (
     parse_layers,
 )
 from descentlab.nn import ACTIVATIONS, INITIALISERS
-from descentlab.training import EPOCHS, SHUFFLES
+from descentlab.training import EPOCHS
 
 __all__ = ["ExperimentConfig"]
 
