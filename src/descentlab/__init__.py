@@ -1,9 +1,16 @@
 """descentlab — optimization methods for training neural networks, and experiments comparing them.
 
-The pieces, bottom up (lower layers never import higher ones)::
+The pieces, bottom up; a module imports only from the rows below its own::
 
-    datasets, batching -> nn (MLP) -> optimizers (+ schedules) -> training -> experiments
-    -> plots, report -> cli, playground;  estimator and notebook are thin adapters.
+    cli                                       the descentlab command
+    playground                                the live web page
+    experiments                               configs, compare, population, sweep, benchmark
+    estimator, notebook                       thin adapters (scikit-learn, the exercise)
+    training                                  the engine: one network or a population
+    nn, schedules, plots, report, trajectories
+    optimizers, datasets, batching, surfaces, io
+    _validation                               errors and the rules every check uses
+    limits, progress                          caps on work and memory; progress bars
 
 Quick use::
 
