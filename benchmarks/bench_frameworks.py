@@ -25,7 +25,9 @@ import warnings
 import numpy as np
 from _common import machine, seed_data, table, timed
 
-from descentlab.experiments.population import Run, SplitData, train_population
+from descentlab.datasets import Dataset
+from descentlab.experiments.data import ExperimentData
+from descentlab.experiments.population import Run, train_population
 from descentlab.nn import MLP
 from descentlab.optimizers import adam
 from descentlab.training import train
@@ -34,7 +36,8 @@ LR = 0.0007
 
 
 def descentlab_population(X, y, epochs):
-    data = SplitData(X, y, X, y, X, y, 2)
+    moons = Dataset("moons", X, y)
+    data = ExperimentData(train=moons, val=moons, test=moons)
     runs = [
         Run(name, {"lr": LR}, epochs=epochs, init="seed", shuffle="seed", seed=3, data_seed=10)
         for name in ("gd", "momentum", "adam")
