@@ -7,11 +7,13 @@ import base64
 import json
 import math
 import socket
+import threading
 import time
 import warnings
 import webbrowser
 from importlib import resources
 
+import httpx
 import numpy as np
 import pytest
 
@@ -19,13 +21,23 @@ with warnings.catch_warnings():  # starlette's TestClient warns about httpx; it 
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+from descentlab._validation import UNIT_OPEN, check_param
 from descentlab.cli import main
 from descentlab.cli import playground as playground_cli
 from descentlab.datasets import BUILTIN_DATASETS, load_dataset
+from descentlab.experiments import population as population_module
 from descentlab.nn import MLP
-from descentlab.optimizers import OPTIMIZERS, adam, gd
+from descentlab.optimizers import OPTIMIZERS, adam, gd, momentum, rmsprop
 from descentlab.playground import create_app
-from descentlab.playground.models import PAGE_DEFAULTS, RunRequest
+from descentlab.playground import server as playground_server
+from descentlab.playground.models import (
+    OPTIMIZER_HYPERPARAMETERS,
+    PAGE_DEFAULTS,
+    RANGES,
+    RequestError,
+    RunRequest,
+    check_request,
+)
 from descentlab.playground.training_jobs import GridSpec, encode_grid
 from descentlab.schedules import SCHEDULES, exponential_decay
 from descentlab.training import train
@@ -92,7 +104,7 @@ def wait_status(client: TestClient, run_id: str, timeout: float = 10.0) -> dict:
 def reference(optimizer, *, epochs, hidden=(8, 8), batch_size=64, seed=0, test_fraction=0.2):
     """What train() gives for the playground's settings on the seed's moons."""
     data = load_dataset("moons")
-    tr, te = data.split(test_fraction, seed=0)
+    tr, te = data.split(test_fraction, seed=0) if test_fraction else (data, None)
     net = MLP((2, *hidden, 1))
     result = train(
         net,
@@ -269,6 +281,150 @@ def test_body_that_is_not_a_request_object(client, content, status, field):
     assert response.json()["field"] == field
 
 
+GD = '{"name": "gd", "learning_rate": 0.1}'
+
+
+def body_with(**fields: str) -> bytes:
+    """A request body written by hand, so it can hold what ``json.dumps`` never writes."""
+    fields.setdefault("optimizers", f"[{GD}]")
+    return ("{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}").encode()
+
+
+HOSTILE_BODIES = [
+    # (case, raw body, expected status, field named in the error)
+    ("nested 20000 deep", body_with(x="[" * 20000 + "]" * 20000), 400, "body"),
+    ("nested beyond the depth limit",
+     body_with(optimizers='[{"name": "adam", "learning_rate": 0.1, "hyperparameters": '
+               '{"b1": [[[[[[[0.9]]]]]]]}}]'), 400, "body"),
+    ("a 5000-digit integer", body_with(seed="1" * 5000), 400, "body"),
+    ("a 400-digit integer", body_with(seed="9" * 400), 422, "seed"),
+    ("1e308 as a learning rate", body_with(optimizers='[{"name": "gd", "learning_rate": 1e308}]'),
+     422, "optimizers.0.learning_rate"),
+    ("1e400 (inf) as noise", body_with(noise="1e400"), 422, "noise"),
+    ("-0.0 as a learning rate", body_with(optimizers='[{"name": "gd", "learning_rate": -0.0}]'),
+     422, "optimizers.0.learning_rate"),
+    ("1e-320 as the test share", body_with(test_fraction="1e-320"), 422, "test_fraction"),
+    ("1e308 as a count", body_with(n_samples="1e308"), 422, "n_samples"),
+    ("2**64 as a seed", body_with(seed=str(2**64)), 422, "seed"),
+    ("-Infinity", body_with(pace_seconds="-Infinity"), 422, "pace_seconds"),
+    ("a very long name", body_with(dataset='"' + "m" * 60000 + '"'), 422, "dataset"),
+    ("a very long key", body_with(**{"k" * 60000: "1"}), 422, "k" * 197 + "..."),
+    ("unicode in a name", body_with(optimizers='[{"name": "\u00e4dam", "learning_rate": 0.1}]'),
+     422, "optimizers.0.name"),
+    ("unicode key", body_with(**{"\u00fcber": "1"}), 422, "\u00fcber"),
+    ("a lone surrogate as a hyperparameter",
+     body_with(optimizers='[{"name": "adam", "learning_rate": 0.1, '
+               '"hyperparameters": {"\\ud800": 0.9}}]'), 422,
+     "optimizers.0.hyperparameters.\ud800"),
+    ("a key given twice", b'{"epochs": 5, "optimizers": [], "epochs": 6}', 400, "body"),
+    ("a nested key given twice",
+     body_with(optimizers='[{"name": "gd", "name": "adam", "learning_rate": 0.1}]'), 400, "body"),
+    ("optimizers as an object", body_with(optimizers='{"0": ' + GD + "}"), 422, "optimizers"),
+    ("an optimizer as a list", body_with(optimizers='[["gd", 0.1]]'), 422, "optimizers.0"),
+    ("schedule as a list", body_with(schedule='["step"]'), 422, "schedule"),
+    ("hyperparameters as a list",
+     body_with(optimizers='[{"name": "gd", "learning_rate": 0.1, "hyperparameters": [0.9]}]'),
+     422, "optimizers.0.hyperparameters"),
+    ("10 000 optimizers", body_with(optimizers="[" + ", ".join(["{}"] * 10000) + "]"), 422,
+     "optimizers"),
+    ("a hidden layer of 10**9 units", body_with(hidden="[1000000000]"), 422, "hidden.0"),
+    ("20 000 hidden layers", body_with(hidden="[" + ", ".join(["1"] * 20000) + "]"), 422, "hidden"),
+    ("not UTF-8", b'{"dataset": "\xff\xfe"}', 400, "body"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "field"),
+    [case[1:] for case in HOSTILE_BODIES],
+    ids=[case[0] for case in HOSTILE_BODIES],
+)
+def test_a_hostile_body_is_refused_as_json_quickly(client, content, status, field):
+    began = time.monotonic()
+    response = client.post(
+        "/api/runs", content=content, headers={"content-type": "application/json"}
+    )
+    assert time.monotonic() - began < 5.0
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.content.isascii()  # every character escaped: nothing breaks the encoding
+    error = response.json()
+    assert error["field"] == field
+    assert len(error["error"]) < 2100 and "Traceback" not in error["error"]
+    assert client.app.state.manager.running() == []
+
+
+def test_a_key_given_twice_is_named():
+    doc = b'{"epochs": 5, "optimizers": [], "epochs": 6}'
+    with make_client() as c:
+        response = c.post("/api/runs", content=doc, headers={"content-type": "application/json"})
+    assert response.json() == {"error": "The request body gives the key 'epochs' twice.",
+                               "field": "body"}  # fmt: skip
+
+
+def test_ranges_come_from_one_table_of_intervals(client):
+    options = client.get("/api/options").json()
+    lr = RANGES["learning_rate"]
+    assert options["ranges"]["learning_rate"] == {
+        "min": 0.0, "max": 10.0, "closed": "right", "integer": False, "range": str(lr),
+    }  # fmt: skip
+    assert options["limits"]["max_learning_rate"] == lr.high == 10.0
+    assert options["limits"]["max_samples"] == RANGES["n_samples"].high == 5000
+    adam_row = next(o for o in options["optimizers"] if o["name"] == "adam")
+    b1 = next(h for h in adam_row["hyperparameters"] if h["name"] == "b1")
+    assert OPTIMIZER_HYPERPARAMETERS["adam"]["b1"][0] is UNIT_OPEN
+    assert (b1["min"], b1["max"], b1["closed"], b1["range"]) == (0.0, 1.0, "left", str(UNIT_OPEN))
+    step = next(s for s in options["schedules"] if s["name"] == "step")
+    assert [(s["name"], s["integer"]) for s in step["settings"]] == [
+        ("boundaries", True), ("factor", False),
+    ]  # fmt: skip
+
+
+def test_a_value_out_of_range_gets_the_shared_message(client):
+    body = {**VALID, "optimizers": [{"name": "adam", "learning_rate": 0.1,
+                                     "hyperparameters": {"b1": 1.5}}]}  # fmt: skip
+    response = client.post("/api/runs", json=body)
+    assert response.status_code == 422
+    with pytest.raises(ValueError) as expected:
+        check_param("adam", "b1", 1.5, UNIT_OPEN)
+    assert response.json() == {
+        "error": f"optimizers.0.hyperparameters.b1: {expected.value}",
+        "field": "optimizers.0.hyperparameters.b1",
+    }
+    assert str(expected.value) == (
+        "The 'b1' parameter of adam must be a float in the range [0.0, 1.0). Got 1.5 instead."
+    )
+
+
+def outside(rule) -> list:
+    """A value just below and one just above an interval (whole numbers for an integer one)."""
+    values = []
+    if rule.low is not None:
+        values.append(rule.low if rule.closed in ("right", "neither") else rule.low - 1)
+    if rule.high is not None:
+        values.append(rule.high if rule.closed in ("left", "neither") else rule.high + 1)
+    return [int(v) if rule.integer else float(v) for v in values]
+
+
+TOP_LEVEL = [name for name in RANGES if name not in ("hidden", "learning_rate")]
+
+
+@pytest.mark.parametrize("name", TOP_LEVEL)
+def test_every_range_of_the_request_is_checked_at_its_bounds(name):
+    rule = RANGES[name]
+    assert rule.closed == "both"
+    for bound in (rule.low, rule.high):  # the bounds themselves are accepted
+        value = int(bound) if rule.integer else float(bound)
+        check_request(RunRequest.model_validate({**VALID, name: value}))
+    for value in outside(rule):
+        req = RunRequest.model_validate({**VALID, name: value})
+        with pytest.raises(RequestError) as err:
+            check_request(req)
+        assert err.value.field == name
+        assert err.value.message == (
+            f"The {name!r} parameter of the playground request must be {rule}. Got {value!r} instead."
+        )
+
+
 def test_a_huge_body_is_refused_before_parsing(client):
     body = {**VALID, "padding": "x" * 70000}
     response = client.post("/api/runs", json=body)
@@ -279,13 +435,102 @@ def test_a_huge_body_is_refused_before_parsing(client):
     }
 
 
+@pytest.fixture(scope="module")
+def live_url():
+    """The app served by a real uvicorn on a free loopback port (streamed bodies need one)."""
+    import uvicorn
+
+    app = create_app()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="critical")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{server.config.port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+TOO_LARGE = {"error": "The request body is too large (limit 65536 bytes).", "field": "body"}
+
+
+def test_a_streamed_body_without_length_is_cut_off_at_the_limit(live_url):
+    chunk = b" " * 65536
+    sent = []
+
+    def hundred_megabytes():  # no Content-Length: httpx sends it chunked
+        for _ in range(1600):
+            sent.append(len(chunk))
+            yield chunk
+
+    with httpx.Client(timeout=20) as http:
+        response = http.post(
+            live_url + "/api/runs", content=hundred_megabytes(),
+            headers={"content-type": "application/json"},
+        )  # fmt: skip
+    assert response.status_code == 413
+    assert response.json() == TOO_LARGE
+    assert len(sent) < 400  # the server stopped reading long before the 100 MB were sent
+
+
+def chunked(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+def raw_post(url: str, parts: list[bytes], *, finish: bool) -> bytes:
+    """POST ``parts`` chunked over a raw socket (the terminating chunk only if ``finish``);
+    return what the server answers within 5 s."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + b"".join(chunked(p) for p in parts)
+            + (b"0\r\n\r\n" if finish else b"")
+        )  # fmt: skip
+        answer = b""
+        try:
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+        except TimeoutError:
+            pass
+    return answer
+
+
+def test_a_chunked_body_over_the_limit_is_answered_before_it_ends(live_url):
+    # 80 KiB sent, the end of the body never: the answer comes anyway, from what was counted.
+    answer = raw_post(live_url, [b" " * 16384] * 5, finish=False)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body.split(b"\r\n")[-3] if b"chunked" in head.lower() else body) == TOO_LARGE
+
+
+def test_a_chunked_body_under_the_limit_is_read_whole(live_url):
+    document = json.dumps({**VALID, "epochs": 1}).encode()
+    answer = raw_post(live_url, [document[:10], document[10:]], finish=True)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 201"), answer[:300]
+    assert json.loads(body)["status"] == "running"
+
+
 def test_a_cross_site_form_post_is_not_a_request(client):
     # A plain-text POST (what another web site could send without CORS) is never parsed as JSON.
     response = client.post(
         "/api/runs", content=json.dumps(VALID).encode(), headers={"content-type": "text/plain"}
     )
-    assert response.status_code == 422
-    assert response.json()["field"] == "body"
+    assert response.status_code == 415
+    assert response.json() == {
+        "error": "Send the request as JSON (Content-Type: application/json); got 'text/plain'.",
+        "field": "body",
+    }
+    assert client.app.state.manager.running() == []
 
 
 @pytest.mark.parametrize(
@@ -309,15 +554,46 @@ def test_unknown_run_names_the_run_id(client):
 
 
 def test_wrong_method_and_unknown_route_are_json(client):
-    assert client.get("/api/runs").status_code == 405
-    assert client.get("/api/runs").json()["field"] is None
-    assert client.get("/api/nothing").status_code == 404
+    response = client.get("/api/runs")
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert response.json() == {"error": "GET is not allowed on '/api/runs'.", "field": None}
+    response = client.options("/api/options")
+    assert response.status_code == 405
+    assert response.json() == {"error": "OPTIONS is not allowed on '/api/options'.", "field": None}
+    for path in ("/api/nothing", "/static/nothing.js"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.json() == {"error": f"Nothing here: {path!r}.", "field": None}
 
 
 def test_only_allowed_hosts_when_asked():
-    with make_client(allowed_hosts=["127.0.0.1", "localhost"]) as c:
-        assert c.get("/api/options", headers={"host": "127.0.0.1:8765"}).status_code == 200
-        assert c.get("/api/options", headers={"host": "attacker.example"}).status_code == 400
+    with make_client(allowed_hosts=["127.0.0.1", "localhost", "::1"]) as c:
+        for host in ("127.0.0.1:8765", "LOCALHOST", "[::1]:8765"):
+            assert c.get("/api/options", headers={"host": host}).status_code == 200, host
+        for host in ("attacker.example", "attacker.example:8765", "127.0.0.1.evil", ""):
+            response = c.post("/api/runs", json=VALID, headers={"host": host})
+            assert response.status_code == 400, host
+            assert response.json() == {
+                "error": f"This server does not answer to the host {host.split(':')[0]!r}; "
+                "open it as http://127.0.0.1:<port>/ instead.",
+                "field": "host",
+            }
+        assert c.app.state.manager.running() == []
+
+
+def test_an_unexpected_error_is_a_json_500_without_traceback(monkeypatch):
+    def broken():
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(playground_server, "options", broken)
+    with TestClient(create_app(), raise_server_exceptions=False) as c:
+        response = c.get("/api/options")
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "The server failed to handle this request; the details are in its log.",
+        "field": None,
+    }
+    assert "Traceback" not in response.text and "secret" not in response.text
 
 
 # --------------------------------------------------------------------------- a real run
@@ -427,6 +703,88 @@ def test_a_diverging_optimizer_is_reported_with_json_safe_numbers(client):
     assert events[-1][0] == "end"
 
 
+def stream_run(client: TestClient, **body) -> list[tuple[str, dict]]:
+    run_id = start(client, **body)
+    with client.stream("GET", f"/api/runs/{run_id}/events") as response:
+        return read_events(response)
+
+
+def test_a_job_trains_its_optimizers_as_one_population_in_one_thread(client, monkeypatch):
+    calls = []
+
+    def spy(*args, **kwargs):  # the engine call behind Population.train
+        calls.append((threading.current_thread().name, kwargs["seed"]))
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(population_module, "train", spy)
+    optimizers = [*GD_ADAM, {"name": "gd", "learning_rate": 0.2}]
+    events = stream_run(client, optimizers=optimizers, epochs=3, seed=7)
+    assert [name for name, _ in events].count("done") == 3
+    ((thread, seeds),) = calls  # one call: ONE population of three members, all from seed 7
+    assert seeds == [7, 7, 7]
+    assert thread == f"playground-{events[0][1]['id']}"
+
+
+PAIRS = [
+    # (optimizers of the request, the same optimizers for train() alone, test share)
+    (GD_ADAM, [gd(0.05), adam(0.01, eps=0.0, eps_root=1e-8)], 0.2),
+    ([{"name": "adam", "learning_rate": 0.01, "hyperparameters": {"b1": 0.8}},
+      {"name": "adam", "learning_rate": 0.03}],
+     [adam(0.01, b1=0.8, eps=0.0, eps_root=1e-8), adam(0.03, eps=0.0, eps_root=1e-8)], 0.2),
+    ([{"name": "momentum", "learning_rate": 0.1, "hyperparameters": {"beta": 0.5}},
+      {"name": "rmsprop", "learning_rate": 0.005}],
+     [momentum(0.1, beta=0.5), rmsprop(0.005)], 0.0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("optimizers", "alone", "test_fraction"), PAIRS)
+def test_each_optimizer_of_the_population_equals_training_it_alone(
+    client, optimizers, alone, test_fraction
+):
+    epochs = 25
+    events = stream_run(
+        client, optimizers=optimizers, epochs=epochs, seed=3, test_fraction=test_fraction
+    )
+    grid = GridSpec(**events[0][1]["grid"])
+    done = {d["optimizer"]: d for name, d in events if name == "done"}
+    for i, optimizer in enumerate(alone):
+        net, tr, te, ref = reference(optimizer, epochs=epochs, seed=3, test_fraction=test_fraction)
+        progress = [d for name, d in events if name == "progress" and d["optimizer"] == i]
+        costs = [c for d in progress for c in d["cost"]]
+        np.testing.assert_allclose(costs, ref.history.cost, rtol=1e-12, atol=0)
+        assert progress[-1]["grid"] == encode_grid(net.predict_proba(ref.params, grid.points()))
+        assert done[i]["status"] == "completed" and done[i]["epochs_run"] == epochs
+        assert done[i]["final_cost"] == pytest.approx(ref.history.cost[-1], rel=1e-12, abs=0)
+        assert done[i]["train_accuracy"] == float(net.accuracy(ref.params, tr.X, tr.y))
+        if te is None:
+            assert done[i]["test_accuracy"] is None and progress[-1]["test_accuracy"] is None
+        else:
+            assert done[i]["test_accuracy"] == float(net.accuracy(ref.params, te.X, te.y))
+    assert events[0][1]["dataset"]["n_test"] == (0 if test_fraction == 0 else 60)
+
+
+def test_a_diverging_member_stops_while_the_others_go_on(client):
+    epochs = 20
+    events = stream_run(
+        client, optimizers=[{"name": "gd", "learning_rate": 10.0}, GD_ADAM[1]],
+        hidden=[64, 64], epochs=epochs,
+    )  # fmt: skip
+    done = {d["optimizer"]: d for name, d in events if name == "done"}
+    assert done[0]["status"] == "diverged" and "diverged" in done[0]["message"]
+    n = done[0]["epochs_run"]
+    assert n < epochs
+    progress = [d for name, d in events if name == "progress" and d["optimizer"] == 0]
+    assert len([c for d in progress for c in d["cost"]]) == n  # nothing after it diverged
+    last = progress[-1]["cost"][-1]  # NaN/inf (sent as null) or above the engine's max_cost
+    assert progress[-1]["epoch"] == n - 1 and (last is None or last > 100 * math.log(2))
+    # The other member trains to the end, with the numbers it has alone.
+    net, tr, _, ref = reference(adam(0.01, eps=0.0, eps_root=1e-8), epochs=epochs, hidden=(64, 64))
+    assert done[1]["status"] == "completed" and done[1]["epochs_run"] == epochs
+    assert done[1]["train_accuracy"] == float(net.accuracy(ref.params, tr.X, tr.y))
+    assert done[1]["final_cost"] == pytest.approx(ref.history.cost[-1], rel=1e-12, abs=0)
+    assert events[-1][0] == "end" and events[-1][1]["status"] == "completed"
+
+
 # --------------------------------------------------------------------------- caps and stopping
 
 
@@ -450,7 +808,7 @@ def test_concurrency_cap_then_stop_frees_a_slot():
 
 
 def test_stop_keeps_the_parameters_reached(client):
-    run_id = start(client, optimizers=GD_ADAM[1:], epochs=5000, pace_seconds=60.0)
+    run_id = start(client, optimizers=GD_ADAM, epochs=5000, pace_seconds=60.0)
     with client.stream("GET", f"/api/runs/{run_id}/events") as response:
         lines = response.iter_lines()
         seen = 0
@@ -462,14 +820,18 @@ def test_stop_keeps_the_parameters_reached(client):
         assert client.post(f"/api/runs/{run_id}/stop").json()["status"] == "stopped"
         events = read_events(lines)
     assert events[-1][0] == "end" and events[-1][1]["status"] == "stopped"
-    result = events[-1][1]["results"][0]
-    n = result["epochs_run"]
-    assert result["status"] == "stopped" and 1 <= n < 5000
-    assert result["message"] == f"Stopped after {n} of 5000 epochs."
+    results = events[-1][1]["results"]
+    n = results[0]["epochs_run"]
+    assert 1 <= n < 5000 and results[1]["epochs_run"] == n  # every member stops together
     # Stopping after n epochs leaves exactly what training for n epochs gives.
-    net, tr, _, ref = reference(adam(0.01, eps=0.0, eps_root=1e-8), epochs=n)
-    assert result["train_accuracy"] == float(net.accuracy(ref.params, tr.X, tr.y))
-    assert result["final_cost"] == ref.history.cost[-1]
+    for result, optimizer in zip(
+        results, [gd(0.05), adam(0.01, eps=0.0, eps_root=1e-8)], strict=True
+    ):
+        assert result["status"] == "stopped"
+        assert result["message"] == f"Stopped after {n} of 5000 epochs."
+        net, tr, _, ref = reference(optimizer, epochs=n)
+        assert result["train_accuracy"] == float(net.accuracy(ref.params, tr.X, tr.y))
+        assert result["final_cost"] == pytest.approx(ref.history.cost[-1], rel=1e-12, abs=0)
 
 
 def test_closing_the_stream_stops_the_training(client):
@@ -511,14 +873,18 @@ def test_time_limit_stops_a_run():
 
 
 def test_pace_spreads_the_training_over_the_time_asked(client):
-    run_id = start(client, optimizers=GD_ADAM[:1], epochs=20, pace_seconds=0.5)
+    run_id = start(client, optimizers=GD_ADAM, epochs=20, pace_seconds=0.5)
     began = time.monotonic()
     with client.stream("GET", f"/api/runs/{run_id}/events") as response:
         events = read_events(response)
     elapsed = time.monotonic() - began
     assert 0.5 <= elapsed < 5.0
-    progress = [d for name, d in events if name == "progress"]
-    assert 3 <= len(progress) <= 12  # at most ~10 updates a second, plus the first and last
+    for i in (0, 1):  # at most ~10 updates a second per optimizer, plus the first and last
+        progress = [d for name, d in events if name == "progress" and d["optimizer"] == i]
+        assert 3 <= len(progress) <= 12
+        assert [c for d in progress for c in d["cost"]] == pytest.approx(
+            reference([gd(0.05), adam(0.01, eps=0.0, eps_root=1e-8)][i], epochs=20)[3].history.cost
+        )
 
 
 # --------------------------------------------------------------------------- the command

@@ -6,7 +6,7 @@ import pytest
 from descentlab._validation import DataError, InvalidParameterError
 from descentlab.datasets import load_moons
 from descentlab.nn import MLP
-from descentlab.optimizers import adam, gd, momentum
+from descentlab.optimizers import EmptyState, GradientTransformation, adam, gd, momentum
 from descentlab.training import EarlyStopping, train
 
 MOONS = load_moons()
@@ -117,26 +117,31 @@ def test_batch_size_one_and_full_batch():
 
 
 def test_divergence_stops_with_a_message_and_keeps_the_history():
-    r = train(NET, momentum(1e6, 0.9), MOONS.X, MOONS.y, epochs=50, seed=0)
-    assert r.status == "diverged"
+    r = train(NET, momentum(1e3, 0.9), MOONS.X, MOONS.y, epochs=50, seed=0)
+    assert r.status == "diverged" and r.history.n_epochs == 4
     assert "diverged at epoch" in r.message and "learning rate" in r.message
     assert r.history.n_epochs < 50
     assert not r.history.cost[-1] <= 100 * np.log(2)  # the default max_cost
     assert np.all(r.history.cost[:-1] <= 100 * np.log(2))
     assert r.diverged.tolist() == [True]
-    nan_run = train(NET, gd(1e200), MOONS.X, MOONS.y, epochs=5, seed=0)
+    # a transformation that makes the weights NaN: so does the cost
+    blow_up = GradientTransformation(
+        lambda params: EmptyState(),
+        lambda g, state, params=None: ({k: np.nan * v for k, v in g.items()}, state),
+    )
+    nan_run = train(NET, blow_up, MOONS.X, MOONS.y, epochs=5, seed=0)
     assert nan_run.status == "diverged" and np.isnan(nan_run.history.cost[-1])
 
 
 def test_population_member_diverging_does_not_stop_the_others():
-    r = train(NET, gd(np.array([0.1, 1e7])), MOONS.X, MOONS.y, epochs=20, seed=[0, 0])
+    r = train(NET, gd(np.array([0.1, 1e4])), MOONS.X, MOONS.y, epochs=20, seed=[0, 0])
     assert r.status == "completed" and r.history.n_epochs == 20
     assert r.diverged.tolist() == [False, True]
     assert "1 of 2 members diverged" in r.message
     solo = train(NET, gd(0.1), MOONS.X, MOONS.y, epochs=20, seed=0)
     np.testing.assert_array_equal(r.params["W1"][0], solo.params["W1"])
     # Member 1 seen alone is exactly the lone diverging run: stopped, message, parameters.
-    lone = train(NET, gd(1e7), MOONS.X, MOONS.y, epochs=20, seed=0)
+    lone = train(NET, gd(1e4), MOONS.X, MOONS.y, epochs=20, seed=0)
     member = r.member(1)
     assert lone.status == member.status == "diverged"
     assert member.message == lone.message and member.history.n_epochs == lone.history.n_epochs
@@ -144,6 +149,13 @@ def test_population_member_diverging_does_not_stop_the_others():
         np.testing.assert_array_equal(member.params[k], lone.params[k])
     np.testing.assert_array_equal(member.history.cost, lone.history.cost)
     assert r.member(0).status == "completed" and r.member(0).history.n_epochs == 20
+    # on_epoch sees which members have stopped (from the epoch they diverged at)
+    seen = []
+    train(
+        NET, gd(np.array([0.1, 1e4])), MOONS.X, MOONS.y, epochs=3, seed=[0, 0],
+        on_epoch=lambda epoch, logs: seen.append(logs["stopped"].tolist()),
+    )  # fmt: skip
+    assert seen == [[False, True]] * 3
 
 
 def test_early_stopping_keeps_the_parameters_it_stopped_with():

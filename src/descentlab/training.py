@@ -609,7 +609,9 @@ def train(
       label: shown before the progress bar.
       on_epoch: called after each epoch with the epoch's logs (for live displays); its logs
         also hold ``"params"``, the current parameters as views into the engine's buffers
-        (read them during the call; copy them to keep them).
+        (read them during the call; copy them to keep them), and ``"stopped"``, a bool array
+        ``(K,)`` (``(1,)`` for one network): the members that have diverged or were stopped
+        by a callback so far (a member's parameters no longer change once it is stopped).
       opt_state: resume from this optimizer state (``TrainResult.opt_state`` of an earlier call
         with the same network, optimizer and population) instead of ``optimizer.init``; the
         step count and moments then carry on. Give the matching ``params`` with it.
@@ -665,7 +667,8 @@ def train(
                         logs.update(loop.evaluate(epoch))
                     loop.stop_members(epoch, logs, max_cost, callbacks)
                     if on_epoch is not None:
-                        on_epoch(epoch, {**logs, "params": loop.theta.views})
+                        stopped = loop.stopped_epoch >= 0
+                        on_epoch(epoch, {**logs, "params": loop.theta.views, "stopped": stopped})
                     if bar.enabled:
                         finite = np.reshape(cost, -1)[np.isfinite(np.reshape(cost, -1))]
                         bar.update(

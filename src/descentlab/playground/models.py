@@ -1,36 +1,47 @@
-"""What the playground page may ask for: the request schema, its limits and the option tables.
+"""What the playground page may ask for: the request schema, its ranges and the option tables.
 
-Every request is a :class:`RunRequest` (pydantic, unknown fields rejected, no NaN/inf). The
-page offers only two-feature data sets (the generated toy sets), because the decision
+Every request is a :class:`RunRequest`: pydantic checks its *shape* (known fields only, the
+right types, names from fixed lists, at most four optimizers and four hidden layers, no NaN
+or inf); :func:`check_request` checks every *value* against one table of ranges, written in
+the shared vocabulary of :mod:`descentlab._validation` (:class:`~descentlab._validation.Interval`,
+:func:`~descentlab._validation.check_param`): :data:`RANGES` for the request's own fields,
+:data:`OPTIMIZER_HYPERPARAMETERS` and :data:`SCHEDULE_SETTINGS` for the settings of each
+optimizer and schedule. ``GET /api/options`` renders the same intervals for the page
+(:func:`options`), so what the page shows and what the server accepts cannot drift apart.
+
+The page offers only two-feature data sets (the generated toy sets), because the decision
 boundary is drawn in the plane of the two features; the real data sets (iris, digits, ...)
 stay with ``descentlab compare``. The data set is a name from :data:`PLAYGROUND_DATASETS`,
-never a path. Bounds on sizes keep one request's work small; :func:`check_request` adds the
-checks that involve several fields, raising :class:`RequestError` with the field's name.
+never a path.
 """
 
 from __future__ import annotations
 
 import inspect
-import math
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from descentlab import datasets
+from descentlab._validation import SEED, UNIT_OPEN, Interval, InvalidParameterError, check_param
 from descentlab.experiments.specs import resolve_hyperparameters
 from descentlab.nn import ACTIVATIONS
 
 __all__ = [
     "LIMITS",
+    "MAX_HIDDEN_LAYERS",
+    "MAX_OPTIMIZERS",
     "OPTIMIZER_HYPERPARAMETERS",
     "PAGE_DEFAULTS",
     "PLAYGROUND_DATASETS",
+    "RANGES",
     "SCHEDULE_SETTINGS",
     "OptimizerRequest",
     "RequestError",
     "RunRequest",
     "ScheduleRequest",
     "check_request",
+    "generator_defaults",
     "options",
 ]
 
@@ -45,61 +56,90 @@ PLAYGROUND_DATASETS: dict[str, str] = {
 }
 """The data sets the page offers (all with two features), with a sentence for learners."""
 
-LIMITS: dict[str, float | int] = {
-    "max_optimizers": 4,
-    "min_samples": 10,
-    "max_samples": 5000,
-    "max_noise": 2.0,
-    "max_test_fraction": 0.5,
-    "max_hidden_layers": 4,
-    "max_hidden_units": 64,
-    "max_epochs": 5000,
-    "max_batch_size": 5000,
-    "max_learning_rate": 10.0,
-    "max_seed": 2**32 - 1,
-    "max_pace_seconds": 60.0,
-}
-"""Bounds of single fields (the per-request work and concurrency caps live in the server)."""
+MAX_OPTIMIZERS = 4
+"""Optimizers of one request (each one is a member of the job's training population)."""
+MAX_HIDDEN_LAYERS = 4
+"""Hidden layers of the page's network."""
 
-# name -> (low, high, closed, help); defaults come from the experiments' resolved defaults.
-_UNIT = (0.0, 1.0, "left")
-OPTIMIZER_HYPERPARAMETERS: dict[str, dict[str, tuple[float, float, str, str]]] = {
+RANGES: dict[str, Interval] = {
+    "n_samples": Interval(10, 5000, integer=True),
+    "noise": Interval(0.0, 2.0),
+    "data_seed": SEED,
+    "test_fraction": Interval(0.0, 0.5),
+    "hidden": Interval(1, 64, integer=True),
+    "epochs": Interval(1, 5000, integer=True),
+    "batch_size": Interval(1, 5000, integer=True),
+    "seed": SEED,
+    "pace_seconds": Interval(0.0, 60.0),
+    "learning_rate": Interval(0.0, 10.0, closed="right"),
+}
+"""The allowed values of the request's numbers (``hidden``: the units of each hidden layer;
+``learning_rate``: each optimizer's). The per-request work and concurrency caps live in the
+server (:func:`~descentlab.playground.server.create_app`)."""
+
+LIMITS: dict[str, float | int] = {
+    "max_optimizers": MAX_OPTIMIZERS,
+    "min_samples": RANGES["n_samples"].low,
+    "max_samples": RANGES["n_samples"].high,
+    "max_noise": RANGES["noise"].high,
+    "max_test_fraction": RANGES["test_fraction"].high,
+    "max_hidden_layers": MAX_HIDDEN_LAYERS,
+    "max_hidden_units": RANGES["hidden"].high,
+    "max_epochs": RANGES["epochs"].high,
+    "max_batch_size": RANGES["batch_size"].high,
+    "max_learning_rate": RANGES["learning_rate"].high,
+    "max_seed": RANGES["seed"].high,
+    "max_pace_seconds": RANGES["pace_seconds"].high,
+}
+"""The bounds of :data:`RANGES` and the list lengths, under the names the page reads."""
+
+_EPS = Interval(0.0, 1.0)
+OPTIMIZER_HYPERPARAMETERS: dict[str, dict[str, tuple[Interval, str]]] = {
     "gd": {},
-    "momentum": {"beta": (*_UNIT, "decay of the velocity (0 = plain gradient descent)")},
-    "nesterov": {"momentum": (0.0, 1.0, "neither", "momentum coefficient mu")},
-    "sgd": {"momentum": (*_UNIT, "momentum coefficient mu (PyTorch's SGD)")},
+    "momentum": {"beta": (UNIT_OPEN, "decay of the velocity (0 = plain gradient descent)")},
+    "nesterov": {"momentum": (Interval(0.0, 1.0, closed="neither"), "momentum coefficient mu")},
+    "sgd": {"momentum": (UNIT_OPEN, "momentum coefficient mu (PyTorch's SGD)")},
     "rmsprop": {
-        "decay": (*_UNIT, "decay of the average of squared gradients (rho)"),
-        "eps": (0.0, 1.0, "both", "added to the square root"),
+        "decay": (UNIT_OPEN, "decay of the average of squared gradients (rho)"),
+        "eps": (_EPS, "added to the square root"),
     },
-    "adagrad": {"eps": (0.0, 1.0, "both", "added to the square root")},
+    "adagrad": {"eps": (_EPS, "added to the square root")},
     "adam": {
-        "b1": (*_UNIT, "decay of the first moment (beta1)"),
-        "b2": (*_UNIT, "decay of the second moment (beta2)"),
-        "eps": (0.0, 1.0, "both", "added outside the square root (the seed: 0, eps_root 1e-8)"),
+        "b1": (UNIT_OPEN, "decay of the first moment (beta1)"),
+        "b2": (UNIT_OPEN, "decay of the second moment (beta2)"),
+        "eps": (_EPS, "added outside the square root (the seed: 0, eps_root 1e-8)"),
     },
     "adamw": {
-        "b1": (*_UNIT, "decay of the first moment (beta1)"),
-        "b2": (*_UNIT, "decay of the second moment (beta2)"),
-        "eps": (0.0, 1.0, "both", "added outside the square root"),
-        "weight_decay": (0.0, 1.0, "both", "decoupled weight decay (lambda)"),
+        "b1": (UNIT_OPEN, "decay of the first moment (beta1)"),
+        "b2": (UNIT_OPEN, "decay of the second moment (beta2)"),
+        "eps": (_EPS, "added outside the square root"),
+        "weight_decay": (Interval(0.0, 1.0), "decoupled weight decay (lambda)"),
     },
 }
-"""The hyperparameters the page shows for each optimizer (besides the learning rate)."""
+"""The hyperparameters the page shows for each optimizer (besides the learning rate): name ->
+(allowed values, help). Their defaults are the experiments' (:func:`resolve_hyperparameters`)."""
 
-# name -> {setting: (low, high, closed, integer, default, help)}, and a formula per schedule.
-SCHEDULE_SETTINGS: dict[str, dict[str, tuple[float, float, str, bool, float, str]]] = {
+SCHEDULE_SETTINGS: dict[str, dict[str, tuple[Interval, float, str]]] = {
     "constant": {},
     "inverse_time": {
-        "decay_rate": (0.0, 100.0, "both", False, 0.01, "alpha = alpha0 / (1 + rate * epoch)")
+        "decay_rate": (Interval(0.0, 100.0), 0.01, "alpha = alpha0 / (1 + rate * epoch)")
     },
-    "exponential": {"gamma": (0.0, 1.0, "right", False, 0.995, "alpha = alpha0 * gamma^epoch")},
+    "exponential": {
+        "gamma": (Interval(0.0, 1.0, closed="right"), 0.995, "alpha = alpha0 * gamma^epoch")
+    },
     "step": {
-        "boundaries": (1, 5000, "both", True, 250, "multiply by the factor every this many epochs"),
-        "factor": (0.0, 1.0, "right", False, 0.5, "the factor"),
+        "boundaries": (
+            Interval(1, 5000, integer=True),
+            250,
+            "multiply by the factor every this many epochs",
+        ),
+        "factor": (Interval(0.0, 1.0, closed="right"), 0.5, "the factor"),
     },
     "cosine": {},
 }
+"""The settings of each schedule: name -> (allowed values, default, help); a setting whose
+interval is ``integer`` is a whole number."""
+
 SCHEDULE_FORMULAS = {
     "constant": "alpha = alpha0 at every step",
     "inverse_time": "alpha = alpha0 / (1 + decay_rate * epoch)",
@@ -112,7 +152,6 @@ _OptimizerName = Literal[tuple(OPTIMIZER_HYPERPARAMETERS)]  # type: ignore[valid
 _DatasetName = Literal[tuple(PLAYGROUND_DATASETS)]  # type: ignore[valid-type]
 _ScheduleName = Literal[tuple(SCHEDULE_SETTINGS)]  # type: ignore[valid-type]
 _ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
-_Units = Annotated[int, Field(ge=1, le=LIMITS["max_hidden_units"])]
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
@@ -121,7 +160,7 @@ class OptimizerRequest(BaseModel):
 
     model_config = _STRICT
     name: _OptimizerName
-    learning_rate: float = Field(gt=0.0, le=LIMITS["max_learning_rate"])
+    learning_rate: float
     hyperparameters: dict[str, float] = Field(default_factory=dict)
 
 
@@ -137,28 +176,29 @@ class ScheduleRequest(BaseModel):
 
 
 class RunRequest(BaseModel):
-    """``POST /api/runs``: the data, the network, the training loop and the optimizers."""
+    """``POST /api/runs``: the data, the network, the training loop and the optimizers.
+
+    The schema fixes the types; the values are checked by :func:`check_request`.
+    """
 
     model_config = _STRICT
     dataset: _DatasetName = "moons"
-    n_samples: int = Field(300, ge=LIMITS["min_samples"], le=LIMITS["max_samples"])
-    noise: float | None = Field(None, ge=0.0, le=LIMITS["max_noise"])
-    data_seed: int | None = Field(None, ge=0, le=LIMITS["max_seed"])
-    test_fraction: float = Field(0.2, ge=0.0, le=LIMITS["max_test_fraction"])
-    hidden: list[_Units] = Field(
-        default_factory=lambda: [8, 8], max_length=LIMITS["max_hidden_layers"]
-    )
+    n_samples: int = 300
+    noise: float | None = None
+    data_seed: int | None = None
+    test_fraction: float = 0.2
+    hidden: list[int] = Field(default_factory=lambda: [8, 8], max_length=MAX_HIDDEN_LAYERS)
     activation: _ActivationName = "relu"
-    epochs: int = Field(1000, ge=1, le=LIMITS["max_epochs"])
-    batch_size: int = Field(64, ge=1, le=LIMITS["max_batch_size"])
-    seed: int = Field(0, ge=0, le=LIMITS["max_seed"])
+    epochs: int = 1000
+    batch_size: int = 64
+    seed: int = 0
     schedule: ScheduleRequest = Field(default_factory=ScheduleRequest)
-    pace_seconds: float = Field(0.0, ge=0.0, le=LIMITS["max_pace_seconds"])
-    optimizers: list[OptimizerRequest] = Field(min_length=1, max_length=LIMITS["max_optimizers"])
+    pace_seconds: float = 0.0
+    optimizers: list[OptimizerRequest] = Field(min_length=1, max_length=MAX_OPTIMIZERS)
 
 
 class RequestError(ValueError):
-    """A request that passed the schema but cannot be run; ``field`` names the culprit."""
+    """A request whose values cannot be run; ``field`` names the culprit (``optimizers.1.b1``)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -166,58 +206,71 @@ class RequestError(ValueError):
         self.message = message
 
 
-def _in_range(value: float, low: float, high: float, closed: str) -> bool:
-    above = value >= low if closed in ("both", "left") else value > low
-    below = value <= high if closed in ("both", "right") else value < high
-    return above and below
+_OWNER = "the playground request"
 
 
-def _range_text(low: float, high: float, closed: str) -> str:
-    left = "[" if closed in ("both", "left") else "("
-    right = "]" if closed in ("both", "right") else ")"
-    return f"{left}{low:g}, {high:g}{right}"
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check(field: str, owner: str, name: str, value: Any, rule: Interval) -> None:
+    """:func:`check_param` of one value, its error raised as a :class:`RequestError` at ``field``."""
+    try:
+        check_param(owner, name, value, rule, allow_array=False)
+    except InvalidParameterError as err:
+        raise RequestError(field, str(err)) from None
+    except OverflowError:  # an integer beyond the float range (Interval compares as floats)
+        digits = len(str(abs(value)))
+        raise RequestError(
+            field, f"The {name!r} parameter of {owner} must be {rule}. Got a {digits}-digit number."
+        ) from None
 
 
 def check_request(req: RunRequest) -> None:
-    """The checks the schema cannot express: optimizer hyperparameters and schedule settings.
+    """Check every value of ``req`` against :data:`RANGES` and the optimizer and schedule tables.
 
     Raises:
-      RequestError: naming the field, e.g. ``optimizers.1.hyperparameters.b1``.
+      RequestError: the first value out of range (in the order of the fields), naming its
+        field, e.g. ``optimizers.1.hyperparameters.b1``, with ``check_param``'s message.
     """
+    for name, rule in RANGES.items():
+        if name in ("hidden", "learning_rate"):
+            continue
+        value = getattr(req, name)
+        if value is not None:
+            _check(name, _OWNER, name, value, rule)
+    for j, units in enumerate(req.hidden):
+        _check(f"hidden.{j}", _OWNER, f"hidden.{j}", units, RANGES["hidden"])
     for i, opt in enumerate(req.optimizers):
-        table = OPTIMIZER_HYPERPARAMETERS[opt.name]
-        for key, value in opt.hyperparameters.items():
-            field = f"optimizers.{i}.hyperparameters.{key}"
-            if key not in table:
-                known = ", ".join(table) or "none besides the learning rate"
-                raise RequestError(
-                    field, f"Unknown hyperparameter {key!r} for {opt.name}; it takes {known}."
-                )
-            low, high, closed, _ = table[key]
-            if not _in_range(value, low, high, closed):
-                raise RequestError(
-                    field,
-                    f"The {key!r} hyperparameter of {opt.name} must be in "
-                    f"{_range_text(low, high, closed)}. Got {value!r}.",
-                )
-    settings = SCHEDULE_SETTINGS[req.schedule.name]
+        _check_optimizer(i, opt)
+    _check_schedule(req.schedule)
+
+
+def _check_optimizer(i: int, opt: OptimizerRequest) -> None:
+    _check(f"optimizers.{i}.learning_rate", opt.name, "learning_rate", opt.learning_rate,
+           RANGES["learning_rate"])  # fmt: skip
+    table = OPTIMIZER_HYPERPARAMETERS[opt.name]
+    for key, value in opt.hyperparameters.items():
+        field = f"optimizers.{i}.hyperparameters.{_short(key)}"
+        if key not in table:
+            known = ", ".join(table) or "none besides the learning rate"
+            raise RequestError(
+                field, f"Unknown hyperparameter {_short(key)!r} for {opt.name}; it takes {known}."
+            )
+        _check(field, opt.name, key, value, table[key][0])
+
+
+def _check_schedule(schedule: ScheduleRequest) -> None:
+    settings = SCHEDULE_SETTINGS[schedule.name]
+    owner = f"the {schedule.name!r} schedule"
     for key in ("decay_rate", "gamma", "boundaries", "factor"):
-        value = getattr(req.schedule, key)
+        value = getattr(schedule, key)
         if value is None:
             continue
-        field = f"schedule.{key}"
         if key not in settings:
             takes = ", ".join(settings) or "no settings"
-            raise RequestError(
-                field, f"{key!r} does not apply to the {req.schedule.name!r} schedule ({takes})."
-            )
-        low, high, closed, _, _, _ = settings[key]
-        if not _in_range(value, low, high, closed):
-            raise RequestError(
-                field,
-                f"The {key!r} setting of the {req.schedule.name!r} schedule must be in "
-                f"{_range_text(low, high, closed)}. Got {value!r}.",
-            )
+            raise RequestError(f"schedule.{key}", f"{key!r} does not apply to {owner} ({takes}).")
+        _check(f"schedule.{key}", owner, key, value, settings[key][0])
 
 
 def generator_defaults(name: str) -> dict[str, Any]:
@@ -247,42 +300,37 @@ PAGE_DEFAULTS: dict[str, Any] = {
 """What the page shows first: gd against Adam on the seed's moons, paced to take ~4 s."""
 
 
+def interval_json(rule: Interval) -> dict[str, Any]:
+    """An interval for the page: ``min``, ``max``, ``closed``, ``integer`` and its text."""
+    return {
+        "min": rule.low,
+        "max": rule.high,
+        "closed": rule.closed,
+        "integer": rule.integer,
+        "range": str(rule),
+    }
+
+
 def options() -> dict[str, Any]:
-    """``GET /api/options``: data sets, optimizers, schedules, activations, limits, defaults."""
-    opt_rows = []
-    for name, table in OPTIMIZER_HYPERPARAMETERS.items():
-        resolved = resolve_hyperparameters(name)
-        opt_rows.append(
-            {
-                "name": name,
-                "hyperparameters": [
-                    {
-                        "name": key,
-                        "default": resolved[key],
-                        "min": low,
-                        "max": high,
-                        "closed": closed,
-                        "help": help_text,
-                    }
-                    for key, (low, high, closed, help_text) in table.items()
-                ],
-            }
-        )
+    """``GET /api/options``: data sets, optimizers, schedules, activations, ranges, defaults."""
+    optimizers = [
+        {
+            "name": name,
+            "hyperparameters": [
+                {"name": key, "default": resolve_hyperparameters(name)[key], **interval_json(rule),
+                 "help": help_text}
+                for key, (rule, help_text) in table.items()
+            ],
+        }
+        for name, table in OPTIMIZER_HYPERPARAMETERS.items()
+    ]  # fmt: skip
     schedules = [
         {
             "name": name,
             "formula": SCHEDULE_FORMULAS[name],
             "settings": [
-                {
-                    "name": key,
-                    "default": default,
-                    "min": low,
-                    "max": high,
-                    "closed": closed,
-                    "integer": integer,
-                    "help": help_text,
-                }
-                for key, (low, high, closed, integer, default, help_text) in table.items()
+                {"name": key, "default": default, **interval_json(rule), "help": help_text}
+                for key, (rule, default, help_text) in table.items()
             ],
         }
         for name, table in SCHEDULE_SETTINGS.items()
@@ -293,9 +341,10 @@ def options() -> dict[str, Any]:
     ]
     return {
         "datasets": data_rows,
-        "optimizers": opt_rows,
+        "optimizers": optimizers,
         "schedules": schedules,
         "activations": list(ACTIVATIONS),
-        "limits": {k: (v if math.isfinite(v) else None) for k, v in LIMITS.items()},
+        "ranges": {name: interval_json(rule) for name, rule in RANGES.items()},
+        "limits": dict(LIMITS),
         "defaults": PAGE_DEFAULTS,
     }

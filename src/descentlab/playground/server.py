@@ -4,72 +4,75 @@ Endpoints:
 
 - ``GET /`` — the page; ``GET /static/...`` — its script and style (shipped in the package).
 - ``GET /api/options`` — data sets, optimizers with their hyperparameters and defaults,
-  schedules, activations, limits and the page's starting settings.
-- ``POST /api/runs`` — validate a :class:`~descentlab.playground.models.RunRequest` and start
-  training; ``201 {"id": ..., "events": ...}``; ``429`` when ``max_concurrent`` trainings run.
+  schedules, activations, ranges, limits and the page's starting settings.
+- ``POST /api/runs`` — a JSON :class:`~descentlab.playground.models.RunRequest`; check it,
+  build its population and start training; ``201 {"id": ..., "events": ...}``.
 - ``GET /api/runs/{id}/events`` — the run's Server-Sent Events (``start``, ``progress``,
   ``done`` per optimizer, ``end``; see :mod:`~descentlab.playground.training_jobs`). One
   reader per run; when that reader goes away (the tab is closed) the training stops.
 - ``POST /api/runs/{id}/stop`` — stop a run; returns its summary once it has stopped.
 - ``GET /api/runs/{id}`` — the run's summary and, when finished, each optimizer's results.
 
-Every error is JSON ``{"error": message, "field": name or null}``: ``400`` for a body that
-is not JSON, ``422`` for a value out of bounds or an unknown name (``field`` is the path in
-the request, e.g. ``optimizers.1.learning_rate``), ``404`` for an unknown run, ``409`` for a
-second reader of one run's events, ``413`` for a body over 64 KiB, ``429`` for too many
-trainings.
+Every refusal is JSON ``{"error": message, "field": name or null}`` (ASCII, so any text a
+request smuggles in is escaped):
+
+=====  ===========================================================================
+``400`` a ``Host`` header this server does not answer to (when ``allowed_hosts`` is set,
+        against DNS rebinding), or a body that is not one JSON document: not UTF-8, not
+        JSON, a key given twice, nested deeper than :data:`MAX_JSON_DEPTH`
+``404`` an unknown page or run
+``405`` a method an endpoint does not take
+``409`` a second reader of one run's events
+``413`` a body over :data:`MAX_BODY_BYTES`, counted as it arrives (with or without a
+        ``Content-Length``); the rest is not read
+``415`` a body that is not sent as ``application/json``
+``422`` a value of the wrong type, out of range or too much work (``field`` is its path in
+        the request, e.g. ``optimizers.1.learning_rate``)
+``429`` too many trainings at once
+``500`` anything unexpected (the details go to the server's log, never to the client)
+=====  ===========================================================================
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from descentlab._validation import DescentLabError
-from descentlab.datasets import load_dataset
-from descentlab.experiments.specs import (
-    ScheduleSpec,
-    build_learning_rate,
-    build_optimizer,
-    resolve_hyperparameters,
-)
-from descentlab.nn import MLP
-from descentlab.playground.models import (
-    PLAYGROUND_DATASETS,
-    SCHEDULE_SETTINGS,
-    RequestError,
-    RunRequest,
-    check_request,
-    generator_defaults,
-    options,
-)
+from descentlab.playground.models import RequestError, RunRequest, options
 from descentlab.playground.training_jobs import (
     CapacityError,
-    GridSpec,
     JobManager,
-    OptimizerRun,
     RunPlan,
     TrainingJob,
+    build_plan,
 )
 
-__all__ = ["MAX_BODY_BYTES", "ApiError", "build_plan", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "ApiError", "ServerLimits", "create_app"]
 
 MAX_BODY_BYTES = 65536
 """Largest request body accepted (a full request with four optimizers is under 2 KiB)."""
+MAX_JSON_DEPTH = 8
+"""Deepest nesting of a request body (a request nests three levels: body, optimizers, one
+optimizer's hyperparameters)."""
+_MAX_ERRORS = 20
+"""Most entries of the ``errors`` list of a ``422`` answer."""
+
+
+# ----------------------------------------------------------------------------- JSON refusals
 
 
 class ApiError(Exception):
@@ -80,157 +83,30 @@ class ApiError(Exception):
         self.status, self.message, self.field = status, message, field
 
 
-def _error(status: int, message: str, field: str | None, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, "field": field, **extra}, status_code=status)
+class _AsciiJSON(JSONResponse):
+    """JSON with every non-ASCII character escaped: a lone surrogate from a hostile key
+    cannot break the encoding of the answer."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=True, allow_nan=False, separators=(",", ":")
+        ).encode("ascii")
 
 
-def _points(X: np.ndarray, y: np.ndarray) -> dict[str, list]:
-    return {
-        "x": np.round(X[0], 4).tolist(),
-        "y": np.round(X[1], 4).tolist(),
-        "label": y.astype(int).tolist(),
-    }
+def _short(text: Any, limit: int = 200) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _label(name: str, learning_rate: float, hyperparameters: dict[str, float]) -> str:
-    """``adam (lr 0.01, b1 0.8)``: the learning rate and the settings that differ from the defaults."""
-    defaults = resolve_hyperparameters(name)
-    changed = [f"{k} {v:g}" for k, v in hyperparameters.items() if v != defaults.get(k)]
-    return f"{name} ({', '.join([f'lr {learning_rate:g}', *changed])})"
-
-
-def build_plan(req: RunRequest, *, grid_size: int, max_steps: int, max_work: float) -> RunPlan:
-    """Turn a validated request into a :class:`RunPlan`: load the data, build net and optimizers.
-
-    The data: ``load_dataset(name, n_samples=..., noise=..., seed=data_seed)`` with only the
-    settings that differ from the generator's defaults (so ``moons`` at 300 / 0.2 without a
-    data seed is the seed's exact set), then a stratified split with ``test_fraction``
-    (seed ``data_seed`` or 0). The network: ``(2, *hidden, 1)`` for two classes, else
-    ``(2, *hidden, n_classes)``. Each optimizer: ``build_optimizer`` of the experiments (so
-    ``adam`` is the seed's Adam, ``eps = 0, eps_root = 1e-8``) with the schedule counting
-    epochs of ``ceil(m_train / batch_size)`` steps.
-
-    Work caps: ``epochs * ceil(m_train / batch_size) * n_optimizers <= max_steps`` and
-    ``epochs * m_train * n_params * n_optimizers <= max_work``.
-
-    Raises:
-      RequestError: naming the field that makes the request impossible or too large.
-    """
-    check_request(req)
-    defaults = generator_defaults(req.dataset)
-    given: dict[str, Any] = {}
-    if req.n_samples != defaults["n_samples"]:
-        given["n_samples"] = req.n_samples
-    if req.noise is not None and req.noise != defaults["noise"]:
-        given["noise"] = req.noise
-    if req.data_seed is not None:
-        given["seed"] = req.data_seed
-    try:
-        data = load_dataset(req.dataset, **given)
-    except DescentLabError as err:
-        raise RequestError("dataset", str(err)) from None
-    test = None
-    if req.test_fraction > 0:
-        try:
-            data, test = data.split(req.test_fraction, seed=req.data_seed or 0)
-        except DescentLabError as err:
-            raise RequestError("test_fraction", str(err)) from None
-    m = data.n_examples
-    n_out = 1 if data.n_classes == 2 else data.n_classes
-    net = MLP((2, *req.hidden, n_out), activation=req.activation)
-    steps_per_epoch = math.ceil(m / req.batch_size)
-    n_opt = len(req.optimizers)
-    steps = req.epochs * steps_per_epoch * n_opt
-    if steps > max_steps:
-        raise RequestError(
-            "epochs",
-            f"This run would take {steps:,} gradient steps (epochs x batches per epoch x "
-            f"optimizers); the limit is {max_steps:,}. Lower the epochs or raise the batch size.",
-        )
-    work = req.epochs * m * net.n_params * n_opt
-    if work > max_work:
-        raise RequestError(
-            "epochs",
-            f"This run is too large ({work:.3g} example-parameter passes; the limit is "
-            f"{max_work:.3g}). Lower the epochs, the number of examples or the hidden units.",
-        )
-
-    spec = _schedule_spec(req, steps_per_epoch)
-    runs = []
-    for i, opt in enumerate(req.optimizers):
-        hypers = dict(opt.hyperparameters)
-        try:
-            optimizer = build_optimizer(
-                opt.name, hypers, opt.learning_rate, spec, steps_per_epoch=steps_per_epoch
-            )
-            rate = build_learning_rate(opt.learning_rate, spec, steps_per_epoch)
-        except DescentLabError as err:
-            raise RequestError(f"optimizers.{i}", str(err)) from None
-        runs.append(
-            OptimizerRun(
-                label=_label(opt.name, opt.learning_rate, hypers),
-                name=opt.name,
-                settings={"learning_rate": opt.learning_rate, **hypers},
-                optimizer=optimizer,
-                learning_rate=rate,
-            )
-        )
-    everything = data.X if test is None else np.concatenate([data.X, test.X], axis=1)
-    return RunPlan(
-        net=net,
-        X=data.X,
-        y=data.y,
-        X_test=None if test is None else test.X,
-        y_test=None if test is None else test.y,
-        runs=runs,
-        epochs=req.epochs,
-        batch_size=req.batch_size,
-        seed=req.seed,
-        grid=GridSpec.around(everything, grid_size),
-        pace_seconds=req.pace_seconds,
-        settings=req.model_dump(),
-        dataset_info={
-            "name": req.dataset,
-            "description": PLAYGROUND_DATASETS[req.dataset],
-            "n_classes": data.n_classes,
-            "classes": [str(c) for c in data.classes],
-            "n_train": m,
-            "n_test": 0 if test is None else test.n_examples,
-            "layer_dims": list(net.layer_dims),
-            "train": _points(data.X, data.y),
-            "test": None if test is None else _points(test.X, test.y),
-        },
-    )
-
-
-def _schedule_spec(req: RunRequest, steps_per_epoch: int) -> ScheduleSpec | None:
-    name = req.schedule.name
-    if name == "constant":
-        return None
-    if name == "cosine":
-        return ScheduleSpec("cosine", {"decay_steps": req.epochs * steps_per_epoch})
-    settings = {}
-    for key, (*_, integer, default, _help) in SCHEDULE_SETTINGS[name].items():
-        value = getattr(req.schedule, key)
-        value = default if value is None else value
-        settings[key] = int(value) if integer else float(value)
-    return ScheduleSpec(name, settings)
-
-
-class _BodyLimit:
-    """ASGI middleware: answer ``413`` to a request whose ``Content-Length`` exceeds ``max_bytes``."""
-
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            size = dict(scope["headers"]).get(b"content-length", b"0")
-            if not size.isdigit() or int(size) > self.max_bytes:
-                message = f"The request body is too large (limit {self.max_bytes} bytes)."
-                await _error(413, message, "body")(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+def _error(
+    status: int,
+    message: str,
+    field: str | None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {"error": _short(message, 2000), "field": None if field is None else _short(field)}
+    return _AsciiJSON({**body, **extra}, status_code=status, headers=headers)
 
 
 def _field(loc: Sequence[Any]) -> str:
@@ -240,89 +116,293 @@ def _field(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _invalid(errors: Sequence[dict[str, Any]]) -> JSONResponse:
+    """``422`` for pydantic's errors: the first one as ``error``/``field``, the rest listed."""
+    rows = [
+        {"field": _short(_field(e.get("loc", ()))), "message": _short(e.get("msg", ""))}
+        for e in errors[:_MAX_ERRORS]
+    ]
+    first = rows[0] if rows else {"field": "body", "message": "invalid request"}
+    return _error(422, f"{first['field']}: {first['message']}", first["field"], errors=rows)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Answer every error as JSON ``{"error", "field"}``, a crash included (``500``)."""
+
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _invalid(exc.errors())
+
+    async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.message, exc.field)
+
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        messages = {
+            404: f"Nothing here: {request.url.path!r}.",
+            405: f"{request.method} is not allowed on {request.url.path!r}.",
+        }
+        message = messages.get(exc.status_code, str(exc.detail))
+        return _error(exc.status_code, message, None, headers=getattr(exc, "headers", None))
+
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        return _error(
+            500, "The server failed to handle this request; the details are in its log.", None
+        )
+
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_crash)
+
+
+# ----------------------------------------------------------------------------- middleware
+
+
+def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return value
+    return None
+
+
+class _BodyTooLarge(Exception):
+    """Raised by the counting ``receive`` once the body has passed the limit."""
+
+
+class _BodyLimit:
+    """ASGI middleware: ``413`` JSON as soon as a request body passes ``max_bytes``.
+
+    A ``Content-Length`` over the limit is refused before anything is read. Otherwise (a
+    chunked body has no ``Content-Length``; a declared length may lie) the bytes are counted
+    as ``receive()`` delivers them: the message that passes the limit raises instead of
+    reaching the app, nothing more is read, whatever the app was about to answer is dropped
+    and the client gets the ``413``.
+    """
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    def _refusal(self) -> JSONResponse:
+        """The ``413``, with ``Connection: close``: the server then closes the connection
+        instead of reading the rest of the body to keep it alive."""
+        message = f"The request body is too large (limit {self.max_bytes} bytes)."
+        return _error(413, message, "body", headers={"Connection": "close"})
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refusal()(scope, receive, send)
+            return
+        received, exceeded, started = 0, False, False
+
+        async def counted_receive() -> dict[str, Any]:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    exceeded = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if exceeded and not started:
+                return  # the app's answer to a cut-off body; the 413 follows
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await self._refusal()(scope, receive, send)
+
+
+def _host_name(value: bytes | None) -> str:
+    """The host of a ``Host`` header, lower case, without port or IPv6 brackets."""
+    text = (value or b"").decode("latin-1").strip().lower()
+    if text.startswith("["):
+        return text[1 : text.find("]")] if "]" in text else text
+    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+
+
+class _HostCheck:
+    """ASGI middleware: ``400`` JSON unless the ``Host`` header names an allowed host.
+
+    Against DNS rebinding: a page of another site that resolves its own name to 127.0.0.1
+    still sends its own name as ``Host``. ``allowed_hosts`` are names or addresses (IPv6 with
+    or without brackets); ``"*"`` allows any.
+    """
+
+    def __init__(self, app: Any, allowed_hosts: Sequence[str]) -> None:
+        self.app = app
+        self.allowed = {_host_name(h.encode("latin-1", "replace")) for h in allowed_hosts}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and "*" not in self.allowed:
+            host = _host_name(_header(scope, b"host"))
+            if host not in self.allowed:
+                message = (
+                    f"This server does not answer to the host {host!r}; open it as "
+                    f"http://{sorted(self.allowed)[0]}:<port>/ instead."
+                )
+                await _error(400, message, "host")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _install_middleware(app: FastAPI, allowed_hosts: Sequence[str] | None) -> None:
+    """The host check outermost (nothing is read for a foreign host), then the body limit."""
+    app.add_middleware(_BodyLimit, max_bytes=MAX_BODY_BYTES)
+    if allowed_hosts is not None:
+        app.add_middleware(_HostCheck, allowed_hosts=list(allowed_hosts))
+
+
+# ----------------------------------------------------------------------------- request bodies
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` of :func:`json.loads`: a key given twice is an error, not "the last
+    one wins"."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ApiError(
+                400, f"The request body gives the key {_short(key, 60)!r} twice.", "body"
+            )
+        out[key] = value
+    return out
+
+
+def _depth(doc: Any) -> int:
+    """How deeply lists and objects nest in ``doc`` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, level + 1) for item in items)
+    return deepest
+
+
+def _parse_json(body: bytes) -> Any:
+    """The one JSON document in ``body``; ``400`` :class:`ApiError` for anything else."""
+    try:
+        doc = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except UnicodeDecodeError:
+        raise ApiError(400, "The request body is not UTF-8 text.", "body") from None
+    except json.JSONDecodeError as err:
+        raise ApiError(
+            400, f"The request body is not valid JSON ({err.msg} at line {err.lineno}, column "
+            f"{err.colno}).", "body",
+        ) from None  # fmt: skip
+    except RecursionError:
+        raise ApiError(400, "The request body nests too deeply.", "body") from None
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        raise ApiError(400, f"The request body is not usable JSON: {_short(err)}", "body") from None
+    if _depth(doc) > MAX_JSON_DEPTH:
+        raise ApiError(400, f"The request body nests deeper than {MAX_JSON_DEPTH} levels.", "body")
+    return doc
+
+
+async def _read_run_request(request: Request) -> RunRequest:
+    """Check the media type, read and parse the body, validate its schema.
+
+    Raises:
+      ApiError: ``415`` not ``application/json``; ``400`` not one JSON document; ``422`` empty.
+      RequestValidationError: the schema's errors (answered ``422``).
+    """
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        shown = repr(_short(media, 60)) if media else "no Content-Type"
+        raise ApiError(
+            415, f"Send the request as JSON (Content-Type: application/json); got {shown}.", "body"
+        )
+    body = await request.body()
+    if not body.strip():
+        raise ApiError(422, "body: The request body is empty; send the settings as JSON.", "body")
+    doc = _parse_json(body)
+    try:
+        return RunRequest.model_validate(doc)
+    except ValidationError as err:
+        raise RequestValidationError(err.errors()) from None
+
+
+# ----------------------------------------------------------------------------- routes
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """The caps of one server (see :func:`create_app` for each)."""
+
+    max_concurrent: int = 2
+    max_steps: int = 2_000_000
+    max_work: float = 2e10
+    max_seconds: float = 300.0
+    updates_per_second: float = 10.0
+    grid_size: int = 60
+    connect_timeout: float = 30.0
+
+    def job_factory(self) -> Callable[[str, RunPlan], TrainingJob]:
+        return partial(
+            TrainingJob,
+            updates_per_second=self.updates_per_second,
+            max_seconds=self.max_seconds,
+            connect_timeout=self.connect_timeout,
+        )
+
+
 def _sse(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, allow_nan=False, separators=(',', ':'))}\n\n"
 
 
-def create_app(
-    max_concurrent: int = 2,
-    *,
-    max_steps: int = 2_000_000,
-    max_work: float = 2e10,
-    max_seconds: float = 300.0,
-    updates_per_second: float = 10.0,
-    grid_size: int = 60,
-    connect_timeout: float = 30.0,
-    allowed_hosts: Sequence[str] | None = None,
-) -> FastAPI:
-    """The playground app.
+async def _event_stream(job: TrainingJob) -> AsyncIterator[str]:
+    """The job's events as Server-Sent Events until ``end``; a comment every 15 quiet seconds.
 
-    Args:
-      max_concurrent: trainings that may run at once (each with up to four optimizer threads);
-        one more gets ``429``.
-      max_steps: most gradient steps of one request, summed over its optimizers.
-      max_work: most ``epochs * m_train * n_params * n_optimizers`` of one request.
-      max_seconds: wall-time limit of one training; it stops when reached.
-      updates_per_second: most ``progress`` events per second per optimizer.
-      grid_size: the decision boundary is computed on ``grid_size x grid_size`` points.
-      connect_timeout: a run whose events nobody reads within this many seconds is stopped.
-      allowed_hosts: accepted ``Host`` headers (None: any); the command line sets the
-        loopback names when it serves on loopback, against DNS rebinding.
-
-    Returns:
-      the FastAPI application (serve it with uvicorn).
+    If the reader goes away before ``end`` (the tab closed), the training is stopped.
     """
+    quiet_since = time.monotonic()
+    ended = False
+    try:
+        while True:
+            events = job.drain()
+            for name, data in events:
+                yield _sse(name, data)
+                if name == "end":
+                    ended = True
+                    return
+            now = time.monotonic()
+            if events:
+                quiet_since = now
+            elif job.finished:
+                return
+            elif now - quiet_since > 15.0:
+                quiet_since = now
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(0.05)
+    finally:
+        if not ended:
+            job.stop("the page stopped reading its events (closed or reloaded)")
 
-    def factory(run_id: str, plan: RunPlan) -> TrainingJob:
-        return TrainingJob(
-            run_id,
-            plan,
-            updates_per_second=updates_per_second,
-            max_seconds=max_seconds,
-            connect_timeout=connect_timeout,
-        )
 
-    manager = JobManager(max_concurrent, job_factory=factory)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        manager.stop_all()
-
-    app = FastAPI(title="descentlab playground", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.manager = manager
-    if allowed_hosts is not None:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
-
-    app.add_middleware(_BodyLimit, max_bytes=MAX_BODY_BYTES)
-
+def _install_routes(app: FastAPI, manager: JobManager, limits: ServerLimits) -> None:
+    """The page, its static files and the JSON + SSE API."""
     static = resources.files("descentlab.playground") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-
-    @app.exception_handler(RequestValidationError)
-    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _field(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()
-        ]
-        if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            return _error(400, "The request body is not valid JSON.", "body", errors=errors)
-        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
-        return _error(422, f"{first['field']}: {first['message']}", first["field"], errors=errors)
-
-    @app.exception_handler(ApiError)
-    async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.message, exc.field)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), None)
 
     def get_job(run_id: str) -> TrainingJob:
         job = manager.get(run_id)
         if job is None:
             raise ApiError(
-                404, f"No run with id {run_id!r} (it may have been forgotten).", "run_id"
-            )
+                404, f"No run with id {_short(run_id, 40)!r} (it may have been forgotten).",
+                "run_id",
+            )  # fmt: skip
         return job
 
     @app.get("/", include_in_schema=False)
@@ -334,20 +414,25 @@ def create_app(
         out = options()
         out["limits"].update(
             {
-                "max_concurrent": max_concurrent,
-                "max_steps": max_steps,
-                "max_work": max_work,
-                "max_seconds": max_seconds,
-                "grid_size": grid_size,
+                "max_concurrent": limits.max_concurrent,
+                "max_steps": limits.max_steps,
+                "max_work": limits.max_work,
+                "max_seconds": limits.max_seconds,
+                "grid_size": limits.grid_size,
             }
         )
         return out
 
     @app.post("/api/runs", status_code=201)
-    async def start_run(req: RunRequest) -> dict[str, Any]:
+    async def start_run(request: Request) -> dict[str, Any]:
+        req = await _read_run_request(request)
         try:
             plan = await asyncio.to_thread(
-                build_plan, req, grid_size=grid_size, max_steps=max_steps, max_work=max_work
+                build_plan,
+                req,
+                grid_size=limits.grid_size,
+                max_steps=limits.max_steps,
+                max_work=limits.max_work,
             )
         except RequestError as err:
             raise ApiError(422, f"{err.field}: {err.message}", err.field) from None
@@ -374,35 +459,55 @@ def create_app(
         if job.subscribed:
             raise ApiError(409, f"The events of run {run_id!r} are already being read.", "run_id")
         job.subscribed = True
-
-        async def stream() -> AsyncIterator[str]:
-            quiet_since = time.monotonic()
-            ended = False
-            try:
-                while True:
-                    events = job.drain()
-                    for name, data in events:
-                        yield _sse(name, data)
-                        if name == "end":
-                            ended = True
-                            return
-                    now = time.monotonic()
-                    if events:
-                        quiet_since = now
-                    elif job.finished and not events:
-                        return
-                    elif now - quiet_since > 15.0:
-                        quiet_since = now
-                        yield ": keep-alive\n\n"
-                    await asyncio.sleep(0.05)
-            finally:
-                if not ended:
-                    job.stop("the page stopped reading its events (closed or reloaded)")
-
         return StreamingResponse(
-            stream(),
+            _event_stream(job),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
+
+def create_app(
+    max_concurrent: int = 2,
+    *,
+    max_steps: int = 2_000_000,
+    max_work: float = 2e10,
+    max_seconds: float = 300.0,
+    updates_per_second: float = 10.0,
+    grid_size: int = 60,
+    connect_timeout: float = 30.0,
+    allowed_hosts: Sequence[str] | None = None,
+) -> FastAPI:
+    """The playground app.
+
+    Args:
+      max_concurrent: trainings that may run at once (each one population of up to four
+        optimizers, in one worker thread); one more gets ``429``.
+      max_steps: most gradient steps of one request, summed over its optimizers.
+      max_work: most ``epochs * m_train * n_params * n_optimizers`` of one request.
+      max_seconds: wall-time limit of one training; it stops when reached.
+      updates_per_second: most ``progress`` events per second per optimizer.
+      grid_size: the decision boundary is computed on ``grid_size x grid_size`` points.
+      connect_timeout: a run whose events nobody reads within this many seconds is stopped.
+      allowed_hosts: accepted ``Host`` headers (None: any); the command line sets the
+        loopback names when it serves on loopback, against DNS rebinding.
+
+    Returns:
+      the FastAPI application (serve it with uvicorn).
+    """
+    limits = ServerLimits(
+        max_concurrent, max_steps, max_work, max_seconds, updates_per_second, grid_size,
+        connect_timeout,
+    )  # fmt: skip
+    manager = JobManager(max_concurrent, job_factory=limits.job_factory())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        manager.stop_all()
+
+    app = FastAPI(title="descentlab playground", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.manager = manager
+    _install_middleware(app, allowed_hosts)
+    _install_error_handlers(app)
+    _install_routes(app, manager, limits)
     return app

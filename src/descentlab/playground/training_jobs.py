@@ -1,10 +1,16 @@
-"""Training jobs for the playground: worker threads that train and stream events.
+"""Training jobs for the playground: one population per request, trained in a worker thread.
 
 One *job* is one press of "Train": one network trained from the same initial parameters with
-up to four optimizers, each in its own worker thread (so their pictures move side by side).
-Each thread calls :func:`descentlab.training.train` with an ``on_epoch`` hook that, at most
+up to four optimizers. :func:`build_plan` turns the request into a
+:class:`~descentlab.experiments.population.Population` — one
+:class:`~descentlab.experiments.population.Run` per optimizer, all with the request's seed,
+``init="he"`` and ``shuffle="random"`` — so the optimizers train side by side as ONE
+population of K networks in lock-step, through the engine every experiment uses; member
+``position[i]`` is optimizer ``i`` and its numbers equal training optimizer ``i`` alone.
+
+The job's one worker thread trains the population with an ``on_epoch`` hook that, at most
 ``updates_per_second`` times a second (and after the first epoch), queues a ``progress``
-event for the page::
+event per optimizer for the page::
 
     {"optimizer": i, "first_epoch": e0, "epoch": e, "cost": [J(e0), ..., J(e)],
      "train_accuracy": a, "test_accuracy": a_test or None,
@@ -13,13 +19,16 @@ event for the page::
 ``cost`` holds every epoch's cost since the previous event (``None`` where it was NaN/inf),
 so the page draws the whole curve; ``grid`` is the decision boundary on a ``size x size``
 grid of points (row 0 at the top, ``y_max``; column 0 at the left, ``x_min``), computed from
-``predict_proba`` of the current parameters. After training each thread queues a final
-``progress`` event (the rest of the curve and the final boundary) and a ``done`` event
-with its results; the job then queues one ``end`` event.
+``predict_proba`` of the member's current parameters. A member that diverges (the engine's
+rule: its cost became NaN, inf or too large) is frozen by the engine, its last ``progress``
+event is queued at once and the others go on. After training, each optimizer still running gets a
+final ``progress`` event (the rest of its curve and its final boundary), then every
+optimizer a ``done`` event with its results (:meth:`Population.member`), then the job one
+``end`` event.
 
 Stopping (the Stop button, a closed page, the time limit) sets a flag that a training
 callback turns into "stop every member" — the engine's own early-stopping path — so the
-result keeps the parameters reached so far.
+results keep the parameters reached so far.
 """
 
 from __future__ import annotations
@@ -35,9 +44,22 @@ from typing import Any
 
 import numpy as np
 
+from descentlab._validation import DescentLabError
+from descentlab.datasets import Dataset, load_dataset
+from descentlab.experiments.data import ExperimentData
+from descentlab.experiments.population import Population, Run, build_run_optimizer
+from descentlab.experiments.specs import resolve_hyperparameters
 from descentlab.nn import MLP
-from descentlab.optimizers.base import GradientTransformation, Params
-from descentlab.training import TrainResult, train
+from descentlab.optimizers.base import Params
+from descentlab.playground.models import (
+    PLAYGROUND_DATASETS,
+    SCHEDULE_SETTINGS,
+    RequestError,
+    RunRequest,
+    check_request,
+    generator_defaults,
+)
+from descentlab.training import TrainResult
 
 __all__ = [
     "CapacityError",
@@ -46,6 +68,7 @@ __all__ = [
     "OptimizerRun",
     "RunPlan",
     "TrainingJob",
+    "build_plan",
     "encode_grid",
 ]
 
@@ -116,53 +139,231 @@ def _finite(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-@dataclass
+# ----------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
 class OptimizerRun:
-    """One optimizer of a job: its label, settings (echoed to the page) and the transformation."""
+    """One optimizer of a job as the page sees it: its label and settings (echoed back)."""
 
     label: str
     name: str
     settings: dict[str, Any]
-    optimizer: GradientTransformation
-    learning_rate: Any
 
 
 @dataclass
 class RunPlan:
-    """Everything a job needs, already validated: data, network, optimizers, loop settings."""
+    """Everything a job needs, already validated: the population, the labels, the loop settings.
 
-    net: MLP
-    X: np.ndarray
-    y: np.ndarray
-    X_test: np.ndarray | None
-    y_test: np.ndarray | None
+    Attributes:
+      population: the optimizers as one population (its ``data`` has the playground's split:
+        ``test`` is None when ``test_fraction`` is 0).
+      runs: per optimizer (request order), its label and settings.
+      epochs: epochs of every member.
+      grid: where the decision boundary is drawn.
+      pace_seconds: slow motion: epoch ``e`` ends no sooner than ``pace * (e + 1) / epochs``
+        seconds after the start.
+      settings: the request, echoed in the job's summary.
+      dataset_info: the ``dataset`` entry of the ``start`` event.
+    """
+
+    population: Population
     runs: list[OptimizerRun]
     epochs: int
-    batch_size: int
-    seed: int
     grid: GridSpec
     pace_seconds: float = 0.0
     settings: dict[str, Any] = field(default_factory=dict)
     dataset_info: dict[str, Any] = field(default_factory=dict)
 
-    def train_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`~descentlab.training.train` every run uses."""
-        return {
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "seed": self.seed,
-            "init": "he",
-            "shuffle": "random",
-            "data_seed": self.seed,
-        }
+    @property
+    def net(self) -> MLP:
+        return self.population.net
+
+    @property
+    def data(self) -> ExperimentData:
+        return self.population.data
+
+
+def _points(ds: Dataset) -> dict[str, list]:
+    return {
+        "x": np.round(ds.X[0], 4).tolist(),
+        "y": np.round(ds.X[1], 4).tolist(),
+        "label": ds.y.astype(int).tolist(),
+    }
+
+
+def _label(name: str, learning_rate: float, hyperparameters: dict[str, float]) -> str:
+    """``adam (lr 0.01, b1 0.8)``: the learning rate and the settings that differ from the defaults."""
+    defaults = resolve_hyperparameters(name)
+    changed = [f"{k} {v:g}" for k, v in hyperparameters.items() if v != defaults.get(k)]
+    return f"{name} ({', '.join([f'lr {learning_rate:g}', *changed])})"
+
+
+def _load_data(req: RunRequest) -> ExperimentData:
+    """The request's data set and its stratified split (seed ``data_seed`` or 0).
+
+    Only the generator settings that differ from its defaults are passed, so ``moons`` at
+    300 / 0.2 without a data seed is the seed's exact set.
+    """
+    defaults = generator_defaults(req.dataset)
+    given: dict[str, Any] = {}
+    if req.n_samples != defaults["n_samples"]:
+        given["n_samples"] = req.n_samples
+    if req.noise is not None and req.noise != defaults["noise"]:
+        given["noise"] = req.noise
+    if req.data_seed is not None:
+        given["seed"] = req.data_seed
+    try:
+        data = load_dataset(req.dataset, **given)
+    except DescentLabError as err:
+        raise RequestError("dataset", str(err)) from None
+    if req.test_fraction == 0:
+        return ExperimentData(data, None, holdout="split")
+    try:
+        train, test = data.split(req.test_fraction, seed=req.data_seed or 0)
+    except DescentLabError as err:
+        raise RequestError("test_fraction", str(err)) from None
+    return ExperimentData(train, test, holdout="split")
+
+
+def _schedule(req: RunRequest, steps_per_epoch: int) -> tuple[str | None, dict[str, Any]]:
+    """The schedule's name and settings for :class:`Run` (None: a constant rate); the cosine
+    decays over the whole training, ``epochs * steps_per_epoch`` steps."""
+    name = req.schedule.name
+    if name == "constant":
+        return None, {}
+    if name == "cosine":
+        return "cosine", {"decay_steps": req.epochs * steps_per_epoch}
+    settings = {}
+    for key, (rule, default, _help) in SCHEDULE_SETTINGS[name].items():
+        value = getattr(req.schedule, key)
+        value = default if value is None else value
+        settings[key] = int(value) if rule.integer else float(value)
+    return name, settings
+
+
+def _check_work(req: RunRequest, net: MLP, m: int, *, max_steps: int, max_work: float) -> None:
+    """``epochs * ceil(m / batch_size) * K <= max_steps`` and ``epochs * m * P * K <= max_work``."""
+    n_opt = len(req.optimizers)
+    steps = req.epochs * math.ceil(m / req.batch_size) * n_opt
+    if steps > max_steps:
+        raise RequestError(
+            "epochs",
+            f"This run would take {steps:,} gradient steps (epochs x batches per epoch x "
+            f"optimizers); the limit is {max_steps:,}. Lower the epochs or raise the batch size.",
+        )
+    work = req.epochs * m * net.n_params * n_opt
+    if work > max_work:
+        raise RequestError(
+            "epochs",
+            f"This run is too large ({work:.3g} example-parameter passes; the limit is "
+            f"{max_work:.3g}). Lower the epochs, the number of examples or the hidden units.",
+        )
+
+
+def _runs(req: RunRequest, steps_per_epoch: int) -> list[Run]:
+    """One :class:`Run` per optimizer, each checked alone so an error names its optimizer."""
+    schedule, schedule_settings = _schedule(req, steps_per_epoch)
+    runs = []
+    for i, opt in enumerate(req.optimizers):
+        try:
+            run = Run(
+                optimizer=opt.name,
+                hyperparameters={"learning_rate": opt.learning_rate, **opt.hyperparameters},
+                schedule=schedule,
+                schedule_settings=schedule_settings,
+                batch_size=req.batch_size,
+                epochs=req.epochs,
+                layers=tuple(req.hidden),
+                activation=req.activation,
+                init="he",
+                shuffle="random",
+                seed=req.seed,
+            )
+            build_run_optimizer(run, steps_per_epoch)
+        except DescentLabError as err:
+            raise RequestError(f"optimizers.{i}", str(err)) from None
+        runs.append(run)
+    return runs
+
+
+def build_plan(req: RunRequest, *, grid_size: int, max_steps: int, max_work: float) -> RunPlan:
+    """Turn a request into a :class:`RunPlan`: check it, load the data, build the population.
+
+    The data: ``load_dataset(name, ...)`` split with ``test_fraction`` (:func:`_load_data`).
+    The network: ``(2, *hidden, 1)`` for two classes, else ``(2, *hidden, n_classes)``. The
+    optimizers: one :class:`Run` each (``build_optimizer`` of the experiments, so ``adam`` is
+    the seed's Adam, ``eps = 0, eps_root = 1e-8``; the schedule counts epochs of
+    ``ceil(m_train / batch_size)`` steps), trained as one :class:`Population`.
+
+    Work caps: ``epochs * ceil(m_train / batch_size) * n_optimizers <= max_steps`` and
+    ``epochs * m_train * n_params * n_optimizers <= max_work``.
+
+    Raises:
+      RequestError: naming the field that makes the request impossible or too large.
+    """
+    check_request(req)
+    data = _load_data(req)
+    m = data.train.n_examples
+    net = MLP(data.layer_dims(req.hidden), activation=req.activation)
+    _check_work(req, net, m, max_steps=max_steps, max_work=max_work)
+    try:
+        population = Population(_runs(req, math.ceil(m / req.batch_size)), data)
+    except DescentLabError as err:  # a population too large for memory
+        raise RequestError("optimizers", str(err)) from None
+    sets = [data.train] if data.test is None else [data.train, data.test]
+    return RunPlan(
+        population=population,
+        runs=[
+            OptimizerRun(
+                label=_label(opt.name, opt.learning_rate, opt.hyperparameters),
+                name=opt.name,
+                settings={"learning_rate": opt.learning_rate, **opt.hyperparameters},
+            )
+            for opt in req.optimizers
+        ],
+        epochs=req.epochs,
+        grid=GridSpec.around(np.concatenate([ds.X for ds in sets], axis=1), grid_size),
+        pace_seconds=req.pace_seconds,
+        settings=req.model_dump(),
+        dataset_info={
+            "name": req.dataset,
+            "description": PLAYGROUND_DATASETS[req.dataset],
+            "n_classes": data.n_classes,
+            "classes": [str(c) for c in data.train.classes],
+            "n_train": m,
+            "n_test": 0 if data.test is None else data.test.n_examples,
+            "layer_dims": list(net.layer_dims),
+            "train": _points(data.train),
+            "test": None if data.test is None else _points(data.test),
+        },
+    )
+
+
+# ----------------------------------------------------------------------------- jobs
 
 
 class CapacityError(Exception):
     """Raised by :meth:`JobManager.submit` when the maximum number of jobs is running."""
 
 
+@dataclass
+class _Stream:
+    """The events of one optimizer not sent yet: the costs since epoch ``first``; ``open``
+    until the member has diverged or the training has ended."""
+
+    first: int = 0
+    costs: list[float] = field(default_factory=list)
+    open: bool = True
+
+
+def _member(params: Params, k: int) -> Params:
+    """Member ``k``'s parameters (views) from the population's ``(K, ...)`` arrays."""
+    return {key: value[k] for key, value in params.items()}
+
+
 class TrainingJob:
-    """One request's training: a thread per optimizer, an event queue, a stop flag.
+    """One request's training: a worker thread for the population, an event queue, a stop flag.
 
     Args:
       run_id: the job's id.
@@ -196,14 +397,15 @@ class TrainingJob:
         self._stop = threading.Event()
         self._finished = threading.Event()
         self._stop_reason = ""
-        self._remaining = len(plan.runs)
-        self._threads: list[threading.Thread] = []
+        self._streams = [_Stream() for _ in plan.runs]
+        self._last_emit = -math.inf
         self._grid_points = plan.grid.points()
+        self._thread: threading.Thread | None = None
         self.started = time.monotonic()
 
     # -------------------------------------------------------------- control
     def start(self) -> None:
-        """Queue the ``start`` event and start one worker thread per optimizer."""
+        """Queue the ``start`` event and start the worker thread."""
         plan = self.plan
         self._emit(
             "start",
@@ -218,15 +420,13 @@ class TrainingJob:
                 ],
             },
         )
-        for i in range(len(plan.runs)):
-            thread = threading.Thread(
-                target=self._work, args=(i,), name=f"playground-{self.id}-{i}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
+        self._thread = threading.Thread(
+            target=self._work, name=f"playground-{self.id}", daemon=True
+        )
+        self._thread.start()
 
     def stop(self, reason: str = "stopped by the user") -> None:
-        """Ask every worker to stop after its current epoch (no-op once finished)."""
+        """Ask the worker to stop every member after the current epoch (no-op once finished)."""
         if not self._finished.is_set() and not self._stop.is_set():
             self._stop_reason = reason
             self._stop.set()
@@ -240,7 +440,7 @@ class TrainingJob:
         return self._stop.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until every worker is done (or ``timeout`` seconds); True if finished."""
+        """Block until the worker is done (or ``timeout`` seconds); True if finished."""
         return self._finished.wait(timeout)
 
     def drain(self) -> list[tuple[str, dict[str, Any]]]:
@@ -262,31 +462,77 @@ class TrainingJob:
             "results": list(self.results),
         }
 
-    # -------------------------------------------------------------- workers
+    # -------------------------------------------------------------- the worker
     def _emit(self, name: str, data: dict[str, Any]) -> None:
         with self._lock:
             self._events.append((name, data))
 
-    def _should_stop(self) -> bool:
-        if self._stop.is_set():
-            return True
-        now = time.monotonic()
-        if now - self.started > self.max_seconds:
-            self.stop(f"the time limit of {self.max_seconds:g} s was reached")
-        elif not self.subscribed and now - self.started > self.connect_timeout:
-            self.stop("no page was reading the events")
+    def _work(self) -> None:
+        """Train the population, then report every optimizer (whatever happened) and end."""
+        plan = self.plan
+        start = time.monotonic()
+        try:
+            result = plan.population.train(
+                on_epoch=lambda epoch, logs: self._on_epoch(epoch, logs, start),
+                callbacks=(self._stop_callback,),
+            )
+            self._report(result)
+        except Exception as exc:  # the worker must always report, whatever happened
+            for i, run in enumerate(plan.runs):
+                self.results[i] = {
+                    "optimizer": i,
+                    "label": run.label,
+                    "status": "failed",
+                    "message": f"{type(exc).__name__}: {exc}",
+                }
+                self._emit("done", self.results[i])
+        finally:
+            self._end()
+
+    def _stop_callback(self, epoch: int, logs: dict[str, Any]) -> bool:
+        """Stop every member when asked to, or past the time limit, or when nobody reads."""
+        if not self._stop.is_set():
+            elapsed = time.monotonic() - self.started
+            if elapsed > self.max_seconds:
+                self.stop(f"the time limit of {self.max_seconds:g} s was reached")
+            elif not self.subscribed and elapsed > self.connect_timeout:
+                self.stop("no page was reading the events")
         return self._stop.is_set()
 
-    def _accuracies(self, params: Params) -> tuple[float | None, float | None]:
-        """Train and test accuracy of ``params`` (test None without a test set)."""
+    def _on_epoch(self, epoch: int, logs: dict[str, Any], start: float) -> None:
+        """Record each running member's cost; send its ``progress`` when due or diverged."""
         plan = self.plan
-        with np.errstate(all="ignore"):  # a diverged network may overflow; its numbers are moot
-            train_acc = _finite(plan.net.accuracy(params, plan.X, plan.y))
-            if plan.X_test is None:
-                return train_acc, None
-            return train_acc, _finite(plan.net.accuracy(params, plan.X_test, plan.y_test))
+        cost, stopped = np.reshape(logs["cost"], -1), logs["stopped"]
+        now = time.monotonic()
+        due = epoch == 0 or now - self._last_emit >= self.interval
+        for i, stream in enumerate(self._streams):
+            if not stream.open:
+                continue
+            k = plan.population.position[i]
+            stream.costs.append(float(cost[k]))
+            self.epochs_done[i] = epoch + 1
+            if due or stopped[k]:  # a stopped member's last picture, at once
+                self._progress(i, _member(logs["params"], k))
+            stream.open = not stopped[k]
+        if due:
+            self._last_emit = now
+        if plan.pace_seconds > 0:  # slow motion: epoch e ends no sooner than pace * (e+1) / E
+            delay = start + plan.pace_seconds * (epoch + 1) / plan.epochs - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
 
-    def _progress(self, i: int, first: int, costs: list[float], params: Params) -> None:
+    def _accuracies(self, params: Params) -> tuple[float | None, float | None]:
+        """Train and test accuracy of one network's ``params`` (test None without a test set)."""
+        net, data = self.plan.net, self.plan.data
+        with np.errstate(all="ignore"):  # a diverged network may overflow; its numbers are moot
+            train_acc = _finite(net.accuracy(params, data.train.X, data.train.y))
+            if data.test is None:
+                return train_acc, None
+            return train_acc, _finite(net.accuracy(params, data.test.X, data.test.y))
+
+    def _progress(self, i: int, params: Params) -> None:
+        """Queue optimizer ``i``'s ``progress`` event: its pending costs and its picture now."""
+        stream = self._streams[i]
         train_acc, test_acc = self._accuracies(params)
         with np.errstate(all="ignore"):
             proba = self.plan.net.predict_proba(params, self._grid_points)
@@ -294,91 +540,49 @@ class TrainingJob:
             "progress",
             {
                 "optimizer": i,
-                "first_epoch": first,
-                "epoch": first + len(costs) - 1,
-                "cost": [_finite(c) for c in costs],
+                "first_epoch": stream.first,
+                "epoch": stream.first + len(stream.costs) - 1,
+                "cost": [_finite(c) for c in stream.costs],
                 "train_accuracy": train_acc,
                 "test_accuracy": test_acc,
                 "grid": encode_grid(proba),
             },
         )
+        stream.first += len(stream.costs)
+        stream.costs = []
 
-    def _work(self, i: int) -> None:
-        plan, run = self.plan, self.plan.runs[i]
-        pending: list[float] = []
-        state = {"first": 0, "last_emit": -math.inf}
-        start = time.monotonic()
-
-        def stop_callback(epoch: int, logs: dict[str, np.ndarray]) -> bool:
-            return self._should_stop()
-
-        def on_epoch(epoch: int, logs: dict[str, Any]) -> None:
-            pending.append(float(logs["cost"]))
-            self.epochs_done[i] = epoch + 1
-            now = time.monotonic()
-            if epoch == 0 or now - state["last_emit"] >= self.interval:
-                self._progress(i, state["first"], pending, logs["params"])
-                state["first"] = epoch + 1
-                state["last_emit"] = now
-                pending.clear()
-            if plan.pace_seconds > 0:  # slow motion: epoch e ends no sooner than pace * e / E
-                delay = start + plan.pace_seconds * (epoch + 1) / plan.epochs - time.monotonic()
-                if delay > 0:
-                    self._stop.wait(delay)
-
-        try:
-            result = train(
-                plan.net,
-                run.optimizer,
-                plan.X,
-                plan.y,
-                **plan.train_kwargs(),
-                eval_every=plan.epochs,
-                callbacks=(stop_callback,),
-                on_epoch=on_epoch,
-                label=run.label,
-                progress=False,
-            )
-            self._progress(i, state["first"], pending, result.params)
-            self.results[i] = self._result(i, result)
+    def _report(self, result: TrainResult) -> None:
+        """After training: the last ``progress`` of each member still open, then every ``done``."""
+        members = [self.plan.population.member(result, i) for i in range(len(self.plan.runs))]
+        for i, member in enumerate(members):
+            if self._streams[i].open:
+                self._progress(i, member.params)
+                self._streams[i].open = False
+        for i, member in enumerate(members):
+            self.results[i] = self._result(i, member)
             self._emit("done", self.results[i])
-        except Exception as exc:  # a worker must always report, whatever happened
-            self.results[i] = {
-                "optimizer": i,
-                "label": run.label,
-                "status": "failed",
-                "message": f"{type(exc).__name__}: {exc}",
-            }
-            self._emit("done", self.results[i])
-        finally:
-            self._worker_done()
 
-    def _result(self, i: int, result: TrainResult) -> dict[str, Any]:
-        plan = self.plan
-        n = result.history.n_epochs
-        status = result.status
-        message = result.message
+    def _result(self, i: int, member: TrainResult) -> dict[str, Any]:
+        """Optimizer ``i``'s results; ``seconds`` is the population's wall time."""
+        n = member.history.n_epochs
+        status, message = member.status, member.message
         if status == "early_stopped":  # only our stop callback stops members
-            status, message = "stopped", f"Stopped after {n} of {plan.epochs} epochs."
-        train_acc, test_acc = self._accuracies(result.params)
+            status, message = "stopped", f"Stopped after {n} of {self.plan.epochs} epochs."
+        train_acc, test_acc = self._accuracies(member.params)
         return {
             "optimizer": i,
-            "label": plan.runs[i].label,
+            "label": self.plan.runs[i].label,
             "status": status,
             "message": message,
             "epochs_run": n,
-            "final_cost": _finite(result.history.cost[-1]) if n else None,
+            "final_cost": _finite(member.history.cost[-1]) if n else None,
             "train_accuracy": train_acc,
             "test_accuracy": test_acc,
-            "seconds": round(result.seconds, 3),
+            "seconds": round(member.seconds, 3),
         }
 
-    def _worker_done(self) -> None:
-        with self._lock:
-            self._remaining -= 1
-            last = self._remaining == 0
-        if not last:
-            return
+    def _end(self) -> None:
+        """The job's status from its results and the stop flag; queue ``end``; mark finished."""
         statuses = [r["status"] if r else "failed" for r in self.results]
         if "failed" in statuses:
             self.status = "failed"
