@@ -196,14 +196,22 @@ def test_make_gaussian_quantiles_shells_are_nested():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: make_moons(1), "The 'n_samples' parameter of make_moons must be an int >= 2"),
-        (lambda: make_moons(30.0), "make_moons must be an int >= 2. Got 30.0 (float) instead"),
-        (lambda: make_blobs(n_features=2.0), "'n_features' parameter of make_blobs must be an int"),
+        (
+            lambda: make_moons(1),
+            "The 'n_samples' parameter of make_moons must be an int in the range [2, 10000000]. "
+            "Got 1 instead.",
+        ),
+        (lambda: make_moons(300.5), "make_moons must be an int in the range [2, 10000000]"),
+        (lambda: make_blobs(n_features=2.5), "'n_features' parameter of make_blobs must be an int"),
         (
             lambda: make_moons(noise=-0.1),
             "The 'noise' parameter of make_moons must be a float >= 0",
         ),
-        (lambda: make_moons(seed=-1), "The 'seed' parameter of make_moons must be a non-negative"),
+        (
+            lambda: make_moons(seed=-1),
+            "The 'seed' parameter of make_moons must be an int in the range [0, 4294967295] or a "
+            "numpy.random.Generator. Got -1 (int) instead.",
+        ),
         (lambda: make_xor(seed="a"), "The 'seed' parameter of make_xor"),
         (lambda: make_blobs(2, n_classes=3), "must be at least n_classes=3"),
         (lambda: make_blobs(n_features=0), "The 'n_features' parameter of make_blobs"),
@@ -216,6 +224,67 @@ def test_generator_parameter_errors(call, message):
     with pytest.raises(InvalidParameterError) as err:
         call()
     assert message in str(err.value)
+
+
+# Absurd sizes, wrong types and non-finite settings: refused before anything is allocated
+# (n_samples=1e11 used to allocate 745 GiB and crash with NumPy's _ArrayMemoryError).
+HOSTILE_GENERATOR_SETTINGS = [
+    (make_moons, {"n_samples": 1e11}, "'n_samples' parameter of make_moons must be an int in"),
+    (make_xor, {"n_samples": 10**12}, "'n_samples' parameter of make_xor must be an int in"),
+    (make_moons, {"n_samples": 10_000_001}, "Got 10000001 instead"),
+    (make_moons, {"n_samples": "300"}, "Got '300' (str) instead"),
+    (make_moons, {"n_samples": True}, "Got True (bool) instead"),
+    (make_circles, {"n_samples": None}, "'n_samples' parameter of make_circles"),
+    (make_blobs, {"n_features": 10**9}, "'n_features' parameter of make_blobs must be at most"),
+    (make_blobs, {"n_samples": 10_000_000, "n_features": 65}, "must be at most 64 for n_samples"),
+    (
+        make_gaussian_quantiles,
+        {"n_features": 10**7},
+        "'n_features' parameter of make_gaussian_quantiles must be at most 2133333",
+    ),
+    (make_blobs, {"n_classes": 10**9}, "'n_classes' parameter of make_blobs must be an int in"),
+    (make_spiral, {"n_samples": 10, "n_classes": 11}, "must be at least n_classes=11"),
+    (make_blobs, {"n_classes": 2.5}, "'n_classes' parameter of make_blobs"),
+    (make_moons, {"seed": 2**32}, "'seed' parameter of make_moons must be an int in the range"),
+    (make_moons, {"seed": 2**64}, "'seed' parameter of make_moons"),
+    (make_moons, {"seed": True}, "Got True (bool) instead"),
+    (make_moons, {"seed": 7.0}, "Got 7.0 (float) instead"),
+    (make_moons, {"seed": None}, "'seed' parameter of make_moons"),
+    (make_moons, {"noise": float("inf")}, "'noise' parameter of make_moons must be a float >= 0"),
+    (make_xor, {"noise": float("nan")}, "'noise' parameter of make_xor"),
+    (make_blobs, {"noise": "0.1"}, "'noise' parameter of make_blobs"),
+    (make_circles, {"factor": float("nan")}, "'factor' parameter of make_circles"),
+    (make_spiral, {"turns": float("inf")}, "'turns' parameter of make_spiral"),
+    (make_blobs, {"center_box": (float("nan"), 1.0)}, "'center_box' parameter of make_blobs"),
+    (make_blobs, {"center_box": (0.0, float("inf"))}, "'center_box' parameter of make_blobs"),
+    (make_blobs, {"center_box": (-1e308, 1e308)}, "'center_box' parameter of make_blobs"),
+    (make_blobs, {"center_box": "ab"}, "must be a pair (low, high) of finite floats"),
+    (make_blobs, {"center_box": (1.0, 2.0, 3.0)}, "'center_box' parameter of make_blobs"),
+    (make_blobs, {"center_box": 5.0}, "'center_box' parameter of make_blobs"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fn", "kwargs", "message"),
+    HOSTILE_GENERATOR_SETTINGS,
+    ids=[
+        f"{f.__name__}-{next(iter(kw))}-{i}"
+        for i, (f, kw, _) in enumerate(HOSTILE_GENERATOR_SETTINGS)
+    ],
+)
+def test_generators_refuse_hostile_settings_up_front(fn, kwargs, message):
+    with pytest.raises(InvalidParameterError) as err:
+        fn(**kwargs)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_generators_take_whole_floats_and_numpy_ints_as_counts():
+    # as_int: a whole float from a config or JSON is the same count
+    np.testing.assert_array_equal(make_moons(300.0, seed=1).X, make_moons(300, seed=1).X)
+    a = make_blobs(np.int64(40), n_classes=4.0, n_features=np.int32(3), seed=np.uint32(2))
+    b = make_blobs(40, n_classes=4, n_features=3, seed=2)
+    np.testing.assert_array_equal(a.X, b.X)
+    assert make_moons(seed=2**32 - 1).n_examples == 300  # the largest seed
 
 
 # --------------------------------------------------------------------------- bundled real sets
@@ -305,6 +374,8 @@ def test_dataset_accepts_the_seeds_label_row_and_float_labels():
         (np.zeros((2, 2)), [0, 1], {"feature_names": ("a",)}, "Got 1 feature names for 2"),
         (np.array([["a", "b"]]), [0, 1], {}, "X must hold numbers"),
         (np.zeros((2, 0)), np.zeros(0, int), {}, "at least one example"),
+        (np.zeros((0, 3)), [0, 1, 0], {}, "needs at least one feature (a row of X)"),
+        (np.zeros((0, 0)), np.zeros(0, int), {}, "needs at least one feature"),
     ],
 )
 def test_dataset_validation_errors(X, y, kwargs, message):
@@ -327,6 +398,11 @@ def test_encode_labels_and_from_labels():
     assert ds.feature_names == ("a", "b")
     with pytest.raises(DataError, match="numbers or strings"):
         encode_labels(np.array([1, "a", None], dtype=object))
+    # bytes labels are UTF-8 text; other bytes used to escape as a UnicodeDecodeError
+    y, classes = encode_labels(np.array([b"b", "\u00df".encode(), b"b"]))
+    assert y.tolist() == [0, 1, 0] and classes == ("b", "\u00df")
+    with pytest.raises(DataError, match="labels are bytes that are not UTF-8 text"):
+        encode_labels(np.array([b"\xe9", b"a"]))
 
 
 def test_subset_by_indices_and_mask():
@@ -418,6 +494,8 @@ def test_split_errors_when_a_class_would_be_empty():
         indexed([5, 1]).split(0.5, seed=0)
     with pytest.raises(InvalidParameterError, match=r"'seed' parameter of Dataset\.split"):
         indexed([5, 5]).split(0.5, seed=None)
+    with pytest.raises(InvalidParameterError, match=r"in the range \[0, 4294967295\]"):
+        indexed([5, 5]).split(0.5, seed=2**32)
 
 
 @settings(max_examples=150, deadline=None)

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from descentlab._validation import InvalidParameterError
+from descentlab._validation import DataError, InvalidParameterError, _show
 from descentlab.datasets.bundled import load_breast_cancer, load_digits, load_iris, load_wine
 from descentlab.datasets.container import Dataset, Seed, encode_labels
 from descentlab.datasets.files import load_csv, load_npz, read_csv
@@ -128,33 +128,61 @@ def load_dataset(
     (2, 300)
 
     Raises:
-        InvalidParameterError: unknown name (the message lists the built-in names), a
-            parameter that does not apply, or a CSV path without ``target``.
-        DataError: the file cannot be used (see :func:`load_csv`, :func:`load_npz`).
+        InvalidParameterError: a name that is not text or a path; unknown name (the message
+            lists the built-in names); a parameter that does not apply; a CSV path without
+            ``target``.
+        DataError: a path that exists but is a directory or not a ``.csv``/``.npz`` file; the
+            file cannot be used (see :func:`load_csv`, :func:`load_npz`: not a regular file, a
+            CSV above ``files.MAX_CSV_BYTES``, ...).
     """
+    text = _name_text(name_or_path)
     given = {"n_samples": n_samples, "noise": noise, "seed": seed}
     given = {k: v for k, v in given.items() if v is not None}
-    text = os.fspath(name_or_path)
     suffix = Path(text).suffix.lower()
     if suffix in (".csv", ".npz"):
-        if given:
+        return _load_file(text, suffix, target, given)
+    return _load_builtin(name_or_path, text, target, given)
+
+
+def _name_text(name_or_path: Any) -> str:
+    """``name_or_path`` as text: a ``str`` or an ``os.PathLike`` naming a ``str`` path."""
+    text = os.fspath(name_or_path) if isinstance(name_or_path, str | os.PathLike) else None
+    if not isinstance(text, str):
+        raise InvalidParameterError(
+            "The 'name_or_path' parameter of load_dataset must be a built-in dataset name or "
+            f"a path to a .csv or .npz file. Got {_show(name_or_path)} "
+            f"({type(name_or_path).__name__}) instead."
+        )
+    return text
+
+
+def _load_file(text: str, suffix: str, target: str | None, given: dict[str, Any]) -> Dataset:
+    """A ``.csv`` (``target`` required) or ``.npz`` file; generator parameters are refused."""
+    if given:
+        raise InvalidParameterError(
+            f"The {', '.join(repr(k) for k in given)} parameter(s) of load_dataset apply "
+            f"only to generated datasets, not to the file {_show(text)}."
+        )
+    if suffix == ".csv":
+        if target is None:
             raise InvalidParameterError(
-                f"The {', '.join(repr(k) for k in given)} parameter(s) of load_dataset apply "
-                f"only to generated datasets, not to the file '{text}'."
+                f"load_dataset needs target=... (the label column) to read the CSV file "
+                f"{_show(text)}."
             )
-        if suffix == ".csv":
-            if target is None:
-                raise InvalidParameterError(
-                    f"load_dataset needs target=... (the label column) to read the CSV file "
-                    f"'{text}'."
-                )
-            return load_csv(text, target)
-        return load_npz(text, "y" if target is None else target)
+        return load_csv(text, target)
+    return load_npz(text, "y" if target is None else target)
+
+
+def _load_builtin(
+    name_or_path: Any, text: str, target: str | None, given: dict[str, Any]
+) -> Dataset:
+    """A built-in dataset by name, with the generator parameters that apply to it."""
     key = text.strip().lower().replace("-", "_")
     if key not in BUILTIN_DATASETS or not isinstance(name_or_path, str):
+        _refuse_existing_path(text)
         names = ", ".join(BUILTIN_DATASETS)
         raise InvalidParameterError(
-            f"Unknown dataset {text!r}. Expected one of the built-in names {names}, "
+            f"Unknown dataset {_show(text)}. Expected one of the built-in names {names}, "
             "or a path to a .csv or .npz file."
         )
     if target is not None:
@@ -171,6 +199,25 @@ def load_dataset(
                 f"dataset {key!r}, which is fixed."
             )
     return loader(**given)
+
+
+def _refuse_existing_path(text: str) -> None:
+    """A name that is not built in but names something on disk: say what it is."""
+    try:
+        path = Path(text)
+        is_dir, exists = path.is_dir(), path.exists()
+    except (OSError, ValueError):  # a name too long, or holding a NUL character
+        return
+    if is_dir:
+        raise DataError(
+            f"{_show(text)} is a directory; load_dataset takes a built-in dataset name or the "
+            "path of a .csv or .npz file."
+        )
+    if exists:
+        raise DataError(
+            f"{_show(text)} is not a .csv or .npz file; load_dataset reads only those (save "
+            "the data as CSV with a header row, or with np.savez)."
+        )
 
 
 def describe_datasets() -> list[dict[str, Any]]:

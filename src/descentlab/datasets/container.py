@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from descentlab._validation import (
+    SEED,
     DataError,
     InvalidParameterError,
+    _show,
     check_finite_array,
     is_integer,
 )
@@ -50,7 +52,10 @@ def encode_labels(labels: Iterable[Any] | np.ndarray) -> tuple[np.ndarray, tuple
         if np.all(np.mod(arr, 1) == 0):
             arr = arr.astype(np.int64)
     elif arr.dtype.kind == "S":
-        arr = arr.astype(str)
+        try:
+            arr = np.char.decode(arr, "utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError("labels are bytes that are not UTF-8 text; decode them first.") from exc
     elif arr.dtype.kind not in "biuU":
         raise DataError(
             "labels must be numbers or strings (not a mix); "
@@ -66,7 +71,8 @@ class Dataset:
 
     Attributes:
         name: a short name shown in reports.
-        X: ``(n_features, m)`` float64, read-only; column ``i`` is example ``i``.
+        X: ``(n_features, m)`` float64, read-only, finite, ``n_features >= 1`` and ``m >= 1``;
+            column ``i`` is example ``i``.
         y: ``(m,)`` int64, read-only; class indices in ``[0, n_classes)``.
         classes: ``classes[k]`` is the original label of class index ``k`` (sorted when
             encoded from raw labels); default ``(0, 1, ..., max(y))``.
@@ -93,6 +99,10 @@ class Dataset:
             raise DataError(
                 "X must be a 2-D array of shape (n_features, m), one column per example; "
                 f"got shape {X.shape}."
+            )
+        if X.shape[0] == 0:
+            raise DataError(
+                f"A dataset needs at least one feature (a row of X); got X of shape {X.shape}."
             )
         y = np.asarray(self.y)
         if y.ndim == 2 and y.shape[0] == 1:  # the seed's (1, m) label row
@@ -355,12 +365,13 @@ def _n_test(test_size: float | int, m: int) -> int:
 
 
 def _rng(seed: Seed, owner: str) -> np.random.Generator:
-    """``seed`` as a Generator: a Generator is used as is, an int seeds ``default_rng``."""
+    """``seed`` as a Generator: a Generator is used as is, an int in ``SEED``'s range
+    ``[0, 2**32 - 1]`` seeds ``default_rng`` (a float, even a whole one, is refused)."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if is_integer(seed) and seed >= 0:
+    if is_integer(seed) and SEED.contains(seed):
         return np.random.default_rng(int(seed))
     raise InvalidParameterError(
-        f"The 'seed' parameter of {owner} must be a non-negative int or a numpy.random.Generator. "
-        f"Got {seed!r} ({type(seed).__name__}) instead."
+        f"The 'seed' parameter of {owner} must be {SEED} or a numpy.random.Generator. "
+        f"Got {_show(seed)} ({type(seed).__name__}) instead."
     )

@@ -1,19 +1,36 @@
 """Generated classification sets: the seed's exact moons and toy generators, reproducible from ``seed``.
 
 - :func:`load_moons` — the seed's exact training set (``opt_utils.load_dataset``).
-- Generators, reproducible from ``seed`` (an int or a ``numpy.random.Generator``):
-  :func:`make_moons`, :func:`make_circles`, :func:`make_blobs`, :func:`make_spiral`,
-  :func:`make_xor`, :func:`make_gaussian_quantiles`.
+- Generators, reproducible from ``seed`` (an int in ``[0, 2**32 - 1]`` or a
+  ``numpy.random.Generator``): :func:`make_moons`, :func:`make_circles`, :func:`make_blobs`,
+  :func:`make_spiral`, :func:`make_xor`, :func:`make_gaussian_quantiles`.
+
+Every generator checks its settings before it allocates anything and raises
+:class:`~descentlab._validation.InvalidParameterError` naming the setting: counts are whole
+numbers (``300`` or ``300.0``, never ``300.5``, ``"300"`` or ``True``), ``2 <= n_samples <=
+limits.MAX_EXAMPLES``, ``2 <= n_classes <= n_samples``, ``n_features >= 1`` with
+``n_features * n_samples <= 64 * limits.MAX_EXAMPLES``; ``noise``, ``factor``, ``turns`` and
+``center_box`` are finite and in range.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
 
-from descentlab._validation import Interval, InvalidParameterError, check_params, is_integer
+from descentlab import limits
+from descentlab._validation import (
+    COUNT,
+    NON_NEGATIVE,
+    Interval,
+    InvalidParameterError,
+    Rule,
+    as_int,
+    check_param,
+)
 from descentlab.datasets.container import Dataset, Seed, _rng
 
 __all__ = [
@@ -62,30 +79,61 @@ def load_moons(*, use_global_state: bool = False) -> Dataset:
 
 # --------------------------------------------------------------------------- generators
 
-_COUNT = Interval(1, None, integer=True)
-_NOISE = Interval(0.0, None)
+_MAX_VALUES = 64 * limits.MAX_EXAMPLES
+"""The most coordinates a generator draws, ``n_features * n_samples`` (640 million)."""
 
 
-def _check_generator(owner: str, n_samples: int, n_classes: int, **values: Any) -> None:
-    values = {"n_samples": n_samples, "n_classes": n_classes, **values}
-    rules: dict[str, Interval] = {
-        "n_samples": Interval(2, None, integer=True),
-        "n_classes": Interval(2, None, integer=True),
-        "n_features": _COUNT,
-        "noise": _NOISE,
+def _is_box(value: Any) -> bool:
+    """a pair (low, high) of finite floats with low < high"""
+    try:
+        low, high = value
+    except (TypeError, ValueError):
+        return False
+    are_numbers = all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_) for v in (low, high)
+    )
+    return are_numbers and math.isfinite(float(high) - float(low)) and low < high
+
+
+_RULES: dict[str, Rule] = {
+    "n_samples": Interval(2, limits.MAX_EXAMPLES, integer=True),
+    "n_classes": Interval(2, limits.MAX_EXAMPLES, integer=True),
+    "n_features": COUNT,
+    "noise": NON_NEGATIVE,
+    "factor": Interval(0.0, 1.0, closed="neither"),
+    "turns": Interval(0.0, 100.0, closed="neither"),
+    "center_box": _is_box,
+}
+"""The generators' settings; ``seed`` is checked by ``_rng`` (``SEED`` or a Generator)."""
+_COUNTS = ("n_samples", "n_classes", "n_features")
+
+
+def _check_generator(owner: str, **settings: Any) -> dict[str, Any]:
+    """Check ``settings`` against :data:`_RULES` (counts by :func:`as_int`, returned as ints),
+    then the sizes against each other: ``n_classes <= n_samples`` (one example per class) and
+    ``n_features * n_samples <= 64 * limits.MAX_EXAMPLES``, before anything is allocated."""
+    checked = {
+        name: (
+            as_int(owner, name, value, _RULES[name])
+            if name in _COUNTS
+            else check_param(owner, name, value, _RULES[name], allow_array=False)
+        )
+        for name, value in settings.items()
     }
-    for name in ("n_samples", "n_classes", "n_features"):
-        if name in values and not is_integer(values[name]):
-            raise InvalidParameterError(
-                f"The {name!r} parameter of {owner} must be {rules[name]}. "
-                f"Got {values[name]!r} ({type(values[name]).__name__}) instead."
-            )
-    check_params(owner, values, rules)
+    n_samples, n_classes = checked["n_samples"], checked.get("n_classes", 2)
     if n_samples < n_classes:
         raise InvalidParameterError(
             f"The 'n_samples' parameter of {owner} must be at least n_classes={n_classes} "
             f"(one example per class). Got {n_samples!r} instead."
         )
+    n_features = checked.get("n_features", 2)
+    if n_features * n_samples > _MAX_VALUES:
+        raise InvalidParameterError(
+            f"The 'n_features' parameter of {owner} must be at most "
+            f"{_MAX_VALUES // n_samples} for n_samples={n_samples} (n_features * n_samples "
+            f"<= {_MAX_VALUES}, 64 * descentlab.limits.MAX_EXAMPLES). Got {n_features} instead."
+        )
+    return checked
 
 
 def _balanced_labels(n_samples: int, n_classes: int) -> np.ndarray:
@@ -129,7 +177,7 @@ def make_moons(n_samples: int = 300, *, noise: float = 0.2, seed: Seed = 0) -> D
     >>> np.bincount(make_moons(301, seed=1).y).tolist()
     [150, 151]
     """
-    _check_generator("make_moons", n_samples, 2, noise=noise)
+    n_samples = _check_generator("make_moons", n_samples=n_samples, noise=noise)["n_samples"]
     rng = _rng(seed, "make_moons")
     y = _two_classes(n_samples)
     t = np.concatenate([np.linspace(0.0, np.pi, np.sum(y == k)) for k in (0, 1)])
@@ -154,8 +202,8 @@ def make_circles(
     Returns:
         a dataset with ``X`` of shape ``(2, m)`` and classes ``(0, 1)``.
     """
-    _check_generator("make_circles", n_samples, 2, noise=noise)
-    check_params("make_circles", {"factor": factor}, {"factor": Interval(0.0, 1.0, "neither")})
+    s = _check_generator("make_circles", n_samples=n_samples, noise=noise, factor=factor)
+    n_samples = s["n_samples"]
     rng = _rng(seed, "make_circles")
     y = _two_classes(n_samples)
     t = np.concatenate(
@@ -190,13 +238,16 @@ def make_blobs(
     Returns:
         a dataset with ``X`` of shape ``(n_features, m)`` and classes ``(0, ..., n_classes - 1)``.
     """
-    _check_generator("make_blobs", n_samples, n_classes, n_features=n_features, noise=noise)
-    low, high = center_box
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise InvalidParameterError(
-            "The 'center_box' parameter of make_blobs must be (low, high) with finite "
-            f"low < high. Got {center_box!r} instead."
-        )
+    s = _check_generator(
+        "make_blobs",
+        n_samples=n_samples,
+        n_classes=n_classes,
+        n_features=n_features,
+        noise=noise,
+        center_box=center_box,
+    )
+    n_samples, n_classes, n_features = s["n_samples"], s["n_classes"], s["n_features"]
+    low, high = (float(v) for v in center_box)
     rng = _rng(seed, "make_blobs")
     centers = rng.uniform(low, high, size=(n_features, n_classes))
     y = _balanced_labels(n_samples, n_classes)
@@ -227,8 +278,10 @@ def make_spiral(
     Returns:
         a dataset with ``X`` of shape ``(2, m)`` and classes ``(0, ..., n_classes - 1)``.
     """
-    _check_generator("make_spiral", n_samples, n_classes, noise=noise)
-    check_params("make_spiral", {"turns": turns}, {"turns": Interval(0.0, 100.0, "neither")})
+    s = _check_generator(
+        "make_spiral", n_samples=n_samples, n_classes=n_classes, noise=noise, turns=turns
+    )
+    n_samples, n_classes = s["n_samples"], s["n_classes"]
     rng = _rng(seed, "make_spiral")
     y = _balanced_labels(n_samples, n_classes)
     counts = np.bincount(y)
@@ -252,7 +305,7 @@ def make_xor(n_samples: int = 300, *, noise: float = 0.1, seed: Seed = 0) -> Dat
     Returns:
         a dataset with ``X`` of shape ``(2, m)`` and classes ``(0, 1)``.
     """
-    _check_generator("make_xor", n_samples, 2, noise=noise)
+    n_samples = _check_generator("make_xor", n_samples=n_samples, noise=noise)["n_samples"]
     rng = _rng(seed, "make_xor")
     quadrant = np.arange(n_samples) % 4
     signs = np.array([[1, 1, -1, -1], [1, -1, -1, 1]])[:, quadrant]
@@ -285,9 +338,14 @@ def make_gaussian_quantiles(
     Returns:
         a dataset with ``X`` of shape ``(n_features, m)`` and classes ``(0, ..., n_classes - 1)``.
     """
-    _check_generator(
-        "make_gaussian_quantiles", n_samples, n_classes, n_features=n_features, noise=noise
+    s = _check_generator(
+        "make_gaussian_quantiles",
+        n_samples=n_samples,
+        n_classes=n_classes,
+        n_features=n_features,
+        noise=noise,
     )
+    n_samples, n_classes, n_features = s["n_samples"], s["n_classes"], s["n_features"]
     rng = _rng(seed, "make_gaussian_quantiles")
     Z = rng.standard_normal((n_features, n_samples))
     rank = np.empty(n_samples, dtype=np.int64)
