@@ -38,7 +38,8 @@ from descentlab.playground.models import (
     RunRequest,
     check_request,
 )
-from descentlab.playground.training_jobs import GridSpec, encode_grid
+from descentlab.playground.plan import GridSpec
+from descentlab.playground.training_jobs import encode_grid
 from descentlab.schedules import SCHEDULES, exponential_decay
 from descentlab.training import train
 

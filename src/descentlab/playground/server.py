@@ -53,13 +53,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from descentlab.playground.models import RequestError, RunRequest, options
-from descentlab.playground.training_jobs import (
-    CapacityError,
-    JobManager,
-    RunPlan,
-    TrainingJob,
-    build_plan,
-)
+from descentlab.playground.plan import RunPlan, build_plan
+from descentlab.playground.training_jobs import CapacityError, JobManager, TrainingJob
 
 __all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "ApiError", "ServerLimits", "create_app"]
 
