@@ -19,7 +19,7 @@ import pytest
 
 from descentlab import limits
 from descentlab._validation import DataError, InvalidParameterError
-from descentlab.datasets import files, load_csv, load_dataset, load_npz, read_csv
+from descentlab.datasets import load_csv, load_dataset, load_npz, read_csv
 
 
 def refused(call, fragments, error=DataError) -> str:
@@ -213,7 +213,7 @@ def test_one_long_text_label_among_many(tmp_path):
 
 
 def test_a_line_longer_than_the_cap_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(files, "MAX_LINE_CHARS", 1000)
+    monkeypatch.setattr(limits, "MAX_LINE_CHARS", 1000)
     path = tmp_path / "long.csv"
     path.write_text("a,y\n" + "1" * 600 + "," + "x" * 600 + "\n2,z\n")
     refused(lambda: load_csv(path, "y"), ["Line 2 of", "is longer than 1000 characters"])
@@ -238,10 +238,10 @@ def test_a_feature_table_beyond_max_memory_is_refused(tmp_path, monkeypatch):
 def test_a_csv_larger_than_the_cap_is_refused_before_it_is_opened(tmp_path):
     path = tmp_path / "huge.csv"
     with path.open("wb") as f:
-        f.truncate(files.MAX_CSV_BYTES + 1)  # sparse: no disk used, and never read
+        f.truncate(limits.MAX_FILE_BYTES + 1)  # sparse: no disk used, and never read
     start = time.perf_counter()
     refused(lambda: load_dataset(path, target="y"), ["is 2.0 GiB", "larger than 2 GiB"])
-    refused(lambda: read_csv(path, columns=["a"]), ["MAX_CSV_BYTES"])
+    refused(lambda: read_csv(path, columns=["a"]), ["MAX_FILE_BYTES"])
     assert time.perf_counter() - start < 1.0
 
 

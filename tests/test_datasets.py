@@ -236,11 +236,11 @@ HOSTILE_GENERATOR_SETTINGS = [
     (make_moons, {"n_samples": True}, "Got True (bool) instead"),
     (make_circles, {"n_samples": None}, "'n_samples' parameter of make_circles"),
     (make_blobs, {"n_features": 10**9}, "'n_features' parameter of make_blobs must be at most"),
-    (make_blobs, {"n_samples": 10_000_000, "n_features": 65}, "must be at most 64 for n_samples"),
+    (make_blobs, {"n_samples": 10_000_000, "n_features": 65}, "must be at most 13 for n_samples"),
     (
         make_gaussian_quantiles,
         {"n_features": 10**7},
-        "'n_features' parameter of make_gaussian_quantiles must be at most 2133333",
+        "'n_features' parameter of make_gaussian_quantiles must be at most 447392",
     ),
     (make_blobs, {"n_classes": 10**9}, "'n_classes' parameter of make_blobs must be an int in"),
     (make_spiral, {"n_samples": 10, "n_classes": 11}, "must be at least n_classes=11"),

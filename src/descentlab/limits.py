@@ -12,7 +12,7 @@ cap                        value            what it bounds
 =========================  ===============  =================================================
 ``MAX_SEED``               2**32 - 1        every seed (NumPy's legacy generator's range)
 ``MAX_EPOCHS``             10 000 000       epochs of one training run
-``MAX_EXAMPLES``           10 000 000       examples of a generated data set, a batch size
+``MAX_EXAMPLES``           10 000 000       examples of a data set (generated or read), a batch size
 ``MAX_HIDDEN_UNITS``       65 536           units of one hidden layer
 ``MAX_HIDDEN_LAYERS``      64               hidden layers of one network
 ``MAX_LEARNING_RATE``      10 000           a learning rate (and a schedule's start)
@@ -20,6 +20,9 @@ cap                        value            what it bounds
 ``MAX_GRID_POINTS``        10 000           values of one searched setting
 ``MAX_RUNS``               100 000          training runs of one sweep or benchmark
 ``MAX_STEPS``              10 000 000       steps of one optimizer path on a 2-D surface
+``MAX_DATA_VALUES``        134 217 728      numbers in a generated data set (1 GiB)
+``MAX_FILE_BYTES``         2 GiB            the size of a CSV file read
+``MAX_LINE_CHARS``         16 Mi            the characters of one line of a CSV file
 ``MAX_MEMORY_BYTES``       4 GiB            the estimated memory of one training population
 =========================  ===============  =================================================
 
@@ -31,12 +34,15 @@ entry point that trains gets it.
 from __future__ import annotations
 
 __all__ = [
+    "MAX_DATA_VALUES",
     "MAX_EPOCHS",
     "MAX_EXAMPLES",
+    "MAX_FILE_BYTES",
     "MAX_GRID_POINTS",
     "MAX_HIDDEN_LAYERS",
     "MAX_HIDDEN_UNITS",
     "MAX_LEARNING_RATE",
+    "MAX_LINE_CHARS",
     "MAX_MEMORY_BYTES",
     "MAX_RUNS",
     "MAX_SEED",
@@ -56,6 +62,9 @@ MAX_GRID_POINTS = 10_000
 MAX_RUNS = 100_000
 MAX_STEPS = 10_000_000
 MAX_MEMORY_BYTES = 4 * 2**30
+MAX_DATA_VALUES = MAX_MEMORY_BYTES // 32
+MAX_FILE_BYTES = 2 * 2**30
+MAX_LINE_CHARS = 16 * 2**20
 
 
 def population_bytes(

@@ -32,7 +32,8 @@ from typing import Any
 from descentlab._validation import DataError, InvalidParameterError, _show
 from descentlab.datasets.bundled import load_breast_cancer, load_digits, load_iris, load_wine
 from descentlab.datasets.container import Dataset, Seed, encode_labels
-from descentlab.datasets.files import load_csv, load_npz, read_csv
+from descentlab.datasets.csv_file import load_csv, read_csv
+from descentlab.datasets.npz_file import load_npz
 from descentlab.datasets.synthetic import (
     load_moons,
     make_blobs,
@@ -133,7 +134,7 @@ def load_dataset(
             ``target``.
         DataError: a path that exists but is a directory or not a ``.csv``/``.npz`` file; the
             file cannot be used (see :func:`load_csv`, :func:`load_npz`: not a regular file, a
-            CSV above ``files.MAX_CSV_BYTES``, ...).
+            CSV above ``limits.MAX_FILE_BYTES``, ...).
     """
     text = _name_text(name_or_path)
     given = {"n_samples": n_samples, "noise": noise, "seed": seed}

@@ -9,7 +9,7 @@ Every generator checks its settings before it allocates anything and raises
 :class:`~descentlab._validation.InvalidParameterError` naming the setting: counts are whole
 numbers (``300`` or ``300.0``, never ``300.5``, ``"300"`` or ``True``), ``2 <= n_samples <=
 limits.MAX_EXAMPLES``, ``2 <= n_classes <= n_samples``, ``n_features >= 1`` with
-``n_features * n_samples <= 64 * limits.MAX_EXAMPLES``; ``noise``, ``factor``, ``turns`` and
+``n_features * n_samples <= limits.MAX_DATA_VALUES``; ``noise``, ``factor``, ``turns`` and
 ``center_box`` are finite and in range.
 """
 
@@ -79,7 +79,6 @@ def load_moons(*, use_global_state: bool = False) -> Dataset:
 
 # --------------------------------------------------------------------------- generators
 
-_MAX_VALUES = 64 * limits.MAX_EXAMPLES
 """The most coordinates a generator draws, ``n_features * n_samples`` (640 million)."""
 
 
@@ -111,7 +110,7 @@ _COUNTS = ("n_samples", "n_classes", "n_features")
 def _check_generator(owner: str, **settings: Any) -> dict[str, Any]:
     """Check ``settings`` against :data:`_RULES` (counts by :func:`as_int`, returned as ints),
     then the sizes against each other: ``n_classes <= n_samples`` (one example per class) and
-    ``n_features * n_samples <= 64 * limits.MAX_EXAMPLES``, before anything is allocated."""
+    ``n_features * n_samples <= limits.MAX_DATA_VALUES``, before anything is allocated."""
     checked = {
         name: (
             as_int(owner, name, value, _RULES[name])
@@ -127,11 +126,11 @@ def _check_generator(owner: str, **settings: Any) -> dict[str, Any]:
             f"(one example per class). Got {n_samples!r} instead."
         )
     n_features = checked.get("n_features", 2)
-    if n_features * n_samples > _MAX_VALUES:
+    if n_features * n_samples > limits.MAX_DATA_VALUES:
         raise InvalidParameterError(
             f"The 'n_features' parameter of {owner} must be at most "
-            f"{_MAX_VALUES // n_samples} for n_samples={n_samples} (n_features * n_samples "
-            f"<= {_MAX_VALUES}, 64 * descentlab.limits.MAX_EXAMPLES). Got {n_features} instead."
+            f"{limits.MAX_DATA_VALUES // n_samples} for n_samples={n_samples} (n_features * n_samples "
+            f"<= {limits.MAX_DATA_VALUES}, descentlab.limits.MAX_DATA_VALUES). Got {n_features} instead."
         )
     return checked
 
