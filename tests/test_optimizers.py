@@ -3,6 +3,7 @@ NumPy, equivalences, convergence, errors, and the population axis (K members = K
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import numpy as np
@@ -11,11 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from descentlab import schedules
-from descentlab._validation import DataError, InvalidParameterError
+from descentlab._validation import UNIT_OPEN, DataError, InvalidParameterError
+from descentlab.experiments.specs import build_optimizer
 from descentlab.optimizers import (
+    HYPERPARAMETER_RULES,
     OPTIMIZERS,
     EmaState,
     EmptyState,
+    GradientTransformation,
     ScaleByAdagradState,
     ScaleByAdamState,
     ScaleByLearningRateState,
@@ -28,10 +32,12 @@ from descentlab.optimizers import (
     applied_learning_rate,
     apply_updates,
     bias_correction,
+    chain,
     clip_by_global_norm,
     ema,
     gd,
     get_optimizer,
+    hyperparameter_rules,
     momentum,
     nesterov,
     rmsprop,
@@ -559,6 +565,142 @@ def test_per_member_hyperparameters_need_a_matching_population_axis():
         adam(0.1, b1=np.array([0.9, 0.8, 0.7])).init({"W": np.zeros((2, 5))})
 
 
+# ----------------------------------------------------------------------------- hostile input
+
+BAD_RATES = [np.inf, -np.inf, np.nan, 1e308, 10_000.5, np.array([0.1, np.inf])]
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("rate", BAD_RATES, ids=repr)
+def test_every_optimizer_refuses_a_learning_rate_that_is_not_finite_or_too_large(name, rate):
+    with pytest.raises(InvalidParameterError, match=rf"'learning_rate' parameter of {name} must"):
+        get_optimizer(name, learning_rate=rate)
+    with pytest.raises(InvalidParameterError, match="of scale_by_learning_rate must be"):
+        scale_by_learning_rate(rate)
+    get_optimizer(name, learning_rate=10_000.0)  # the cap itself is allowed
+
+
+@pytest.mark.parametrize(
+    "returned",
+    [1e308, np.inf, "0.1", None, [0.1, "x"], np.array([[0.1]]), np.array([]), True],
+    ids=repr,
+)
+def test_a_schedule_returning_a_rate_out_of_range_or_not_a_number_raises(returned):
+    opt = gd(lambda step: returned)
+    with pytest.raises(InvalidParameterError, match=r"returned .* at step 0; a learning rate must"):
+        opt.init(PARAMS)
+
+
+def test_a_rate_too_large_for_a_float_in_a_list_is_refused_by_name():
+    with pytest.raises(InvalidParameterError, match=r"'b1' parameter of adam must be a float"):
+        adam(0.1, b1=[0.5, 10**400])
+    with pytest.raises(InvalidParameterError, match=r"'amsgrad' parameter of adam must be one of"):
+        adam(0.1, amsgrad=np.array([True, False]))
+
+
+def test_chain_refuses_what_is_not_a_transformation():
+    for bad in (1, None, "adam", (gd(0.1),), adam):
+        with pytest.raises(InvalidParameterError, match="must be a GradientTransformation"):
+            chain(gd(0.1), bad)
+
+
+def test_per_member_hyperparameters_of_one_optimizer_share_one_k():
+    # Refused when the optimizer is built, naming it, not later as a shape error at init.
+    with pytest.raises(InvalidParameterError, match=r"adam .* 'learning_rate' has 2, 'b1' has 3"):
+        adam(np.array([0.1, 0.2]), b1=np.array([0.9, 0.8, 0.7]))
+
+
+def hostile_values():
+    """Values of the wrong type or out of every range, as a careless or hostile caller gives."""
+    huge = st.integers(min_value=2**1024, max_value=2**1100)
+    number = st.floats(allow_nan=True, allow_infinity=True) | huge | st.integers(-5, 5)
+    return st.one_of(
+        st.none(),
+        st.booleans(),
+        st.text(max_size=4),
+        st.binary(max_size=2),
+        number,
+        huge.map(lambda n: -n),
+        st.complex_numbers(max_magnitude=2.0),
+        st.lists(number | st.none() | st.text(max_size=2), max_size=3),
+        st.lists(st.lists(st.floats(0.0, 0.5), max_size=3), max_size=3),  # nested, ragged
+        st.dictionaries(st.text(max_size=2), st.floats(0.0, 0.5), max_size=2),
+        st.sampled_from([np.array([]), np.array(["a"]), np.array([1 + 1j]), np.array([True]),
+                         np.zeros((2, 2)), np.array(0.5), np.float64(np.nan), object(), {0.5}]),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_hostile_hyperparameters_raise_invalid_parameter_error_or_build(name, data):
+    factory = OPTIMIZERS[name]
+    argument = data.draw(st.sampled_from(list(inspect.signature(factory).parameters)))
+    value = data.draw(hostile_values(), label=argument)
+    settings_ = {"learning_rate": 0.1, argument: value}
+    try:
+        opt = factory(**settings_)
+    except InvalidParameterError as err:
+        assert f"'{argument}'" in str(err) or "nesterov=True" in str(err)
+        return
+    # Accepted: a valid optimizer that takes finite steps from unit gradients (a list of K
+    # values is per member). The parameters are 0: a huge weight decay times large weights is
+    # divergence, which the training engine reports, not a bad setting.
+    assert isinstance(opt, GradientTransformation)
+    K = len(value) if isinstance(value, list) or np.ndim(value) == 1 else 3
+    params = {"W": np.zeros((K, 2)), "b": np.zeros((K, 1))}
+    updates, _ = opt.update(
+        {k: np.ones_like(p) for k, p in params.items()}, opt.init(params), params
+    )
+    assert all(np.all(np.isfinite(u)) for u in updates.values())
+
+
+def test_each_hyperparameter_is_checked_once(monkeypatch):
+    from descentlab.experiments import specs
+    from descentlab.optimizers import base
+
+    seen = []
+
+    def counting(check):
+        def wrapper(owner, name, value, rule, **kw):
+            seen.append(name)
+            return check(owner, name, value, rule, **kw)
+
+        return wrapper
+
+    monkeypatch.setattr(base, "check_param", counting(base.check_param))
+    monkeypatch.setattr(specs, "check_param", counting(specs.check_param))
+    cases = [
+        (lambda: momentum(0.1, 0.9), ["learning_rate", "beta"]),
+        (lambda: adamw(0.1), ["learning_rate", "b1", "b2", "eps", "weight_decay", "amsgrad"]),
+        (
+            lambda: specs.build_optimizer("sgd", {"momentum": 0.9, "nesterov": True}, 0.1),
+            ["learning_rate", "momentum", "dampening", "nesterov", "weight_decay"],
+        ),
+    ]
+    for build, names in cases:
+        seen.clear()
+        build()
+        assert sorted(seen) == sorted(names)
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda: build_optimizer("adam", [("b1", 0.9)], 0.1), "must be a table of settings"),
+        (lambda: build_optimizer(["adam"], {}, 0.1), r"Unknown optimizer \['adam'\]"),
+        (lambda: build_optimizer("adam", {5: 1}, 0.1), "Unknown hyperparameter 5 for optimizer"),
+        (lambda: build_optimizer("adam", {"b1": 10**400}, 0.1), "'b1' parameter of adam"),
+        (lambda: build_optimizer("Adam", {}, np.inf), "'learning_rate' parameter of adam"),
+        (lambda: build_optimizer("gd", {}, "0.1"), "'learning_rate' parameter of gd"),
+        (lambda: build_optimizer("gd", {}, 0.1, schedule=5), "must be a ScheduleSpec"),
+    ],
+)
+def test_experiment_optimizers_refuse_hostile_settings_by_name(build, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        build()
+
+
 # ----------------------------------------------------------------------------- population axis
 
 # name -> {hyperparameter: candidate values per member}, flags (shared by all members)
@@ -670,3 +812,14 @@ def test_clip_by_global_norm_per_member_equals_clipping_each_member(K, seed, per
         assert norm_out == pytest.approx(min(norm_in, c), rel=1e-12)
         for n in grads:
             np.testing.assert_allclose(clipped[n][k], alone[n], rtol=1e-14, atol=0)
+
+
+def test_hyperparameter_rules_must_name_every_argument():
+    # A factory with an argument that no rule covers would go unchecked: refused when defined.
+    with pytest.raises(TypeError, match=r"must name exactly its arguments \['a', 'b'\]"):
+        hyperparameter_rules(a=UNIT_OPEN)(lambda a, b: None)
+    with pytest.raises(TypeError, match="must name exactly its arguments"):
+        hyperparameter_rules(HYPERPARAMETER_RULES, typo=UNIT_OPEN)(lambda learning_rate: None)
+    assert set(HYPERPARAMETER_RULES) == {
+        p for f in OPTIMIZERS.values() for p in inspect.signature(f).parameters
+    }

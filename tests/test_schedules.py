@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from descentlab._validation import InvalidParameterError
+from descentlab.experiments.specs import ScheduleSpec, build_learning_rate
 from descentlab.schedules import (
     SCHEDULES,
     Schedule,
@@ -21,6 +24,7 @@ from descentlab.schedules import (
     piecewise_constant,
     step_decay,
 )
+from test_optimizers import hostile_values  # the same hostile values as for the optimizers
 
 # ----------------------------------------------------------------------------- hand-listed values
 
@@ -258,7 +262,7 @@ INVALID = [
     (step_decay, {"learning_rate": 1.0, "boundaries": [0, 3]}, "boundaries"),
     (step_decay, {"learning_rate": 1.0, "boundaries": [2], "factor": -0.1}, "factor"),
     (piecewise_constant, {"boundaries": [2], "values": [0.1]}, "values"),
-    (piecewise_constant, {"boundaries": [2], "values": [0.1, -0.1]}, "values"),
+    (piecewise_constant, {"boundaries": [2], "values": [0.1, -0.1]}, "values[1]"),
     (cosine_decay, {"learning_rate": 1.0, "decay_steps": 0}, "decay_steps"),
     (cosine_decay, {"learning_rate": 1.0, "decay_steps": 10, "final_value": -1.0}, "final_value"),
     (linear_warmup, {"schedule_or_value": 0.1, "warmup_steps": -1}, "warmup_steps"),
@@ -288,11 +292,15 @@ def test_invalid_settings_raise_naming_the_argument(factory, kw, arg):
 
 
 def test_warmup_into_a_schedule_that_returns_a_bad_rate():
-    with pytest.raises(InvalidParameterError, match="at step 0 it returned nan"):
+    with pytest.raises(InvalidParameterError, match="returned nan at step 0"):
         linear_warmup(lambda step: float("nan"), 5)
 
 
-@pytest.mark.parametrize("step", [-1, 1.5, True, np.array([0, -2]), np.array([0.5])])
+@pytest.mark.parametrize(
+    "step",
+    [-1, 1.5, True, np.array([0, -2]), np.array([0.5]), 2**63, 10**400, "3", [[1], [2, 3]]],
+    ids=repr,
+)
 def test_invalid_steps_raise(step):
     with pytest.raises(InvalidParameterError, match="must be an integer >= 0"):
         exponential_decay(0.1, 0.5)(step)
@@ -333,3 +341,151 @@ def test_repr_names_the_settings():
     assert repr(exponential_decay(0.1, 0.5)) == (
         "exponential_decay(learning_rate=0.1, gamma=0.5, steps_per_epoch=1)"
     )
+
+
+# ----------------------------------------------------------------------------- hostile input
+
+# (factory, the other settings, the rate-like argument): every starting or final rate.
+RATE_ARGUMENTS = [
+    (constant, {}, "value"),
+    (inverse_time_decay, {"decay_rate": 1.0}, "learning_rate"),
+    (fixed_interval_decay, {"decay_rate": 1.0, "time_interval": 2}, "learning_rate"),
+    (exponential_decay, {"gamma": 0.5}, "learning_rate"),
+    (step_decay, {"boundaries": 2}, "learning_rate"),
+    (cosine_decay, {"decay_steps": 5}, "learning_rate"),
+    (cosine_decay, {"learning_rate": 0.1, "decay_steps": 5}, "final_value"),
+    (linear_warmup, {"schedule_or_value": 0.1, "warmup_steps": 3}, "init_value"),
+]
+
+
+@pytest.mark.parametrize(
+    ("factory", "others", "arg"),
+    RATE_ARGUMENTS,
+    ids=[f"{f.__name__}-{a}" for f, _, a in RATE_ARGUMENTS],
+)
+@pytest.mark.parametrize("rate", [np.inf, np.nan, 1e308, 10_000.5], ids=repr)
+def test_rates_must_be_finite_and_at_most_the_cap(factory, others, arg, rate):
+    with pytest.raises(InvalidParameterError, match=rf"'{arg}' parameter of {factory.__name__}"):
+        factory(**others, **{arg: rate})
+    with pytest.raises(InvalidParameterError, match=r"'values\[1\]' parameter of piecewise"):
+        piecewise_constant([2], [0.1, rate])
+    with pytest.raises(InvalidParameterError, match="'value' parameter of constant"):
+        linear_warmup(rate, 3)
+    factory(**others, **{arg: 10_000.0})  # the cap itself is allowed
+
+
+@pytest.mark.parametrize(
+    ("make", "arg"),
+    [
+        (lambda v: exponential_decay(0.1, gamma=v), "gamma"),
+        (lambda v: step_decay(0.1, 2, factor=v), "factor"),
+        (lambda v: step_decay(0.1, [2, 5], factor=np.array([0.5, v])), "factor"),
+    ],
+)
+@pytest.mark.parametrize("factor", [1.0 + 1e-12, 2.0, 1e308, 0.0])
+def test_decay_factors_lie_in_0_1(make, arg, factor):
+    # A factor > 1 would grow the rate without bound: gamma = 1e308 gave inf after one step
+    # and training stopped mid-run with an error; now it is refused up front.
+    with pytest.raises(InvalidParameterError, match=rf"'{arg}' parameter .* \(0.0, 1.0\]"):
+        make(factor)
+    assert np.all(make(1.0)(10**6) <= 0.1)
+
+
+@pytest.mark.parametrize("bad", [2**63, 2**54, 1e308, 0])
+def test_counts_of_steps_are_bounded(bad):
+    for make in (
+        lambda: exponential_decay(0.1, 0.5, steps_per_epoch=bad),
+        lambda: fixed_interval_decay(0.1, 1.0, time_interval=bad),
+        lambda: cosine_decay(0.1, decay_steps=bad),
+        lambda: step_decay(0.1, boundaries=bad),
+        lambda: step_decay(0.1, boundaries=[1, bad]),
+        lambda: piecewise_constant([bad], [0.1, 0.2]),
+    ):
+        with pytest.raises(InvalidParameterError):
+            make()
+    step_decay(0.1, boundaries=[1, 2**53])(np.array([0, 2**62]))  # the largest allowed
+
+
+# Settings near and beyond their bounds: the valid ones up to the extremes, and any finite
+# number at all (which the schedule must either refuse or turn into finite rates).
+ANY_FINITE = st.floats(allow_nan=False, allow_infinity=False)
+ANY_WHOLE = st.integers(-(2**70), 2**70)
+SETTINGS = {
+    "learning_rate": st.floats(0.0, 1e4, exclude_min=True) | ANY_FINITE,
+    "value": st.floats(0.0, 1e4, exclude_min=True) | ANY_FINITE,
+    "decay_rate": st.floats(0.0, 1e4) | ANY_FINITE,
+    "gamma": st.floats(0.0, 1.0, exclude_min=True) | ANY_FINITE,
+    "factor": st.floats(0.0, 1.0, exclude_min=True) | ANY_FINITE,
+    "final_value": st.floats(0.0, 1e4) | ANY_FINITE,
+    "steps_per_epoch": st.integers(1, 2**53) | ANY_WHOLE,
+    "time_interval": st.integers(1, 2**53) | ANY_WHOLE,
+    "decay_steps": st.integers(1, 2**53) | ANY_WHOLE,
+    "boundaries": st.integers(1, 2**53)
+    | st.lists(st.integers(1, 2**53), min_size=1, max_size=4, unique=True).map(sorted)
+    | st.lists(ANY_WHOLE, min_size=1, max_size=3),
+}
+STEPS_TO_TRY = [0, 1, 7, 10**6, 2**53, 2**62, 2**63 - 1]
+
+
+@pytest.mark.parametrize("name", [n for n in SCHEDULES if n != "piecewise"])
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_finite_settings_are_refused_or_give_finite_rates_at_every_step(name, data):
+    # gamma = 1e308 used to be accepted and gave inf after one step, failing training mid-run.
+    factory = SCHEDULES[name]
+    kwargs = {p: data.draw(SETTINGS[p], label=p) for p in inspect.signature(factory).parameters}
+    try:
+        schedule = factory(**kwargs)
+        if data.draw(st.booleans(), label="warm-up"):
+            steps, start = data.draw(ANY_WHOLE), data.draw(SETTINGS["final_value"])
+            schedule = linear_warmup(schedule, steps, start)
+    except InvalidParameterError:
+        return
+    rates = [schedule(t) for t in STEPS_TO_TRY] + list(schedule(np.array(STEPS_TO_TRY)))
+    assert all(np.isfinite(r) and 0.0 <= r <= 1e4 for r in rates), rates
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_hostile_settings_raise_invalid_parameter_error_or_build(name, data):
+    factory = SCHEDULES[name]
+    defaults = {
+        "learning_rate": 0.1, "value": 0.1, "decay_rate": 1.0, "gamma": 0.5, "time_interval": 2,
+        "boundaries": [2], "decay_steps": 5, "values": [0.1, 0.2],
+    }  # fmt: skip
+    kwargs = {p: defaults[p] for p, spec in inspect.signature(factory).parameters.items()
+              if spec.default is inspect.Parameter.empty}  # fmt: skip
+    argument = data.draw(st.sampled_from(list(inspect.signature(factory).parameters)))
+    kwargs[argument] = data.draw(hostile_values(), label=argument)
+    try:
+        schedule = factory(**kwargs)
+    except InvalidParameterError as err:
+        assert f"'{argument}" in str(err)
+        return
+    rates = [schedule(t) for t in (0, 1, 100)] + [schedule(np.arange(3))]
+    assert all(np.all(np.isfinite(r) & (r >= 0.0) & (r <= 1e4)) for r in rates), rates
+
+
+def test_get_schedule_forgives_case_and_dashes_and_names_the_accepted_settings():
+    assert get_schedule("Inverse-Time", learning_rate=0.5, decay_rate=1.0)(1) == 0.25
+    with pytest.raises(InvalidParameterError, match=r"Unknown schedule \['step'\]"):
+        get_schedule(["step"], learning_rate=0.1)
+    with pytest.raises(InvalidParameterError, match="needs 'decay_rate'; it accepts learning_rate"):
+        get_schedule("inverse_time", learning_rate=0.1)
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda: ScheduleSpec(["step"]), r"Unknown schedule \['step'\]; the known schedules"),
+        (lambda: ScheduleSpec(None), "Unknown schedule None"),
+        (lambda: ScheduleSpec("step", [1]), "settings of the schedule 'step' must be a table"),
+        (lambda: build_learning_rate(0.1, "cosine:decay_steps=1e400"), "'decay_steps' parameter"),
+        (lambda: build_learning_rate(0.1, "exponential:gamma=2"), "'gamma' parameter"),
+        (lambda: build_learning_rate(0.1, "step:boundaries=2", "x"), "'steps_per_epoch' param"),
+    ],
+)
+def test_schedule_specs_refuse_hostile_settings_by_name(build, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        build()

@@ -10,24 +10,43 @@ Every rate-like hyperparameter (``learning_rate``, ``decay_rate``, ``gamma``, ..
 array of shape ``(K,)``, one value per population member; the schedule then returns an array
 ``(K,)`` for one step, or ``step.shape + (K,)`` for an array of steps.
 
+Every setting is finite and bounded, so that no step, however late, can give a rate that is
+not finite: a starting rate is in (0, :data:`~descentlab.limits.MAX_LEARNING_RATE`], a rate
+that may be 0 (a final value, a warm-up's start, a piece, ``decay_rate``) in [0,
+MAX_LEARNING_RATE], a decay factor (``gamma``, ``factor``) in (0, 1] — a decay never grows the
+rate — and a number of steps or epochs an int in [1, 2**53].
+
 Pass a schedule as the ``learning_rate`` of any optimizer in :mod:`descentlab.optimizers`.
 """
 
 from __future__ import annotations
 
 import bisect
-import inspect
 import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from descentlab._validation import Interval, InvalidParameterError, check_param
+from descentlab._validation import (
+    LEARNING_RATE,
+    Interval,
+    InvalidParameterError,
+    check_arguments,
+    lookup,
+)
 from descentlab.optimizers.base import as_hyperparameter
+from descentlab.optimizers.transforms import (
+    RATE_OR_ZERO,
+    check_hyperparameters,
+    hyperparameter_rules,
+    scheduled_rate,
+)
 
 __all__ = [
+    "DECAY_FACTOR",
     "SCHEDULES",
+    "STEPS",
     "Schedule",
     "constant",
     "cosine_decay",
@@ -43,8 +62,13 @@ __all__ = [
 Rate = float | np.ndarray
 Steps = int | np.ndarray
 
-_POSITIVE = Interval(0.0, None, closed="neither")
-_NON_NEGATIVE = Interval(0.0, None, closed="left")
+DECAY_FACTOR = Interval(0.0, 1.0, closed="right")
+"""(0, 1]: what a decaying schedule multiplies its rate by (``gamma``, ``factor``)."""
+STEPS = Interval(1, 2**53, integer=True)
+"""An int in [1, 2**53]: a number of steps or epochs (2**53, the largest whole number a float
+holds exactly, keeps the step arithmetic exact and inside NumPy's int64)."""
+_WARMUP_STEPS = Interval(0, 2**53, integer=True)
+_MAX_STEP = 2**63 - 1  # the optimizer's step count saturates here (safe_increment)
 
 
 class Schedule:
@@ -61,14 +85,14 @@ class Schedule:
         self.size = size
 
     def __call__(self, step: Steps) -> Rate:
-        if step.__class__ is int and step >= 0:
+        if step.__class__ is int and 0 <= step <= _MAX_STEP:
             out = self._fn(step)
             return float(out) if self.size is None else np.asarray(out, dtype=np.float64)
-        steps = np.asarray(step)
-        if steps.dtype.kind not in "iu" or (steps.size and steps.min() < 0):
+        steps = _as_steps(step)
+        if steps is None:
             raise InvalidParameterError(
-                f"The step given to the schedule {self._text} must be an integer >= 0 or an "
-                f"array of them. Got {step!r} instead."
+                f"The step given to the schedule {self._text} must be an integer >= 0 (at most "
+                f"2**63 - 1) or an array of them. Got {step!r:.80} instead."
             )
         if steps.ndim == 0:
             return self(int(steps))
@@ -80,6 +104,20 @@ class Schedule:
         return self._text
 
 
+def _as_steps(step: Any) -> np.ndarray | None:
+    """``step`` as an integer array if it is one of steps >= 0, else None (a bool, an int out
+    of range, a float, text, a ragged list)."""
+    if isinstance(step, int | str | bytes):  # ints in range took the fast path
+        return None
+    try:
+        steps = np.asarray(step)
+    except ValueError:
+        return None
+    if steps.dtype.kind not in "iu" or (steps.size and steps.min() < 0):
+        return None
+    return steps
+
+
 def _text(name: str, **settings: Any) -> str:
     shown = ", ".join(
         f"{k}={v.tolist() if isinstance(v, np.ndarray) else v!r}" for k, v in settings.items()
@@ -87,28 +125,17 @@ def _text(name: str, **settings: Any) -> str:
     return f"{name}({shown})"
 
 
-def _size(owner: str, **hypers: Any) -> int | None:
-    sizes = {n: np.shape(v)[-1] for n, v in hypers.items() if np.ndim(v) > 0}
-    if len(set(sizes.values())) > 1:
-        raise InvalidParameterError(
-            f"The per-member hyperparameters of {owner} must all have the same length K; got "
-            + ", ".join(f"{n!r} with {k}" for n, k in sizes.items())
-            + "."
-        )
-    return next(iter(sizes.values()), None)
+def _members(*values: Any) -> int | None:
+    """K, the length of the per-member arrays among ``values`` (``None`` if all are numbers)."""
+    return next((np.shape(v)[-1] for v in values if isinstance(v, np.ndarray)), None)
 
 
-def _whole(owner: str, name: str, value: Any, low: int) -> int:
-    """Check an integer setting (one for the whole population) and return it as an ``int``."""
-    rule = Interval(low, None, closed="left", integer=True)
-    return int(check_param(owner, name, value, rule, allow_array=False))
-
-
+@hyperparameter_rules(value=LEARNING_RATE)
 def constant(value: Rate) -> Schedule:
     """The same rate at every step: ``alpha_t = value``.
 
     Args:
-        value: alpha > 0, a number or an array (K,).
+        value: alpha in (0, 1e4], a number or an array (K,).
 
     Returns:
         The schedule.
@@ -117,25 +144,23 @@ def constant(value: Rate) -> Schedule:
         >>> constant(0.1)(7)
         0.1
     """
-    owner = "constant"
-    value = as_hyperparameter(owner, "value", value, _POSITIVE)
-    size = _size(owner, value=value)
 
     def fn(step: Steps) -> Rate:
         return value if step.__class__ is int else value + np.zeros(np.shape(step))
 
-    return Schedule(fn, _text(owner, value=value), size)
+    return Schedule(fn, _text("constant", value=value), _members(value))
 
 
+@hyperparameter_rules(learning_rate=LEARNING_RATE, decay_rate=RATE_OR_ZERO, steps_per_epoch=STEPS)
 def inverse_time_decay(learning_rate: Rate, decay_rate: Rate, steps_per_epoch: int = 1) -> Schedule:
     """The seed's decay, counted in epochs: ``alpha = alpha0 / (1 + decay_rate * epoch)``.
 
     ``epoch = step // steps_per_epoch`` (with the default 1 it counts steps).
 
     Args:
-        learning_rate: alpha0 > 0, the rate at epoch 0; a number or an array (K,).
-        decay_rate: >= 0; a number or an array (K,).
-        steps_per_epoch: updates per epoch, an int >= 1.
+        learning_rate: alpha0 in (0, 1e4], the rate at epoch 0; a number or an array (K,).
+        decay_rate: in [0, 1e4]; a number or an array (K,).
+        steps_per_epoch: updates per epoch, an int in [1, 2**53].
 
     Returns:
         The schedule.
@@ -145,19 +170,21 @@ def inverse_time_decay(learning_rate: Rate, decay_rate: Rate, steps_per_epoch: i
         >>> [s(t) for t in range(4)]
         [0.5, 0.25, 0.16666666666666666, 0.125]
     """
-    owner = "inverse_time_decay"
-    lr0 = as_hyperparameter(owner, "learning_rate", learning_rate, _POSITIVE)
-    rate = as_hyperparameter(owner, "decay_rate", decay_rate, _NON_NEGATIVE)
-    spe = _whole(owner, "steps_per_epoch", steps_per_epoch, 1)
-    size = _size(owner, learning_rate=lr0, decay_rate=rate)
+    lr0, rate, spe = learning_rate, decay_rate, steps_per_epoch
 
     def fn(step: Steps) -> Rate:
         return lr0 / (1.0 + rate * (step // spe))
 
-    text = _text(owner, learning_rate=lr0, decay_rate=rate, steps_per_epoch=spe)
-    return Schedule(fn, text, size)
+    text = _text("inverse_time_decay", learning_rate=lr0, decay_rate=rate, steps_per_epoch=spe)
+    return Schedule(fn, text, _members(lr0, rate))
 
 
+@hyperparameter_rules(
+    learning_rate=LEARNING_RATE,
+    decay_rate=RATE_OR_ZERO,
+    time_interval=STEPS,
+    steps_per_epoch=STEPS,
+)
 def fixed_interval_decay(
     learning_rate: Rate, decay_rate: Rate, time_interval: int, steps_per_epoch: int = 1
 ) -> Schedule:
@@ -167,10 +194,10 @@ def fixed_interval_decay(
     ``schedule_lr_decay`` uses T = 1000.
 
     Args:
-        learning_rate: alpha0 > 0; a number or an array (K,).
-        decay_rate: >= 0; a number or an array (K,).
-        time_interval: T, epochs between decays, an int >= 1.
-        steps_per_epoch: updates per epoch, an int >= 1.
+        learning_rate: alpha0 in (0, 1e4]; a number or an array (K,).
+        decay_rate: in [0, 1e4]; a number or an array (K,).
+        time_interval: T, epochs between decays, an int in [1, 2**53].
+        steps_per_epoch: updates per epoch, an int in [1, 2**53].
 
     Returns:
         The schedule.
@@ -180,32 +207,33 @@ def fixed_interval_decay(
         >>> [s(t) for t in range(5)]
         [0.3, 0.3, 0.15, 0.15, 0.09999999999999999]
     """
-    owner = "fixed_interval_decay"
-    lr0 = as_hyperparameter(owner, "learning_rate", learning_rate, _POSITIVE)
-    rate = as_hyperparameter(owner, "decay_rate", decay_rate, _NON_NEGATIVE)
-    interval = _whole(owner, "time_interval", time_interval, 1)
-    spe = _whole(owner, "steps_per_epoch", steps_per_epoch, 1)
-    size = _size(owner, learning_rate=lr0, decay_rate=rate)
+    lr0, rate, interval, spe = learning_rate, decay_rate, time_interval, steps_per_epoch
 
     def fn(step: Steps) -> Rate:
         return lr0 / (1.0 + rate * (step // spe // interval))
 
     text = _text(
-        owner, learning_rate=lr0, decay_rate=rate, time_interval=interval, steps_per_epoch=spe
+        "fixed_interval_decay",
+        learning_rate=lr0,
+        decay_rate=rate,
+        time_interval=interval,
+        steps_per_epoch=spe,
     )
-    return Schedule(fn, text, size)
+    return Schedule(fn, text, _members(lr0, rate))
 
 
+@hyperparameter_rules(learning_rate=LEARNING_RATE, gamma=DECAY_FACTOR, steps_per_epoch=STEPS)
 def exponential_decay(learning_rate: Rate, gamma: Rate, steps_per_epoch: int = 1) -> Schedule:
     """Multiply by ``gamma`` every epoch: ``alpha = alpha0 * gamma**epoch``.
 
     ``epoch = step // steps_per_epoch``. Matches PyTorch's ``ExponentialLR`` stepped once per
-    epoch.
+    epoch. ``gamma`` is a decay, in (0, 1]: the rate never grows (a growing rate would leave
+    every bound after enough epochs).
 
     Args:
-        learning_rate: alpha0 > 0; a number or an array (K,).
-        gamma: > 0 (< 1 decays); a number or an array (K,).
-        steps_per_epoch: updates per epoch, an int >= 1.
+        learning_rate: alpha0 in (0, 1e4]; a number or an array (K,).
+        gamma: in (0, 1] (1 keeps the rate); a number or an array (K,).
+        steps_per_epoch: updates per epoch, an int in [1, 2**53].
 
     Returns:
         The schedule.
@@ -215,31 +243,38 @@ def exponential_decay(learning_rate: Rate, gamma: Rate, steps_per_epoch: int = 1
         >>> [s(t) for t in range(4)]
         [1.0, 0.5, 0.25, 0.125]
     """
-    owner = "exponential_decay"
-    lr0 = as_hyperparameter(owner, "learning_rate", learning_rate, _POSITIVE)
-    gamma = as_hyperparameter(owner, "gamma", gamma, _POSITIVE)
-    spe = _whole(owner, "steps_per_epoch", steps_per_epoch, 1)
-    size = _size(owner, learning_rate=lr0, gamma=gamma)
+    lr0, spe = learning_rate, steps_per_epoch
 
     def fn(step: Steps) -> Rate:
         return lr0 * gamma ** (step // spe)
 
-    return Schedule(fn, _text(owner, learning_rate=lr0, gamma=gamma, steps_per_epoch=spe), size)
+    text = _text("exponential_decay", learning_rate=lr0, gamma=gamma, steps_per_epoch=spe)
+    return Schedule(fn, text, _members(lr0, gamma))
 
 
 def _boundaries(owner: str, boundaries: Any) -> list[int]:
-    values = list(boundaries) if isinstance(boundaries, Sequence | np.ndarray) else None
+    """Check a strictly increasing sequence of epochs, each an int in :data:`STEPS`."""
+    if isinstance(boundaries, np.ndarray) and boundaries.ndim == 1:
+        values = boundaries.tolist()
+    elif isinstance(boundaries, Sequence) and not isinstance(boundaries, str):
+        values = list(boundaries)
+    else:
+        values = None
     ok = values is not None and all(
-        isinstance(b, int | np.integer) and not isinstance(b, bool) and b > 0 for b in values
+        isinstance(b, int | np.integer) and not isinstance(b, bool) and STEPS.contains(b)
+        for b in values
     )
     if not ok or any(b >= c for b, c in itertools.pairwise(values)):
         raise InvalidParameterError(
             f"The 'boundaries' parameter of {owner} must be a strictly increasing sequence of "
-            f"ints > 0. Got {boundaries!r} instead."
+            f"ints, each {STEPS}. Got {boundaries!r:.80} instead."
         )
     return [int(b) for b in values]
 
 
+@hyperparameter_rules(
+    learning_rate=LEARNING_RATE, boundaries=None, factor=DECAY_FACTOR, steps_per_epoch=STEPS
+)
 def step_decay(
     learning_rate: Rate,
     boundaries: int | Sequence[int],
@@ -250,13 +285,14 @@ def step_decay(
 
     ``n`` = number of boundaries ``<= epoch``, ``epoch = step // steps_per_epoch``. An int
     ``boundaries = B`` means every B epochs (``n = epoch // B``, PyTorch's ``StepLR``); a
-    sequence gives the epochs themselves (PyTorch's ``MultiStepLR``).
+    sequence gives the epochs themselves (PyTorch's ``MultiStepLR``). ``factor`` is a decay,
+    in (0, 1].
 
     Args:
-        learning_rate: alpha0 > 0; a number or an array (K,).
-        boundaries: an int >= 1, or a strictly increasing sequence of ints > 0.
-        factor: > 0; a number or an array (K,).
-        steps_per_epoch: updates per epoch, an int >= 1.
+        learning_rate: alpha0 in (0, 1e4]; a number or an array (K,).
+        boundaries: an int in [1, 2**53], or a strictly increasing sequence of them.
+        factor: in (0, 1]; a number or an array (K,).
+        steps_per_epoch: updates per epoch, an int in [1, 2**53].
 
     Returns:
         The schedule.
@@ -267,12 +303,9 @@ def step_decay(
         [1.0, 1.0, 0.5, 0.25, 0.25]
     """
     owner = "step_decay"
-    lr0 = as_hyperparameter(owner, "learning_rate", learning_rate, _POSITIVE)
-    factor = as_hyperparameter(owner, "factor", factor, _POSITIVE)
-    spe = _whole(owner, "steps_per_epoch", steps_per_epoch, 1)
-    size = _size(owner, learning_rate=lr0, factor=factor)
+    lr0, spe = learning_rate, steps_per_epoch
     if isinstance(boundaries, int | np.integer) and not isinstance(boundaries, bool):
-        every = _whole(owner, "boundaries", boundaries, 1)
+        every = as_hyperparameter(owner, "boundaries", boundaries, STEPS)
 
         def count(epoch: Steps) -> Steps:
             return epoch // every
@@ -293,9 +326,28 @@ def step_decay(
         return lr0 * factor ** count(step // spe)
 
     text = _text(owner, learning_rate=lr0, boundaries=shown, factor=factor, steps_per_epoch=spe)
-    return Schedule(fn, text, size)
+    return Schedule(fn, text, _members(lr0, factor))
 
 
+def _piece_values(owner: str, values: Any, n: int) -> np.ndarray:
+    """The n rates of a piecewise schedule as an array ``(n,)``, or ``(n, K)`` per member."""
+    if (isinstance(values, np.ndarray) and values.ndim >= 1) or (
+        isinstance(values, Sequence) and not isinstance(values, str)
+    ):
+        if len(values) == n:
+            names = [f"values[{i}]" for i in range(n)]
+            pieces = check_hyperparameters(
+                owner, dict(zip(names, values, strict=True)), dict.fromkeys(names, RATE_OR_ZERO)
+            )
+            return np.stack(np.broadcast_arrays(*pieces.values())).astype(np.float64)
+    raise InvalidParameterError(
+        f"The 'values' parameter of {owner} must have one more entry than 'boundaries' ({n}), "
+        f"each a rate {RATE_OR_ZERO} (or an array (K,) of them): shape ({n},) or ({n}, K). "
+        f"Got {values!r:.80} instead."
+    )
+
+
+@hyperparameter_rules(boundaries=None, values=None, steps_per_epoch=STEPS)
 def piecewise_constant(
     boundaries: Sequence[int], values: Sequence[float] | np.ndarray, steps_per_epoch: int = 1
 ) -> Schedule:
@@ -304,9 +356,10 @@ def piecewise_constant(
     ``epoch = step // steps_per_epoch``.
 
     Args:
-        boundaries: strictly increasing ints > 0 (n of them).
-        values: n + 1 rates >= 0, shape (n + 1,), or (n + 1, K) for one column per member.
-        steps_per_epoch: updates per epoch, an int >= 1.
+        boundaries: strictly increasing ints in [1, 2**53] (n of them).
+        values: n + 1 rates in [0, 1e4], shape (n + 1,), or (n + 1, K) for one column per
+            member.
+        steps_per_epoch: updates per epoch, an int in [1, 2**53].
 
     Returns:
         The schedule.
@@ -318,14 +371,8 @@ def piecewise_constant(
     """
     owner = "piecewise_constant"
     edges = _boundaries(owner, boundaries)
-    vals = np.asarray(check_param(owner, "values", np.asarray(values), _NON_NEGATIVE), float)
-    if vals.ndim not in (1, 2) or vals.shape[0] != len(edges) + 1:
-        raise InvalidParameterError(
-            f"The 'values' parameter of {owner} must have one more entry than 'boundaries' "
-            f"({len(edges) + 1}), shape ({len(edges) + 1},) or ({len(edges) + 1}, K). Got "
-            f"shape {vals.shape} instead."
-        )
-    spe = _whole(owner, "steps_per_epoch", steps_per_epoch, 1)
+    vals = _piece_values(owner, values, len(edges) + 1)
+    spe = steps_per_epoch
     size = vals.shape[1] if vals.ndim == 2 else None
     by_member = vals.T  # (K, n + 1) when per member
     members = np.arange(size) if size is not None else None
@@ -343,6 +390,7 @@ def piecewise_constant(
     return Schedule(fn, text, size)
 
 
+@hyperparameter_rules(learning_rate=LEARNING_RATE, decay_steps=STEPS, final_value=RATE_OR_ZERO)
 def cosine_decay(learning_rate: Rate, decay_steps: int, final_value: Rate = 0.0) -> Schedule:
     """Half a cosine from ``alpha0`` down to ``final_value`` over ``decay_steps`` steps, then flat.
 
@@ -351,9 +399,9 @@ def cosine_decay(learning_rate: Rate, decay_steps: int, final_value: Rate = 0.0)
     eta_min=final)`` for ``step <= T`` (PyTorch's rises again afterwards; this one stays).
 
     Args:
-        learning_rate: alpha0 > 0; a number or an array (K,).
-        decay_steps: T, an int >= 1.
-        final_value: >= 0; a number or an array (K,).
+        learning_rate: alpha0 in (0, 1e4]; a number or an array (K,).
+        decay_steps: T, an int in [1, 2**53].
+        final_value: in [0, 1e4]; a number or an array (K,).
 
     Returns:
         The schedule.
@@ -363,16 +411,13 @@ def cosine_decay(learning_rate: Rate, decay_steps: int, final_value: Rate = 0.0)
         >>> [round(s(t), 6) for t in range(6)]
         [1.0, 0.853553, 0.5, 0.146447, 0.0, 0.0]
     """
-    owner = "cosine_decay"
-    lr0 = as_hyperparameter(owner, "learning_rate", learning_rate, _POSITIVE)
-    T = _whole(owner, "decay_steps", decay_steps, 1)
-    final = as_hyperparameter(owner, "final_value", final_value, _NON_NEGATIVE)
-    size = _size(owner, learning_rate=lr0, final_value=final)
+    lr0, T, final = learning_rate, decay_steps, final_value
 
     def fn(step: Steps) -> Rate:
         return final + (lr0 - final) * (1.0 + np.cos(np.pi * (np.minimum(step, T) / T))) / 2.0
 
-    return Schedule(fn, _text(owner, learning_rate=lr0, decay_steps=T, final_value=final), size)
+    text = _text("cosine_decay", learning_rate=lr0, decay_steps=T, final_value=final)
+    return Schedule(fn, text, _members(lr0, final))
 
 
 def linear_warmup(
@@ -394,9 +439,10 @@ def linear_warmup(
     total_iters=W), inner], milestones=[W])``.
 
     Args:
-        schedule_or_value: the schedule to warm up into, or a rate > 0 (a number or (K,)).
-        warmup_steps: W, an int >= 0 (0 means no warm-up).
-        init_value: a0 >= 0; a number or an array (K,).
+        schedule_or_value: the schedule to warm up into (its rate at step 0 must be in
+            [0, 1e4]), or a rate in (0, 1e4] (a number or (K,)).
+        warmup_steps: W, an int in [0, 2**53] (0 means no warm-up).
+        init_value: a0 in [0, 1e4]; a number or an array (K,).
 
     Returns:
         The schedule.
@@ -408,19 +454,15 @@ def linear_warmup(
     """
     owner = "linear_warmup"
     inner = schedule_or_value if callable(schedule_or_value) else constant(schedule_or_value)
-    W = _whole(owner, "warmup_steps", warmup_steps, 0)
-    a0 = as_hyperparameter(owner, "init_value", init_value, _NON_NEGATIVE)
-    peak = inner(0)
-    if np.ndim(peak) > 1 or not np.all(np.isfinite(peak)) or np.any(np.asarray(peak) < 0):
-        raise InvalidParameterError(
-            f"The schedule given to {owner} must return a finite rate >= 0 (or an array (K,) "
-            f"of them); at step 0 it returned {peak!r}."
-        )
-    peak = peak if np.ndim(peak) else float(peak)
-    size = _size(owner, init_value=a0, **{"schedule_or_value(0)": peak})
-    text = _text(owner, schedule=inner, warmup_steps=W, init_value=a0)
+    checked = check_hyperparameters(
+        owner,
+        {"warmup_steps": warmup_steps, "init_value": init_value, "s(0)": scheduled_rate(inner, 0)},
+        {"warmup_steps": _WARMUP_STEPS, "init_value": RATE_OR_ZERO, "s(0)": RATE_OR_ZERO},
+    )
+    W, a0, peak = checked["warmup_steps"], checked["init_value"], checked["s(0)"]
     if W == 0:
         return inner
+    size = _members(a0, peak)
 
     def fn(step: Steps) -> Rate:
         if step.__class__ is int:
@@ -432,7 +474,7 @@ def linear_warmup(
         warm = a0 + (peak - a0) * (np.minimum(step, W) / W)
         return np.where(step < W, warm, after)
 
-    return Schedule(fn, text, size)
+    return Schedule(fn, _text(owner, schedule=inner, warmup_steps=W, init_value=a0), size)
 
 
 SCHEDULES: dict[str, Callable[..., Schedule]] = {
@@ -446,6 +488,8 @@ SCHEDULES: dict[str, Callable[..., Schedule]] = {
 }
 """The schedules by name, for configs and the command line."""
 
+_WARMUP = ("warmup_steps", "warmup_init_value")
+
 
 def get_schedule(name: str, **settings: Any) -> Schedule:
     """Build a schedule by name: ``get_schedule("exponential", learning_rate=0.1, gamma=0.9)``.
@@ -454,7 +498,7 @@ def get_schedule(name: str, **settings: Any) -> Schedule:
     every name: ``warmup_steps`` (wrap in :func:`linear_warmup`) and ``warmup_init_value``.
 
     Args:
-        name: a key of :data:`SCHEDULES`.
+        name: a key of :data:`SCHEDULES`; case and ``-``/``_`` are forgiven.
         **settings: the schedule's arguments.
 
     Returns:
@@ -468,38 +512,17 @@ def get_schedule(name: str, **settings: Any) -> Schedule:
         >>> [s(t) for t in range(6)]
         [0.0, 0.5, 1.0, 1.0, 0.5, 0.5]
     """
-    if name not in SCHEDULES:
-        raise InvalidParameterError(
-            f"Unknown schedule {name!r}; the known schedules are {', '.join(SCHEDULES)}."
-        )
+    key, factory = lookup(SCHEDULES, "schedule", name)
     settings = dict(settings)
-    warmup = {k: settings.pop(k) for k in ("warmup_steps", "warmup_init_value") if k in settings}
-    if name == "constant" and "learning_rate" in settings and "value" not in settings:
+    warmup = {k: settings.pop(k) for k in _WARMUP if k in settings}
+    if key == "constant" and "learning_rate" in settings and "value" not in settings:
         settings["value"] = settings.pop("learning_rate")
-    factory = SCHEDULES[name]
-    accepted = inspect.signature(factory).parameters
-    unknown = sorted(set(settings) - set(accepted))
-    extras = ["warmup_steps", "warmup_init_value"]
-    if unknown:
-        raise InvalidParameterError(
-            f"Unknown setting {', '.join(map(repr, unknown))} for schedule {name!r}; it accepts "
-            f"{', '.join([*accepted, *extras])}."
-        )
-    missing = [
-        p
-        for p, spec in accepted.items()
-        if spec.default is inspect.Parameter.empty and p not in settings
-    ]
-    if missing:
-        raise InvalidParameterError(
-            f"Schedule {name!r} needs {', '.join(map(repr, missing))}; it accepts "
-            f"{', '.join([*accepted, *extras])}."
-        )
-    schedule = factory(**settings)
+    check_arguments("schedule", key, factory, settings, extra=_WARMUP)
     if "warmup_init_value" in warmup and "warmup_steps" not in warmup:
         raise InvalidParameterError(
             "The 'warmup_init_value' setting of get_schedule needs 'warmup_steps' too."
         )
+    schedule = factory(**settings)
     if "warmup_steps" in warmup:
         schedule = linear_warmup(
             schedule, warmup["warmup_steps"], warmup.get("warmup_init_value", 0.0)

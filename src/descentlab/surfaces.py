@@ -24,17 +24,19 @@ two parameters ``(w, b)`` — the surface behind the seed's SGD-vs-GD pictures.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from descentlab._validation import (
+    POSITIVE,
     DataError,
     Interval,
-    InvalidParameterError,
+    check_arguments,
     check_finite_array,
     check_param,
+    lookup,
 )
 
 __all__ = [
@@ -196,7 +198,7 @@ class Rosenbrock(Surface):
 
     def __post_init__(self) -> None:
         check_param("Rosenbrock", "a", self.a, Interval(None, None), allow_array=False)
-        check_param("Rosenbrock", "b", self.b, Interval(0.0, None, "neither"), allow_array=False)
+        check_param("Rosenbrock", "b", self.b, POSITIVE, allow_array=False)
 
     @property
     def minima(self) -> np.ndarray:
@@ -350,7 +352,7 @@ class Rastrigin(Surface):
     levels: ClassVar[str] = "linear"
 
     def __post_init__(self) -> None:
-        check_param("Rastrigin", "A", self.A, Interval(0.0, None, "neither"), allow_array=False)
+        check_param("Rastrigin", "A", self.A, POSITIVE, allow_array=False)
 
     @property
     def minima(self) -> np.ndarray:
@@ -486,24 +488,14 @@ def get_surface(name: str, **params: Any) -> Surface:
     """The surface called ``name``, optionally with its parameters changed.
 
     ``get_surface("quadratic", condition_number=50)`` builds ``IllConditionedQuadratic(50)``.
-    Raises :class:`InvalidParameterError` for an unknown name (listing the known ones) or a
-    parameter the surface does not have.
+    Raises :class:`InvalidParameterError` for an unknown name (listing the known ones), a
+    parameter the surface does not have, or a bad value.
 
     >>> get_surface("quadratic", condition_number=4.0).grad(np.array([1.0, 1.0])).tolist()
     [1.0, 4.0]
     """
-    if not isinstance(name, str) or name not in SURFACES:
-        raise InvalidParameterError(
-            f"Unknown surface {name!r}. Known surfaces: {', '.join(sorted(SURFACES))}."
-        )
-    base = SURFACES[name]
+    key, base = lookup(SURFACES, "surface", name)
     if not params:
         return base
-    allowed = [f.name for f in fields(base) if f.init]
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise InvalidParameterError(
-            f"Surface {name!r} has no parameter {', '.join(map(repr, unknown))}; "
-            f"its parameters are: {', '.join(allowed) if allowed else '(none)'}."
-        )
+    check_arguments("surface", key, type(base), params, word="parameter", required=False)
     return type(base)(**params)

@@ -42,10 +42,13 @@ from descentlab._validation import (
     InvalidParameterError,
     Options,
     as_int,
+    check_arguments,
     check_param,
     is_integer,
+    lookup,
+    normalize_name,
 )
-from descentlab.optimizers import OPTIMIZERS, GradientTransformation, get_optimizer
+from descentlab.optimizers import OPTIMIZERS, GradientTransformation
 from descentlab.schedules import SCHEDULES, get_schedule
 
 __all__ = [
@@ -293,12 +296,7 @@ def parse_layers(text: str) -> tuple[int, ...]:
 
 
 def _optimizer_name(name: str) -> str:
-    key = str(name).strip().lower().replace("-", "_")
-    if key not in OPTIMIZERS:
-        raise InvalidParameterError(
-            f"Unknown optimizer {name!r}; the known optimizers are {', '.join(OPTIMIZERS)}."
-        )
-    return key
+    return lookup(OPTIMIZERS, "optimizer", name)[0]
 
 
 def _canonical(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -315,8 +313,9 @@ def resolve_hyperparameters(name: str, given: Mapping[str, Any] | None = None) -
     """Every hyperparameter of optimizer ``name`` except the learning rate, with values.
 
     Value = ``given`` (aliases allowed), else :data:`EXPERIMENT_DEFAULTS`, else the optimizer's
-    own default. ``learning_rate`` is kept only if ``given`` has it. Numbers become floats and
-    flags stay bools, so the result round-trips through TOML exactly.
+    own default. ``learning_rate`` is kept only if ``given`` has it. Numbers become floats (a
+    flag's value is kept as it is), so the result round-trips through TOML exactly. The values
+    themselves are checked where the optimizer is built (:func:`build_optimizer`), once.
 
     Raises:
       InvalidParameterError: unknown optimizer or hyperparameter.
@@ -324,37 +323,41 @@ def resolve_hyperparameters(name: str, given: Mapping[str, Any] | None = None) -
     >>> resolve_hyperparameters("adam", {"lr": 0.01})
     {'learning_rate': 0.01, 'b1': 0.9, 'b2': 0.999, 'eps': 0.0, 'eps_root': 1e-08, 'amsgrad': False, 'weight_decay': 0.0}
     """
-    key = _optimizer_name(name)
-    given = _canonical(given or {})
-    accepted = inspect.signature(OPTIMIZERS[key]).parameters
-    unknown = sorted(set(given) - set(accepted))
-    if unknown:
+    key, factory = lookup(OPTIMIZERS, "optimizer", name)
+    if given is not None and not isinstance(given, Mapping):
         raise InvalidParameterError(
-            f"Unknown hyperparameter{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(map(repr, unknown))} for optimizer {key!r}; it accepts "
-            f"{', '.join(accepted)} (lr is short for learning_rate)."
+            f"The hyperparameters of {key!r} must be a table of settings. Got {given!r:.80} "
+            "instead."
         )
+    given = _canonical(given or {})
+    check_arguments(
+        "optimizer",
+        key,
+        factory,
+        given,
+        word="hyperparameter",
+        required=False,
+        hint=" (lr is short for learning_rate)",
+    )
     defaults = EXPERIMENT_DEFAULTS.get(key, {})
     out: dict[str, Any] = {}
-    for pname, param in accepted.items():
+    for pname, param in inspect.signature(factory).parameters.items():
         if pname in given:
-            value = given[pname]
-        elif pname == "learning_rate":
-            continue
-        elif pname in defaults:
-            value = defaults[pname]
-        else:
-            value = param.default
-        if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-            value, bool
-        ):
-            if isinstance(param.default, bool):
-                raise InvalidParameterError(
-                    f"The {pname!r} parameter of {key} must be true or false. Got {value!r} instead."
-                )
-            value = float(value)
-        out[pname] = value
+            out[pname] = _as_float(given[pname], flag=isinstance(param.default, bool))
+        elif pname != "learning_rate":
+            out[pname] = defaults.get(pname, param.default)
     return out
+
+
+def _as_float(value: Any, flag: bool) -> Any:
+    """A number as a ``float`` (the TOML form); a flag's value, or anything else, as it is."""
+    number = isinstance(value, int | float | np.integer | np.floating)
+    if flag or not number or isinstance(value, bool):
+        return value
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float range: the optimizer refuses it by name
+        return value
 
 
 def build_learning_rate(
@@ -367,7 +370,8 @@ def build_learning_rate(
     The schedule gets ``learning_rate`` as its starting rate (``alpha0``) when it takes one,
     and ``steps_per_epoch`` (mini-batches per epoch, ``ceil(m / batch_size)``) when it counts
     epochs and the spec does not set it, so ``inverse_time:decay_rate=1`` decays once per
-    epoch, as the seed's ``alpha = alpha0 / (1 + decay_rate * epoch_num)``.
+    epoch, as the seed's ``alpha = alpha0 / (1 + decay_rate * epoch_num)``. The numbers are
+    checked by the schedule (or, without one, by the optimizer).
 
     >>> lr = build_learning_rate(0.1, "inverse_time:decay_rate=1", steps_per_epoch=5)
     >>> [round(lr(t), 4) for t in (0, 4, 5, 10)]
@@ -376,8 +380,11 @@ def build_learning_rate(
     spec = parse_schedule_spec(schedule) if isinstance(schedule, str) else schedule
     if spec is None:
         return learning_rate
-    factory = SCHEDULES[spec.name]
-    accepted = inspect.signature(factory).parameters
+    if not isinstance(spec, ScheduleSpec):
+        raise InvalidParameterError(
+            f"The schedule must be a ScheduleSpec, its text form or None. Got {schedule!r:.80}."
+        )
+    accepted = inspect.signature(SCHEDULES[spec.name]).parameters
     settings = dict(spec.settings)
     if "learning_rate" in settings or (spec.name == "constant" and "value" in settings):
         raise InvalidParameterError(
@@ -387,7 +394,7 @@ def build_learning_rate(
     if "learning_rate" in accepted or spec.name == "constant":
         settings["learning_rate"] = learning_rate
     if "steps_per_epoch" in accepted and "steps_per_epoch" not in settings:
-        settings["steps_per_epoch"] = int(steps_per_epoch)
+        settings["steps_per_epoch"] = steps_per_epoch
     return get_schedule(spec.name, **settings)
 
 
@@ -404,7 +411,8 @@ def build_optimizer(
     else ``learning_rate``; with a schedule, ``alpha_t = schedule(t)`` starting from that
     value (:func:`build_learning_rate`). The other hyperparameters are
     :func:`resolve_hyperparameters` (so ``adam`` is the seed's Adam unless ``eps`` /
-    ``eps_root`` are given). Numbers may be arrays ``(K,)`` for a population.
+    ``eps_root`` are given). Numbers may be arrays ``(K,)`` for a population. Every value is
+    checked once, by the optimizer (and the schedule) it builds.
 
     Args:
       name: a key of :data:`descentlab.optimizers.OPTIMIZERS` (case-insensitive).
@@ -434,10 +442,8 @@ def build_optimizer(
         raise InvalidParameterError(
             f"Optimizer {key!r} needs a learning rate: give --lr or {key}:lr=..."
         )
-    if not callable(lr):
-        check_param(key, "learning_rate", lr, Interval(0.0, None, closed="neither"))
     rate = build_learning_rate(lr, schedule, steps_per_epoch)
-    return get_optimizer(key, learning_rate=rate, **settings)
+    return OPTIMIZERS[key](learning_rate=rate, **settings)
 
 
 # --------------------------------------------------------------------------- the specs
@@ -456,14 +462,15 @@ class ScheduleSpec:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        name = str(self.name).strip().lower().replace("-", "_")
-        if name not in SCHEDULES and name.endswith("_decay") and name[:-6] in SCHEDULES:
-            name = name[:-6]
-        if name not in SCHEDULES:
+        key = normalize_name(self.name) if isinstance(self.name, str) else self.name
+        short = key[: -len("_decay")] if isinstance(key, str) and key.endswith("_decay") else key
+        known = isinstance(short, str) and short in SCHEDULES
+        key, _ = lookup(SCHEDULES, "schedule", short if known else self.name)
+        if not isinstance(self.settings, Mapping):
             raise InvalidParameterError(
-                f"Unknown schedule {self.name!r}; the known schedules are {', '.join(SCHEDULES)}."
+                f"The settings of the schedule {key!r} must be a table. Got {self.settings!r:.80}."
             )
-        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "name", key)
         object.__setattr__(self, "settings", _canonical(self.settings))
 
     def text(self) -> str:

@@ -1,11 +1,12 @@
 """Optimizers: pure gradient transformations (Optax's shape, NumPy inside) and named optimizers.
 
 ``base`` holds the protocol (``init``/``update``, ``chain``, ``stack_optimizers``,
-``apply_updates``), ``transforms``
-the building blocks, ``aliases`` the named optimizers built from them.
+``apply_updates``), ``transforms`` the building blocks (and the checks of their settings,
+``hyperparameter_rules``), ``aliases`` the named optimizers built from them.
 """
 
 from descentlab.optimizers.aliases import (
+    HYPERPARAMETER_RULES,
     OPTIMIZERS,
     adagrad,
     adam,
@@ -29,6 +30,8 @@ from descentlab.optimizers.base import (
     stack_optimizers,
 )
 from descentlab.optimizers.transforms import (
+    RATE_OR_SCHEDULE,
+    RATE_OR_ZERO,
     EmaState,
     ScaleByAdagradState,
     ScaleByAdamState,
@@ -37,19 +40,25 @@ from descentlab.optimizers.transforms import (
     TraceState,
     add_decayed_weights,
     bias_correction,
+    check_hyperparameters,
     clip_by_global_norm,
     ema,
+    hyperparameter_rules,
     safe_increment,
     scale_by_adagrad,
     scale_by_adam,
     scale_by_learning_rate,
     scale_by_rms,
+    scheduled_rate,
     trace,
     update_moment,
 )
 
 __all__ = [
+    "HYPERPARAMETER_RULES",
     "OPTIMIZERS",
+    "RATE_OR_SCHEDULE",
+    "RATE_OR_ZERO",
     "EmaState",
     "EmptyState",
     "GradientTransformation",
@@ -68,10 +77,12 @@ __all__ = [
     "apply_updates",
     "bias_correction",
     "chain",
+    "check_hyperparameters",
     "clip_by_global_norm",
     "ema",
     "gd",
     "get_optimizer",
+    "hyperparameter_rules",
     "identity",
     "momentum",
     "nesterov",
@@ -81,6 +92,7 @@ __all__ = [
     "scale_by_adam",
     "scale_by_learning_rate",
     "scale_by_rms",
+    "scheduled_rate",
     "sgd",
     "stack_optimizers",
     "trace",

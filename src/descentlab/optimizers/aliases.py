@@ -4,40 +4,49 @@ Notation (the seed's): ``W`` a parameter array, ``dW`` its gradient, ``alpha`` t
 rate, ``v`` the first moment or velocity, ``s`` the second moment, ``t`` the step being taken
 (counting from 1). Every array may carry a leading population axis of size K, and every
 numeric hyperparameter may then be an array of shape ``(K,)`` (one value per member).
-``learning_rate`` may also be a schedule ``step -> alpha`` (see :mod:`descentlab.schedules`),
-called with the number of updates done so far.
+``learning_rate`` is at most :data:`~descentlab.limits.MAX_LEARNING_RATE`, or a schedule
+``step -> alpha`` (see :mod:`descentlab.schedules`), called with the number of updates done
+so far.
 
-Each optimizer is checked step for step against its PyTorch counterpart
+Each optimizer checks its arguments once, against :data:`HYPERPARAMETER_RULES` (by the
+decorator :func:`~descentlab.optimizers.transforms.hyperparameter_rules`, so messages say
+"of adam"), and then builds its chain from the transforms' private builders, which check
+nothing again.
+Each is checked step for step against its PyTorch counterpart
 (``tests/test_torch_equivalence.py``).
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
-from descentlab._validation import InvalidParameterError
-from descentlab.optimizers.base import GradientTransformation, as_hyperparameter, chain
-from descentlab.optimizers.transforms import (
+from descentlab._validation import (
+    FLAG,
     NON_NEGATIVE,
-    POSITIVE,
     UNIT_CLOSED,
     UNIT_OPEN,
+    Rule,
+    call_registered,
+)
+from descentlab.optimizers.base import GradientTransformation, chain
+from descentlab.optimizers.transforms import (
+    RATE_OR_SCHEDULE,
     Hyper,
     Schedule,
-    _check_flag,
+    _add_decayed_weights,
     _check_nesterov,
-    add_decayed_weights,
-    ema,
-    scale_by_adagrad,
-    scale_by_adam,
-    scale_by_learning_rate,
-    scale_by_rms,
-    trace,
+    _ema,
+    _scale_by_adagrad,
+    _scale_by_adam,
+    _scale_by_learning_rate,
+    _scale_by_rms,
+    _trace,
+    hyperparameter_rules,
 )
 
 __all__ = [
+    "HYPERPARAMETER_RULES",
     "OPTIMIZERS",
     "adagrad",
     "adam",
@@ -52,56 +61,28 @@ __all__ = [
 
 LearningRate = Hyper | Schedule
 
-# Argument text, written once and filled into each docstring's ``Args:`` section.
-_ARGS = {
-    "learning_rate": "learning_rate: alpha > 0, a number, an array (K,) or a schedule step -> alpha.",
-    "beta": "beta: the velocity's decay, in [0, 1); 0 gives plain gradient descent.",
-    "momentum": "momentum: mu in [0, 1); 0 switches momentum off.",
-    "dampening": "dampening: tau in [0, 1], scales the new gradient by (1 - tau) after step 1.",
-    "nesterov": "nesterov: Nesterov momentum (PyTorch's form); needs mu > 0 and tau = 0.",
-    "decay": "decay: rho in [0, 1), the decay of the average of squared gradients.",
-    "eps": "eps: added to the square root (outside it), >= 0.",
-    "eps_root": "eps_root: added to s_corrected inside the square root, >= 0.",
-    "centered": "centered: divide by an estimate of the variance instead of s.",
-    "initial_accumulator_value": "initial_accumulator_value: G at the start, >= 0.",
-    "b1": "b1: beta1 in [0, 1), the decay of the first moment.",
-    "b2": "b2: beta2 in [0, 1), the decay of the second moment.",
-    "amsgrad": "amsgrad: divide by the running maximum of s (Reddi et al.).",
-    "weight_decay": "weight_decay: lambda >= 0.",
+HYPERPARAMETER_RULES: dict[str, Rule] = {
+    "learning_rate": RATE_OR_SCHEDULE,
+    "beta": UNIT_OPEN,
+    "momentum": UNIT_OPEN,
+    "dampening": UNIT_CLOSED,
+    "nesterov": FLAG,
+    "decay": UNIT_OPEN,
+    "b1": UNIT_OPEN,
+    "b2": UNIT_OPEN,
+    "eps": NON_NEGATIVE,
+    "eps_root": NON_NEGATIVE,
+    "initial_accumulator_value": NON_NEGATIVE,
+    "weight_decay": NON_NEGATIVE,
+    "centered": FLAG,
+    "amsgrad": FLAG,
 }
-_RETURNS = "    Returns:\n        A GradientTransformation; its state keeps the step count and the moments.\n"
+"""The rule of every hyperparameter of the named optimizers, by name: a name means the same
+thing in every optimizer (``eps`` >= 0, ``momentum`` in [0, 1), ...). Each optimizer checks
+its own arguments against it, once, with its own name in the messages."""
 
 
-def _documented(*names: str) -> Callable[[Callable], Callable]:
-    """Fill the ``Args:``/``Returns:`` sections of a docstring from the shared texts above."""
-
-    def decorate(fn: Callable) -> Callable:
-        lines = "".join(f"        {_ARGS[n]}\n" for n in names)
-        fn.__doc__ = fn.__doc__.replace("    Args:\n", "    Args:\n" + lines + "\n" + _RETURNS, 1)
-        return fn
-
-    return decorate
-
-
-def _learning_rate(owner: str, value: Any) -> LearningRate:
-    """Check ``learning_rate``: a schedule (any callable), or a number / (K,) array > 0."""
-    if callable(value):
-        return value
-    try:
-        return as_hyperparameter(owner, "learning_rate", value, POSITIVE)
-    except InvalidParameterError as err:
-        raise InvalidParameterError(
-            f"{err} A schedule (a callable step -> learning rate) is accepted too."
-        ) from None
-
-
-def _check(owner: str, rules: dict[str, tuple[Any, Any]]) -> None:
-    """Check each ``name: (value, rule)`` in the name of optimizer ``owner``."""
-    for name, (value, rule) in rules.items():
-        as_hyperparameter(owner, name, value, rule)
-
-
-@_documented("learning_rate")
+@hyperparameter_rules(HYPERPARAMETER_RULES)
 def gd(learning_rate: LearningRate) -> GradientTransformation:
     """Gradient descent: step against the gradient, seed rule (1)-(2).
 
@@ -112,6 +93,13 @@ def gd(learning_rate: LearningRate) -> GradientTransformation:
     Stateless apart from the step count (for schedules); same as PyTorch's ``SGD(lr)``.
 
     Args:
+        learning_rate: alpha, a float in (0, 1e4], an array (K,) of them, or a schedule
+            step -> alpha.
+
+    Returns:
+        A GradientTransformation; its state is ``(ScaleByLearningRateState,)``: the step
+        count and the rate applied last.
+
     Example:
         >>> import numpy as np
         >>> from descentlab.optimizers import apply_updates, gd
@@ -127,10 +115,10 @@ def gd(learning_rate: LearningRate) -> GradientTransformation:
     References:
         Cauchy, "Méthode générale pour la résolution des systèmes d'équations simultanées", 1847.
     """
-    return chain(scale_by_learning_rate(_learning_rate("gd", learning_rate)))
+    return chain(_scale_by_learning_rate(learning_rate))
 
 
-@_documented("learning_rate", "beta")
+@hyperparameter_rules(HYPERPARAMETER_RULES)
 def momentum(learning_rate: LearningRate, beta: Hyper = 0.9) -> GradientTransformation:
     """Momentum as in the seed, rules (3)-(4): an exponentially weighted average of gradients.
 
@@ -144,6 +132,14 @@ def momentum(learning_rate: LearningRate, beta: Hyper = 0.9) -> GradientTransfor
     and whose new gradients are not scaled by ``1 - beta``.
 
     Args:
+        learning_rate: alpha, a float in (0, 1e4], an array (K,) of them, or a schedule
+            step -> alpha.
+        beta: the velocity's decay, in [0, 1); 0 gives plain gradient descent.
+
+    Returns:
+        A GradientTransformation; its state is ``(EmaState, ScaleByLearningRateState)``: the
+        velocity v, then the step count and the rate applied last.
+
     Example:
         >>> import numpy as np
         >>> from descentlab.optimizers import apply_updates, momentum
@@ -160,13 +156,10 @@ def momentum(learning_rate: LearningRate, beta: Hyper = 0.9) -> GradientTransfor
         Polyak, "Some methods of speeding up the convergence of iteration methods", 1964.
         Ng, "Improving Deep Neural Networks" (Coursera), exercise "Optimization Methods", 2017.
     """
-    owner = "momentum"
-    lr = _learning_rate(owner, learning_rate)
-    _check(owner, {"beta": (beta, UNIT_OPEN)})
-    return chain(ema(beta), scale_by_learning_rate(lr))
+    return chain(_ema(beta), _scale_by_learning_rate(learning_rate))
 
 
-@_documented("learning_rate", "momentum", "dampening", "nesterov", "weight_decay")
+@hyperparameter_rules(HYPERPARAMETER_RULES)
 def sgd(
     learning_rate: LearningRate,
     momentum: Hyper = 0.0,
@@ -189,6 +182,18 @@ def sgd(
     defaults and every formula match PyTorch's ``torch.optim.SGD``.
 
     Args:
+        learning_rate: alpha, a float in (0, 1e4], an array (K,) of them, or a schedule
+            step -> alpha.
+        momentum: mu in [0, 1); 0 switches momentum off.
+        dampening: tau in [0, 1], scales the new gradient by (1 - tau) after the first step.
+        nesterov: True for Nesterov momentum (PyTorch's form); needs mu > 0 and tau = 0.
+        weight_decay: lambda >= 0.
+
+    Returns:
+        A GradientTransformation; its state is ``(EmptyState, TraceState,
+        ScaleByLearningRateState)``: nothing for the weight decay, the momentum buffer v,
+        then the step count and the rate applied last.
+
     Example:
         >>> import numpy as np
         >>> from descentlab.optimizers import apply_updates, sgd
@@ -206,30 +211,18 @@ def sgd(
         Sutskever, Martens, Dahl, Hinton, "On the importance of initialization and momentum
         in deep learning", 2013.
     """
-    return _sgd("sgd", learning_rate, momentum, dampening, nesterov, weight_decay)
+    _check_nesterov("sgd", momentum, dampening, nesterov)
+    return _sgd(learning_rate, momentum, dampening, nesterov, weight_decay)
 
 
 def _sgd(
-    owner: str, learning_rate: Any, mu: Any, tau: Any, nesterov: Any, weight_decay: Any
+    lr: LearningRate, mu: Hyper, tau: Hyper, nesterov: bool, lam: Hyper
 ) -> GradientTransformation:
-    lr = _learning_rate(owner, learning_rate)
-    _check(
-        owner,
-        {
-            "momentum": (mu, UNIT_OPEN),
-            "dampening": (tau, UNIT_CLOSED),
-            "weight_decay": (weight_decay, NON_NEGATIVE),
-        },
-    )
-    _check_nesterov(owner, mu, tau, nesterov)
-    return chain(
-        add_decayed_weights(weight_decay),
-        trace(mu, dampening=tau, nesterov=nesterov),
-        scale_by_learning_rate(lr),
-    )
+    """The chain of :func:`sgd` and :func:`nesterov` from checked values."""
+    return chain(_add_decayed_weights(lam), _trace(mu, tau, nesterov), _scale_by_learning_rate(lr))
 
 
-@_documented("learning_rate", "momentum")
+@hyperparameter_rules(HYPERPARAMETER_RULES)
 def nesterov(learning_rate: LearningRate, momentum: Hyper = 0.9) -> GradientTransformation:
     """Nesterov momentum: :func:`sgd` with ``nesterov=True`` (PyTorch's form).
 
@@ -242,6 +235,14 @@ def nesterov(learning_rate: LearningRate, momentum: Hyper = 0.9) -> GradientTran
     ``SGD(lr, momentum, nesterov=True)``.
 
     Args:
+        learning_rate: alpha, a float in (0, 1e4], an array (K,) of them, or a schedule
+            step -> alpha.
+        momentum: mu in (0, 1) (Nesterov's look-ahead needs mu > 0).
+
+    Returns:
+        A GradientTransformation; its state is that of :func:`sgd`: ``(EmptyState,
+        TraceState, ScaleByLearningRateState)``.
+
     Example:
         >>> import numpy as np
         >>> from descentlab.optimizers import apply_updates, nesterov
@@ -259,10 +260,11 @@ def nesterov(learning_rate: LearningRate, momentum: Hyper = 0.9) -> GradientTran
         rate O(1/k^2)", 1983. Sutskever et al., "On the importance of initialization and
         momentum in deep learning", 2013.
     """
-    return _sgd("nesterov", learning_rate, momentum, 0.0, True, 0.0)
+    _check_nesterov("nesterov", momentum, 0.0, True)
+    return _sgd(learning_rate, momentum, 0.0, True, 0.0)
 
 
-@_documented("learning_rate", "decay", "eps", "momentum", "centered", "weight_decay")
+@hyperparameter_rules(HYPERPARAMETER_RULES)
 def rmsprop(
     learning_rate: LearningRate,
     decay: Hyper = 0.99,
@@ -288,6 +290,19 @@ def rmsprop(
     ``torch.optim.RMSprop`` (whose ``alpha`` is our ``decay``).
 
     Args:
+        learning_rate: alpha, a float in (0, 1e4], an array (K,) of them, or a schedule
+            step -> alpha.
+        decay: rho in [0, 1), the decay of the average of squared gradients.
+        eps: >= 0, added to the square root (outside it).
+        momentum: mu in [0, 1); 0 switches momentum off.
+        centered: True to divide by an estimate of the variance (s - m**2) instead of s.
+        weight_decay: lambda >= 0.
+
+    Returns:
+        A GradientTransformation; its state is ``(EmptyState, ScaleByRmsState, TraceState,
+        ScaleByLearningRateState)``: nothing for the weight decay, s (and m when centered),
+        the momentum buffer v, then the step count and the rate applied last.
+
     Example:
         >>> import numpy as np
         >>> from descentlab.optimizers import apply_updates, rmsprop
@@ -305,27 +320,15 @@ def rmsprop(
         Learning, 2012. Graves, "Generating sequences with recurrent neural networks" (the
         centered form), 2013.
     """
-    owner = "rmsprop"
-    lr = _learning_rate(owner, learning_rate)
-    _check(
-        owner,
-        {
-            "decay": (decay, UNIT_OPEN),
-            "eps": (eps, NON_NEGATIVE),
-            "momentum": (momentum, UNIT_OPEN),
-            "weight_decay": (weight_decay, NON_NEGATIVE),
-        },
-    )
-    centered = _check_flag(owner, "centered", centered)
     return chain(
-        add_decayed_weights(weight_decay),
-        scale_by_rms(decay, eps, centered=centered),
-        trace(momentum),
-        scale_by_learning_rate(lr),
+        _add_decayed_weights(weight_decay),
+        _scale_by_rms(decay, eps, centered, False),
+        _trace(momentum, 0.0, False),
+        _scale_by_learning_rate(learning_rate),
     )
 
 
-@_documented("learning_rate", "eps", "initial_accumulator_value", "weight_decay")
+@hyperparameter_rules(HYPERPARAMETER_RULES)
 def adagrad(
     learning_rate: LearningRate,
     eps: Hyper = 1e-10,
@@ -345,6 +348,17 @@ def adagrad(
     (use a schedule for decay).
 
     Args:
+        learning_rate: alpha, a float in (0, 1e4], an array (K,) of them, or a schedule
+            step -> alpha.
+        eps: >= 0, added to the square root (outside it).
+        initial_accumulator_value: G0 >= 0, the value G starts from.
+        weight_decay: lambda >= 0.
+
+    Returns:
+        A GradientTransformation; its state is ``(EmptyState, ScaleByAdagradState,
+        ScaleByLearningRateState)``: nothing for the weight decay, the sum G, then the step
+        count and the rate applied last.
+
     Example:
         >>> import numpy as np
         >>> from descentlab.optimizers import adagrad, apply_updates
@@ -361,24 +375,14 @@ def adagrad(
         Duchi, Hazan, Singer, "Adaptive subgradient methods for online learning and
         stochastic optimization", 2011.
     """
-    owner = "adagrad"
-    lr = _learning_rate(owner, learning_rate)
-    _check(
-        owner,
-        {
-            "eps": (eps, NON_NEGATIVE),
-            "initial_accumulator_value": (initial_accumulator_value, NON_NEGATIVE),
-            "weight_decay": (weight_decay, NON_NEGATIVE),
-        },
-    )
     return chain(
-        add_decayed_weights(weight_decay),
-        scale_by_adagrad(initial_accumulator_value, eps),
-        scale_by_learning_rate(lr),
+        _add_decayed_weights(weight_decay),
+        _scale_by_adagrad(initial_accumulator_value, eps),
+        _scale_by_learning_rate(learning_rate),
     )
 
 
-@_documented("learning_rate", "b1", "b2", "eps", "eps_root", "amsgrad", "weight_decay")
+@hyperparameter_rules(HYPERPARAMETER_RULES)
 def adam(
     learning_rate: LearningRate,
     b1: Hyper = 0.9,
@@ -407,6 +411,20 @@ def adam(
     ``eps_root = 0``). The seed's ``sqrt(s_corrected + epsilon)`` is ``eps=0, eps_root=1e-8``.
 
     Args:
+        learning_rate: alpha, a float in (0, 1e4], an array (K,) of them, or a schedule
+            step -> alpha.
+        b1: beta1 in [0, 1), the decay of the first moment v.
+        b2: beta2 in [0, 1), the decay of the second moment s.
+        eps: epsilon >= 0, added to the square root (outside it).
+        eps_root: >= 0, added to s_corrected inside the square root.
+        amsgrad: True to divide by the running maximum of s (Reddi et al.).
+        weight_decay: lambda >= 0, coupled (added to the gradient before the moments).
+
+    Returns:
+        A GradientTransformation; its state is ``(EmptyState, ScaleByAdamState,
+        ScaleByLearningRateState)``: nothing for the weight decay, the step count and the
+        moments v, s (and s_max), then the step count and the rate applied last.
+
     Example:
         >>> import numpy as np
         >>> from descentlab.optimizers import adam, apply_updates
@@ -423,25 +441,14 @@ def adam(
         Kingma and Ba, "Adam: A method for stochastic optimization", 2015.
         Reddi, Kale, Kumar, "On the convergence of Adam and beyond" (AMSGrad), 2018.
     """
-    owner = "adam"
-    lr = _learning_rate(owner, learning_rate)
-    _check_adam(owner, b1, b2, eps, weight_decay, eps_root=eps_root)
-    amsgrad = _check_flag(owner, "amsgrad", amsgrad)
     return chain(
-        add_decayed_weights(weight_decay),
-        scale_by_adam(b1, b2, eps, eps_root, amsgrad=amsgrad),
-        scale_by_learning_rate(lr),
+        _add_decayed_weights(weight_decay),
+        _scale_by_adam(b1, b2, eps, eps_root, amsgrad),
+        _scale_by_learning_rate(learning_rate),
     )
 
 
-def _check_adam(owner: str, b1: Any, b2: Any, eps: Any, weight_decay: Any, **more: Any) -> None:
-    rules = {"b1": (b1, UNIT_OPEN), "b2": (b2, UNIT_OPEN), "eps": (eps, NON_NEGATIVE)}
-    rules.update({name: (v, NON_NEGATIVE) for name, v in more.items()})
-    rules["weight_decay"] = (weight_decay, NON_NEGATIVE)
-    _check(owner, rules)
-
-
-@_documented("learning_rate", "b1", "b2", "eps", "weight_decay", "amsgrad")
+@hyperparameter_rules(HYPERPARAMETER_RULES)
 def adamw(
     learning_rate: LearningRate,
     b1: Hyper = 0.9,
@@ -466,6 +473,19 @@ def adamw(
     With ``weight_decay = 0`` this is :func:`adam`.
 
     Args:
+        learning_rate: alpha, a float in (0, 1e4], an array (K,) of them, or a schedule
+            step -> alpha.
+        b1: beta1 in [0, 1), the decay of the first moment v.
+        b2: beta2 in [0, 1), the decay of the second moment s.
+        eps: epsilon >= 0, added to the square root (outside it).
+        weight_decay: lambda >= 0, decoupled (added after the scaling, times alpha).
+        amsgrad: True to divide by the running maximum of s (Reddi et al.).
+
+    Returns:
+        A GradientTransformation; its state is ``(ScaleByAdamState, EmptyState,
+        ScaleByLearningRateState)``: the step count and the moments v, s (and s_max),
+        nothing for the weight decay, then the step count and the rate applied last.
+
     Example:
         >>> import numpy as np
         >>> from descentlab.optimizers import adamw, apply_updates
@@ -482,14 +502,10 @@ def adamw(
         Loshchilov and Hutter, "Decoupled weight decay regularization", 2019.
         Kingma and Ba, "Adam: A method for stochastic optimization", 2015.
     """
-    owner = "adamw"
-    lr = _learning_rate(owner, learning_rate)
-    _check_adam(owner, b1, b2, eps, weight_decay)
-    amsgrad = _check_flag(owner, "amsgrad", amsgrad)
     return chain(
-        scale_by_adam(b1, b2, eps, amsgrad=amsgrad),
-        add_decayed_weights(weight_decay),
-        scale_by_learning_rate(lr),
+        _scale_by_adam(b1, b2, eps, 0.0, amsgrad),
+        _add_decayed_weights(weight_decay),
+        _scale_by_learning_rate(learning_rate),
     )
 
 
@@ -511,7 +527,7 @@ def get_optimizer(name: str, **hyperparameters: Any) -> GradientTransformation:
 
     Args:
         name: a key of :data:`OPTIMIZERS` (``gd``, ``momentum``, ``sgd``, ``nesterov``,
-            ``rmsprop``, ``adagrad``, ``adam``, ``adamw``).
+            ``rmsprop``, ``adagrad``, ``adam``, ``adamw``); case and ``-``/``_`` are forgiven.
         **hyperparameters: the optimizer's arguments; ``learning_rate`` is required.
 
     Returns:
@@ -525,26 +541,4 @@ def get_optimizer(name: str, **hyperparameters: Any) -> GradientTransformation:
         >>> get_optimizer("adam", learning_rate=0.01).init({"W1": np.zeros((2, 3))})[1].count
         0
     """
-    if name not in OPTIMIZERS:
-        raise InvalidParameterError(
-            f"Unknown optimizer {name!r}; the known optimizers are {', '.join(OPTIMIZERS)}."
-        )
-    factory = OPTIMIZERS[name]
-    accepted = inspect.signature(factory).parameters
-    unknown = sorted(set(hyperparameters) - set(accepted))
-    if unknown:
-        raise InvalidParameterError(
-            f"Unknown hyperparameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-            f"for optimizer {name!r}; it accepts {', '.join(accepted)}."
-        )
-    missing = [
-        p
-        for p, spec in accepted.items()
-        if spec.default is inspect.Parameter.empty and p not in hyperparameters
-    ]
-    if missing:
-        raise InvalidParameterError(
-            f"Optimizer {name!r} needs {', '.join(map(repr, missing))}; it accepts "
-            f"{', '.join(accepted)}."
-        )
-    return factory(**hyperparameters)
+    return call_registered(OPTIMIZERS, "optimizer", name, hyperparameters, word="hyperparameter")

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from descentlab._validation import DataError, InvalidParameterError, Rule, check_param
+from descentlab._validation import DataError, Interval, InvalidParameterError, Rule, check_param
 
 __all__ = [
     "EmptyState",
@@ -99,12 +99,38 @@ def broadcast_to_leaf(h: Any, leaf: np.ndarray) -> Any:
     return h.reshape(h.shape + (1,) * (np.ndim(leaf) - h.ndim))
 
 
-def as_hyperparameter(owner: str, name: str, value: Any, rule: Rule) -> float | np.ndarray:
-    """Check one numeric setting and return it as a ``float`` or a float64 array of shape ``(K,)``.
+def as_hyperparameter(owner: str, name: str, value: Any, rule: Rule) -> Any:
+    """Check one setting against ``rule`` and return it in the type the math uses.
 
-    An array holds one value per population member; every value must satisfy ``rule``.
+    - a real interval: a ``float``, or a float64 array of shape ``(K,)`` (one value per
+      population member; every value must satisfy ``rule``);
+    - a whole-number interval (``integer=True``): a Python ``int``, one for the whole population;
+    - any other rule (a flag, a set of options): the value itself.
+
+    Raises:
+      InvalidParameterError: anything else — text, ``None``, a bool for a number, a nested or
+        ragged list, a complex number, an int too large for a float — naming ``owner`` and
+        ``name``.
+
+    >>> as_hyperparameter("adam", "b1", [0.9, 0.8], Interval(0.0, 1.0, closed="left")).tolist()
+    [0.9, 0.8]
     """
-    value = check_param(owner, name, value, rule)
+    whole = isinstance(rule, Interval) and rule.integer
+    try:
+        value = check_param(owner, name, value, rule, allow_array=not whole)
+    except InvalidParameterError:
+        raise
+    except (TypeError, ValueError, OverflowError):
+        # NumPy could not even compare the value (an int beyond float range in a list, an
+        # array given where a flag belongs): the same message, without NumPy's words.
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be {rule}. "
+            f"Got {value!r:.80} ({type(value).__name__}) instead."
+        ) from None
+    if not isinstance(rule, Interval):
+        return value
+    if whole:
+        return int(value)
     if np.ndim(value) == 0:
         return float(value)
     value = np.asarray(value, dtype=np.float64)
@@ -137,7 +163,7 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     """
     for i, t in enumerate(transforms):
         if not isinstance(t, GradientTransformation):
-            raise TypeError(
+            raise InvalidParameterError(
                 f"chain() argument {i} must be a GradientTransformation; got {type(t).__name__}."
             )
 

@@ -1,36 +1,45 @@
 """Gradient transformations: the building blocks every named optimizer is chained from.
 
-Each transform is a state ``NamedTuple`` plus a factory that checks its settings once and
-returns a :class:`~descentlab.optimizers.base.GradientTransformation`. ``update`` builds new
-arrays and a new state; nothing is changed in place. Only :func:`scale_by_learning_rate`
-flips the sign, so a chain ends with it and :func:`~descentlab.optimizers.base.apply_updates`
-just adds.
+Each transform is a state ``NamedTuple`` plus a factory that returns a
+:class:`~descentlab.optimizers.base.GradientTransformation`. ``update`` builds new arrays and
+a new state; nothing is changed in place. Only :func:`scale_by_learning_rate` flips the sign,
+so a chain ends with it and :func:`~descentlab.optimizers.base.apply_updates` just adds.
 
 Every hyperparameter may be a number or an array of shape ``(K,)``, one value per member of
 a population whose arrays carry a leading axis of size K. The step count is one Python int
 for the whole population (the members move in lock-step). The update rules and the
 conventions they follow are documented with the named optimizers in
 :mod:`descentlab.optimizers.aliases`.
+
+Checking happens once, where a value is given. A public factory (``scale_by_adam``, ...)
+checks its arguments against its rule table (:func:`hyperparameter_rules`, with its own name
+in the messages) and builds through a private builder (``_scale_by_adam``, ...) that checks
+nothing; the named optimizers check their own arguments the same way and call the builders.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from descentlab import limits
 from descentlab._validation import (
     FLAG,
+    LEARNING_RATE,
     NON_NEGATIVE,
     POSITIVE,
     UNIT_CLOSED,
     UNIT_OPEN,
     DataError,
+    Interval,
     InvalidParameterError,
-    check_param,
+    Rule,
 )
 from descentlab.optimizers.base import (
     EmptyState,
@@ -42,6 +51,8 @@ from descentlab.optimizers.base import (
 )
 
 __all__ = [
+    "RATE_OR_SCHEDULE",
+    "RATE_OR_ZERO",
     "EmaState",
     "ScaleByAdagradState",
     "ScaleByAdamState",
@@ -50,13 +61,16 @@ __all__ = [
     "TraceState",
     "add_decayed_weights",
     "bias_correction",
+    "check_hyperparameters",
     "clip_by_global_norm",
     "ema",
+    "hyperparameter_rules",
     "safe_increment",
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_learning_rate",
     "scale_by_rms",
+    "scheduled_rate",
     "trace",
     "update_moment",
 ]
@@ -68,6 +82,134 @@ Schedule = Callable[[int], Any]
 """A learning-rate schedule: ``step -> learning rate`` (a number or an array ``(K,)``)."""
 
 _COUNT_MAX = int(np.iinfo(np.int64).max)
+
+
+# ----------------------------------------------------------------------------- checking
+
+RATE_OR_ZERO = Interval(0.0, limits.MAX_LEARNING_RATE)
+"""[0, MAX_LEARNING_RATE]: a rate that may be 0 — what a schedule may return at any step, its
+final value, a warm-up's start, a piece of a piecewise schedule."""
+_MAX_RATE = RATE_OR_ZERO.high
+
+
+class _RateOrSchedule:
+    """The rule of a ``learning_rate`` argument: a rate in ``LEARNING_RATE`` or a schedule."""
+
+    def __str__(self) -> str:
+        return f"{LEARNING_RATE} or a schedule (a callable step -> learning rate)"
+
+
+RATE_OR_SCHEDULE = _RateOrSchedule()
+"""The rule of an optimizer's ``learning_rate``: a float in (0, MAX_LEARNING_RATE] (or an array
+``(K,)`` of them), or any callable ``step -> rate`` (checked at every step by
+:func:`scheduled_rate`)."""
+
+
+def check_hyperparameters(
+    owner: str, values: Mapping[str, Any], rules: Mapping[str, Rule | None]
+) -> dict[str, Any]:
+    """Check every ``values[name]`` against ``rules[name]`` and return the values ready to use.
+
+    A number comes back as a ``float`` (an array as float64 ``(K,)``), a whole-number rule's
+    value as an ``int``, a flag as itself, a schedule (rule :data:`RATE_OR_SCHEDULE`) as
+    itself; a rule of ``None`` means the caller checks that value and it is passed through.
+    The per-member arrays must all have the same length K.
+
+    Raises:
+      InvalidParameterError: a value outside its rule (the message names ``owner`` and the
+        argument), or per-member arrays of different lengths.
+
+    >>> check_hyperparameters("adam", {"b1": 0.9, "amsgrad": False}, {"b1": UNIT_OPEN, "amsgrad": FLAG})
+    {'b1': 0.9, 'amsgrad': False}
+    """
+    checked = {}
+    for name, rule in rules.items():
+        value = values[name]
+        if rule is None:
+            checked[name] = value
+        elif rule is RATE_OR_SCHEDULE:
+            checked[name] = value if callable(value) else _rate(owner, name, value)
+        else:
+            checked[name] = as_hyperparameter(owner, name, value, rule)
+    _population_size(owner, **{n: v for n, v in checked.items() if rules[n] is not None})
+    return checked
+
+
+def _rate(owner: str, name: str, value: Any) -> Hyper:
+    try:
+        return as_hyperparameter(owner, name, value, LEARNING_RATE)
+    except InvalidParameterError as err:
+        raise InvalidParameterError(
+            f"{err} A schedule (a callable step -> learning rate) is accepted too."
+        ) from None
+
+
+def hyperparameter_rules(
+    table: Mapping[str, Rule | None] | None = None, /, **rules: Rule | None
+) -> Callable[[Callable], Callable]:
+    """Decorate a factory so its arguments are checked by :func:`check_hyperparameters` first.
+
+    Each argument's rule is ``rules[name]``, else ``table[name]`` (a table shared by several
+    factories, by argument name); every argument needs one (``None`` for an argument the
+    factory checks itself). The factory is then called with the checked values, and messages
+    name it ("The 'b1' parameter of adam must be ...").
+
+    >>> @hyperparameter_rules(decay=UNIT_OPEN)
+    ... def smooth(decay=0.9):
+    ...     return decay
+    >>> smooth(0)  # an int comes back as a float
+    0.0
+    >>> smooth(decay=2.0)
+    Traceback (most recent call last):
+    ...
+    descentlab._validation.InvalidParameterError: The 'decay' parameter of smooth must be a float in the range [0.0, 1.0). Got 2.0 instead.
+    """
+    known = {**(table or {}), **rules}
+
+    def decorate(factory: Callable) -> Callable:
+        signature = inspect.signature(factory)
+        names = list(signature.parameters)
+        if not set(names) <= set(known) or not set(rules) <= set(names):
+            raise TypeError(  # a mistake in the library, found at import time
+                f"The rules of {factory.__name__} must name exactly its arguments {names}; "
+                f"got {sorted(set(rules) | (set(known) & set(names)))}."
+            )
+        owner, own = factory.__name__, {name: known[name] for name in names}
+
+        @functools.wraps(factory)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return factory(**check_hyperparameters(owner, bound.arguments, own))
+
+        return checked
+
+    return decorate
+
+
+def _population_size(owner: str, **hypers: Any) -> int | None:
+    """The K shared by every per-member hyperparameter (``None`` if all are numbers)."""
+    sizes = {name: v.shape[0] for name, v in hypers.items() if isinstance(v, np.ndarray)}
+    if len(set(sizes.values())) > 1:
+        shown = ", ".join(f"{n!r} has {k}" for n, k in sizes.items())
+        raise InvalidParameterError(
+            f"The per-member hyperparameters of {owner} must all have the same length K "
+            f"(one value per population member); {shown}."
+        )
+    return next(iter(sizes.values()), None)
+
+
+def _check_nesterov(owner: str, mu: Hyper, tau: Hyper, nesterov: bool) -> None:
+    """Nesterov momentum needs momentum > 0 and zero dampening (PyTorch's rule)."""
+    if nesterov and (np.any(np.asarray(mu) <= 0.0) or np.any(np.asarray(tau) != 0.0)):
+        raise InvalidParameterError(
+            f"nesterov=True in {owner} needs 'momentum' > 0 and 'dampening' == 0 "
+            f"(for every member). Got momentum={_show(mu)} and dampening={_show(tau)}."
+        )
+
+
+def _show(h: Hyper) -> Any:
+    return h.tolist() if isinstance(h, np.ndarray) else h
 
 
 # ----------------------------------------------------------------------------- shared math
@@ -124,16 +266,9 @@ def _leaf_shaper(*values: Hyper) -> Callable[[np.ndarray], tuple]:
     return shaped
 
 
-def _population_size(owner: str, **hypers: Hyper) -> int | None:
-    """The K shared by every per-member hyperparameter (``None`` if all are numbers)."""
-    sizes = {name: v.shape[0] for name, v in hypers.items() if isinstance(v, np.ndarray)}
-    if len(set(sizes.values())) > 1:
-        shown = ", ".join(f"{n!r} has {k}" for n, k in sizes.items())
-        raise InvalidParameterError(
-            f"The per-member hyperparameters of {owner} must all have the same length K "
-            f"(one value per population member); {shown}."
-        )
-    return next(iter(sizes.values()), None)
+def _size(*values: Any) -> int | None:
+    """K, the length of the per-member arrays among ``values`` (``None`` if all are numbers)."""
+    return next((v.shape[0] for v in values if isinstance(v, np.ndarray)), None)
 
 
 def _check_population(owner: str, size: int | None, params: Params) -> None:
@@ -182,20 +317,25 @@ class ScaleByLearningRateState(NamedTuple):
     learning_rate: Hyper  # alpha of the last update: a float, or (K,) float64 per member
 
 
+@hyperparameter_rules(learning_rate=RATE_OR_SCHEDULE)
 def scale_by_learning_rate(learning_rate: Hyper | Schedule) -> GradientTransformation:
     """Step against the direction: ``u = -alpha_t * g`` (the only transform that flips the sign).
 
-    ``alpha_t`` is ``learning_rate`` itself (a number > 0 or an array ``(K,)``), or
-    ``learning_rate(t)`` for a schedule, where ``t`` = number of updates done so far (0 first).
-    A schedule value that is not finite or is negative raises :class:`InvalidParameterError`.
+    ``alpha_t`` is ``learning_rate`` itself (a number in (0, MAX_LEARNING_RATE] or an array
+    ``(K,)``), or ``learning_rate(t)`` for a schedule, where ``t`` = number of updates done so
+    far (0 first); a schedule's value is checked at every step (:func:`scheduled_rate`).
     The state keeps ``alpha_t`` (:class:`ScaleByLearningRateState`).
     """
+    return _scale_by_learning_rate(learning_rate)
+
+
+def _scale_by_learning_rate(learning_rate: Hyper | Schedule) -> GradientTransformation:
     owner = "scale_by_learning_rate"
     if callable(learning_rate):
         schedule, fixed = learning_rate, None
     else:
-        schedule, fixed = None, as_hyperparameter(owner, "learning_rate", learning_rate, POSITIVE)
-        size = _population_size(owner, learning_rate=fixed)
+        schedule, fixed = None, learning_rate
+        size = _size(fixed)
         neg = _leaf_shaper(-fixed)
         neg_scalar = -fixed if size is None else None
 
@@ -203,7 +343,7 @@ def scale_by_learning_rate(learning_rate: Hyper | Schedule) -> GradientTransform
         if fixed is not None:
             _check_population(owner, size, params)
             return ScaleByLearningRateState(count=0, learning_rate=fixed)
-        return ScaleByLearningRateState(count=0, learning_rate=_scheduled_rate(schedule, 0))
+        return ScaleByLearningRateState(count=0, learning_rate=scheduled_rate(schedule, 0))
 
     def update(grads: Params, state: ScaleByLearningRateState, params: Params | None = None):
         del params
@@ -215,7 +355,7 @@ def scale_by_learning_rate(learning_rate: Hyper | Schedule) -> GradientTransform
             else:
                 updates = {k: neg(g)[0] * g for k, g in grads.items()}
         else:
-            rate = _scheduled_rate(schedule, count)
+            rate = scheduled_rate(schedule, count)
             if rate.__class__ is float:
                 lr = -rate
                 updates = {k: lr * g for k, g in grads.items()}
@@ -227,24 +367,48 @@ def scale_by_learning_rate(learning_rate: Hyper | Schedule) -> GradientTransform
     return GradientTransformation(init, update)
 
 
-def _scheduled_rate(schedule: Schedule, count: int) -> Hyper:
-    """``schedule(count)`` as a float or a ``(K,)`` array; raise if not finite or negative."""
-    lr = schedule(count)
+def scheduled_rate(schedule: Schedule, step: int) -> Hyper:
+    """``schedule(step)`` as a float or a ``(K,)`` array, checked to lie in :data:`RATE_OR_ZERO`.
+
+    Raises:
+      InvalidParameterError: the schedule returned something else (NaN, inf, a negative or
+        huge rate, text, an array of another shape), naming the schedule and the step.
+
+    >>> scheduled_rate(lambda step: 0.5 / (1 + step), 4)
+    0.1
+    """
+    given = lr = schedule(step)
     if lr.__class__ is not float:
-        lr = np.asarray(lr, dtype=np.float64)
-        if lr.ndim == 0:
+        lr = _as_real_array(lr)
+        if lr is not None and lr.ndim == 0:
             lr = float(lr)
     if lr.__class__ is float:
-        if math.isfinite(lr) and lr >= 0.0:
+        if 0.0 <= lr <= _MAX_RATE:  # False for NaN
             return lr
-        shown = lr
+    elif lr is not None and lr.ndim == 1 and lr.size and np.all((lr >= 0.0) & (lr <= _MAX_RATE)):
+        return lr
+    raise _bad_rate(schedule, step, given if lr is None else lr)
+
+
+def _as_real_array(x: Any) -> np.ndarray | None:
+    """``x`` as a float64 array if it is a real number or an array of them (not bools), else None."""
+    if isinstance(x, str | bytes):
+        return None
+    try:
+        arr = np.asarray(x)
+    except ValueError:  # a ragged nest of lists
+        return None
+    return arr.astype(np.float64, copy=False) if arr.dtype.kind in "iuf" else None
+
+
+def _bad_rate(schedule: Schedule, step: int, lr: Any) -> InvalidParameterError:
+    if isinstance(lr, np.ndarray):
+        shown = repr(lr.tolist() if lr.size <= 10 else f"an array of shape {lr.shape}")
     else:
-        if lr.ndim == 1 and np.all(np.isfinite(lr)) and np.all(lr >= 0.0):
-            return lr
-        shown = lr.tolist() if lr.size <= 10 else f"an array of shape {lr.shape}"
-    raise InvalidParameterError(
-        f"The learning-rate schedule {_describe(schedule)} returned {shown!r} at step {count}; "
-        "a learning rate must be a finite number >= 0 (or an array of shape (K,) of them)."
+        shown = repr(lr) if isinstance(lr, float) else f"{lr!r:.80} ({type(lr).__name__})"
+    return InvalidParameterError(
+        f"The learning-rate schedule {_describe(schedule)} returned {shown} at step {step}; "
+        f"a learning rate must be {RATE_OR_ZERO} (or an array of shape (K,) of them)."
     )
 
 
@@ -269,20 +433,24 @@ class TraceState(NamedTuple):
     trace: Params  # the momentum buffer b, shaped like params
 
 
+@hyperparameter_rules(decay=UNIT_OPEN, dampening=UNIT_CLOSED, nesterov=FLAG)
 def trace(
     decay: Hyper, *, dampening: Hyper = 0.0, nesterov: bool = False
 ) -> GradientTransformation:
     """Heavy-ball momentum with PyTorch SGD's conventions (see :func:`~.aliases.sgd`).
 
     First step ``b = g``; later ``b = mu * b + (1 - tau) * g``; ``u = g + mu * b`` (Nesterov)
-    or ``u = b``. ``mu`` = ``decay``, ``tau`` = ``dampening``; as in PyTorch, dampening acts
-    only where ``mu > 0`` (a member with ``mu = 0`` gets ``u = g``).
+    or ``u = b``. ``mu`` = ``decay`` in [0, 1), ``tau`` = ``dampening`` in [0, 1]; as in
+    PyTorch, dampening acts only where ``mu > 0`` (a member with ``mu = 0`` gets ``u = g``),
+    and ``nesterov`` needs ``mu > 0`` and ``tau = 0``.
     """
+    _check_nesterov("trace", decay, dampening, nesterov)
+    return _trace(decay, dampening, nesterov)
+
+
+def _trace(mu: Hyper, tau: Hyper, nesterov: bool) -> GradientTransformation:
     owner = "trace"
-    mu = as_hyperparameter(owner, "decay", decay, UNIT_OPEN)
-    tau = as_hyperparameter(owner, "dampening", dampening, UNIT_CLOSED)
-    nesterov = _check_nesterov(owner, mu, tau, nesterov)
-    size = _population_size(owner, decay=mu, dampening=tau)
+    size = _size(mu, tau)
     # Dampening is ignored where mu = 0, so those members see plain gradients (PyTorch's rule).
     keep = np.where(np.asarray(mu) == 0.0, 1.0, 1.0 - np.asarray(tau))
     keep = float(keep) if keep.ndim == 0 else keep
@@ -316,21 +484,6 @@ def trace(
     return GradientTransformation(init, update)
 
 
-def _check_nesterov(owner: str, mu: Hyper, tau: Hyper, nesterov: Any) -> bool:
-    """Check the ``nesterov`` flag: it needs momentum > 0 and zero dampening (PyTorch's rule)."""
-    check_param(owner, "nesterov", nesterov, FLAG)
-    if nesterov and (np.any(np.asarray(mu) <= 0.0) or np.any(np.asarray(tau) != 0.0)):
-        raise InvalidParameterError(
-            f"nesterov=True in {owner} needs 'momentum' > 0 and 'dampening' == 0 "
-            f"(for every member). Got momentum={_show(mu)} and dampening={_show(tau)}."
-        )
-    return bool(nesterov)
-
-
-def _show(h: Hyper) -> Any:
-    return h.tolist() if isinstance(h, np.ndarray) else h
-
-
 class EmaState(NamedTuple):
     """State of :func:`ema`."""
 
@@ -338,14 +491,18 @@ class EmaState(NamedTuple):
     ema: Params  # the velocity v, shaped like params
 
 
+@hyperparameter_rules(decay=UNIT_OPEN)
 def ema(decay: Hyper) -> GradientTransformation:
     """The seed's momentum velocity: ``v = beta * v + (1 - beta) * g``; ``u = v`` (from v = 0).
 
-    ``beta`` = ``decay``; no bias correction (see :func:`~.aliases.momentum`).
+    ``beta`` = ``decay`` in [0, 1); no bias correction (see :func:`~.aliases.momentum`).
     """
+    return _ema(decay)
+
+
+def _ema(beta: Hyper) -> GradientTransformation:
     owner = "ema"
-    beta = as_hyperparameter(owner, "decay", decay, UNIT_OPEN)
-    size = _population_size(owner, decay=beta)
+    size = _size(beta)
     shaped = _leaf_shaper(beta)
 
     def init(params: Params) -> EmaState:
@@ -373,6 +530,7 @@ class ScaleByRmsState(NamedTuple):
     mu: Params | None = None  # running average of g (centered only, else None)
 
 
+@hyperparameter_rules(decay=UNIT_OPEN, eps=NON_NEGATIVE, centered=FLAG, debias=FLAG)
 def scale_by_rms(
     decay: Hyper = 0.99, eps: Hyper = 1e-8, *, centered: bool = False, debias: bool = False
 ) -> GradientTransformation:
@@ -380,15 +538,15 @@ def scale_by_rms(
 
     ``s = rho * s + (1 - rho) * g**2``; centered also ``m = rho * m + (1 - rho) * g`` and
     ``s - m**2`` in place of ``s``; ``u = g / (sqrt(s) + eps)`` with eps outside the root.
-    ``debias=True`` divides each average by ``1 - rho**t`` (t counts from 1): then this equals
-    :func:`scale_by_adam` with ``b1 = 0``.
+    ``rho`` = ``decay`` in [0, 1), ``eps`` >= 0. ``debias=True`` divides each average by
+    ``1 - rho**t`` (t counts from 1): then this equals :func:`scale_by_adam` with ``b1 = 0``.
     """
+    return _scale_by_rms(decay, eps, centered, debias)
+
+
+def _scale_by_rms(rho: Hyper, eps: Hyper, centered: bool, debias: bool) -> GradientTransformation:
     owner = "scale_by_rms"
-    rho = as_hyperparameter(owner, "decay", decay, UNIT_OPEN)
-    eps = as_hyperparameter(owner, "eps", eps, NON_NEGATIVE)
-    centered = _check_flag(owner, "centered", centered)
-    debias = _check_flag(owner, "debias", debias)
-    size = _population_size(owner, decay=rho, eps=eps)
+    size = _size(rho, eps)
     shaped = _leaf_shaper(rho, eps)
 
     def init(params: Params) -> ScaleByRmsState:
@@ -427,19 +585,21 @@ class ScaleByAdagradState(NamedTuple):
     sum_of_squares: Params  # G: initial value + sum of every g**2 so far
 
 
+@hyperparameter_rules(initial_accumulator_value=NON_NEGATIVE, eps=NON_NEGATIVE)
 def scale_by_adagrad(
     initial_accumulator_value: Hyper = 0.0, eps: Hyper = 1e-10
 ) -> GradientTransformation:
     """Adagrad scaling with PyTorch's conventions (see :func:`~.aliases.adagrad`).
 
-    ``G = G + g**2`` (G starts at ``initial_accumulator_value``); ``u = g / (sqrt(G) + eps)``.
+    ``G = G + g**2`` (G starts at ``initial_accumulator_value`` >= 0);
+    ``u = g / (sqrt(G) + eps)`` with ``eps`` >= 0.
     """
+    return _scale_by_adagrad(initial_accumulator_value, eps)
+
+
+def _scale_by_adagrad(g0: Hyper, eps: Hyper) -> GradientTransformation:
     owner = "scale_by_adagrad"
-    g0 = as_hyperparameter(
-        owner, "initial_accumulator_value", initial_accumulator_value, NON_NEGATIVE
-    )
-    eps = as_hyperparameter(owner, "eps", eps, NON_NEGATIVE)
-    size = _population_size(owner, initial_accumulator_value=g0, eps=eps)
+    size = _size(g0, eps)
     shaped = _leaf_shaper(g0, eps)
 
     def init(params: Params) -> ScaleByAdagradState:
@@ -475,6 +635,9 @@ class ScaleByAdamState(NamedTuple):
     nu_max: Params | None = None  # running max of s (amsgrad only, else None)
 
 
+@hyperparameter_rules(
+    b1=UNIT_OPEN, b2=UNIT_OPEN, eps=NON_NEGATIVE, eps_root=NON_NEGATIVE, amsgrad=FLAG
+)
 def scale_by_adam(
     b1: Hyper = 0.9,
     b2: Hyper = 0.999,
@@ -487,15 +650,17 @@ def scale_by_adam(
 
     ``v = b1 * v + (1 - b1) * g``; ``s = b2 * s + (1 - b2) * g**2``; amsgrad uses
     ``s_max = max(s_max, s)`` in place of ``s``; with ``t = count + 1`` (t counts from 1),
-    ``u = (v / (1 - b1**t)) / (sqrt(s / (1 - b2**t) + eps_root) + eps)``.
+    ``u = (v / (1 - b1**t)) / (sqrt(s / (1 - b2**t) + eps_root) + eps)``. ``b1``, ``b2`` in
+    [0, 1); ``eps``, ``eps_root`` >= 0.
     """
+    return _scale_by_adam(b1, b2, eps, eps_root, amsgrad)
+
+
+def _scale_by_adam(
+    b1: Hyper, b2: Hyper, eps: Hyper, eps_root: Hyper, amsgrad: bool
+) -> GradientTransformation:
     owner = "scale_by_adam"
-    b1 = as_hyperparameter(owner, "b1", b1, UNIT_OPEN)
-    b2 = as_hyperparameter(owner, "b2", b2, UNIT_OPEN)
-    eps = as_hyperparameter(owner, "eps", eps, NON_NEGATIVE)
-    eps_root = as_hyperparameter(owner, "eps_root", eps_root, NON_NEGATIVE)
-    amsgrad = _check_flag(owner, "amsgrad", amsgrad)
-    size = _population_size(owner, b1=b1, b2=b2, eps=eps, eps_root=eps_root)
+    size = _size(b1, b2, eps, eps_root)
     shaped = _leaf_shaper(b1, b2, eps, eps_root)
     no_root = eps_root.__class__ is float and eps_root == 0.0
 
@@ -536,25 +701,24 @@ def scale_by_adam(
     return GradientTransformation(init, update)
 
 
-def _check_flag(owner: str, name: str, value: Any) -> bool:
-    """Check a boolean setting (``True`` or ``False``, nothing else) and return it."""
-    return bool(check_param(owner, name, value, FLAG))
-
-
 # ----------------------------------------------------------------------------- weight decay, clipping
 
 
+@hyperparameter_rules(weight_decay=NON_NEGATIVE)
 def add_decayed_weights(weight_decay: Hyper) -> GradientTransformation:
-    """Weight decay: ``u = g + lambda * W`` (``lambda`` = ``weight_decay``; needs params).
+    """Weight decay: ``u = g + lambda * W`` (``lambda`` = ``weight_decay`` >= 0; needs params).
 
     Placed first in a chain it is PyTorch's coupled ``weight_decay`` (the decay term goes
     through the adaptive scaling, L2 regularisation); placed after the scaling and before
     the learning rate it is AdamW's decoupled decay (Loshchilov & Hutter). With
     ``weight_decay = 0`` the gradients pass through untouched.
     """
+    return _add_decayed_weights(weight_decay)
+
+
+def _add_decayed_weights(lam: Hyper) -> GradientTransformation:
     owner = "add_decayed_weights"
-    lam = as_hyperparameter(owner, "weight_decay", weight_decay, NON_NEGATIVE)
-    size = _population_size(owner, weight_decay=lam)
+    size = _size(lam)
     shaped = _leaf_shaper(lam)
     passthrough = lam.__class__ is float and lam == 0.0
 
@@ -575,6 +739,7 @@ def add_decayed_weights(weight_decay: Hyper) -> GradientTransformation:
     return GradientTransformation(init, update)
 
 
+@hyperparameter_rules(max_norm=POSITIVE, per_member=FLAG)
 def clip_by_global_norm(max_norm: Hyper, *, per_member: bool = False) -> GradientTransformation:
     """Rescale so the global norm is at most ``c`` = ``max_norm``: ``u = g * min(1, c / ||g||)``.
 
@@ -583,15 +748,18 @@ def clip_by_global_norm(max_norm: Hyper, *, per_member: bool = False) -> Gradien
     one scale per member, and ``max_norm`` may be an array ``(K,)``. Unlike PyTorch's
     ``clip_grad_norm_`` there is no ``1e-6`` added to the norm.
     """
-    owner = "clip_by_global_norm"
-    c = as_hyperparameter(owner, "max_norm", max_norm, POSITIVE)
-    per_member = _check_flag(owner, "per_member", per_member)
-    size = _population_size(owner, max_norm=c)
-    if size is not None and not per_member:
+    if isinstance(max_norm, np.ndarray) and not per_member:
         raise InvalidParameterError(
-            f"The 'max_norm' parameter of {owner} may be an array (one value per member) only "
-            "with per_member=True; the global norm is one number for the whole population."
+            "The 'max_norm' parameter of clip_by_global_norm may be an array (one value per "
+            "member) only with per_member=True; the global norm is one number for the whole "
+            "population."
         )
+    return _clip_by_global_norm(max_norm, per_member)
+
+
+def _clip_by_global_norm(c: Hyper, per_member: bool) -> GradientTransformation:
+    owner = "clip_by_global_norm"
+    size = _size(c)
 
     def init(params: Params) -> EmptyState:
         _check_population(owner, size, params)
