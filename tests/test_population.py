@@ -21,6 +21,7 @@ from descentlab.experiments.data import ExperimentData
 from descentlab.experiments.population import (
     Population,
     Run,
+    build_run_optimizer,
     evaluate,
     train_population,
 )
@@ -395,3 +396,14 @@ def test_population_of_1000_with_adam_adds_well_under_100_MB() -> None:
     np.testing.assert_array_equal(
         result.history.train_accuracy[-1], NET.accuracy(result.params, data.X, data.y)
     )
+
+
+def test_hostile_run_settings_are_refused_by_name() -> None:
+    # an int too large for a float is kept and refused by the optimizer, by name
+    with pytest.raises(InvalidParameterError, match="'b1' parameter of adam"):
+        build_run_optimizer(Run("adam", {"lr": 0.1, "b1": 10**400}))
+    # a flag given as 1 is refused as given, not as 1.0
+    with pytest.raises(InvalidParameterError, match=r"'amsgrad' parameter of adam .* Got 1 "):
+        build_run_optimizer(Run("adam", {"lr": 0.1, "amsgrad": 1}))
+    with pytest.raises(InvalidParameterError, match="optimizer 0 must be a GradientTransformation"):
+        stack_optimizers([1], [1])

@@ -29,12 +29,15 @@ from descentlab import limits
 
 __all__ = [
     "COUNT",
+    "DECAY_FACTOR",
     "FLAG",
     "FRACTION",
     "LEARNING_RATE",
     "NON_NEGATIVE",
     "POSITIVE",
+    "RATE_OR_ZERO",
     "SEED",
+    "STEPS",
     "UNIT_CLOSED",
     "UNIT_OPEN",
     "DataError",
@@ -117,7 +120,7 @@ class Options:
     values: tuple[Any, ...]
 
     def contains(self, x: Any) -> bool:
-        return any(x == v and type(x) is type(v) for v in self.values)
+        return any(type(x) is type(v) and x == v for v in self.values)
 
     def __str__(self) -> str:
         return "one of " + ", ".join(repr(v) for v in self.values)
@@ -137,6 +140,14 @@ FRACTION = Interval(0.0, 1.0, closed="neither")
 """(0, 1): a share of the examples (test or validation size)."""
 LEARNING_RATE = Interval(0.0, limits.MAX_LEARNING_RATE, closed="right")
 """A learning rate: a float in (0, MAX_LEARNING_RATE]."""
+RATE_OR_ZERO = Interval(0.0, limits.MAX_LEARNING_RATE)
+"""[0, MAX_LEARNING_RATE]: a rate that may be 0 — what a schedule may return at any step, its
+final value, a warm-up's start, a piece of a piecewise schedule."""
+DECAY_FACTOR = Interval(0.0, 1.0, closed="right")
+"""(0, 1]: what a decaying schedule multiplies its rate by (``gamma``, ``factor``)."""
+STEPS = Interval(1, 2**53, integer=True)
+"""An int in [1, 2**53]: a number of steps or epochs (2**53, the largest whole number a float
+holds exactly, keeps the step arithmetic exact and inside NumPy's int64)."""
 COUNT = Interval(1, None, integer=True)
 """An int >= 1 (a size, a number of steps)."""
 SEED = Interval(0, limits.MAX_SEED, integer=True)
@@ -179,7 +190,7 @@ def check_param(owner: str, name: str, value: Any, rule: Rule, *, allow_array: b
         if isinstance(value, list | tuple) and allow_array:
             try:
                 value = np.asarray(value, dtype=float)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 pass
         if not _is_number_like(value) or (isinstance(value, np.ndarray) and not allow_array):
             raise InvalidParameterError(

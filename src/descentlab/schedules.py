@@ -29,7 +29,10 @@ from typing import Any
 import numpy as np
 
 from descentlab._validation import (
+    DECAY_FACTOR,
     LEARNING_RATE,
+    RATE_OR_ZERO,
+    STEPS,
     Interval,
     InvalidParameterError,
     check_arguments,
@@ -37,16 +40,13 @@ from descentlab._validation import (
 )
 from descentlab.optimizers.base import as_hyperparameter
 from descentlab.optimizers.transforms import (
-    RATE_OR_ZERO,
     check_hyperparameters,
     hyperparameter_rules,
     scheduled_rate,
 )
 
 __all__ = [
-    "DECAY_FACTOR",
     "SCHEDULES",
-    "STEPS",
     "Schedule",
     "constant",
     "cosine_decay",
@@ -62,11 +62,6 @@ __all__ = [
 Rate = float | np.ndarray
 Steps = int | np.ndarray
 
-DECAY_FACTOR = Interval(0.0, 1.0, closed="right")
-"""(0, 1]: what a decaying schedule multiplies its rate by (``gamma``, ``factor``)."""
-STEPS = Interval(1, 2**53, integer=True)
-"""An int in [1, 2**53]: a number of steps or epochs (2**53, the largest whole number a float
-holds exactly, keeps the step arithmetic exact and inside NumPy's int64)."""
 _WARMUP_STEPS = Interval(0, 2**53, integer=True)
 _MAX_STEP = 2**63 - 1  # the optimizer's step count saturates here (safe_increment)
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from descentlab._validation import InvalidParameterError
+from descentlab._validation import InvalidParameterError, normalize_name
 from descentlab.experiments.data import ExperimentData
 from descentlab.experiments.specs import ScheduleSpec, build_optimizer, resolve_hyperparameters
 from descentlab.nn import MLP
@@ -65,7 +65,10 @@ def _plain(value: Any, name: str = "") -> Any:
     if isinstance(value, int | np.integer) and name in _INTEGER_SCHEDULE_SETTINGS:
         return int(value)
     if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an absurd int: kept, for the optimizer to refuse by name
+            return value
     return value
 
 
@@ -109,8 +112,12 @@ class Run:
             raise InvalidParameterError(
                 f"Run of {self.optimizer!r} needs a learning_rate among its hyperparameters."
             )
-        object.__setattr__(self, "optimizer", self.optimizer.strip().lower().replace("-", "_"))
-        object.__setattr__(self, "hyperparameters", {k: _plain(v) for k, v in hyper.items()})
+        object.__setattr__(self, "optimizer", normalize_name(self.optimizer))
+        flags = {
+            k for k, v in resolve_hyperparameters(self.optimizer).items() if isinstance(v, bool)
+        }
+        plain = {k: v if k in flags else _plain(v) for k, v in hyper.items()}  # flags stay as given
+        object.__setattr__(self, "hyperparameters", plain)
         if self.schedule is not None:
             spec = ScheduleSpec(self.schedule, dict(self.schedule_settings))
             object.__setattr__(self, "schedule", spec.name)

@@ -210,6 +210,12 @@ def stack_optimizers(
     >>> u["w"].round(6).tolist()
     [[-0.1, -0.1], [-0.1, -0.1], [-0.1, -0.1]]
     """
+    for i, opt in enumerate(optimizers):
+        if not isinstance(opt, GradientTransformation):
+            raise InvalidParameterError(
+                f"stack_optimizers() optimizer {i} must be a GradientTransformation; got "
+                f"{type(opt).__name__}."
+            )
     if len(optimizers) != len(sizes) or not optimizers:
         raise InvalidParameterError(
             f"stack_optimizers needs one size per optimizer; got {len(optimizers)} optimizers "

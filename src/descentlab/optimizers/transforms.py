@@ -28,16 +28,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from descentlab import limits
 from descentlab._validation import (
     FLAG,
     LEARNING_RATE,
     NON_NEGATIVE,
     POSITIVE,
+    RATE_OR_ZERO,
     UNIT_CLOSED,
     UNIT_OPEN,
     DataError,
-    Interval,
     InvalidParameterError,
     Rule,
 )
@@ -52,7 +51,6 @@ from descentlab.optimizers.base import (
 
 __all__ = [
     "RATE_OR_SCHEDULE",
-    "RATE_OR_ZERO",
     "EmaState",
     "ScaleByAdagradState",
     "ScaleByAdamState",
@@ -86,9 +84,6 @@ _COUNT_MAX = int(np.iinfo(np.int64).max)
 
 # ----------------------------------------------------------------------------- checking
 
-RATE_OR_ZERO = Interval(0.0, limits.MAX_LEARNING_RATE)
-"""[0, MAX_LEARNING_RATE]: a rate that may be 0 — what a schedule may return at any step, its
-final value, a warm-up's start, a piece of a piecewise schedule."""
 _MAX_RATE = RATE_OR_ZERO.high
 
 
