@@ -6,13 +6,14 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from descentlab.cli import main
-from descentlab.cli.train import load_model
 from descentlab.datasets import load_moons
+from descentlab.model_file import load_model
 
 FAST = ["--epochs", "20", "--quiet"]
 
@@ -118,7 +119,8 @@ ERROR_CASES = [
     (["compare", "--lr", "-0.5"], "must be a float in the range (0.0, 10000.0]. Got -0.5 instead."),
     (
         ["compare", "--optimizers", "adam:lr=-1"],
-        "The 'learning_rate' parameter of adam must be a float > 0.0. Got -1.0 instead.",
+        "The 'learning_rate' parameter of adam must be a float in the range (0.0, 10000.0]. "
+        "Got -1.0 instead.",
     ),
     (
         ["compare", "--batch-size", "0"],
@@ -147,7 +149,10 @@ ERROR_CASES = [
     (["predict", "{not_model}", "{good}"], "is not a descentlab model file"),
     (["report", "{missing}"], "No such run folder"),
     (["report", "{tmp}"], "has no results.json"),
-    (["datasets", "--export", "moons", "{tmp}/no/such/dir/m.csv"], "No such file or directory"),
+    (
+        ["datasets", "--export", "moons", "{tmp}/no/such/dir/m.csv"],
+        "Cannot write '{tmp}/no/such/dir/m.csv': the folder '{tmp}/no/such/dir' does not exist",
+    ),
 ]
 
 
@@ -163,16 +168,21 @@ def test_errors_are_one_line_with_status_2(capsys, files, argv, message):
     assert "Traceback" not in err
 
 
-def test_argparse_usage_errors_exit_2(capsys):
-    for argv in (
-        ["compare", "--epochs", "ten"],
-        ["compare", "--bogus"],
-        ["nosuchcommand"],
-        ["compare", "--init", "zeros"],
-    ):
-        rc, _, err = run_cli(capsys, argv)
-        assert rc == 2
-        assert "error:" in err and "Traceback" not in err
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["compare", "--epochs", "ten"], "argument --epochs: expected a whole number, got 'ten'"),
+        (["compare", "--bogus"], "unrecognized arguments: --bogus"),
+        (["nosuchcommand"], "argument COMMAND: invalid choice: 'nosuchcommand'"),
+        (["compare", "--init", "zeros"], "argument --init: invalid choice: 'zeros'"),
+    ],
+)
+def test_argparse_usage_errors_are_one_line_with_status_2(capsys, argv, message):
+    rc, out, err = run_cli(capsys, argv)
+    assert (rc, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith(f"descentlab: error: {message}"), err
+    command = "descentlab compare" if argv[0] == "compare" else "descentlab"
+    assert err.endswith(f" (see '{command} --help')\n")
 
 
 def test_predict_input_errors(capsys, tmp_path):
@@ -371,3 +381,288 @@ def test_datasets_export_round_trips(capsys, tmp_path):
     assert [int(r[2]) for r in rows[1:]] == moons.y.tolist()
     rc, _, _ = run_cli(capsys, ["datasets", "--export", "iris", str(tmp_path / "iris.csv")])
     assert (tmp_path / "iris.csv").read_text().splitlines()[1].endswith(",setosa")
+
+
+# ----------------------------------------------------------------------------- hostile numbers
+
+
+def _no_new_files(tmp_path, argv, message, capsys):
+    """Run ``argv`` in ``tmp_path``: status 2, one line holding ``message``, nothing written."""
+    before = sorted(tmp_path.rglob("*"))
+    rc, out, err = run_cli(capsys, argv)
+    assert (rc, out) == (2, ""), err
+    assert err.count("\n") == 1 and err.startswith("descentlab: error: "), err
+    assert message in err, err
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sweep", "--seeds", "100000000"], "--seeds: a number of seeds must be from 1 to 10000"),
+        (["sweep", "--seeds", "1e8"], "--seeds: expected a whole number, got '1e8'"),
+        (["sweep", "--seeds", "0..100000000"], "at most 10000 seeds (descentlab.limits.MAX_SEEDS)"),
+        (["sweep", "--seeds", "3,5000000000"], "a seed must be from 0 to 4294967295"),
+        (["sweep", "--seeds", "9..3"], "expected FIRST..LAST with FIRST <= LAST"),
+        (["benchmark", "--eval-seeds", "4294967296"], "a number of seeds must be from 1 to 10000"),
+        (["benchmark", "--tune-seeds=-1..3"], "a seed must be from 0 to 4294967295"),
+        (["sweep", "--lr-points", "100000000"], "--lr-points: the number of values must be from"),
+        (["benchmark", "--lr-points", "0"], "--lr-points: the number of values must be from 1"),
+        (["sweep", "--batch-size", "32,x"], "--batch-size: expected a whole number, got 'x'"),
+        (["sweep", "--test-seed", "-1"], "--test-seed: a seed must be from 0 to 4294967295"),
+        (["compare", "--seed", "4294967296"], "--seed: a seed must be from 0 to 4294967295"),
+        (["compare", "--seed", "٣"], "--seed: expected a whole number, got '٣'"),
+        (["compare", "--epochs", "1e21"], "--epochs: expected a whole number, got '1e21'"),
+        (["compare", "--epochs", "1" * 200], "--epochs: expected a whole number"),
+        (["compare", "--lr", "nan"], "--lr: expected a finite number, got 'nan'"),
+        (["compare", "--lr", "1e999"], "--lr: expected a finite number, got '1e999'"),
+        (["compare", "--test-size", "inf"], "--test-size: expected a fraction like 0.25"),
+        (["trajectories", "--seed", "4294967296"], "--seed: a seed must be from 0 to 4294967295"),
+    ],
+)
+def test_absurd_numbers_are_refused_while_parsing(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    _no_new_files(tmp_path, [*argv, "--out", "out"], message, capsys)
+
+
+@pytest.mark.parametrize("command", ["compare", "train", "sweep", "benchmark"])
+def test_a_huge_number_of_epochs_is_refused_up_front(capsys, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    argv = [command, "--epochs", "1000000000000000000000", "--out", "out", "-q"]
+    _no_new_files(tmp_path, argv, "must be an int in the range [1, 10000000]", capsys)
+
+
+def test_main_reports_a_bug_in_one_line_with_status_70(capsys, monkeypatch):
+    import descentlab.cli.datasets as datasets_cli
+
+    def broken(args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(datasets_cli, "run", broken)
+    monkeypatch.delenv("DESCENTLAB_DEBUG", raising=False)
+    rc, out, err = run_cli(capsys, ["datasets"])
+    assert (rc, out) == (70, "")
+    assert err == (
+        "descentlab: internal error: ZeroDivisionError: division by zero (please report it; "
+        "set DESCENTLAB_DEBUG=1 to see the traceback)\n"
+    )
+    monkeypatch.setenv("DESCENTLAB_DEBUG", "1")
+    rc, _, err = run_cli(capsys, ["datasets"])
+    assert rc == 70
+    assert err.startswith("Traceback") and err.endswith("see the traceback)\n")
+
+
+# ----------------------------------------------------------------------------- nothing written
+
+
+@pytest.fixture
+def model(tmp_path):
+    path = tmp_path / "model.npz"
+    assert main(["train", "--epochs", "5", "--quiet", "--out", str(path)]) == 0
+    return path
+
+
+def test_predict_writes_nothing_when_a_label_is_unknown(capsys, tmp_path, model):
+    capsys.readouterr()
+    data = tmp_path / "in.csv"
+    data.write_text("x1,x2,y\n0.1,0.2,0\n0.3,0.4,7\n")
+    out = tmp_path / "preds.csv"
+    before = sorted(tmp_path.iterdir())
+    rc, stdout, err = run_cli(capsys, ["predict", str(model), str(data), "--out", str(out)])
+    assert (rc, stdout) == (2, "")
+    assert err == (
+        f"descentlab: error: The label '7' in column 'y' of '{data}' (row 2) is not one of the "
+        "model's classes [0, 1].\n"
+    )
+    assert sorted(tmp_path.iterdir()) == before  # no predictions, no temporary file
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("no/such/dir/p.csv", "Cannot write '{tmp}/no/such/dir/p.csv': the folder"),
+        (".", "'{tmp}' is a folder"),
+    ],
+)
+def test_predict_checks_its_output_before_writing(capsys, tmp_path, model, out, message):
+    capsys.readouterr()
+    points = tmp_path / "points.csv"
+    points.write_text("x1,x2\n0.1,0.2\n")
+    argv = ["predict", str(model), str(points), "--out", f"{tmp_path}/{out}"]
+    _no_new_files(tmp_path, argv, message.format(tmp=tmp_path), capsys)
+
+
+def _overflowing(model, path):
+    """A copy of ``model`` (layer_dims [2, 5, 2, 1]) that overflows to +inf in both hidden
+    layers for positive inputs, and whose output adds +inf and -inf: NaN."""
+    with np.load(model) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["W1"] = np.full((5, 2), 1e300)
+    arrays["W2"] = np.full((2, 5), 1e300)
+    arrays["W3"] = np.array([[1e300, -1e300]])
+    np.savez(path, **arrays)
+    return path
+
+
+def test_predict_refuses_a_model_whose_probabilities_overflow(capsys, tmp_path, model):
+    capsys.readouterr()
+    huge = _overflowing(model, tmp_path / "huge.npz")
+    points = tmp_path / "points.csv"
+    points.write_text("x1,x2\n0.5,0.3\n2.0,1.0\n")
+    argv = ["predict", str(huge), str(points), "--out", str(tmp_path / "p.csv")]
+    _no_new_files(tmp_path, argv, f"no finite probabilities for row 1 of '{points}'", capsys)
+
+
+def test_train_refuses_to_save_weights_that_are_not_finite(capsys, tmp_path):
+    # Adam without any epsilon divides 0 by 0 for a dead ReLU unit: NaN weights.
+    out = tmp_path / "sub" / "nan.npz"
+    argv = ["train", "--optimizer", "adam:lr=10,eps=0,eps_root=0", "--epochs", "50", "-q"]
+    _no_new_files(tmp_path, [*argv, "--out", str(out)], f"Not saving '{out}'", capsys)
+
+
+def test_train_saves_a_diverged_model_whose_weights_are_finite(capsys, tmp_path):
+    out = tmp_path / "m.npz"
+    rc, _, err = run_cli(
+        capsys, ["train", "--optimizer", "gd:lr=5000", "--epochs", "30", "-q", "--out", str(out)]
+    )
+    assert rc == 0
+    assert err.startswith("descentlab: warning: Training diverged at epoch 0")
+    assert load_model(out).meta["summary"]["status"] == "diverged"
+
+
+def test_datasets_export_checks_the_destination_first(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken").mkdir()
+    _no_new_files(
+        tmp_path, ["datasets", "--export", "moons", "taken"], "'taken' is a folder", capsys
+    )
+    _no_new_files(
+        tmp_path,
+        ["datasets", "--export", "moons:n_samples=100000000000", "m.csv"],
+        "must be an int in the range [2, 10000000]. Got 100000000000",
+        capsys,
+    )
+
+
+def test_trajectories_check_both_outputs_before_drawing(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.gif").mkdir()  # the GIF's name is taken by a folder: refuse before the PNG
+    argv = ["trajectories", "--steps", "3", "--out", "t.png", "--animate", "--quiet"]
+    _no_new_files(tmp_path, argv, "'t.gif' is a folder", capsys)
+    argv = ["trajectories", "--steps", "3", "--out", "no/t.png", "--quiet"]
+    _no_new_files(tmp_path, argv, "Cannot write 'no/t.png'", capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--max-concurrent", "65"], "--max-concurrent must be an int in the range [1, 64]"),
+        (["--max-concurrent", "0"], "--max-concurrent must be an int in the range [1, 64]"),
+        (["--port", "70000"], "--port must be an int in the range [1, 65535]. Got 70000"),
+        (["--host", "a" * 300], "cannot listen on 'aaaa"),
+        (["--host", "x\x00y"], "cannot listen on 'x\\x00y'"),
+    ],
+)
+def test_playground_options_are_checked_before_serving(capsys, argv, message):
+    rc, out, err = run_cli(capsys, ["playground", "--no-browser", *argv])
+    assert (rc, out) == (2, "")
+    assert err.count("\n") == 1 and message in err, err
+
+
+# ----------------------------------------------------------------------------- shared options
+
+
+def test_benchmark_takes_the_shared_data_and_training_options():
+    from descentlab.cli import benchmark, build_parser
+    from descentlab.experiments.specs import DatasetSpec
+
+    argv = "benchmark --dataset iris --test-size 0.2 --test-seed 3 --val-seed 5 --shuffle none"
+    spec = benchmark.spec_from_args(build_parser().parse_args(argv.split()))
+    assert spec.dataset == DatasetSpec("iris", holdout="split", test_size=0.2, test_seed=3)
+    assert (spec.val_seed, spec.shuffle) == (5, "none")
+
+
+def test_choices_come_from_the_library_registries(capsys):
+    from descentlab.experiments.parallel import BACKENDS
+    from descentlab.nn import ACTIVATIONS, INITIALISERS
+    from descentlab.training import SHUFFLES
+
+    for command in ("compare", "train", "sweep", "benchmark"):
+        _, out, _ = run_cli(capsys, [command, "--help"])
+        for names in (ACTIVATIONS, INITIALISERS, SHUFFLES):
+            assert "{" + ",".join(names) + "}" in out
+    _, out, _ = run_cli(capsys, ["sweep", "--help"])
+    assert "{" + ",".join(BACKENDS) + "}" in out
+
+
+# ----------------------------------------------------------------------------- sweep table
+
+
+def test_sweep_table_comes_from_the_rows_not_the_summary_file(capsys, tmp_path, monkeypatch):
+    from descentlab.experiments import sweep as sweep_module
+
+    row = {
+        "run_id": "r0", "config_id": "c0", "optimizer": "adam", "learning_rate": "0.01",
+        "val_accuracy": "0.9", "test_accuracy": "0.85", "final_cost": "0.2", "diverged": "false",
+    }  # fmt: skip
+    rows = [
+        row,
+        {**row, "run_id": "r1", "config_id": "c1", "learning_rate": "0.1", "val_accuracy": "nan",
+         "diverged": "true"},
+        {**row, "run_id": "r2", "config_id": "c2", "optimizer": "gd", "val_accuracy": "nan",
+         "test_accuracy": "nan", "diverged": "true"},
+    ]  # fmt: skip
+    (tmp_path / "summary.csv").write_text("garbage\n\x00,,\n")
+
+    def fake_run_sweep(spec, out_dir, **kwargs):
+        return sweep_module.SweepResult(Path(out_dir), rows, 3, 3, "completed", 0.1, ["x.csv"])
+
+    monkeypatch.setattr(sweep_module, "run_sweep", fake_run_sweep)
+    rc, out, _ = run_cli(capsys, ["sweep", "--out", str(tmp_path), "-q"])
+    assert rc == 0
+    table = [line.split() for line in out.splitlines()[1:3]]
+    assert table == [
+        ["adam", "0.01", "0.9000", "0.8500", "0/1"],
+        ["gd", "0.01", "nan", "nan", "1/1"],
+    ]
+
+
+# ----------------------------------------------------------------------------- quiet runs
+
+
+def _quiet_process(tmp_path, *argv):
+    return subprocess.run(
+        [sys.executable, "-m", "descentlab", *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["compare", "--optimizers", "gd:lr=5000,adam", "--epochs", "30", "-q", "--out", "c"],
+        ["train", "--optimizer", "adam:lr=10,eps=0,eps_root=0", "--epochs", "30", "-q"],
+        ["trajectories", "--function", "saddle", "--lr", "100", "--quiet", "--out", "t.png"],
+        ["trajectories", "--start=1e300,1e300", "--quiet", "--out", "t.png"],
+        ["trajectories", "--noise", "--start=1e300,-1e300", "--quiet", "--out", "n.png"],
+    ],
+    ids=["compare", "train", "trajectories", "trajectories-start", "trajectories-noise"],
+)
+def test_quiet_runs_print_no_numpy_warnings(tmp_path, argv):
+    proc = _quiet_process(tmp_path, *argv)
+    assert proc.returncode in (0, 2), proc.stderr
+    assert "Warning" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    if proc.returncode == 2:
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("descentlab: error:")
+
+
+def test_predict_with_huge_weights_prints_no_numpy_warnings(tmp_path, model):
+    _overflowing(model, tmp_path / "huge.npz")
+    (tmp_path / "p.csv").write_text("x1,x2\n0.5,0.25\n")
+    proc = _quiet_process(tmp_path, "predict", "huge.npz", "p.csv", "--out", "out.csv")
+    assert proc.returncode == 2
+    assert "Warning" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert not (tmp_path / "out.csv").exists()

@@ -440,14 +440,17 @@ def test_cli_noise_picture(tmp_path):
 @pytest.mark.parametrize(
     ("argv", "match"),
     [
-        (["--function", "sphere"], r"Unknown surface 'sphere'\. Known surfaces: beale"),
+        (["--function", "sphere"], r"Unknown surface 'sphere'; the known surfaces are quadratic"),
         (["--function", "quadratic,beale"], "--function takes one name"),
         (["--optimizers", "gd,lbfgs"], "Unknown optimizer 'lbfgs'"),
         (["--optimizers", "adam:beta=0.9"], "Unknown hyperparameter 'beta' for optimizer 'adam'"),
         (["--optimizers", "adam:lr=fast"], "the lr of 'adam' must be a number"),
         (["--optimizers", "gd,gd"], "--optimizers lists 'gd' twice"),
-        (["--lr", "0"], "--lr must be positive"),
-        (["--steps", "0"], "--steps must be positive"),
+        (["--lr", "0"], r"--lr must be a float in the range \(0\.0, 10000\.0\]\. Got 0\.0"),
+        (["--lr", "1e5"], r"--lr must be a float in the range \(0\.0, 10000\.0\]"),
+        (["--steps", "0"], r"--steps must be an int in the range \[1, 10000000\]\. Got 0"),
+        (["--steps", "100000000"], r"--steps must be an int in the range \[1, 10000000\]"),
+        (["--noise", "--batch-size", "0"], r"--batch-size must be an int >= 1\. Got 0"),
         (["--start", "1"], "--start must be two finite numbers"),
         (
             ["--schedule", "exponential:lr=0.1,gamma=0.5"],

@@ -16,7 +16,21 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from descentlab.cli.sweep import _seeds
+from descentlab.cli.options import (
+    add_data_options,
+    add_network_options,
+    add_optimizer_options,
+    add_output_options,
+    add_parallel_options,
+    add_training_options,
+    check_parallel,
+    dataset_from_args,
+    finite_float,
+    format_table,
+    optimizers_from_args,
+    seed_list,
+)
+from descentlab.experiments.benchmark import BenchmarkSpec
 
 __all__ = ["add_parser", "run", "spec_from_args"]
 
@@ -49,95 +63,74 @@ def add_parser(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--dataset", metavar="NAME|FILE", help="as for compare (default: moons)")
-    p.add_argument("--target", metavar="COLUMN", help="label column of a CSV file")
-    p.add_argument(
-        "--optimizers",
-        action="append",
-        metavar="SPEC",
-        help="optimizers with fixed settings (default: gd,momentum,adam)",
-    )
-    p.add_argument(
-        "--lr", metavar="VALUES", help="the tuning grid: a list or LOW..HIGH (default 1e-4..1e-1)"
-    )
-    p.add_argument("--lr-points", type=int, metavar="N", help="values in an --lr range (default 8)")
-    p.add_argument(
+    defaults = BenchmarkSpec()
+    add_data_options(p, holdout_seeds=True)
+    tuning = add_optimizer_options(p, grid=True, schedule=False, title="tuning")
+    tuning.add_argument(
         "--untuned-lr",
-        type=float,
+        type=finite_float,
         metavar="ALPHA",
-        help="the untuned setting measured beside (default: the seed's 0.0007)",
+        help=f"the untuned setting measured beside (default: the seed's {defaults.untuned_lr})",
     )
-    p.add_argument(
-        "--tune-seeds", type=_seeds, metavar="N|LIST", help="tuning seeds (default: 5, i.e. 0..4)"
+    tuning.add_argument(
+        "--tune-seeds",
+        type=seed_list,
+        metavar="N|LIST",
+        help="tuning seeds (default: 5, i.e. 0..4)",
     )
-    p.add_argument(
+    tuning.add_argument(
         "--eval-seeds",
-        type=_seeds,
+        type=seed_list,
         metavar="LIST",
         help="fresh seeds for the measurement (default: 100..109)",
     )
-    p.add_argument("--epochs", type=int, metavar="N", help="epochs (default: 10000)")
-    p.add_argument("--batch-size", type=int, metavar="N", help="mini-batch size (default: 64)")
-    p.add_argument("--layers", metavar="N,N", help="hidden layer sizes (default: 5,2)")
-    p.add_argument("--activation", choices=("relu", "tanh", "leaky_relu", "sigmoid"))
-    p.add_argument("--init", choices=("he", "xavier", "seed"), help="default: he")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/benchmark-<time>)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="local worker processes")
-    p.add_argument("--backend", choices=("local", "dask"), default="local")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, tcp://HOST:PORT")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no messages")
+    add_network_options(p, defaults)
+    add_training_options(p, defaults)
+    add_parallel_options(p)
+    add_output_options(p, out="output folder (default: runs/benchmark-<time>)")
     p.set_defaults(func=run)
 
 
-def spec_from_args(args: argparse.Namespace) -> Any:
+def spec_from_args(args: argparse.Namespace) -> BenchmarkSpec:
     """The :class:`~descentlab.experiments.benchmark.BenchmarkSpec` the options describe."""
-    from descentlab.experiments.benchmark import BenchmarkSpec
-    from descentlab.experiments.specs import (
-        parse_dataset_spec,
-        parse_layers,
-        parse_optimizer_spec,
-    )
+    from descentlab.experiments.specs import parse_layers
     from descentlab.experiments.sweep_space import parse_axis
 
-    changes: dict[str, Any] = {}
-    if args.dataset is not None:
-        changes["dataset"] = parse_dataset_spec(args.dataset, target=args.target)
+    base = BenchmarkSpec()
+    changes: dict[str, Any] = {"dataset": dataset_from_args(args, base.dataset)}
     if args.optimizers:
-        changes["optimizers"] = tuple(
-            (name, settings)
-            for text in args.optimizers
-            for name, settings in parse_optimizer_spec(text)
-        )
+        changes["optimizers"] = optimizers_from_args(args.optimizers)
     if args.lr is not None or args.lr_points is not None:
         text = "1e-4..1e-1" if args.lr is None else args.lr
         points = 8 if args.lr_points is None else args.lr_points
         changes["learning_rates"] = parse_axis(f"lr={text}", points=points, what="--lr")
     if args.layers is not None:
         changes["layers"] = parse_layers(args.layers)
-    simple = {
-        "untuned_lr": "untuned_lr",
-        "tune_seeds": "tune_seeds",
-        "eval_seeds": "eval_seeds",
-        "epochs": "epochs",
-        "batch_size": "batch_size",
-        "activation": "activation",
-        "init": "init",
-    }
-    for arg, key in simple.items():
-        value = getattr(args, arg)
+    copied = (
+        "untuned_lr",
+        "tune_seeds",
+        "eval_seeds",
+        "epochs",
+        "batch_size",
+        "activation",
+        "init",
+        "shuffle",
+        "val_seed",
+    )
+    for name in copied:
+        value = getattr(args, name)
         if value is not None:
-            changes[key] = value
-    return dataclasses.replace(BenchmarkSpec(), **changes)
+            changes[name] = value
+    return dataclasses.replace(base, **changes)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``descentlab benchmark``; 0 when done, 130 when interrupted."""
-    from descentlab.cli.compare import format_table
     from descentlab.experiments.benchmark import run_benchmark, table
     from descentlab.experiments.run_folder import default_run_path
 
     spec = spec_from_args(args)
+    check_parallel(args)
     out = Path(args.out) if args.out else default_run_path("benchmark")
 
     def log(text: str) -> None:

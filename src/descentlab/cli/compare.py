@@ -8,39 +8,46 @@ mini-batch for all of them; the same numbers as one after another), so the table
 table says so. It prints the table and writes a run folder with config.toml, results.json,
 history.csv, the plots and report.html (see :mod:`descentlab.experiments.compare`).
 
-The options shared with ``descentlab train`` (data, network, optimizer settings, seeds) are
-defined here by :func:`add_experiment_arguments` and read by :func:`config_from_args`.
+The options that define an experiment, shared with ``descentlab train``, are put together
+here from the groups of :mod:`descentlab.cli.options` by :func:`add_experiment_arguments` and
+read by :func:`config_from_args`.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import textwrap
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from descentlab._validation import InvalidParameterError
+from descentlab.cli.options import (
+    add_data_options,
+    add_network_options,
+    add_optimizer_options,
+    add_output_options,
+    add_training_options,
+    dataset_from_args,
+    format_table,
+    optimizers_from_args,
+    whole_number,
+)
+from descentlab.datasets import BUILTIN_DATASETS
 from descentlab.experiments.config import ExperimentConfig
 from descentlab.experiments.specs import (
+    GENERATED_DATASETS,
     OptimizerSpec,
-    parse_dataset_spec,
     parse_layers,
     parse_optimizer_spec,
     parse_schedule_spec,
 )
+from descentlab.optimizers import OPTIMIZERS
+from descentlab.schedules import SCHEDULES
 
-__all__ = [
-    "add_experiment_arguments",
-    "add_parser",
-    "config_from_args",
-    "format_table",
-    "run",
-]
+__all__ = ["add_experiment_arguments", "add_parser", "config_from_args", "run"]
 
-EPILOG = """\
+EPILOG = f"""\
 examples:
   descentlab compare
       the seed's study; prints train accuracies 0.7967 / 0.7967 / 0.9400
@@ -58,26 +65,14 @@ examples:
       rerun a saved study exactly (other options override its settings)
   descentlab compare --epochs 500 --format json --quiet > results.json
 
-datasets: moons (the seed's data), circles, blobs, spiral, xor, gaussian_quantiles
-  (generators: name:n_samples=N,noise=S,seed=K; tested on a fresh sample), breast_cancer,
-  iris, wine, digits (split with --test-size), or a .csv/.npz file.
-optimizers: gd, momentum, sgd, nesterov, rmsprop, adagrad, adam, adamw. In experiments adam
+datasets: {", ".join(GENERATED_DATASETS)}
+  (generators: name:n_samples=N,noise=S,seed=K; moons alone is the seed's data; tested on a
+  fresh sample), {", ".join(d for d in BUILTIN_DATASETS if d not in GENERATED_DATASETS)}
+  (split with --test-size), or a .csv/.npz file.
+optimizers: {", ".join(OPTIMIZERS)}. In experiments adam
   defaults to the seed's epsilon (eps=0, eps_root=1e-8); adam:eps=1e-8,eps_root=0 is PyTorch's.
-schedules: inverse_time, fixed_interval, exponential, step, cosine, piecewise.
+schedules: {", ".join(SCHEDULES)}.
 """
-
-
-def _test_size(text: str) -> float | int:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a fraction like 0.25 or a number of examples, got {text!r}"
-        ) from None
 
 
 def add_experiment_arguments(parser: argparse.ArgumentParser, *, single: bool = False) -> None:
@@ -89,76 +84,18 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, *, single: bool = 
     parser.add_argument(
         "--config", metavar="FILE", help="start from a saved config.toml (rerun it exactly)"
     )
-    data = parser.add_argument_group("data")
-    data.add_argument(
-        "--dataset",
-        metavar="NAME|FILE",
-        help="built-in name (settings after a colon: moons:n_samples=500,noise=0.3) or a "
-        ".csv/.npz file (default: moons, the seed's data)",
-    )
-    data.add_argument("--target", metavar="COLUMN", help="label column of a CSV file")
-    data.add_argument(
-        "--test-size",
-        type=_test_size,
-        metavar="F",
-        help="hold out this fraction (or number) of the examples as the test set, instead of "
-        "a fresh sample of a generated dataset",
-    )
-    net = parser.add_argument_group("network")
-    net.add_argument(
-        "--layers",
-        metavar="N,N",
-        help="hidden layer sizes (default: 5,2); the output "
-        "layer is added: 1 sigmoid unit for 2 classes, a softmax over n_classes otherwise",
-    )
-    net.add_argument(
-        "--activation", choices=("relu", "tanh", "leaky_relu", "sigmoid"), help="hidden activation"
-    )
-    opt = parser.add_argument_group("training")
-    if single:
-        opt.add_argument(
-            "--optimizer",
-            metavar="SPEC",
-            help="the optimizer with its settings, e.g. adam:lr=0.01,b1=0.8 (default: adam)",
-        )
-    else:
-        opt.add_argument(
-            "--optimizers",
-            action="append",
-            metavar="SPEC",
-            help="comma-separated optimizers with settings, e.g. gd,adam:lr=0.001,b1=0.9 "
-            "(default: gd,momentum,adam); may be repeated",
-        )
-    opt.add_argument("--lr", type=float, metavar="ALPHA", help="learning rate (default: 0.0007)")
-    opt.add_argument(
-        "--schedule",
-        metavar="SPEC",
-        help="learning-rate schedule, e.g. inverse_time:decay_rate=1 or exponential:gamma=0.999 "
-        "(epoch-based schedules count epochs of this dataset)",
-    )
-    opt.add_argument("--batch-size", type=int, metavar="N", help="mini-batch size (default: 64)")
-    opt.add_argument("--epochs", type=int, metavar="N", help="epochs (default: 10000)")
-    opt.add_argument(
-        "--seed",
-        type=int,
-        metavar="N",
-        help="seed of the initial weights and of the data order (default: the seed's 3 and 10)",
-    )
-    opt.add_argument(
-        "--init", choices=("seed", "he", "xavier"), help="weight initialisation (default: seed)"
-    )
-    opt.add_argument(
-        "--shuffle",
-        choices=("seed", "random", "none"),
-        help="data order each epoch (default: seed, the seed's order)",
-    )
-    opt.add_argument(
-        "--eval-every",
-        type=int,
-        metavar="N",
-        help="measure accuracies every N epochs (default: 100)",
-    )
     parser.add_argument("--name", help="name of the run (default: the dataset's name)")
+    defaults = ExperimentConfig()
+    add_data_options(parser)
+    add_network_options(parser, defaults)
+    add_optimizer_options(parser, single=single)
+    training = add_training_options(parser, defaults, seeds="one")
+    training.add_argument(
+        "--eval-every",
+        type=whole_number,
+        metavar="N",
+        help=f"measure accuracies every N epochs (default: {defaults.eval_every})",
+    )
 
 
 def config_from_args(args: argparse.Namespace, *, single: bool = False) -> ExperimentConfig:
@@ -169,13 +106,7 @@ def config_from_args(args: argparse.Namespace, *, single: bool = False) -> Exper
     """
     base = ExperimentConfig.from_toml(Path(args.config)) if args.config else ExperimentConfig()
     changes: dict[str, Any] = {}
-    dataset = base.dataset
-    if args.dataset is not None:
-        dataset = parse_dataset_spec(args.dataset, target=args.target)
-    elif args.target is not None:
-        dataset = dataclasses.replace(dataset, target=args.target)
-    if args.test_size is not None:
-        dataset = dataclasses.replace(dataset, holdout="split", test_size=args.test_size)
+    dataset = dataset_from_args(args, base.dataset)
     if dataset != base.dataset:
         changes["dataset"] = dataset
     if args.layers is not None:
@@ -193,7 +124,7 @@ def config_from_args(args: argparse.Namespace, *, single: bool = False) -> Exper
             pick = [o for o in base.optimizers if o.name == "adam"] or list(base.optimizers[-1:])
             changes["optimizers"] = (pick[0],)
     elif args.optimizers:
-        entries = [e for text in args.optimizers for e in parse_optimizer_spec(text)]
+        entries = optimizers_from_args(args.optimizers)
         changes["optimizers"] = tuple(OptimizerSpec(name, hp) for name, hp in entries)
     if args.schedule is not None:
         changes["schedule"] = parse_schedule_spec(args.schedule)
@@ -218,27 +149,6 @@ def config_from_args(args: argparse.Namespace, *, single: bool = False) -> Exper
     return base.replace(**changes) if changes else base
 
 
-def format_table(
-    header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[int] = (0,)
-) -> str:
-    """A plain-text table: the columns ``left`` left-aligned, the others (numbers) right-aligned.
-
-    >>> print(format_table(["optimizer", "acc"], [["gd", "0.7967"], ["adam", "0.9400"]]))
-    optimizer     acc
-    gd         0.7967
-    adam       0.9400
-    """
-    widths = [max(len(str(r[j])) for r in [header, *rows]) for j in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            str(c).ljust(w) if j in left else str(c).rjust(w)
-            for j, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    return "\n".join([line(header), *(line(r) for r in rows)])
-
-
 def add_parser(subparsers: Any) -> None:
     """Register ``descentlab compare``."""
     p = subparsers.add_parser(
@@ -258,19 +168,9 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_experiment_arguments(p)
-    out = p.add_argument_group("output")
-    out.add_argument("--out", metavar="DIR", help="run folder (default: runs/<name>-<timestamp>/)")
+    out = add_output_options(p, out="run folder (default: runs/<name>-<timestamp>/)")
     out.add_argument(
         "--log-scale", action="store_true", default=None, help="log-scaled cost axis in the plot"
-    )
-    out.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="print a table (default) or the results as JSON on stdout",
-    )
-    out.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress bar and no messages on stderr"
     )
     p.set_defaults(func=run)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import sys
 import textwrap
@@ -45,24 +44,26 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _export(spec_text: str, path: str) -> int:
+    """Write a built-in dataset as CSV: the spec and the destination are checked first (a
+    generator's size is capped by ``limits.MAX_EXAMPLES``), then the rows are streamed to a
+    temporary file that replaces ``path`` when complete."""
+    from descentlab._validation import InvalidParameterError
     from descentlab.datasets import load_dataset
     from descentlab.experiments.specs import parse_dataset_spec
-    from descentlab.io import atomic_write
+    from descentlab.io import atomic_writer, check_writable
 
     spec = parse_dataset_spec(spec_text)
     if spec.is_file:
-        from descentlab._validation import InvalidParameterError
-
         raise InvalidParameterError(
             f"--export takes a built-in dataset name; {spec.name!r} is a file already."
         )
+    check_writable(path, folder=False, parents=False)
     ds = load_dataset(spec.name, n_samples=spec.n_samples, noise=spec.noise, seed=spec.seed)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*ds.feature_names, "y"])
-    for i in range(ds.n_examples):
-        w.writerow([*(repr(float(v)) for v in ds.X[:, i]), ds.classes[int(ds.y[i])]])
-    atomic_write(path, buf.getvalue())
+    with atomic_writer(path, newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow([*ds.feature_names, "y"])
+        for i in range(ds.n_examples):
+            w.writerow([*(repr(float(v)) for v in ds.X[:, i]), ds.classes[int(ds.y[i])]])
     print(
         f"Wrote {ds.name}: {ds.n_examples} examples, {ds.n_features} features and label "
         f"column 'y' to {path}"
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``descentlab datasets``."""
     if args.export:
         return _export(*args.export)
-    from descentlab.cli.compare import format_table
+    from descentlab.cli.options import format_table
     from descentlab.datasets import describe_datasets
 
     rows = describe_datasets()

@@ -8,6 +8,9 @@ Examples::
 
 The server listens on loopback only unless ``--host`` says otherwise; on loopback it also
 accepts only loopback ``Host`` headers (against DNS rebinding). Stop it with Ctrl-C.
+The options are checked before the server starts: ``--port`` in 1..65535, ``--max-concurrent``
+in 1..:data:`MAX_CONCURRENT`, and a ``--host`` that cannot be resolved or listened on is a
+one-line error.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ import socket
 import threading
 import webbrowser
 
-from descentlab._validation import InvalidParameterError
+from descentlab._validation import Interval
+from descentlab.cli.options import check_option, whole_number
 
-__all__ = ["add_parser", "run"]
+__all__ = ["MAX_CONCURRENT", "add_parser", "run"]
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+MAX_CONCURRENT = 64
+"""The most trainings one server runs at once (each is a worker thread and a population)."""
+PORT = Interval(1, 65535, integer=True)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -45,13 +52,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default="127.0.0.1",
         help="address to listen on (default: 127.0.0.1, this machine only)",
     )
-    parser.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    parser.add_argument("--port", type=whole_number, default=8765, help="port (default: 8765)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     parser.add_argument(
         "--max-concurrent",
-        type=int,
+        type=whole_number,
         default=2,
-        help="trainings that may run at the same time (default: 2)",
+        help=f"trainings that may run at the same time, at most {MAX_CONCURRENT} (default: 2)",
     )
     parser.set_defaults(func=run)
     return parser
@@ -73,10 +80,13 @@ def is_loopback(host: str) -> bool:
 
 def check_port_free(host: str, port: int) -> None:
     """Raise ``OSError`` with a readable message if ``host:port`` cannot be listened on."""
+    shown = repr(host if len(host) <= 60 else host[:57] + "...")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as exc:
-        raise OSError(f"cannot listen on {host!r}: {exc.strerror}") from None
+        raise OSError(f"cannot listen on {shown}: {exc.strerror}") from None
+    except (UnicodeError, ValueError):  # a name IDNA cannot encode, a NUL character
+        raise OSError(f"cannot listen on {shown}: not a host name or address") from None
     with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -94,10 +104,8 @@ def run(args: argparse.Namespace) -> int:
 
     from descentlab.playground import create_app
 
-    if not 0 < args.port < 65536:
-        raise InvalidParameterError(f"--port must be between 1 and 65535. Got {args.port}.")
-    if args.max_concurrent < 1:
-        raise InvalidParameterError(f"--max-concurrent must be >= 1. Got {args.max_concurrent}.")
+    check_option("--port", args.port, PORT)
+    check_option("--max-concurrent", args.max_concurrent, Interval(1, MAX_CONCURRENT, integer=True))
     check_port_free(args.host, args.port)
     loopback = is_loopback(args.host)
     app = create_app(

@@ -5,6 +5,11 @@ model was trained on (by name, in any order). The model's target column, if pres
 used for prediction: it gives the accuracy, printed on stderr. Other columns are ignored.
 The output CSV has one row per input row: ``prediction`` (the original class label) and
 ``p_<class>`` for each class (the probabilities ``predict_proba``, summing to 1).
+
+Nothing is written unless everything is right: the model file is checked
+(:func:`descentlab.model_file.load_model`), the whole CSV is read and checked (the labels
+against the model's classes too), ``--out`` is checked to be writable and every probability
+to be finite; only then are the predictions written, atomically.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import numpy as np
 
 from descentlab._validation import DataError
 from descentlab.datasets import read_csv
-from descentlab.io import atomic_write
+from descentlab.io import atomic_write, check_writable
+from descentlab.model_file import SavedModel, load_model
 
 __all__ = ["add_parser", "read_features", "run"]
 
@@ -102,29 +108,52 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``descentlab predict``."""
-    from descentlab.cli.train import load_model
-
+    """Run ``descentlab predict``: check everything, then write the predictions."""
     model = load_model(args.model)
     X, labels = read_features(args.data, model.feature_names, model.target)
-    X_in = (X - model.mean) / model.std if model.mean is not None else X
-    proba = model.net.predict_proba(model.params, X_in)  # (n_classes, m)
-    pred = np.argmax(proba, axis=0)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["prediction", *(f"p_{c}" for c in model.classes)])
-    for i in range(X.shape[1]):
-        w.writerow([model.classes[pred[i]], *(f"{p:.6f}" for p in proba[:, i])])
-    if args.out:
-        atomic_write(args.out, buf.getvalue())
-        print(f"Wrote {X.shape[1]} predictions to {args.out}")
-    else:
-        sys.stdout.write(buf.getvalue())
+    y = None
     if labels is not None:
         y = _label_index(model.classes, labels, Path(args.data), str(model.target))
+    if args.out:
+        check_writable(args.out, folder=False, parents=False)
+    proba = _probabilities(model, X, args.data)
+    pred = np.argmax(proba, axis=0)
+    text = _predictions_csv(model.classes, pred, proba)
+    if args.out:
+        atomic_write(args.out, text)
+        print(f"Wrote {X.shape[1]} predictions to {args.out}")
+    else:
+        sys.stdout.write(text)
+    if y is not None:
         correct = int(np.sum(pred == y))
         print(
             f"Accuracy on column {model.target!r}: {correct / y.size:.4f} ({correct}/{y.size})",
             file=sys.stderr if not args.out else sys.stdout,
         )
     return 0
+
+
+def _probabilities(model: SavedModel, X: np.ndarray, data: str) -> np.ndarray:
+    """``predict_proba`` of the (standardised) examples ``X`` ``(n_features, m)``: ``(n_classes,
+    m)``. Inputs far outside what the model saw can overflow; such a row is refused."""
+    with np.errstate(all="ignore"):
+        X_in = (X - model.mean) / model.std if model.mean is not None else X
+        proba = model.net.predict_proba(model.params, X_in)
+    finite = np.all(np.isfinite(proba), axis=0)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise DataError(
+            f"The model gives no finite probabilities for row {row + 1} of '{data}': its values "
+            "are too large for this model's weights."
+        )
+    return proba
+
+
+def _predictions_csv(classes: tuple[Any, ...], pred: np.ndarray, proba: np.ndarray) -> str:
+    """One row per example: the predicted label, then the probability of each class."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["prediction", *(f"p_{c}" for c in classes)])
+    for i in range(proba.shape[1]):
+        w.writerow([classes[pred[i]], *(f"{p:.6f}" for p in proba[:, i])])
+    return buf.getvalue()

@@ -1,41 +1,25 @@
 """``descentlab train``: train one network with one optimizer and save it as an NPZ model file.
 
-The model file (read back by :func:`load_model`, used by ``descentlab predict``) is a NumPy
-``.npz`` archive without pickled objects:
-
-- ``W1``, ``b1``, ... — the parameters (``W{l}`` is ``(n_l, n_{l-1})``, ``b{l}`` is ``(n_l, 1)``);
-- ``meta`` — a JSON string: format and version, ``layer_dims``, ``activation``, ``classes``
-  (the original labels, so predictions come out as labels), ``feature_names``, ``target``
-  (the label column name), ``optimizer`` (its label), ``summary`` (accuracies, final cost,
-  seconds, status) and ``config`` (the full experiment configuration);
-- ``mean``, ``std`` — ``(n_features, 1)`` standardisation of the inputs, if used;
-- ``history_cost``, ``history_last_batch_cost``, ``history_learning_rate`` (per epoch),
-  ``history_eval_epochs``, ``history_train_accuracy``, ``history_test_accuracy``.
+The model file (:mod:`descentlab.model_file`, read back by ``descentlab predict``) holds the
+parameters, a JSON ``meta`` (layer_dims, activation, the class labels, feature names, target
+column, the summary and the full configuration), the standardisation if any, and the history.
+A run that diverged with finite weights is saved, with a warning; a run whose weights became
+NaN or inf is not (one-line error, exit status 2, no file).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import textwrap
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from descentlab.cli.compare import add_experiment_arguments, config_from_args
+from descentlab.cli.options import add_output_options, format_table
+from descentlab.model_file import save_model
 
-from descentlab._validation import DataError
-from descentlab.cli.compare import add_experiment_arguments, config_from_args, format_table
-from descentlab.io import atomic_writer
-from descentlab.nn import MLP
-from descentlab.optimizers.base import Params
-
-__all__ = ["MODEL_FORMAT", "SavedModel", "add_parser", "load_model", "run", "save_model"]
-
-MODEL_FORMAT = "descentlab-model"
-MODEL_VERSION = 1
+__all__ = ["add_parser", "run"]
 
 EPILOG = """\
 examples:
@@ -49,95 +33,6 @@ examples:
 
 Then: descentlab predict model.npz new_points.csv --out predictions.csv
 """
-
-
-@dataclass(frozen=True)
-class SavedModel:
-    """A model file's content: the network, its parameters and what predict needs."""
-
-    net: MLP
-    params: Params
-    classes: tuple[Any, ...]
-    feature_names: tuple[str, ...]
-    target: str | None
-    mean: np.ndarray | None
-    std: np.ndarray | None
-    meta: dict[str, Any]
-    history: dict[str, np.ndarray]
-
-
-def save_model(
-    path: str | Path,
-    *,
-    net: MLP,
-    params: Params,
-    history: Any,
-    meta: dict[str, Any],
-    mean: np.ndarray | None = None,
-    std: np.ndarray | None = None,
-) -> None:
-    """Write a model file atomically (see the module docstring for its layout)."""
-    arrays: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in params.items()}
-    full_meta = {
-        "format": MODEL_FORMAT,
-        "version": MODEL_VERSION,
-        "layer_dims": list(net.layer_dims),
-        "activation": net.activation,
-        **meta,
-    }
-    arrays["meta"] = np.array(json.dumps(full_meta))
-    if mean is not None and std is not None:
-        arrays["mean"], arrays["std"] = np.asarray(mean), np.asarray(std)
-    arrays["history_cost"] = history.cost
-    arrays["history_last_batch_cost"] = history.last_batch_cost
-    arrays["history_learning_rate"] = history.learning_rate
-    arrays["history_eval_epochs"] = history.eval_epochs
-    arrays["history_train_accuracy"] = history.train_accuracy
-    arrays["history_test_accuracy"] = history.val_accuracy
-    with atomic_writer(path, "wb") as f:
-        np.savez(f, **arrays)
-
-
-def load_model(path: str | Path) -> SavedModel:
-    """Read a model file written by ``descentlab train``.
-
-    Raises:
-      DataError: missing or unreadable file, or not a descentlab model.
-    """
-    path = Path(path)
-    not_model = f"'{path}' is not a descentlab model file (write one with descentlab train)."
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile) or "meta" not in z.files:
-                raise DataError(not_model)
-            meta = json.loads(str(z["meta"]))
-            if meta.get("format") != MODEL_FORMAT:
-                raise DataError(not_model)
-            net = MLP(tuple(meta["layer_dims"]), meta["activation"])
-            params = {k: z[k] for k in net.shapes()}
-            mean = z["mean"] if "mean" in z.files else None
-            std = z["std"] if "std" in z.files else None
-            history = {k[8:]: z[k] for k in z.files if k.startswith("history_")}
-    except DataError:
-        raise
-    except FileNotFoundError:
-        raise DataError(f"No such file: '{path}'.") from None
-    except OSError as exc:
-        raise DataError(f"Cannot read '{path}': {exc.strerror or exc}.") from None
-    except (ValueError, KeyError, zipfile.BadZipFile, EOFError, json.JSONDecodeError, TypeError):
-        raise DataError(not_model) from None
-    net.check_params(params)
-    return SavedModel(
-        net=net,
-        params=params,
-        classes=tuple(meta["classes"]),
-        feature_names=tuple(meta["feature_names"]),
-        target=meta.get("target"),
-        mean=mean,
-        std=std,
-        meta=meta,
-        history=history,
-    )
 
 
 def add_parser(subparsers: Any) -> None:
@@ -157,14 +52,9 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_experiment_arguments(p, single=True)
-    out = p.add_argument_group("output")
-    out.add_argument(
-        "--out",
-        metavar="FILE",
-        help="model file (default: runs/<name>-<optimizer>-<timestamp>.npz)",
+    add_output_options(
+        p, out="model file (default: runs/<name>-<optimizer>-<timestamp>.npz)", metavar="FILE"
     )
-    out.add_argument("--format", choices=("table", "json"), default="table", help="output format")
-    out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
@@ -173,11 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from descentlab.experiments.compare import comparison_runs, train_optimizers
     from descentlab.experiments.data import load_experiment_data
     from descentlab.experiments.population import Population
-    from descentlab.experiments.run_folder import (
-        check_writable,
-        default_run_path,
-        results_to_json,
-    )
+    from descentlab.experiments.run_folder import default_run_path, results_to_json
+    from descentlab.io import check_writable
 
     config = config_from_args(args, single=True)
     (spec,) = config.optimizers
@@ -199,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
         config, data, population=population, progress=False if args.quiet else None
     )
     net = population.net
-    path.parent.mkdir(parents=True, exist_ok=True)
     ds = config.dataset
     target = ds.target if ds.target else "y"
     save_model(

@@ -22,13 +22,16 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from descentlab._validation import InvalidParameterError
+from descentlab import limits
+from descentlab._validation import COUNT, LEARNING_RATE, Interval, InvalidParameterError
+from descentlab.cli.options import check_option, finite_float, format_table, seed, whole_number
 from descentlab.experiments.specs import (
     build_learning_rate,
     parse_optimizer_spec,
     parse_schedule_spec,
     parse_spec,
 )
+from descentlab.io import check_writable
 from descentlab.optimizers import get_optimizer
 from descentlab.schedules import SCHEDULES
 from descentlab.surfaces import SURFACES, Surface, get_surface
@@ -93,12 +96,15 @@ def add_parser(subparsers: Any) -> None:
         "'gd,momentum:beta=0.8,adam:lr=0.05,b1=0.9' (default gd,momentum,adam)",
     )  # fmt: skip
     p.add_argument(
-        "--lr", type=float, default=None,
+        "--lr", type=finite_float, default=None,
         help="learning rate for every optimizer without its own lr (default: per function, "
         "larger for rmsprop/adagrad/adam/adamw)",
     )  # fmt: skip
     p.add_argument(
-        "--steps", type=int, default=None, help="steps per optimizer (default: per function)"
+        "--steps",
+        type=whole_number,
+        default=None,
+        help=f"steps per optimizer, at most {limits.MAX_STEPS} (default: per function)",
     )
     p.add_argument(
         "--start",
@@ -127,12 +133,15 @@ def add_parser(subparsers: Any) -> None:
         "--steps, --start, --schedule, --batch-size, --seed; ignores --function, --optimizers)",
     )
     p.add_argument(
-        "--batch-size", type=int, default=8, help="mini-batch size for --noise (default 8)"
+        "--batch-size",
+        type=whole_number,
+        default=8,
+        help="mini-batch size for --noise, from 1 to 63 (default 8)",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="data and shuffling seed for --noise (default 0)"
+        "--seed", type=seed, default=0, help="data and shuffling seed for --noise (default 0)"
     )
-    p.add_argument("--quiet", action="store_true", help="print nothing")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     p.set_defaults(func=run)
 
 
@@ -151,87 +160,99 @@ def _one(text: str, what: str) -> tuple[str, dict[str, Any]]:
 
 
 def _table(surface: Surface, paths: dict[str, Any]) -> str:
-    rows = [("optimizer", "final loss", "steps", "distance to nearest minimum")]
+    header = ["optimizer", "final loss", "steps", "distance to nearest minimum"]
+    rows = []
     for label, traj in paths.items():
         dist = float(surface.distance_to_minimum(traj.path[-1]))
         steps = f"{traj.n_steps}" + (" (diverged)" if traj.diverged else "")
-        rows.append(
-            (
-                label,
-                f"{traj.final_loss:.6g}",
-                steps,
-                "n/a (no minimum)" if np.isnan(dist) else f"{dist:.4g}",
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join(
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in rows
-    )
+        shown = "n/a (no minimum)" if np.isnan(dist) else f"{dist:.4g}"
+        rows.append([label, f"{traj.final_loss:.6g}", steps, shown])
+    return format_table(header, rows)
 
 
-def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
-    """Run the subcommand: compute the paths, write the PNG (and GIF), print a summary table."""
-    from descentlab.trajectories import (
-        animate_trajectories,
-        compare_trajectories,
-        noise_paths,
-        plot_noise_paths,
-        plot_trajectories,
-        save_figure,
-    )
-
-    out_stream = sys.stdout if stdout is None else stdout
-    start = None if args.start is None else parse_point(args.start)
-    schedule = parse_schedule_spec(args.schedule)
-    for flag, value in (("--lr", args.lr), ("--steps", args.steps)):
-        if value is not None and not value > 0:
-            raise InvalidParameterError(f"{flag} must be positive. Got {value} instead.")
-
-    name = "noise" if args.noise else _one(args.function, "--function")[0]
+def _outputs(args: argparse.Namespace, name: str) -> list[Path]:
+    """The files to write (the PNG/SVG/PDF, and the GIF with ``--animate``), checked."""
     out = Path(args.out if args.out is not None else f"trajectories-{name}.png")
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise InvalidParameterError(
             f"--out must end in .png, .svg or .pdf. Got {str(out)!r} instead."
         )
+    outputs = [out, out.with_suffix(".gif")] if args.animate else [out]
+    for path in outputs:
+        check_writable(path, folder=False, parents=False)
+    return outputs
 
-    if args.noise:
-        lr = 0.1 if args.lr is None else args.lr
-        optimizer = get_optimizer("gd", learning_rate=build_learning_rate(lr, schedule))
-        noise = noise_paths(
-            m=64, batch_size=args.batch_size, steps=150 if args.steps is None else args.steps,
-            optimizer=optimizer, start=start, seed=args.seed,
-        )  # fmt: skip
-        surface, paths = noise.cost, noise.paths
-        fig = plot_noise_paths(noise)
-    else:
-        fname, fsettings = _one(args.function, "--function")
-        surface = get_surface(fname, **fsettings)
-        optimizers = {}
-        for opt_name, settings in parse_optimizer_spec(args.optimizers):
-            label = _label(opt_name, settings)
-            if label in optimizers:
-                raise InvalidParameterError(f"--optimizers lists {label!r} twice.")
-            default = surface.adaptive_lr if opt_name in ADAPTIVE else surface.lr
-            lr = settings.pop("learning_rate", default if args.lr is None else args.lr)
-            if isinstance(lr, bool) or not isinstance(lr, int | float):
-                raise InvalidParameterError(
-                    f"--optimizers: the lr of {opt_name!r} must be a number. Got {lr!r}."
-                )
-            optimizers[label] = get_optimizer(
-                opt_name, learning_rate=build_learning_rate(lr, schedule), **settings
-            )
-        paths = compare_trajectories(surface, optimizers, start, args.steps)
-        fig = plot_trajectories(surface, paths)
 
-    written = [save_figure(fig, out)]
-    if args.animate:
-        written.append(animate_trajectories(surface, paths, out.with_suffix(".gif")))
+def _check_numbers(args: argparse.Namespace) -> None:
+    """The numbers no library object checks before the paths are computed."""
+    if args.lr is not None:
+        check_option("--lr", args.lr, LEARNING_RATE)
+    if args.steps is not None:
+        check_option("--steps", args.steps, Interval(1, limits.MAX_STEPS, integer=True))
+    check_option("--batch-size", args.batch_size, COUNT)
+
+
+def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
+    """Run the subcommand: check the options and the outputs, compute the paths, write the
+    PNG (and GIF), print a summary table. Overflow inside a diverging path is reported in the
+    table ("diverged"), not as NumPy warnings."""
+    from descentlab.trajectories import animate_trajectories, save_figure
+
+    start = None if args.start is None else parse_point(args.start)
+    schedule = parse_schedule_spec(args.schedule)
+    _check_numbers(args)
+    name = "noise" if args.noise else _one(args.function, "--function")[0]
+    outputs = _outputs(args, name)
+    with np.errstate(all="ignore"):
+        compute = _noise_picture if args.noise else _surface_picture
+        surface, paths, fig = compute(args, start, schedule)
+        written = [save_figure(fig, outputs[0])]
+        if args.animate:
+            written.append(animate_trajectories(surface, paths, outputs[1]))
     if not args.quiet:
+        out_stream = sys.stdout if stdout is None else stdout
         for path in written:
             print(f"wrote {path}", file=out_stream)
         print(_table(surface, paths), file=out_stream)
     return 0
+
+
+def _noise_picture(
+    args: argparse.Namespace, start: tuple[float, float] | None, schedule: Any
+) -> tuple[Surface, dict[str, Any], Any]:
+    """Batch GD, mini-batch GD and SGD on a least-squares cost: (cost, paths, figure)."""
+    from descentlab.trajectories import noise_paths, plot_noise_paths
+
+    lr = 0.1 if args.lr is None else args.lr
+    optimizer = get_optimizer("gd", learning_rate=build_learning_rate(lr, schedule))
+    noise = noise_paths(
+        m=64, batch_size=args.batch_size, steps=150 if args.steps is None else args.steps,
+        optimizer=optimizer, start=start, seed=args.seed,
+    )  # fmt: skip
+    return noise.cost, noise.paths, plot_noise_paths(noise)
+
+
+def _surface_picture(
+    args: argparse.Namespace, start: tuple[float, float] | None, schedule: Any
+) -> tuple[Surface, dict[str, Any], Any]:
+    """The ``--optimizers`` from one start on the ``--function``: (surface, paths, figure)."""
+    from descentlab.trajectories import compare_trajectories, plot_trajectories
+
+    fname, fsettings = _one(args.function, "--function")
+    surface = get_surface(fname, **fsettings)
+    optimizers = {}
+    for opt_name, settings in parse_optimizer_spec(args.optimizers):
+        label = _label(opt_name, settings)
+        if label in optimizers:
+            raise InvalidParameterError(f"--optimizers lists {label!r} twice.")
+        default = surface.adaptive_lr if opt_name in ADAPTIVE else surface.lr
+        lr = settings.pop("learning_rate", default if args.lr is None else args.lr)
+        if isinstance(lr, bool) or not isinstance(lr, int | float):
+            raise InvalidParameterError(
+                f"--optimizers: the lr of {opt_name!r} must be a number. Got {lr!r}."
+            )
+        optimizers[label] = get_optimizer(
+            opt_name, learning_rate=build_learning_rate(lr, schedule), **settings
+        )
+    paths = compare_trajectories(surface, optimizers, start, args.steps)
+    return surface, paths, plot_trajectories(surface, paths)
