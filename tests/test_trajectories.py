@@ -472,3 +472,9 @@ def test_plot_of_the_surface_alone():
     fig = plot_trajectories(SURFACES["beale"], {}, **SMALL)
     assert _legend_texts(fig) == ["minimum (f = 0)"]
     assert [ln.get_marker() for ln in fig.axes[0].get_lines()] == ["*"]
+
+
+def test_a_start_whose_loss_overflows_is_refused_without_warnings():
+    # pytest turns a RuntimeWarning raised in descentlab into an error: none may escape
+    with pytest.raises(DataError, match=r"The loss at start \[1e\+300, 1.0\] is inf"):
+        run_trajectory(Rosenbrock(), gd(0.001), (1e300, 1.0), 3)

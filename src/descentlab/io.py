@@ -144,9 +144,9 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool, parents: bool 
         raise DataError(f"Cannot write '{path}': the folder '{holder}' does not exist.")
     if path.exists():
         if folder and not path.is_dir():
-            raise DataError(f"'{path}' is a file, not a folder; choose another --out.")
+            raise DataError(f"'{path}' is a file, not a folder; choose another place to write.")
         if not folder and path.is_dir():
-            raise DataError(f"'{path}' is a folder; --out needs a file name.")
+            raise DataError(f"'{path}' is a folder; give the name of a file to write.")
     target = path if folder else path.parent
     existing = target
     while not existing.exists():

@@ -133,7 +133,8 @@ def run_trajectory(
     steps = surface.steps if steps is None else steps
     steps = as_int("run_trajectory", "steps", steps, Interval(0, limits.MAX_STEPS, integer=True))
     x0 = _check_start(start, surface)
-    loss0 = float(surface.f(x0))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported as such below
+        loss0 = float(surface.f(x0))
     if not math.isfinite(loss0):
         raise DataError(f"The loss at start {x0.tolist()} is {loss0}; choose a finite point.")
     grad = (lambda t, xy: surface.grad(xy)) if grad_fn is None else grad_fn
