@@ -256,7 +256,7 @@ def test_a_truncated_array_is_refused(good, tmp_path):
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("empty", b"", "is empty; it is not a descentlab model file"),
+        ("empty", b"", r"is not a descentlab model file \(the file is empty\)"),
         ("random bytes", bytes(range(256)) * 4, "is not a descentlab model file"),
         ("text", b"hello", "is not a descentlab model file"),
         ("zip header only", b"PK\x03\x04" + b"\x00" * 40, "is not a descentlab model file"),
@@ -287,5 +287,5 @@ def test_a_truncated_zip_is_refused(good, tmp_path):
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(DataError, match=f"No such file: '{tmp_path / 'none.npz'}'"):
         load_model(tmp_path / "none.npz")
-    with pytest.raises(DataError, match="is a folder, not a model file"):
+    with pytest.raises(DataError, match=f"Cannot read '{tmp_path}': Is a directory"):
         load_model(tmp_path)

@@ -16,8 +16,9 @@ arrays:
 - ``history_cost``, ``history_last_batch_cost``, ``history_learning_rate`` (per epoch),
   ``history_eval_epochs``, ``history_train_accuracy``, ``history_test_accuracy``.
 
-:func:`load_model` treats the file as hostile: every array's header (shape and type) is read
-and checked before its data, so a damaged or foreign file is a one-line
+:func:`load_model` treats the file as hostile: it reads the archive through
+:func:`descentlab.npz.open_npz` and checks every array's header (shape and type) against the
+network before its data is read, so a damaged or foreign file is a one-line
 :class:`~descentlab._validation.DataError` that names it, never a crash or an outsized
 allocation. :func:`save_model` checks the same rules before it writes, so it never writes a
 file :func:`load_model` would refuse (a diverged network with NaN weights is refused).
@@ -25,25 +26,20 @@ file :func:`load_model` would refuse (a diverged network with NaN weights is ref
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import struct
-import tokenize
-import zipfile
-import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
-from numpy.lib import format as npy_format
 
 from descentlab import limits
 from descentlab._validation import DataError, DescentLabError, is_integer
 from descentlab.io import atomic_writer, check_writable
 from descentlab.nn import MLP
+from descentlab.npz import NpzArchive, NpzError, open_npz
 from descentlab.optimizers.base import Params
 
 __all__ = ["MODEL_FORMAT", "MODEL_VERSION", "SavedModel", "load_model", "save_model"]
@@ -61,21 +57,6 @@ HISTORY_KEYS = (
     "test_accuracy",
 )
 """The per-epoch (or per-evaluation) arrays stored as ``history_<key>``."""
-
-_READ_ERRORS = (
-    OSError,
-    EOFError,
-    ValueError,
-    KeyError,
-    zipfile.BadZipFile,
-    zlib.error,
-    struct.error,
-    NotImplementedError,  # a zip compression method Python does not know
-    RuntimeError,  # an encrypted zip member
-    SyntaxError,  # an .npy header that is not a Python literal
-    tokenize.TokenError,  # ... or not even Python tokens
-)
-"""What reading a damaged or foreign archive can raise (``UnicodeError`` is a ``ValueError``)."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +135,7 @@ def save_model(
     if mean is not None and std is not None:
         arrays["mean"], arrays["std"] = np.asarray(mean, float), np.asarray(std, float)
     arrays.update(_history_arrays(history))
-    _check_model(_Members(arrays), f"The model for '{path}'")  # what is written reads back
+    _check_model(_Arrays(arrays), f"The model for '{path}'")  # what is written reads back
     check_writable(path, folder=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_writer(path, "wb") as f:
@@ -187,94 +168,48 @@ def _history_arrays(history: Any) -> dict[str, np.ndarray]:
 def load_model(path: str | Path) -> SavedModel:
     """Read a model file written by :func:`save_model` (``descentlab train``), checked.
 
+    The archive is read through :func:`descentlab.npz.open_npz`: every array's header
+    (shape and type) is checked here before its data is read.
+
     Raises:
-      DataError: naming the file — missing, unreadable, empty, not an NPZ archive (random
-        bytes, a truncated zip), not a descentlab model, or damaged: ``meta`` not a JSON
-        object; ``layer_dims`` not a list of sizes the network allows; an unknown
-        activation; ``classes`` not distinct labels, one per output class;
+      DataError: naming the file — missing, unreadable, not a regular file, empty, not an
+        NPZ archive of plain arrays (random bytes, a truncated zip, a garbled array header:
+        what :func:`~descentlab.npz.open_npz` refuses), not a descentlab model, or damaged:
+        ``meta`` not a JSON object; ``layer_dims`` not a list of sizes the network allows;
+        an unknown activation; ``classes`` not distinct labels, one per output class;
         ``feature_names`` not distinct names, one per input; ``target`` not text or null;
         a parameter, ``mean`` or ``std`` of the wrong shape or type (ints, text, objects) or
         not finite; ``std <= 0``; a history that is not a list of numbers.
     """
     path = Path(path)
-    source = f"'{path}'"
     try:
-        with _open_archive(path) as members:
-            return _check_model(members, source)
-    except DescentLabError:
-        raise
-    except FileNotFoundError:
-        raise DataError(f"No such file: {source}.") from None
-    except OSError as exc:
-        raise DataError(f"Cannot read {source}: {exc.strerror or exc}.") from None
-    except _READ_ERRORS as exc:
+        with open_npz(path) as archive:
+            return _check_model(archive, f"'{path}'")
+    except NpzError as exc:
         raise DataError(
-            f"{source} is not a descentlab model file ({_reason(exc)}); write one with "
+            f"'{path}' is not a descentlab model file ({exc.reason}); write one with "
             "descentlab train."
         ) from None
 
 
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 100 else text[:97] + "..."
+class _Arrays:
+    """The arrays :func:`save_model` is about to write, seen as :func:`_check_model` sees an
+    archive: names, headers, data."""
 
-
-class _Members:
-    """The arrays of a model file: their headers (shape, dtype) before their data."""
-
-    def __init__(
-        self,
-        arrays: Mapping[str, np.ndarray] | None = None,
-        archive: zipfile.ZipFile | None = None,
-    ) -> None:
-        self._arrays = dict(arrays or {})
-        self._archive = archive
-        self._names = (
-            {n[: -len(".npy")]: n for n in archive.namelist() if n.endswith(".npy")}
-            if archive is not None
-            else {}
-        )
+    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self._arrays = arrays
 
     def __contains__(self, key: str) -> bool:
-        return key in self._arrays or key in self._names
+        return key in self._arrays
 
     def header(self, key: str) -> tuple[tuple[int, ...], np.dtype]:
-        """The array's shape and dtype, without reading its data."""
-        if key in self._arrays:
-            return self._arrays[key].shape, self._arrays[key].dtype
-        assert self._archive is not None
-        with self._archive.open(self._names[key]) as f:
-            shape, _, dtype = _read_header(f)
-        return shape, dtype
+        return self._arrays[key].shape, self._arrays[key].dtype
 
     def read(self, key: str) -> np.ndarray:
-        """The array (call only after its header was checked)."""
-        if key in self._arrays:
-            return self._arrays[key]
-        assert self._archive is not None
-        with self._archive.open(self._names[key]) as f:
-            return npy_format.read_array(f, allow_pickle=False)
+        return self._arrays[key]
 
 
-@contextlib.contextmanager
-def _open_archive(path: Path) -> Iterator[_Members]:
-    if path.is_dir():
-        raise DataError(f"'{path}' is a folder, not a model file.")
-    if path.exists() and not path.is_file():
-        raise DataError(f"'{path}' is not a regular file, so not a model file.")
-    if path.is_file() and path.stat().st_size == 0:
-        raise DataError(f"'{path}' is empty; it is not a descentlab model file.")
-    with zipfile.ZipFile(path) as archive:
-        yield _Members(archive=archive)
-
-
-def _read_header(f: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
-    version = npy_format.read_magic(f)
-    if version == (1, 0):
-        return npy_format.read_array_header_1_0(f)
-    if version == (2, 0):
-        return npy_format.read_array_header_2_0(f)
-    raise ValueError(f"unsupported .npy format version {version}")
+_Members = NpzArchive | _Arrays
 
 
 def _check_model(members: _Members, source: str) -> SavedModel:
@@ -322,8 +257,9 @@ def _read_meta(members: _Members, source: str) -> dict[str, Any]:
     shape, dtype = members.header("meta")
     if shape != () or dtype.kind != "U" or dtype.itemsize // 4 > MAX_META_CHARS:
         raise not_model
+    text = members.read("meta")
     try:
-        meta = json.loads(str(members.read("meta")))
+        meta = json.loads(str(text))
     except (ValueError, RecursionError):
         raise not_model from None
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:

@@ -1,19 +1,21 @@
 """Data files with one row per example: what the CSV and NPZ readers share.
 
 Everything read is hostile until checked. Before a file is opened it must be a regular file
-(a device such as ``/dev/zero`` would be read forever, a pipe would block), and what it asks
-for is capped before it is allocated (:mod:`descentlab.limits`):
+(a device such as ``/dev/zero`` would be read forever, a pipe would block:
+:func:`descentlab.npz.check_regular_file`), and what it asks for is capped before it is
+allocated (:mod:`descentlab.limits`):
 
 ===============================  ===========  ===============================================
 cap                              value        what it bounds
 ===============================  ===========  ===============================================
-``limits.MAX_FILE_BYTES``        2 GiB        the size of a CSV file
+``limits.MAX_FILE_BYTES``        2 GiB        the size of a CSV or NPZ file
 ``limits.MAX_LINE_CHARS``        16 Mi        the characters of one CSV line (a header of a
                                               million columns fits)
 ``limits.MAX_EXAMPLES``          10 000 000   the rows of a CSV file
 ``limits.MAX_MEMORY_BYTES``      4 GiB        the float64 feature table of a CSV file; each
-                                              array of an NPZ archive (read from its header,
-                                              before its data)
+                                              array of an NPZ archive, and all of them
+                                              (read from their headers, before their data:
+                                              :mod:`descentlab.npz`)
 ===============================  ===========  ===============================================
 
 The readers are :mod:`~descentlab.datasets.csv_file` (``read_csv``, ``load_csv``) and
@@ -24,7 +26,6 @@ in :func:`_finalize`.
 from __future__ import annotations
 
 import codecs
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +33,8 @@ import numpy as np
 
 from descentlab._validation import DataError
 from descentlab.datasets.container import Dataset, Label
+from descentlab.npz import check_regular_file as _check_regular_file  # noqa: F401 (csv_file)
+from descentlab.npz import open_error as _open_error  # noqa: F401 (csv_file)
 
 __all__: list[str] = []
 
@@ -39,48 +42,10 @@ _LISTED = 50  # the most column names a message lists
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
-# --------------------------------------------------------------------------- opening a file
-
-
-def _open_error(path: Path, exc: OSError) -> DataError:
-    if isinstance(exc, FileNotFoundError):
-        return DataError(f"No such file: '{path}'. Check the path (relative to {Path.cwd()}).")
-    reason = exc.strerror or str(exc)
-    return DataError(f"Cannot read '{path}': {reason}. Check that it is a readable file.")
-
-
-def _check_regular_file(path: Path) -> int:
-    """Refuse anything but a regular file, before opening it; return its size in bytes.
-
-    A directory, a device (``/dev/zero`` never ends), a pipe (opening it blocks) or a socket
-    is a :class:`DataError`, as is a path that cannot be looked up.
-    """
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise _open_error(path, exc) from exc
-    except ValueError as exc:  # an embedded NUL character in the path
-        raise DataError(f"Cannot read {str(path)!r}: {exc}. Check the path.") from exc
-    if stat.S_ISDIR(info.st_mode):
-        raise DataError(f"Cannot read '{path}': Is a directory. Check that it is a readable file.")
-    if not stat.S_ISREG(info.st_mode):
-        raise DataError(
-            f"Cannot read '{path}': it is not a regular file (a device, pipe or socket). "
-            "Pass the path of a data file."
-        )
-    return info.st_size
-
-
 def _listing(names: Sequence[str]) -> str:
     """``'a', 'b', ...`` — at most ``_LISTED`` names, then how many more (a header may be huge)."""
     shown = ", ".join(map(repr, names[:_LISTED]))
     return shown if len(names) <= _LISTED else f"{shown}, ... ({len(names) - _LISTED} more)"
-
-
-def _one_line(exc: BaseException) -> str:
-    """An exception's text on one line, cut to 200 characters."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 # --------------------------------------------------------------------------- the dataset

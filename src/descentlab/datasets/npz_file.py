@@ -1,164 +1,50 @@
-"""NumPy ``.npz`` archives of plain arrays: :func:`load_npz`, read member by member, every
-array's header checked before its data."""
+"""NumPy ``.npz`` data sets: :func:`load_npz`, which reads the archive through
+:func:`descentlab.npz.open_npz` (every array's header checked before its data) and checks
+what the arrays must mean: ``X`` 2-D numbers, one label per row, feature names."""
 
 from __future__ import annotations
 
-import math
 import os
-import zipfile
-import zlib
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
-from descentlab import limits
 from descentlab._validation import DataError
 from descentlab.datasets.container import Dataset, encode_labels
-from descentlab.datasets.files import (
-    _check_examples,
-    _check_regular_file,
-    _finalize,
-    _listing,
-    _one_line,
-    _open_error,
-)
+from descentlab.datasets.files import _check_examples, _finalize, _listing
+from descentlab.npz import NpzError, open_npz
 
 __all__ = ["load_npz"]
-
-_NPY_MAGIC = b"\x93NUMPY"
-_ZIP_MAGIC = b"PK"
-_NPY_ERRORS = (ValueError, EOFError, OSError, RuntimeError, NotImplementedError, zlib.error)
-"""What reading a damaged zip member or ``.npy`` header raises, besides ``zipfile.BadZipFile``."""
 
 
 # --------------------------------------------------------------------------- NPZ
 
 
-def _npz_error(path: Path, reason: str, features: str, target: str) -> DataError:
-    return DataError(
-        f"Cannot read '{path}' as an .npz archive of plain arrays: {reason}. Save it with "
-        f"np.savez(path, {features}=X, {target}=y) (no object arrays)."
-    )
-
-
-def _check_npz_start(f: IO[bytes], path: Path, features: str, target: str) -> None:
-    """Refuse, from its first bytes, a file that is not a zip archive (empty, a single
-    ``.npy`` array, anything else)."""
-    head = f.read(len(_NPY_MAGIC))
-    f.seek(0)
-    if head.startswith(_NPY_MAGIC):
-        raise DataError(
-            f"'{path}' holds a single array, not an .npz archive; save it with "
-            f"np.savez(path, {features}=X, {target}=y)."
-        )
-    if not head:
-        raise _npz_error(path, "the file is empty", features, target)
-    if not head.startswith(_ZIP_MAGIC):
-        raise _npz_error(
-            path, "it is not a zip archive (an .npz file is a zip of .npy arrays)", features, target
-        )
-
-
-def _npz_member(names: set[str], key: str) -> str | None:
-    """The zip member holding ``key``, as ``np.load`` finds it: ``key`` itself or ``key.npy``."""
-    if key in names:
-        return key
-    return key + ".npy" if key + ".npy" in names else None
-
-
-def _read_member(archive: zipfile.ZipFile, member: str, path: Path, key: str) -> np.ndarray:
-    """One array of the archive. Its ``.npy`` header is read first: an object (pickled) array,
-    or one larger than ``limits.MAX_MEMORY_BYTES`` or than the member's data, is refused
-    before any data is read."""
-    info = archive.getinfo(member)
-    try:
-        with archive.open(info) as fp:
-            if fp.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
-                raise DataError(
-                    f"{key!r} in '{path}' is not a NumPy array (no .npy header); save the "
-                    "arrays with np.savez."
-                )
-            version = tuple(fp.read(2))
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
-            elif version in ((2, 0), (3, 0)):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
-            else:
-                raise ValueError(f"unknown .npy format version {version}")
-        _check_member_header(path, key, shape, dtype, info.file_size)
-        with archive.open(info) as fp:
-            return np.lib.format.read_array(fp, allow_pickle=False)
-    except DataError:
-        raise
-    except (*_NPY_ERRORS, zipfile.BadZipFile) as exc:
-        raise DataError(
-            f"Cannot read '{path}' as an .npz archive of plain arrays: the array {key!r} is "
-            f"damaged ({_one_line(exc)})."
-        ) from exc
-
-
-def _check_member_header(
-    path: Path, key: str, shape: tuple[int, ...], dtype: np.dtype, stored: int
-) -> None:
-    if dtype.hasobject:
-        raise DataError(
-            f"Cannot read '{path}' as an .npz archive of plain arrays: {key!r} is an object "
-            "array (pickled Python objects), which descentlab never loads (unpickling can run "
-            "code). Save numbers or strings."
-        )
-    nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes > limits.MAX_MEMORY_BYTES:
-        raise DataError(
-            f"{key!r} in '{path}' has shape {shape} and dtype {dtype}: {nbytes} bytes, more than "
-            f"the {limits.MAX_MEMORY_BYTES / 2**30:g} GiB descentlab loads "
-            "(descentlab.limits.MAX_MEMORY_BYTES)."
-        )
-    if nbytes > stored:
-        raise DataError(
-            f"Cannot read '{path}' as an .npz archive of plain arrays: the array {key!r} is "
-            f"truncated (its header announces {nbytes} bytes, the member holds {stored})."
-        )
-
-
 def _read_npz(
     path: Path, features: str, target: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """``(X, labels, feature_names or None)`` from the archive, each member checked as read."""
-    _check_regular_file(path)
+    """``(X, labels, feature_names or None)`` from the archive, each array checked as read."""
     try:
-        with path.open("rb") as f:
-            _check_npz_start(f, path, features, target)
-            with zipfile.ZipFile(f) as archive:
-                names = set(archive.namelist())
-                members = {}
-                for key, role in ((features, "features"), (target, "target")):
-                    members[key] = _npz_member(names, key)
-                    if members[key] is None:
-                        keys = sorted(n.removesuffix(".npy") for n in names)
-                        raise DataError(
-                            f"Array {key!r} not found in '{path}'; it holds: "
-                            f"{_listing(keys) or 'nothing'}. Pass {role}=... to name the "
-                            f"{'feature' if role == 'features' else 'label'} array."
-                        )
-                X = _read_member(archive, members[features], path, features)
-                labels = _read_member(archive, members[target], path, target)
-                names_member = _npz_member(names, "feature_names")
-                feature_names = (
-                    None
-                    if names_member is None
-                    else _read_member(archive, names_member, path, "feature_names")
-                )
-    except DataError:
-        raise
-    except zipfile.BadZipFile as exc:
-        reason = f"the zip archive is damaged or truncated ({_one_line(exc)})"
-        raise _npz_error(path, reason, features, target) from exc
-    except OSError as exc:
-        raise _open_error(path, exc) from exc
-    except _NPY_ERRORS as exc:
-        raise _npz_error(path, _one_line(exc), features, target) from exc
-    return X, labels, feature_names
+        with open_npz(path) as archive:
+            for key, argument, what in (
+                (features, "features", "feature"),
+                (target, "target", "label"),
+            ):
+                if key not in archive:
+                    raise DataError(
+                        f"Array {key!r} not found in '{path}'; it holds: "
+                        f"{_listing(sorted(archive.names)) or 'nothing'}. Pass {argument}=... "
+                        f"to name the {what} array."
+                    )
+            X = archive.read(features)
+            labels = archive.read(target)
+            names = archive.read("feature_names") if "feature_names" in archive else None
+    except NpzError as exc:
+        raise DataError(
+            f"Cannot read '{path}' as an .npz archive of plain arrays: {exc.reason}. Save it "
+            f"with np.savez(path, {features}=X, {target}=y) (no object arrays)."
+        ) from None
+    return X, labels, names
 
 
 def _check_npz_features(X: np.ndarray, path: Path, features: str) -> None:
@@ -252,9 +138,10 @@ def load_npz(
         name: the dataset's name; default the file name without extension.
 
     Raises:
-        DataError: missing or unreadable file; not a regular file; empty, not a zip, a single
-            ``.npy`` array, a damaged or truncated archive; missing key (the message lists
-            the keys); a member that is not an array, an object array, one too large; ``X``
+        DataError: what :func:`descentlab.npz.open_npz` refuses (a missing, unreadable or
+            non-regular file; empty, not a zip, a single ``.npy`` array, a damaged or truncated
+            archive; a member that is not an array or whose header is garbled, an object
+            array, one too large); missing key (the message lists the keys); ``X``
             not 2-D numbers with at least one column; labels not numbers or strings of shape
             ``(m,)``, or holding NaN or inf; ``feature_names`` not ``n`` strings; NaN or inf
             in ``X`` (named by feature and row); a single class; fewer than 2 rows.

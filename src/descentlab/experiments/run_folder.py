@@ -21,7 +21,6 @@ import json
 import math
 import signal
 import threading
-import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import numpy as np
 
 from descentlab._validation import DataError, check_json
 from descentlab.io import atomic_writer, check_writable  # noqa: F401 -- TEMPORARY: callers move to descentlab.io
+from descentlab.npz import MAX_MEMBERS, NpzArchive, open_npz
 from descentlab.optimizers.base import Params
 from descentlab.training import History
 
@@ -241,37 +241,53 @@ def write_models(path: Path, models: Sequence[tuple[str, Params]]) -> None:
 def read_models(path: str | Path, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Params]:
     """Read ``models.npz``: label → parameters, each checked against ``shapes`` (the network's).
 
+    The archive is read through :func:`descentlab.npz.open_npz`; each parameter's header is
+    checked against ``shapes`` before its data is read.
+
     Raises:
-      DataError: unreadable, not an archive of plain arrays, or parameters that do not fit
-        the network (missing, extra, wrong shape or not numbers).
+      DataError: what :func:`~descentlab.npz.open_npz` refuses (missing, unreadable, not an
+        archive of plain arrays, a damaged array); no ``labels``, or labels that are not
+        distinct texts; an array of no run; parameters that do not fit the network
+        (missing, extra, wrong shape or not floats).
     """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile) or "labels" not in z.files:
-                raise DataError(f"'{path}' is not a descentlab models file.")
-            labels = [str(s) for s in np.asarray(z["labels"]).reshape(-1)]
-            out: dict[str, Params] = {label: {} for label in labels}
-            for key in z.files:
-                if key == "labels":
-                    continue
-                run, _, name = key.partition("/")
-                index = run[3:]
-                if not (run.startswith("run") and index.isdecimal() and int(index) < len(labels)):
-                    raise DataError(f"'{path}' holds an unknown array {key!r}.")
-                out[labels[int(index)]][name] = z[key]
-    except DataError:
-        raise
-    except FileNotFoundError:
-        raise DataError(f"No such file: '{path}'.") from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"Cannot read '{path}': {exc}.") from None
+    with open_npz(path) as archive:
+        runs = {f"run{i}": label for i, label in enumerate(_model_labels(archive, path))}
+        out: dict[str, Params] = {label: {} for label in runs.values()}
+        for key in archive.names:
+            if key == "labels":
+                continue
+            run, _, name = key.partition("/")
+            if run not in runs:
+                raise DataError(f"'{path}' holds an unknown array {key!r:.80}.")
+            shape, dtype = archive.header(key)
+            if shapes.get(name) != shape or dtype.kind != "f":
+                raise _misfit(path, runs[run], shapes)
+            out[runs[run]][name] = archive.read(key)
     for label, params in out.items():
-        if set(params) != set(shapes) or any(
-            params[k].shape != shape or params[k].dtype.kind != "f" for k, shape in shapes.items()
-        ):
-            raise DataError(
-                f"'{path}' is damaged: the parameters of {label!r} do not fit the network "
-                f"({', '.join(f'{k} {s}' for k, s in shapes.items())})."
-            )
+        if set(params) != set(shapes):
+            raise _misfit(path, label, shapes)
     return out
+
+
+def _model_labels(archive: NpzArchive, path: Path) -> list[str]:
+    """The labels of the runs, in run order: distinct texts."""
+    if "labels" not in archive:
+        raise DataError(f"'{path}' is not a descentlab models file.")
+    shape, dtype = archive.header("labels")
+    if len(shape) != 1 or shape[0] > MAX_MEMBERS or dtype.kind != "U":
+        raise DataError(
+            f"'{path}' is damaged: labels must be a list of texts, one per run; found "
+            f"{dtype} of shape {shape}."
+        )
+    labels = [str(s) for s in archive.read("labels")]
+    if len(set(labels)) != len(labels):
+        raise DataError(f"'{path}' is damaged: a label appears twice in labels.")
+    return labels
+
+
+def _misfit(path: Path, label: str, shapes: Mapping[str, tuple[int, ...]]) -> DataError:
+    return DataError(
+        f"'{path}' is damaged: the parameters of {label!r:.80} do not fit the network "
+        f"({', '.join(f'{k} {s}' for k, s in shapes.items())})."
+    )
