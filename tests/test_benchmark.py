@@ -1,17 +1,21 @@
 """The tuned benchmark: the learning rate picked on validation data, test statistics over fresh
-seeds equal to the saved runs, the untuned seed setting beside, files, report and CLI."""
+seeds equal to the saved runs, the untuned seed setting beside, files, report and CLI; the spec
+checked field by field and bounded, nothing written before the input is checked, SIGTERM."""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
+import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from descentlab._validation import InvalidParameterError
+from descentlab import limits
+from descentlab._validation import DataError, InvalidParameterError
 from descentlab.cli import benchmark as cli_benchmark
 from descentlab.cli import main as cli_main
 from descentlab.experiments.benchmark import (
@@ -23,8 +27,10 @@ from descentlab.experiments.benchmark import (
 )
 from descentlab.experiments.data import load_experiment_data
 from descentlab.experiments.population import Run, train_population
+from descentlab.experiments.results import read_results
 from descentlab.experiments.specs import DatasetSpec
 from descentlab.experiments.sweep_space import Axis, parse_axis
+from test_sweep import assert_session_ends, needs_proc, start_command, wait_for_rows
 
 SPEC = BenchmarkSpec(
     optimizers=(("gd", {}), ("adam", {})),
@@ -190,3 +196,115 @@ def test_cli_prints_the_table(tmp_path: Path, capsys) -> None:
     assert cli_main(["benchmark", *bad]) == 2
     assert "'b2'" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+# ----------------------------------------------------------------------------- checked input
+
+
+def test_spec_round_trips_and_from_dict_checks_every_field() -> None:
+    doc = json.loads(json.dumps(SPEC.to_dict()))
+    assert BenchmarkSpec.from_dict(doc) == SPEC
+    assert BenchmarkSpec.from_dict(BenchmarkSpec().to_dict()) == BenchmarkSpec()
+    for key, value in [("epochs", "40"), ("tune_seeds", [0, 1.5]), ("untuned_lr", None)]:
+        with pytest.raises(DataError, match=f"the benchmark spec is damaged: {key}"):
+            BenchmarkSpec.from_dict({**doc, key: value})
+    with pytest.raises(DataError, match="learning_rates has no 'points'"):
+        lrs = {k: v for k, v in doc["learning_rates"].items() if k != "points"}
+        BenchmarkSpec.from_dict({**doc, "learning_rates": lrs})
+    with pytest.raises(DataError, match="unknown key 'speed'"):
+        BenchmarkSpec.from_dict({**doc, "speed": 2})
+
+
+BAD_SPECS: list[tuple[str, dict, str]] = [
+    ("a tuning seed above 2**32 - 1", {"tune_seeds": (2**32,)}, "'tune_seeds'"),
+    (
+        "too many evaluation seeds",
+        {"eval_seeds": range(200, 200 + limits.MAX_SEEDS + 1)},
+        "MAX_SEEDS",
+    ),
+    ("a NaN untuned rate", {"untuned_lr": float("nan")}, "'untuned_lr'"),
+    ("an untuned rate of 0", {"untuned_lr": 0.0}, "'untuned_lr'"),
+    ("too many epochs", {"epochs": limits.MAX_EPOCHS + 1}, "'epochs'"),
+    ("a batch size that is a bool", {"batch_size": True}, "'batch_size'"),
+    ("a grid that is a list", {"learning_rates": [0.1]}, "'learning_rates'"),
+    ("a huge chunk", {"chunk_size": 10**6}, "'chunk_size'"),
+    ("a layer of 0 units", {"layers": (0,)}, "'layers'"),
+    ("optimizers that are text", {"optimizers": "adam"}, "optimizers"),
+    (
+        "more runs than MAX_RUNS",
+        {
+            "learning_rates": Axis("learning_rate", low=1e-4, high=1.0, points=10_000),
+            "tune_seeds": range(5),
+        },
+        "MAX_RUNS",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "match"), [(c, m) for _, c, m in BAD_SPECS], ids=[n for n, _, _ in BAD_SPECS]
+)
+def test_spec_refuses_unbounded_or_mistyped_settings(change: dict, match: str) -> None:
+    with pytest.raises(InvalidParameterError, match=match) as error:
+        dataclasses.replace(SPEC, **change)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"spec": dataclasses.replace(SPEC, dataset=DatasetSpec("missing.npz"))}, DataError),
+        ({"spec": dataclasses.replace(SPEC, layers=(65536, 65536))}, InvalidParameterError),
+        ({"spec": dataclasses.replace(SPEC, val_seed=1)}, InvalidParameterError),
+        ({"backend": "dask"}, InvalidParameterError),
+        ({"jobs": -2}, InvalidParameterError),
+    ],
+    ids=[
+        "unreadable data",
+        "too large for memory",
+        "validation seed = test seed",
+        "dask without a scheduler",
+        "bad jobs",
+    ],
+)
+def test_a_bad_setting_or_bad_data_leaves_no_folder(
+    tmp_path: Path, change: dict, error: type[Exception]
+) -> None:
+    out = tmp_path / "new" / "bench"
+    kwargs = {"spec": SPEC, **change}
+    with pytest.raises(error):
+        run_benchmark(kwargs.pop("spec"), out, **kwargs)
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_output_under_a_file_is_refused_before_training(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("keep")
+    with pytest.raises(DataError, match="is a file"):
+        run_benchmark(SPEC, tmp_path / "file" / "bench")
+    assert (tmp_path / "file").read_text() == "keep"
+
+
+@needs_proc
+def test_sigterm_stops_the_workers_and_keeps_the_finished_runs(tmp_path: Path) -> None:
+    """SIGTERM to `descentlab benchmark --jobs 2` while its workers tune: exit status 143, the
+    tuning runs finished so far in a valid tuning.csv, no worker process left running."""
+    argv = (
+        "--optimizers gd,adam --lr 1e-3..1e-1:3 --tune-seeds 12 --eval-seeds 20,21 --epochs 500 -q"
+    )
+    proc = start_command(["benchmark", *argv.split(), "--jobs", "2", "--out", str(tmp_path)])
+    wait_for_rows(tmp_path / "tuning.csv", proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    assert_session_ends(proc.pid)
+    spec = cli_benchmark.spec_from_args(_args(argv.split()))
+    tune_runs = [
+        spec.run(name, settings, lr, seed)
+        for name, settings in spec.optimizers
+        for lr in spec.learning_rates.grid()
+        for seed in spec.tune_seeds
+    ]
+    rows = read_results(tmp_path / "tuning.csv", tune_runs)
+    assert 0 < len(rows) < len(tune_runs) == 72 and len(rows) % 24 == 0  # whole chunks
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tuning.csv"]  # no temporary files

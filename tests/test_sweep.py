@@ -1,22 +1,28 @@
 """Sweeps: axes, grid and random expansion, the chunk plan, data splits, results.csv, resume
-(for real: a subprocess interrupted with SIGINT, then resumed), plots, the CLI."""
+(for real: a subprocess interrupted with SIGINT or SIGTERM, then resumed), hostile
+results.csv and sweep.json files, bounded work, nothing written before the input is checked,
+plots, the CLI."""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from descentlab._validation import InvalidParameterError
+from descentlab import limits
+from descentlab._validation import DataError, InvalidParameterError
 from descentlab.cli import main as cli_main
 from descentlab.cli import sweep as cli_sweep
 from descentlab.datasets import load_moons, make_moons
@@ -25,7 +31,14 @@ from descentlab.experiments.population import Run, train_population
 from descentlab.experiments.results import METRICS, read_results, summarize
 from descentlab.experiments.specs import DatasetSpec, ScheduleSpec
 from descentlab.experiments.sweep import run_sweep
-from descentlab.experiments.sweep_space import Axis, SweepSpec, expand, parse_axis, plan
+from descentlab.experiments.sweep_space import (
+    MAX_CHUNK_SIZE,
+    Axis,
+    SweepSpec,
+    expand,
+    parse_axis,
+    plan,
+)
 
 SMALL = SweepSpec(
     optimizers=(("gd", {}), ("adam", {})),
@@ -38,6 +51,56 @@ SMALL = SweepSpec(
 
 def _without_seconds(rows):
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file of ``folder`` (temporary files included) and its content."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def start_command(argv: list[str]) -> subprocess.Popen:
+    """``python -m descentlab <argv>`` in a session of its own, so that every process it
+    starts can be found afterwards (:func:`alive_in_session`)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "descentlab", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for_rows(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until the CSV file ``path`` holds a row (or the command ended)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if path.exists() and len(path.read_text().splitlines()) > 1:
+            return
+        time.sleep(0.005)
+
+
+def alive_in_session(sid: int) -> list[int]:
+    """The processes of session ``sid`` that are still running (zombies are dead), from /proc."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # state ppid pgrp session ...
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+def assert_session_ends(sid: int, seconds: float = 10) -> None:
+    """Every process the command started (its loky workers) is gone within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while alive_in_session(sid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive_in_session(sid) == [], "worker processes outlived the command"
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 
 # ----------------------------------------------------------------------------- axes
@@ -310,18 +373,9 @@ def test_resume_after_sigint_finishes_without_duplicates(tmp_path: Path) -> None
     args = (
         "--optimizers gd,adam --lr 1e-3..1e-1:3 --seeds 2 --epochs 600 --chunk-size 2 --no-plots -q"
     ).split()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "descentlab", "sweep", *args, "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_command(["sweep", *args, "--out", str(out)])
     results = out / "results.csv"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        if results.exists() and len(results.read_text().splitlines()) > 1:
-            break
-        time.sleep(0.005)
+    wait_for_rows(results, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -342,6 +396,372 @@ def test_resume_after_sigint_finishes_without_duplicates(tmp_path: Path) -> None
     assert _without_seconds(rows) == _without_seconds(
         read_results(tmp_path / "straight" / "results.csv")
     )
+
+
+@needs_proc
+def test_sigterm_stops_the_worker_processes_and_resume_finishes(tmp_path: Path) -> None:
+    """SIGTERM to `descentlab sweep --jobs 2` while its workers train: exit status 143, a valid
+    results.csv, no worker process left running, and --resume completes it."""
+    out = tmp_path / "terminated"
+    args = (
+        "--optimizers gd,adam --lr 1e-3..1e-1:3 --seeds 2 --epochs 400 --chunk-size 2 --no-plots -q"
+    ).split()
+    proc = start_command(["sweep", *args, "--jobs", "2", "--out", str(out)])
+    results = out / "results.csv"
+    wait_for_rows(results, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    assert_session_ends(proc.pid)
+    runs = expand(cli_sweep.spec_from_args(_args([*args, "--out", "x"])))
+    partial = read_results(results, runs)
+    assert 0 < len(partial) < len(runs) == 12, "the sweep should have been stopped part-way"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+    assert cli_main(["sweep", "--resume", "--out", str(out), "--no-plots", "-q"]) == 0
+    rows = read_results(results, runs)
+    spec = cli_sweep.spec_from_args(_args([*args, "--out", "x"]))
+    straight = run_sweep(spec, tmp_path / "straight", plots=False)
+    assert _without_seconds(rows) == _without_seconds(straight.rows)
+
+
+# ----------------------------------------------------------------------------- hostile files
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the finished sweep SMALL (12 runs in 3 chunks of 4), to copy and damage."""
+    out = tmp_path_factory.mktemp("finished") / "s"
+    run_sweep(SMALL, out, plots=False)
+    return out
+
+
+def _edit(text: str, row: int, column: str, value: str) -> str:
+    """``text`` (results.csv) with the cell ``column`` of data row ``row`` set to ``value``."""
+    lines = text.splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    cells = lines[row + 1].rstrip("\n").split(",")
+    cells[header.index(column)] = value
+    lines[row + 1] = ",".join(cells) + "\n"
+    return "".join(lines)
+
+
+def _drop(text: str, row: int) -> str:
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[: row + 1] + lines[row + 2 :])
+
+
+DAMAGED_ROWS: list[tuple[str, Callable[[str], str]]] = [
+    ("the last row cut in the middle", lambda t: t[:-40]),
+    ("the last row cut inside its last cell", lambda t: t[:-3]),
+    ("a metric that is not a number", lambda t: _edit(t, 5, "val_accuracy", "0.9x")),
+    ("an empty metric", lambda t: _edit(t, 5, "test_cost", "")),
+    ("an accuracy above 1", lambda t: _edit(t, 5, "train_accuracy", "1.5")),
+    ("diverged neither true nor false", lambda t: _edit(t, 5, "diverged", "no")),
+    ("a setting that is not the run's", lambda t: _edit(t, 2, "learning_rate", "0.5")),
+    ("a run_id of another sweep", lambda t: _edit(t, 3, "run_id", "0123456789ab-s0")),
+    ("a row lost", lambda t: _drop(t, 7)),
+    ("a row listed twice", lambda t: t + _edit(t, 1, "val_accuracy", "0.5").splitlines()[2] + "\n"),
+]
+
+
+@pytest.mark.parametrize("damage", [d for _, d in DAMAGED_ROWS], ids=[n for n, _ in DAMAGED_ROWS])
+def test_resume_trains_again_the_chunk_of_a_damaged_row(
+    finished: Path, tmp_path: Path, damage: Callable[[str], str]
+) -> None:
+    out = tmp_path / "s"
+    shutil.copytree(finished, out)
+    reference = read_results(finished / "results.csv", expand(SMALL))
+    (out / "results.csv").write_text(damage((finished / "results.csv").read_text()))
+    kept = read_results(out / "results.csv", expand(SMALL))
+    assert len(kept) < 12
+    result = run_sweep(None, out, resume=True, plots=False)
+    assert result.status == "completed" and result.n_new == 4  # one chunk, trained whole
+    assert _without_seconds(result.rows) == _without_seconds(reference)
+    assert read_results(out / "results.csv") == result.rows
+    by_id = {r["run_id"]: r for r in result.rows}
+    assert all(by_id[r["run_id"]] == r for r in kept)  # good rows kept as they were
+
+
+def test_a_lost_row_of_a_diverged_run_is_trained_with_its_whole_chunk(tmp_path: Path) -> None:
+    """A population whose members all diverge stops early, so a diverged run trained without
+    its chunk's other members ends with another final cost: resume trains the chunk whole."""
+    spec = SweepSpec(
+        optimizers=(("gd", {}), ("adam", {})),
+        axes=(parse_axis("lr=0.01,1000"),),
+        seeds=(0, 1),
+        epochs=20,
+        chunk_size=8,
+    )
+    reference = run_sweep(spec, tmp_path / "straight", plots=False).rows
+    lost = next(i for i, r in enumerate(reference) if r["diverged"] == "true")
+    out = tmp_path / "s"
+    shutil.copytree(tmp_path / "straight", out)
+    (out / "results.csv").write_text(_drop((out / "results.csv").read_text(), lost))
+    result = run_sweep(None, out, resume=True, plots=False)
+    assert result.n_new == 8
+    assert _without_seconds(result.rows) == _without_seconds(reference)
+
+
+def _header(finished: Path) -> str:
+    return (finished / "results.csv").read_text().splitlines()[0]
+
+
+HOSTILE_RESULTS: list[tuple[str, Callable[[str], bytes], str]] = [
+    ("a foreign header", lambda h: b"name,value\nx,1\n", "not the results of this sweep"),
+    ("binary garbage", lambda h: bytes(range(256)) * 8, "not UTF-8"),
+    ("latin-1 text", lambda h: (h + "\ncaf\xe9\n").encode("latin-1"), "not UTF-8"),
+    ("NUL bytes", lambda h: (h + "\n" + "\0" * 10 + "\n").encode(), "NUL"),
+    ("a huge line", lambda h: (h + "\n" + "x" * 100_000 + "\n").encode(), "longer than"),
+    ("an empty file", lambda h: b"", "empty"),
+    ("a header cut short", lambda h: h[:30].encode(), "not the results of this sweep"),
+]
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [(c, m) for _, c, m in HOSTILE_RESULTS],
+    ids=[n for n, _, _ in HOSTILE_RESULTS],
+)
+def test_a_hostile_results_csv_is_a_one_line_error(
+    finished: Path, tmp_path: Path, content: Callable[[str], bytes], match: str
+) -> None:
+    out = tmp_path / "s"
+    shutil.copytree(finished, out)
+    (out / "results.csv").write_bytes(content(_header(finished)))
+    before = _files(out)
+    with pytest.raises(DataError, match=match) as error:
+        run_sweep(None, out, resume=True, plots=False)
+    message = str(error.value)
+    assert "\n" not in message and str(out / "results.csv") in message and len(message) < 400
+    assert _files(out) == before  # nothing written
+
+
+def test_the_cli_reports_a_binary_results_csv_in_one_line(
+    finished: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "s"
+    shutil.copytree(finished, out)
+    (out / "results.csv").write_bytes(bytes(range(256)) * 8)
+    assert cli_main(["sweep", "--resume", "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("descentlab: error: ") and err.count("\n") == 1 and "UTF-8" in err
+
+
+def test_read_results_checks_every_cell_without_the_runs_too(
+    finished: Path, tmp_path: Path
+) -> None:
+    text = (finished / "results.csv").read_text()
+    path = tmp_path / "results.csv"
+    path.write_text(_edit(_edit(text, 0, "seconds", "-1.0"), 4, "config_id", "abc"))
+    damaged: list[tuple[int, str]] = []
+    rows = read_results(path, on_damaged=lambda *a: damaged.append(a))
+    assert [line for line, _ in damaged] == [2, 6]
+    assert "'seconds' cell '-1.0' is not a finite number >= 0" in damaged[0][1]
+    assert len(rows) == 10
+    path.write_text("run_id,config_id,optimizer,epochs\n")
+    with pytest.raises(DataError, match="must start with run_id, config_id, optimizer and end"):
+        read_results(path)
+
+
+def _sweep_json(edit: Callable[[dict], object]) -> Callable[[dict], bytes]:
+    def change(doc: dict) -> bytes:
+        edit(doc)
+        return json.dumps(doc).encode()
+
+    return change
+
+
+HOSTILE_SWEEP_JSON: list[tuple[str, Callable[[dict], bytes], str]] = [
+    ("binary garbage", lambda d: bytes(range(256)) * 8, "Cannot read"),
+    ("not JSON", lambda d: b"{spec: 1", "Cannot read"),
+    ("nested too deep", lambda d: b"[" * 100_000, "Cannot read"),
+    ("a list", lambda d: b"[]", "the document must be a table"),
+    ("no chunks", _sweep_json(lambda d: d.pop("chunks")), "has no 'chunks'"),
+    ("epochs as text", _sweep_json(lambda d: d["spec"].update(epochs="20")), "spec.epochs"),
+    ("a seed as text", _sweep_json(lambda d: d["spec"]["seeds"].append("1")), r"spec.seeds\[2\]"),
+    (
+        "an unknown key",
+        _sweep_json(lambda d: d["spec"].update(colour="red")),
+        "unknown key 'colour'",
+    ),
+    ("an axis without points", _sweep_json(lambda d: d["spec"]["axes"][0].pop("points")), "axes"),
+    (
+        "an optimizer not a pair",
+        _sweep_json(lambda d: d["spec"]["optimizers"].append("gd")),
+        r"optimizers\[2\]",
+    ),
+    ("a dataset key unknown", _sweep_json(lambda d: d["spec"]["dataset"].update(size=3)), "'size'"),
+    ("a value out of range", _sweep_json(lambda d: d["spec"].update(epochs=0)), "'epochs'"),
+    (
+        "a bad hyperparameter",
+        _sweep_json(lambda d: d["spec"]["optimizers"][1][1].update(b1=1.5)),
+        "'b1'",
+    ),
+    (
+        "an unknown chunk id",
+        _sweep_json(lambda d: d["chunks"][0].__setitem__(0, "0123456789ab-s0")),
+        "not a run of its spec",
+    ),
+    (
+        "a run in two chunks",
+        _sweep_json(lambda d: d["chunks"][1].__setitem__(0, d["chunks"][0][0])),
+        "exactly once",
+    ),
+    ("a run in no chunk", _sweep_json(lambda d: d["chunks"][0].pop()), "exactly once"),
+    (
+        "a chunk larger than chunk_size",
+        _sweep_json(lambda d: d.update(chunks=[[i for c in d["chunks"] for i in c]])),
+        "holds 12 runs",
+    ),
+    ("n_runs wrong", _sweep_json(lambda d: d.update(n_runs=13)), "n_runs is 13"),
+]
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [(c, m) for _, c, m in HOSTILE_SWEEP_JSON],
+    ids=[n for n, _, _ in HOSTILE_SWEEP_JSON],
+)
+def test_a_damaged_sweep_json_is_a_one_line_error(
+    finished: Path, tmp_path: Path, content: Callable[[dict], bytes], match: str
+) -> None:
+    out = tmp_path / "s"
+    shutil.copytree(finished, out)
+    doc = json.loads((out / "sweep.json").read_text())
+    (out / "sweep.json").write_bytes(content(doc))
+    before = _files(out)
+    with pytest.raises(DataError, match=match) as error:
+        run_sweep(None, out, resume=True, plots=False)
+    message = str(error.value)
+    assert "\n" not in message and str(out / "sweep.json") in message and len(message) < 500
+    assert _files(out) == before  # nothing written
+
+
+def test_spec_from_dict_checks_every_field() -> None:
+    doc = SMALL.to_dict()
+    assert SweepSpec.from_dict(doc) == SMALL
+    for key, value in [("epochs", True), ("layers", "5,2"), ("max_cost", "1"), ("axes", {})]:
+        with pytest.raises(DataError, match=f"the sweep spec is damaged: {key}"):
+            SweepSpec.from_dict({**doc, key: value})
+    with pytest.raises(DataError, match="has no 'seeds'"):
+        SweepSpec.from_dict({k: v for k, v in doc.items() if k != "seeds"})
+    with pytest.raises(DataError, match="must be a table"):
+        SweepSpec.from_dict([doc])
+
+
+# ----------------------------------------------------------------------------- bounded work
+
+FIVE_AXES = tuple(
+    parse_axis(f"{name}={low}..{high}:1000:lin")
+    for name, low, high in [
+        ("lr", 1e-4, 1e-1),
+        ("b1", 0.5, 0.9),
+        ("b2", 0.9, 0.999),
+        ("eps", 0, 1e-8),
+        ("eps_root", 0, 1e-8),
+    ]
+)
+
+UNBOUNDED: list[tuple[str, Callable[[], object], str]] = [
+    ("a negative seed", lambda: SweepSpec(seeds=(-1,)), "'seeds'.*range \\[0, 4294967295\\]"),
+    ("a seed above 2**32 - 1", lambda: SweepSpec(seeds=(2**32,)), "'seeds'"),
+    ("a seed that is a bool", lambda: SweepSpec(seeds=(True,)), "'seeds'"),
+    ("a seed twice", lambda: SweepSpec(seeds=(0, 0)), "distinct"),
+    ("too many seeds", lambda: SweepSpec(seeds=range(limits.MAX_SEEDS + 1)), "MAX_SEEDS"),
+    ("too many epochs", lambda: SweepSpec(epochs=limits.MAX_EPOCHS + 1), "'epochs'"),
+    ("fractional epochs", lambda: SweepSpec(epochs=2.5), "'epochs'"),
+    ("a huge chunk", lambda: SweepSpec(chunk_size=MAX_CHUNK_SIZE + 1), "'chunk_size'"),
+    ("a batch size of 0", lambda: SweepSpec(batch_sizes=(0,)), "'batch_sizes'"),
+    ("batch sizes as text", lambda: SweepSpec(batch_sizes="64"), "'batch_sizes'"),
+    ("a layer of 0 units", lambda: SweepSpec(layers=(5, 0)), "'layers'"),
+    ("an unknown activation", lambda: SweepSpec(activation="relu6"), "'activation'"),
+    ("a NaN max_cost", lambda: SweepSpec(max_cost=float("nan")), "'max_cost'"),
+    ("no random configurations", lambda: SweepSpec(random=0), "'random'"),
+    ("a dataset that is text", lambda: SweepSpec(dataset="moons"), "'dataset'"),
+    ("optimizers that are text", lambda: SweepSpec(optimizers="adam"), "optimizers"),
+    ("an unknown optimizer", lambda: SweepSpec(optimizers=(("adamx", {}),)), "Unknown optimizer"),
+    (
+        "an axis of 10**8 points",
+        lambda: parse_axis("lr=1e-4..1e-1", points=10**8, what="--lr"),
+        "--lr .*'points'.*10000",
+    ),
+    (
+        "five 1000-point axes",
+        lambda: SweepSpec(optimizers=(("adam", {}),), axes=FIVE_AXES),
+        "10{16} runs.*MAX_RUNS",
+    ),
+    ("10**9 random configurations", lambda: SweepSpec(random=10**9), "MAX_RUNS"),
+    ("a NaN range", lambda: Axis("learning_rate", low=float("nan"), high=1.0), "'low'"),
+    ("an infinite range", lambda: Axis("learning_rate", low=1e-3, high=float("inf")), "'high'"),
+    ("a NaN value", lambda: Axis("learning_rate", values=(0.1, float("nan"))), "'values'"),
+    ("too many values", lambda: parse_axis("lr=" + ",".join(["0.1"] * 10_001)), "number of values"),
+    ("a Unicode digit as :N", lambda: parse_axis("lr=1e-3..1e-1:\u00b2"), ":N"),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "match"), [(m, r) for _, m, r in UNBOUNDED], ids=[n for n, _, _ in UNBOUNDED]
+)
+def test_specs_refuse_unbounded_or_mistyped_settings_up_front(
+    make: Callable[[], object], match: str
+) -> None:
+    with pytest.raises(InvalidParameterError, match=match) as error:
+        make()
+    assert "\n" not in str(error.value) and len(str(error.value)) < 600
+
+
+def test_cli_refuses_ten_to_the_eight_learning_rates_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "s"
+    assert cli_main(["sweep", "--lr-points", "100000000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "10000" in err
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- nothing written first
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (
+            {"spec": dataclasses.replace(SMALL, dataset=DatasetSpec("missing.csv", target="y"))},
+            DataError,
+        ),
+        ({"spec": dataclasses.replace(SMALL, layers=(65536, 65536))}, InvalidParameterError),
+        ({"spec": dataclasses.replace(SMALL, val_seed=1)}, InvalidParameterError),
+        ({"backend": "dask"}, InvalidParameterError),
+        ({"backend": "local", "scheduler": "tcp://127.0.0.1:1"}, InvalidParameterError),
+        ({"jobs": 0}, InvalidParameterError),
+    ],
+    ids=[
+        "unreadable data",
+        "too large for memory",
+        "validation seed = test seed",
+        "dask without a scheduler",
+        "a scheduler without dask",
+        "no jobs",
+    ],
+)
+def test_a_bad_setting_or_bad_data_leaves_no_folder(
+    tmp_path: Path, change: dict, error: type[Exception]
+) -> None:
+    out = tmp_path / "new" / "s"
+    kwargs = {"spec": SMALL, "plots": False, **change}
+    with pytest.raises(error):
+        run_sweep(kwargs.pop("spec"), out, **kwargs)
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_output_under_a_file_is_refused_before_training(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("keep")
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        run_sweep(SMALL, tmp_path / "file" / "s", plots=False)
+    assert (tmp_path / "file").read_text() == "keep"
 
 
 # ----------------------------------------------------------------------------- CLI

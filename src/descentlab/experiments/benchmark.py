@@ -27,6 +27,12 @@ epochs, gd / momentum (beta 0.9) / Adam (the seed's epsilon).
       lr_sensitivity.png  validation accuracy against the learning rate (tuning runs)
       test_accuracy.png   test accuracy per optimizer, tuned beside untuned, mean ± std
       report.html         one self-contained page with the table, plots and protocol
+
+Everything is checked before the folder is made — the spec (bounded by
+:mod:`descentlab.limits`), every optimizer at every rate, the data, the largest population of
+each phase (its memory), the backend and the output folder — so bad input leaves nothing
+behind. ``tuning.csv`` and ``evaluation.csv`` are rewritten (atomically) after every finished
+chunk, so an interrupted benchmark (Ctrl-C, SIGTERM) keeps the runs it finished.
 """
 
 from __future__ import annotations
@@ -45,18 +51,36 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from descentlab import __version__
-from descentlab._validation import InvalidParameterError
-from descentlab.experiments.data import load_experiment_data
+from descentlab._validation import (
+    LEARNING_RATE,
+    InvalidParameterError,
+    as_int,
+    check_param,
+)
+from descentlab.experiments.data import ExperimentData, load_experiment_data
+from descentlab.experiments.parallel import check_backend
 from descentlab.experiments.population import Run, build_run_optimizer
 from descentlab.experiments.results import result_columns, result_row, results_csv_text
+from descentlab.experiments.run_folder import check_writable
 from descentlab.experiments.specs import DatasetSpec
-from descentlab.experiments.sweep import execute
-from descentlab.experiments.sweep_space import Axis, canonical_optimizers, plan
+from descentlab.experiments.sweep import check_populations, execute
+from descentlab.experiments.sweep_space import (
+    AXIS_SCHEMA,
+    BATCH_SIZE,
+    SETUP_SCHEMA,
+    Axis,
+    check_run_count,
+    check_seeds,
+    check_training_setup,
+    plan,
+    spec_from_document,
+)
 from descentlab.io import atomic_write
 from descentlab.plots import DPI, figure_png
 from descentlab.progress import Progress
 
 __all__ = [
+    "BENCHMARK_SPEC_SCHEMA",
     "SEED_LEARNING_RATE",
     "BenchmarkSpec",
     "describe",
@@ -68,6 +92,8 @@ __all__ = [
 
 SEED_LEARNING_RATE = 0.0007
 """The seed's untuned learning rate, measured beside every tuned one."""
+
+_OWNER = "the benchmark"
 
 
 @dataclass(frozen=True)
@@ -84,6 +110,12 @@ class BenchmarkSpec:
       epochs, batch_size, layers, activation, init, shuffle: the training setup.
       val_seed: seed of the validation sample (None: test seed + 1).
       chunk_size: the most runs in one population.
+
+    Raises:
+      InvalidParameterError: a field of the wrong type or out of range (the shared rules of
+        :func:`~descentlab.experiments.sweep_space.check_training_setup`, seeds in
+        ``[0, 2**32 - 1]`` and at most ``MAX_SEEDS`` of each kind); seeds used for both
+        tuning and evaluation; more runs in all than ``MAX_RUNS``.
     """
 
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
@@ -108,21 +140,31 @@ class BenchmarkSpec:
     chunk_size: int = 32
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "optimizers", canonical_optimizers(self.optimizers))
+        check_training_setup(self, _OWNER)
+        check_param(_OWNER, "learning_rates", self.learning_rates, Axis)
         if self.learning_rates.name != "learning_rate":
             raise InvalidParameterError("The benchmark tunes the learning rate only.")
-        if not self.tune_seeds or not self.eval_seeds:
-            raise InvalidParameterError("The benchmark needs tuning seeds and evaluation seeds.")
+        for key in ("tune_seeds", "eval_seeds"):
+            object.__setattr__(self, key, check_seeds(_OWNER, key, getattr(self, key)))
         shared = sorted(set(self.tune_seeds) & set(self.eval_seeds))
         if shared:
             raise InvalidParameterError(
-                f"The evaluation seeds must be fresh (not used for tuning); {shared} are in "
+                f"The evaluation seeds must be fresh (not used for tuning); {shared[:10]} are in "
                 "both. Choose --eval-seeds apart from --tune-seeds."
             )
-        if not (self.untuned_lr > 0 and math.isfinite(self.untuned_lr)):
-            raise InvalidParameterError(
-                f"The untuned learning rate must be > 0. Got {self.untuned_lr!r}."
-            )
+        check_param(_OWNER, "untuned_lr", self.untuned_lr, LEARNING_RATE, allow_array=False)
+        object.__setattr__(self, "untuned_lr", float(self.untuned_lr))
+        object.__setattr__(
+            self, "batch_size", as_int(_OWNER, "batch_size", self.batch_size, BATCH_SIZE)
+        )
+        n_opt, n_lr = len(self.optimizers), self.learning_rates.size
+        n_tune, n_eval = len(self.tune_seeds), len(self.eval_seeds)
+        check_run_count(
+            _OWNER,
+            n_opt * (n_lr * n_tune + 2 * n_eval),
+            f"{n_opt} optimizers × ({n_lr} learning rates × {n_tune} tuning seeds + 2 × "
+            f"{n_eval} evaluation seeds)",
+        )
 
     def run(self, optimizer: str, settings: Mapping[str, Any], lr: float, seed: int) -> Run:
         return Run(
@@ -140,11 +182,32 @@ class BenchmarkSpec:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict; :meth:`from_dict` rebuilds an equal spec."""
         d = asdict(self)
         d["dataset"] = {k: v for k, v in d["dataset"].items() if v is not None}
         d["optimizers"] = [[n, dict(s)] for n, s in self.optimizers]
         d["learning_rates"] = self.learning_rates.to_dict()
-        return d
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(
+        cls, data: Any, source: str = "the benchmark spec", where: str = ""
+    ) -> BenchmarkSpec:
+        """The spec of :meth:`to_dict`'s form (the ``spec`` of ``benchmark.json``), checked
+        as :meth:`SweepSpec.from_dict <descentlab.experiments.sweep_space.SweepSpec.from_dict>`
+        checks a sweep's."""
+        return spec_from_document(cls, data, BENCHMARK_SPEC_SCHEMA, source, where)
+
+
+BENCHMARK_SPEC_SCHEMA: dict[str, Any] = {
+    **SETUP_SCHEMA,
+    "learning_rates": AXIS_SCHEMA,
+    "tune_seeds": [int],
+    "eval_seeds": [int],
+    "untuned_lr": float,
+    "batch_size": int,
+}
+"""The fields of :meth:`BenchmarkSpec.to_dict` and their types."""
 
 
 def pick_learning_rate(rows: Sequence[Mapping[str, Any]]) -> tuple[float, dict[str, float]]:
@@ -182,6 +245,53 @@ def _stats(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+@dataclass
+class _Benchmark:
+    """A benchmark checked and ready to train (nothing written yet), and where it trains.
+
+    Attributes:
+      spec, out, data: the benchmark, its folder and its data.
+      lrs: the tuning grid; ``tune_runs``: every tuning run, optimizer by optimizer
+        (``owner[i]``: the index in ``spec.optimizers`` of run i's optimizer).
+      jobs, backend, scheduler: where the chunks run; ``bar``: the progress over both phases.
+    """
+
+    spec: BenchmarkSpec
+    out: Path
+    data: ExperimentData
+    lrs: list[float]
+    tune_runs: list[Run]
+    owner: list[int]
+    jobs: int
+    backend: str
+    scheduler: Any
+    bar: Progress | None = None
+    done: int = 0
+
+    def train(self, runs: list[Run], file: str) -> list[dict[str, Any]]:
+        """Train ``runs`` (rows in their order), rewriting ``file`` after every chunk."""
+        columns = result_columns(runs)
+        rows: list[dict[str, Any] | None] = [None] * len(runs)
+        for indices, measured in execute(
+            runs,
+            plan(runs, self.spec.chunk_size),
+            self.data,
+            jobs=self.jobs,
+            backend=self.backend,
+            scheduler=self.scheduler,
+        ):
+            for i, m in zip(indices, measured, strict=True):
+                rows[i] = m
+            finished = [
+                result_row(r, m, columns) for r, m in zip(runs, rows, strict=True) if m is not None
+            ]
+            atomic_write(self.out / file, results_csv_text(columns, finished))
+            self.done += len(indices)
+            if self.bar is not None:
+                self.bar.update(self.done)
+        return [m for m in rows if m is not None]
+
+
 def run_benchmark(
     spec: BenchmarkSpec,
     out_dir: str | Path,
@@ -194,6 +304,9 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Tune, measure, and write the benchmark folder (see the module docstring).
 
+    Four steps: check everything (nothing is written before), tune (``tuning.csv``), measure
+    (``evaluation.csv``), then ``benchmark.json``, the plots and the report.
+
     Returns:
       the content of ``benchmark.json``: ``spec``, ``dataset`` sizes, and ``optimizers``, one
       entry per optimizer with ``tuned_lr``, ``tuning`` (mean validation accuracy per rate),
@@ -201,89 +314,110 @@ def run_benchmark(
       ``train_accuracy``, ``final_cost``, plus ``diverged`` counts).
 
     Raises:
-      InvalidParameterError, DataError: bad settings or data.
-      KeyboardInterrupt: Ctrl-C (the folder keeps the spec and what was written so far).
+      InvalidParameterError, DataError: bad settings or data, an output that cannot be
+        written — before the folder is made.
+      KeyboardInterrupt: Ctrl-C or SIGTERM (the folder keeps the runs finished so far).
     """
     say = log or (lambda _: None)
     start = time.perf_counter()
-    lrs = [float(v) for v in spec.learning_rates.grid()]
-    tune_runs, owner = [], []  # owner[i]: the index of run i's optimizer entry
-    for j, (name, settings) in enumerate(spec.optimizers):
-        for lr in lrs:
-            for s in spec.tune_seeds:
-                tune_runs.append(spec.run(name, settings, lr, s))
-                owner.append(j)
-    for name, settings in spec.optimizers:  # bad values fail here, before any training
-        for lr in [*lrs, spec.untuned_lr]:
-            build_run_optimizer(spec.run(name, settings, lr, 0))
-    data = load_experiment_data(spec.dataset, validation=True, val_seed=spec.val_seed)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    bench = _prepare(spec, Path(out_dir), jobs, backend, scheduler)
+    bench.out.mkdir(parents=True, exist_ok=True)
     n_eval = 2 * len(spec.optimizers) * len(spec.eval_seeds)
     say(
-        f"descentlab benchmark: tuning {len(spec.optimizers)} optimizers over {len(lrs)} "
-        f"learning rates × {len(spec.tune_seeds)} seeds ({len(tune_runs)} runs, "
+        f"descentlab benchmark: tuning {len(spec.optimizers)} optimizers over {len(bench.lrs)} "
+        f"learning rates × {len(spec.tune_seeds)} seeds ({len(bench.tune_runs)} runs, "
         f"{spec.epochs} epochs), then up to {n_eval} runs on {len(spec.eval_seeds)} fresh seeds"
     )
-    bar = Progress(len(tune_runs) + n_eval, "benchmark", enabled=progress, unit="run")
-    done = 0
-
-    def train_all(runs: list[Run]) -> list[dict[str, Any]]:
-        nonlocal done
-        rows: list[dict[str, Any]] = [{} for _ in runs]
-        for indices, measured in execute(
-            runs,
-            plan(runs, spec.chunk_size),
-            data,
-            jobs=jobs,
-            backend=backend,
-            scheduler=scheduler,
-        ):
-            for i, m in zip(indices, measured, strict=True):
-                rows[i] = m
-            done += len(indices)
-            bar.update(done)
-        return rows
-
-    try:
-        tune_rows = train_all(tune_runs)
-        columns = result_columns(tune_runs)
-        atomic_write(
-            out / "tuning.csv",
-            results_csv_text(
-                columns,
-                [result_row(r, m, columns) for r, m in zip(tune_runs, tune_rows, strict=True)],
-            ),
-        )
-        entries = []
-        eval_runs: list[Run] = []
-        for j, (name, settings) in enumerate(spec.optimizers):
-            own = [
-                {"learning_rate": r.learning_rate, **m}
-                for r, m, o in zip(tune_runs, tune_rows, owner, strict=True)
-                if o == j
-            ]
-            tuned, curve = pick_learning_rate(own)
-            entries.append(
-                {"name": name, "settings": dict(settings), "tuned_lr": tuned, "tuning": curve}
-            )
-            for lr in dict.fromkeys([tuned, spec.untuned_lr]):
-                eval_runs += [spec.run(name, settings, lr, s) for s in spec.eval_seeds]
+    total = len(bench.tune_runs) + n_eval
+    bench.bar = Progress(total, "benchmark", enabled=progress, unit="run")
+    with bench.bar:
+        tune_rows = bench.train(bench.tune_runs, "tuning.csv")
+        entries = _tuned_entries(bench, tune_rows)
         say(
             "descentlab benchmark: tuned learning rates "
             + ", ".join(f"{e['name']} {e['tuned_lr']:.3g}" for e in entries)
         )
-        bar.total = max(1, len(tune_runs) + len(eval_runs))
-        eval_rows = train_all(eval_runs)
-    finally:
-        bar.close()
-    columns = result_columns(eval_runs)
-    atomic_write(
-        out / "evaluation.csv",
-        results_csv_text(
-            columns, [result_row(r, m, columns) for r, m in zip(eval_runs, eval_rows, strict=True)]
-        ),
+        eval_runs = _evaluation_runs(spec, entries)
+        bench.bar.total = len(bench.tune_runs) + len(eval_runs)
+        eval_rows = bench.train(eval_runs, "evaluation.csv")
+    _measured_entries(spec, entries, eval_runs, eval_rows)
+    results = {
+        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "descentlab_version": __version__,
+        "spec": spec.to_dict(),
+        "dataset": {**bench.data.summary(), "name": spec.dataset.short_name},
+        "layer_dims": list(bench.data.layer_dims(spec.layers)),
+        "seconds": time.perf_counter() - start,
+        "optimizers": entries,
+    }
+    atomic_write(bench.out / "benchmark.json", json.dumps(results, indent=2, default=_json) + "\n")
+    _write_plots_and_report(bench.out, results, bench.tune_runs, tune_rows)
+    say(
+        f"descentlab benchmark: done in {results['seconds']:.1f} s; report {bench.out / 'report.html'}"
     )
+    return results
+
+
+def _prepare(spec: BenchmarkSpec, out: Path, jobs: int, backend: str, scheduler: Any) -> _Benchmark:
+    """Check everything the benchmark needs — backend, folder, every optimizer at every rate,
+    the data, the largest population of both phases — and write nothing."""
+    check_param("run_benchmark", "spec", spec, BenchmarkSpec)
+    check_backend(backend, jobs, scheduler)
+    check_writable(out, folder=True)
+    lrs = [float(v) for v in spec.learning_rates.grid()]
+    tune_runs, owner = [], []
+    for j, (name, settings) in enumerate(spec.optimizers):
+        for lr in [*lrs, spec.untuned_lr]:  # bad values fail here, before any training
+            build_run_optimizer(spec.run(name, settings, lr, 0))
+        for lr in lrs:
+            tune_runs += [spec.run(name, settings, lr, s) for s in spec.tune_seeds]
+            owner += [j] * len(spec.tune_seeds)
+    data = load_experiment_data(spec.dataset, validation=True, val_seed=spec.val_seed)
+    check_populations(tune_runs, plan(tune_runs, spec.chunk_size), data)
+    widest = [  # the evaluation phase at its largest: two rates per optimizer
+        spec.run(name, settings, lr, s)
+        for name, settings in spec.optimizers
+        for lr in (lrs[0], spec.untuned_lr)
+        for s in spec.eval_seeds
+    ]
+    check_populations(widest, plan(widest, spec.chunk_size), data)
+    return _Benchmark(spec, out, data, lrs, tune_runs, owner, jobs, backend, scheduler)
+
+
+def _tuned_entries(bench: _Benchmark, tune_rows: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Per optimizer: its name, settings, the tuned learning rate and the tuning curve."""
+    entries = []
+    for j, (name, settings) in enumerate(bench.spec.optimizers):
+        own = [
+            {"learning_rate": r.learning_rate, **m}
+            for r, m, o in zip(bench.tune_runs, tune_rows, bench.owner, strict=True)
+            if o == j
+        ]
+        tuned, curve = pick_learning_rate(own)
+        entries.append(
+            {"name": name, "settings": dict(settings), "tuned_lr": tuned, "tuning": curve}
+        )
+    return entries
+
+
+def _evaluation_runs(spec: BenchmarkSpec, entries: Sequence[Mapping[str, Any]]) -> list[Run]:
+    """Every optimizer at its tuned rate and at the untuned one (once if they are equal),
+    with the fresh seeds."""
+    runs = []
+    for entry, (name, settings) in zip(entries, spec.optimizers, strict=True):
+        for lr in dict.fromkeys([entry["tuned_lr"], spec.untuned_lr]):
+            runs += [spec.run(name, settings, lr, s) for s in spec.eval_seeds]
+    return runs
+
+
+def _measured_entries(
+    spec: BenchmarkSpec,
+    entries: list[dict[str, Any]],
+    eval_runs: Sequence[Run],
+    eval_rows: Sequence[Mapping[str, Any]],
+) -> None:
+    """Add ``tuned`` and ``untuned`` to every entry: the rate, mean/std/n of the test metrics
+    over the fresh seeds, and the number of diverged runs."""
     measured = {r.run_id(): m for r, m in zip(eval_runs, eval_rows, strict=True)}
     for entry, (name, settings) in zip(entries, spec.optimizers, strict=True):
         for key, lr in (("tuned", entry["tuned_lr"]), ("untuned", spec.untuned_lr)):
@@ -296,19 +430,6 @@ def run_benchmark(
                 },
                 "diverged": int(sum(r["diverged"] for r in rows)),
             }
-    results = {
-        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "descentlab_version": __version__,
-        "spec": spec.to_dict(),
-        "dataset": {**data.summary(), "name": spec.dataset.short_name},
-        "layer_dims": list(data.layer_dims(spec.layers)),
-        "seconds": time.perf_counter() - start,
-        "optimizers": entries,
-    }
-    atomic_write(out / "benchmark.json", json.dumps(results, indent=2, default=_json) + "\n")
-    _write_plots_and_report(out, results, tune_runs, tune_rows)
-    say(f"descentlab benchmark: done in {results['seconds']:.1f} s; report {out / 'report.html'}")
-    return results
 
 
 def _json(x: Any) -> Any:

@@ -16,8 +16,12 @@
 The same task gives the same numbers on every backend: a task carries everything its
 computation depends on, and nothing depends on which worker runs it or when.
 
-Ctrl-C: a task interrupted inside a worker reports it, and the caller sees
-``KeyboardInterrupt``; tasks not yet finished are cancelled.
+Ctrl-C and SIGTERM: a task interrupted inside a worker reports it, and the caller sees
+``KeyboardInterrupt``; tasks not yet finished are cancelled. When the caller stops reading
+the results early — an interruption in this process (the command turns SIGTERM into
+``KeyboardInterrupt``), an error, or simply leaving the loop — the local worker processes
+are killed at once (:func:`stop_workers`): a worker busy with a long population would
+otherwise finish it, and joblib's reusable executor would keep it alive for minutes.
 """
 
 from __future__ import annotations
@@ -25,12 +29,20 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from descentlab._validation import InvalidParameterError
 
-__all__ = ["BACKENDS", "map_unordered", "resolve_jobs", "warm_up"]
+__all__ = [
+    "BACKENDS",
+    "check_backend",
+    "map_unordered",
+    "resolve_jobs",
+    "stop_workers",
+    "warm_up",
+]
 
 BACKENDS = ("local", "dask")
 """The names of the execution backends."""
@@ -87,6 +99,26 @@ def warm_up(backend: str = "local", jobs: int = 1) -> threading.Thread | None:
     return thread
 
 
+def check_backend(backend: str, jobs: int = 1, scheduler: Any = None) -> None:
+    """Check where the work is to run, before anything is prepared or written.
+
+    Raises:
+      InvalidParameterError: an unknown backend, a bad ``jobs`` (:func:`resolve_jobs`),
+        ``dask`` without a scheduler, or a scheduler without ``dask``.
+    """
+    if backend not in BACKENDS:
+        raise InvalidParameterError(
+            f"The 'backend' parameter must be one of {', '.join(BACKENDS)}. Got {backend!r}."
+        )
+    resolve_jobs(jobs)
+    if backend == "dask" and scheduler is None:
+        raise InvalidParameterError(
+            "The dask backend needs the scheduler's address: --scheduler tcp://HOST:PORT."
+        )
+    if backend != "dask" and scheduler is not None:
+        raise InvalidParameterError("--scheduler applies only to --backend dask.")
+
+
 def map_unordered(
     fn: Callable[[Any, Any], Any],
     tasks: Sequence[Any],
@@ -118,18 +150,9 @@ def map_unordered(
     >>> sorted(map_unordered(pow, [1, 2, 3], shared=2))
     [(0, 1), (1, 4), (2, 9)]
     """
-    if backend not in BACKENDS:
-        raise InvalidParameterError(
-            f"The 'backend' parameter must be one of {', '.join(BACKENDS)}. Got {backend!r}."
-        )
+    check_backend(backend, jobs, scheduler)
     if backend == "dask":
-        if scheduler is None:
-            raise InvalidParameterError(
-                "The dask backend needs the scheduler's address: --scheduler tcp://HOST:PORT."
-            )
         return _dask(fn, tasks, shared, scheduler)
-    if scheduler is not None:
-        raise InvalidParameterError("--scheduler applies only to --backend dask.")
     n = resolve_jobs(jobs)
     if n == 1 or len(tasks) <= 1:
         return _serial(fn, tasks, shared)
@@ -151,12 +174,29 @@ def _loky(fn: Callable, tasks: Sequence[Any], shared: Any, n: int) -> Iterator[t
     from joblib import Parallel, delayed
 
     parallel = Parallel(n_jobs=n, backend="loky", return_as="generator_unordered")
-    results = parallel(delayed(_guarded)(fn, i, task, shared) for i, task in enumerate(tasks))
+    finished = False
     try:
-        for item in results:
-            yield _check(item)
+        results = parallel(delayed(_guarded)(fn, i, task, shared) for i, task in enumerate(tasks))
+        try:
+            for item in results:
+                yield _check(item)
+        finally:
+            with warnings.catch_warnings():  # joblib warns that the tasks it aborts are lost
+                warnings.simplefilter("ignore", UserWarning)
+                results.close()  # abort the tasks still queued or running
+        finished = True
     finally:
-        results.close()  # on Ctrl-C or an error: abort the tasks still queued or running
+        if not finished:  # interrupted, failed or abandoned: the workers must not run on
+            stop_workers()
+
+
+def stop_workers() -> None:
+    """Kill the local worker processes now (joblib's reusable loky executor), whatever they
+    are doing. The next :func:`map_unordered` starts fresh ones."""
+    from joblib.externals.loky import get_reusable_executor
+
+    executor = get_reusable_executor(reuse=True, kill_workers=True)
+    executor.shutdown(wait=True, kill_workers=True)
 
 
 def _dask(

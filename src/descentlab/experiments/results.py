@@ -3,10 +3,17 @@
 ``results.csv`` has one row per training run: its identity (``run_id``, ``config_id``), its
 settings (the optimizer, every hyperparameter any run has, the schedule and its settings, the
 training setup, the seed), then :data:`METRICS`. Cells are text: numbers in ``repr`` form
-(they read back exactly), booleans ``true``/``false``, empty where a setting does not apply.
-:func:`read_results` reads a file back with every cell checked, so a damaged, truncated or
-foreign file is either refused with a one-line error or, row by row, left for ``--resume`` to
-recompute.
+(they read back exactly), booleans ``true``/``false``, empty where a setting does not apply;
+every line ends with a newline.
+
+:func:`read_results` reads a file back as hostile input. A file that is not this kind of
+table — not UTF-8 text, NUL bytes, a line longer than :data:`MAX_LINE` characters, more than
+``MAX_RUNS`` rows, a header that is not the expected one — is refused with a one-line
+:class:`~descentlab._validation.DataError` naming it. A *row* that does not check out — the
+wrong number of cells, a cell that does not parse as its column's type (:data:`METRIC_RULES`),
+an unknown ``run_id``, settings that are not that run's, a run listed twice, a last line cut
+off before its newline — is dropped (and reported), so that ``--resume`` trains that run
+again.
 """
 
 from __future__ import annotations
@@ -15,16 +22,21 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
+from descentlab import limits
+from descentlab._validation import DataError, _show
 from descentlab.experiments.population import Run
 
 __all__ = [
+    "MAX_LINE",
     "METRICS",
+    "METRIC_RULES",
     "SETTING_COLUMNS",
     "read_results",
     "result_columns",
@@ -84,14 +96,20 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def result_row(run: Run, measured: Mapping[str, Any], columns: Sequence[str]) -> dict[str, str]:
-    """One ``results.csv`` row (text cells, empty where a setting does not apply): the run's
-    settings, then its measurements."""
+def _setting_cells(run: Run) -> dict[str, str]:
+    """The cells of ``run``'s identity and settings (the columns before :data:`METRICS`)."""
     out = {"run_id": run.run_id(), "config_id": run.config_id(), "optimizer": run.optimizer}
     out.update({k: _cell(v) for k, v in run.hyperparameters.items()})
     out["schedule"] = run.schedule or ""
     out.update({f"schedule.{k}": _cell(v) for k, v in run.schedule_settings.items()})
     out.update({k: _cell(getattr(run, k)) for k in SETTING_COLUMNS})
+    return out
+
+
+def result_row(run: Run, measured: Mapping[str, Any], columns: Sequence[str]) -> dict[str, str]:
+    """One ``results.csv`` row (text cells, empty where a setting does not apply): the run's
+    settings, then its measurements."""
+    out = _setting_cells(run)
     out.update({k: _cell(measured[k]) for k in METRICS})
     return {c: out.get(c, "") for c in columns}
 
@@ -105,13 +123,204 @@ def results_csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, str]]) 
     return buf.getvalue()
 
 
-def read_results(path: str | Path) -> list[dict[str, str]]:
-    """The rows of a ``results.csv`` as dicts of text cells (empty list if it does not exist)."""
+# ----------------------------------------------------------------------------- reading back
+
+MAX_LINE = 65_536
+"""The longest line (in characters) of a results table read back; a row is far shorter."""
+
+
+def _canonical_float(cell: str) -> float | None:
+    """The float a cell holds in ``repr`` form (``0.5``, ``nan``, ``inf``), else None."""
+    try:
+        value = float(cell)
+    except ValueError:
+        return None
+    return value if repr(value) == cell else None
+
+
+def _fraction(cell: str) -> bool:
+    """a number in [0, 1]"""
+    value = _canonical_float(cell)
+    return value is not None and 0.0 <= value <= 1.0
+
+
+def _cost(cell: str) -> bool:
+    """a number >= 0, nan or inf"""
+    value = _canonical_float(cell)
+    return value is not None and (math.isnan(value) or value >= 0.0)
+
+
+def _seconds(cell: str) -> bool:
+    """a finite number >= 0"""
+    value = _canonical_float(cell)
+    return value is not None and math.isfinite(value) and value >= 0.0
+
+
+def _flag(cell: str) -> bool:
+    """true or false"""
+    return cell in ("true", "false")
+
+
+def _epoch(cell: str) -> bool:
+    """an int >= -1"""
+    return re.fullmatch(r"-1|0|[1-9][0-9]{0,17}", cell) is not None
+
+
+METRIC_RULES: dict[str, Callable[[str], bool]] = {
+    "train_accuracy": _fraction,
+    "val_accuracy": _fraction,
+    "test_accuracy": _fraction,
+    "final_cost": _cost,
+    "val_cost": _cost,
+    "test_cost": _cost,
+    "diverged": _flag,
+    "stopped_epoch": _epoch,
+    "seconds": _seconds,
+}
+"""What a cell of each metric column must hold (the predicate's docstring says it)."""
+
+_RUN_ID = re.compile(r"(?P<config>[0-9a-f]{12})-s[0-9]{1,10}(?:d[0-9]{1,10})?")
+
+
+def read_results(
+    path: str | Path,
+    runs: Sequence[Run] | None = None,
+    *,
+    on_damaged: Callable[[int, str], None] | None = None,
+) -> list[dict[str, str]]:
+    """The good rows of a ``results.csv``, as dicts of text cells, in file order.
+
+    Args:
+      path: the file; a missing file has no rows.
+      runs: the runs the file may hold (a sweep's). Then the header must be
+        ``result_columns(runs)``, and a row must have a ``run_id`` of ``runs`` and exactly that
+        run's settings. Without it the header must start with ``run_id, config_id, optimizer``
+        and end with :data:`METRICS`.
+      on_damaged: called with ``(line number, reason)`` for every row that is dropped.
+
+    Returns:
+      the rows whose every cell checks out (see the module docstring); a dropped row is not
+      returned (with ``runs``: its run is simply missing, for ``--resume`` to train again).
+
+    Raises:
+      DataError: the file is not a results table of this kind (one line, naming the file).
+    """
     path = Path(path)
+    source = f"'{path}'"
     if not path.exists():
         return []
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    expected = None if runs is None else {r.run_id(): r for r in runs}
+    columns = None if runs is None else result_columns(runs)
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            return _read_rows(f, source, expected, columns, on_damaged or (lambda n, why: None))
+    except UnicodeDecodeError:
+        raise DataError(f"{source} is not a results table: it is not UTF-8 text.") from None
+    except csv.Error as exc:
+        raise DataError(f"{source} is not a results table: {exc}.") from None
+    except OSError as exc:
+        raise DataError(f"Cannot read {source}: {exc.strerror or exc}.") from None
+
+
+def _lines(f: IO[str], source: str, ends: list[bool]) -> Iterator[str]:
+    """The lines of ``f``, each checked for NUL characters and length; ``ends[0]`` is set to
+    whether the last line ended with a newline."""
+    number = 0
+    while line := f.readline(MAX_LINE + 1):
+        number += 1
+        if len(line) > MAX_LINE:
+            raise DataError(
+                f"{source} is not a results table: line {number} is longer than {MAX_LINE} "
+                "characters."
+            )
+        if "\0" in line:
+            raise DataError(f"{source} is not a results table: line {number} holds NUL bytes.")
+        if number > limits.MAX_RUNS + 1:
+            raise DataError(
+                f"{source} is not a results table: it has more than {limits.MAX_RUNS} rows "
+                "(descentlab.limits.MAX_RUNS)."
+            )
+        ends[0] = line.endswith(("\n", "\r"))
+        yield line
+
+
+def _read_rows(
+    f: IO[str],
+    source: str,
+    expected: Mapping[str, Run] | None,
+    columns: Sequence[str] | None,
+    on_damaged: Callable[[int, str], None],
+) -> list[dict[str, str]]:
+    ends = [True]
+    reader = csv.reader(_lines(f, source, ends))
+    header = next(reader, None)
+    _check_header(header, columns, source)
+    assert header is not None
+    rows: dict[str, tuple[int, dict[str, str]]] = {}
+    twice: set[str] = set()
+    last = None  # the run_id of the row read last, if it was kept
+    for cells in reader:
+        row, why = _check_row(header, cells, expected)
+        last = None
+        if row is None:
+            on_damaged(reader.line_num, why)
+        elif row["run_id"] in rows or row["run_id"] in twice:
+            on_damaged(reader.line_num, f"the run {row['run_id']} is listed twice")
+            twice.add(row["run_id"])
+            rows.pop(row["run_id"], None)
+        else:
+            last = row["run_id"]
+            rows[last] = (reader.line_num, row)
+    if not ends[0] and last is not None:  # the file was cut off inside this row
+        on_damaged(rows.pop(last)[0], "the file ends in the middle of this row")
+    return [row for _, row in rows.values()]
+
+
+def _check_header(header: list[str] | None, columns: Sequence[str] | None, source: str) -> None:
+    if header is None:
+        raise DataError(f"{source} is not a results table: it is empty.")
+    if columns is not None:
+        if header == list(columns):
+            return
+        raise DataError(
+            f"{source} is not the results of this sweep: expected the columns "
+            f"{_show(', '.join(columns))}; found {_show(', '.join(header))}."
+        )
+    n = len(METRICS)
+    if header[:3] != ["run_id", "config_id", "optimizer"] or tuple(header[-n:]) != METRICS:
+        raise DataError(
+            f"{source} is not a descentlab results table: its columns must start with run_id, "
+            f"config_id, optimizer and end with {', '.join(METRICS)}; found "
+            f"{_show(', '.join(header))}."
+        )
+
+
+def _check_row(
+    header: Sequence[str], cells: Sequence[str], expected: Mapping[str, Run] | None
+) -> tuple[dict[str, str] | None, str]:
+    """``(row, "")`` for a good row, ``(None, reason)`` for a damaged one."""
+    if len(cells) != len(header):
+        return None, f"{len(cells)} cells where the header has {len(header)}"
+    row = dict(zip(header, cells, strict=True))
+    rid = row["run_id"]
+    if expected is not None:
+        run = expected.get(rid)
+        if run is None:
+            return None, f"the run_id {_show(rid)} is not a run of this sweep"
+        settings = _setting_cells(run)
+        for c in header[: -len(METRICS)]:
+            if row[c] != settings.get(c, ""):
+                return None, f"the {c!r} cell {_show(row[c])} is not that of run {rid}"
+    else:
+        match = _RUN_ID.fullmatch(rid)
+        if match is None or match["config"] != row["config_id"]:
+            return None, f"{_show(rid)} is not a run_id of config_id {_show(row['config_id'])}"
+    for metric, rule in METRIC_RULES.items():
+        if not rule(row[metric]):
+            return None, f"the {metric!r} cell {_show(row[metric])} is not {rule.__doc__}"
+    if expected is not None and int(row["stopped_epoch"]) >= expected[rid].epochs:
+        return None, f"the 'stopped_epoch' {row['stopped_epoch']} is not an epoch of run {rid}"
+    return row, ""
 
 
 # ----------------------------------------------------------------------------- summary

@@ -25,9 +25,26 @@ Validation and test data are :func:`~descentlab.experiments.data.load_experiment
 reported on test data that played no part in choosing it. The rows of ``results.csv`` and the
 summary are :mod:`~descentlab.experiments.results`'.
 
-Resuming. ``run_sweep(..., resume=True)`` reads ``sweep.json`` and ``results.csv`` and runs
-only the chunks whose runs are missing, with the stored plan, so a resumed sweep computes
-exactly what the uninterrupted one would have and never repeats a finished run.
+Checked before anything is written. :func:`run_sweep` first reads and checks everything —
+the stored ``sweep.json`` and ``results.csv`` when resuming, the spec (bounded by
+:mod:`descentlab.limits`), the runs and their optimizers, the plan, the data, the largest
+chunk of every population group (its memory, :func:`~descentlab.training.check_memory`), the
+backend and the output folder (:func:`~descentlab.experiments.run_folder.check_writable`) —
+and only then creates the folder: a bad setting or bad data leaves nothing behind.
+
+Interrupting. Ctrl-C (or SIGTERM, which the command turns into ``KeyboardInterrupt``) stops
+the training: the chunks still running are abandoned and the local worker processes killed
+(:func:`~descentlab.experiments.parallel.map_unordered`); every finished chunk is already in
+``results.csv``.
+
+Resuming. ``run_sweep(..., resume=True)`` reads ``sweep.json`` (checked field by field: a
+damaged or foreign file is a one-line :class:`~descentlab._validation.DataError`) and
+``results.csv`` (read as hostile input by :func:`~descentlab.experiments.results.read_results`:
+a row that does not check out is dropped and its run counts as missing). It then trains every
+chunk of the stored plan that misses a run — the *whole* chunk, as planned: a population
+where every member diverges stops early, so a chunk trained without its other members could
+give its diverged runs another final cost. The runs' rows are then those of the
+uninterrupted sweep; rows already in ``results.csv`` are kept as they were.
 """
 
 from __future__ import annotations
@@ -41,10 +58,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from descentlab._validation import DataError, InvalidParameterError
+from descentlab._validation import DataError, InvalidParameterError, check_json
 from descentlab.experiments.data import ExperimentData, load_experiment_data
-from descentlab.experiments.parallel import map_unordered, resolve_jobs, warm_up
-from descentlab.experiments.population import Run, train_population
+from descentlab.experiments.parallel import check_backend, map_unordered, resolve_jobs, warm_up
+from descentlab.experiments.population import Population, Run, train_population
 from descentlab.experiments.results import (
     read_results,
     result_columns,
@@ -52,11 +69,19 @@ from descentlab.experiments.results import (
     results_csv_text,
     summarize,
 )
+from descentlab.experiments.run_folder import check_writable
 from descentlab.experiments.sweep_space import SweepSpec, expand, plan
 from descentlab.io import atomic_write
 from descentlab.progress import Progress
 
-__all__ = ["SweepResult", "execute", "run_sweep"]
+__all__ = ["SWEEP_JSON_SCHEMA", "SweepResult", "check_populations", "execute", "run_sweep"]
+
+SWEEP_JSON_SCHEMA: dict[str, Any] = {"spec": dict, "n_runs": int, "chunks": [[str]]}
+"""What ``sweep.json`` holds: the spec (:meth:`SweepSpec.to_dict`), the number of runs and the
+plan (the run ids of every chunk)."""
+
+MAX_SWEEP_JSON_BYTES = 64 * 2**20
+"""The largest ``sweep.json`` read back (a sweep of ``MAX_RUNS`` runs needs a few MiB)."""
 
 
 # ----------------------------------------------------------------------------- running
@@ -102,6 +127,25 @@ def execute(
         yield list(chunks[index]), rows
 
 
+def check_populations(
+    runs: Sequence[Run], chunks: Sequence[Sequence[int]], data: ExperimentData
+) -> None:
+    """Set up the largest chunk of every population group (:class:`Population`): its optimizers
+    are built and its memory checked before anything is trained or written.
+
+    Raises:
+      InvalidParameterError, DataError: a bad value, a population too large for memory, data
+        the network cannot take.
+    """
+    largest: dict[tuple, Sequence[int]] = {}
+    for chunk in chunks:
+        key = runs[chunk[0]].population_key()
+        if len(chunk) > len(largest.get(key, ())):
+            largest[key] = chunk
+    for chunk in largest.values():
+        Population([runs[i] for i in chunk], data)
+
+
 @dataclass
 class SweepResult:
     """What :func:`run_sweep` did.
@@ -109,7 +153,8 @@ class SweepResult:
     Attributes:
       out_dir: the sweep folder.
       rows: every row of ``results.csv`` (text cells), in plan order.
-      n_runs: runs in the whole sweep; ``n_new``: runs trained by this call.
+      n_runs: runs in the whole sweep; ``n_new``: runs trained by this call (a chunk that
+        missed a run is trained whole).
       status: ``completed`` or ``interrupted``.
       seconds: wall time of this call.
       files: the files written, relative to ``out_dir``.
@@ -122,6 +167,59 @@ class SweepResult:
     status: str
     seconds: float
     files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Sweep:
+    """A sweep checked and planned, ready to train; nothing of it is written yet.
+
+    Attributes:
+      spec, out: the sweep and its folder.
+      runs: every run, in plan order; ``chunks``: the plan (run indices), stored or new.
+      data: training, validation and test data.
+      done: the finished rows by run id (those of ``results.csv`` that check out).
+      stored: True when ``out`` already holds this sweep (``--resume``).
+    """
+
+    spec: SweepSpec
+    out: Path
+    runs: list[Run]
+    chunks: list[list[int]]
+    data: ExperimentData
+    done: dict[str, dict[str, str]]
+    stored: bool
+
+    run_ids: list[str] = field(init=False)
+    position: dict[str, int] = field(init=False)
+    columns: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.run_ids = [r.run_id() for r in self.runs]
+        self.position = {rid: i for i, rid in enumerate(self.run_ids)}
+        self.columns = result_columns(self.runs)
+
+    def pending(self) -> list[list[int]]:
+        """The chunks that miss a run, whole (see the module docstring)."""
+        return [c for c in self.chunks if any(self.run_ids[i] not in self.done for i in c)]
+
+    def record(self, indices: Sequence[int], measured: Sequence[dict[str, Any]]) -> None:
+        """Keep the rows of a trained chunk's runs that were missing."""
+        for i, m in zip(indices, measured, strict=True):
+            self.done.setdefault(self.run_ids[i], result_row(self.runs[i], m, self.columns))
+
+    def save(self) -> list[dict[str, str]]:
+        """Write ``results.csv`` (atomically) with every finished row; return them in plan order."""
+        rows = sorted(self.done.values(), key=lambda r: self.position[r["run_id"]])
+        atomic_write(self.out / "results.csv", results_csv_text(self.columns, rows))
+        return rows
+
+    def document(self) -> dict[str, Any]:
+        """The content of ``sweep.json``."""
+        return {
+            "spec": self.spec.to_dict(),
+            "n_runs": len(self.runs),
+            "chunks": [[self.run_ids[i] for i in c] for c in self.chunks],
+        }
 
 
 def run_sweep(
@@ -138,10 +236,13 @@ def run_sweep(
 ) -> SweepResult:
     """Run (or continue) the sweep ``spec`` and write its folder ``out_dir``.
 
+    Four steps: check and plan everything (nothing is written before), open the folder
+    (``sweep.json``), train the chunks (``results.csv`` after every one), summarise and plot.
+
     Args:
       spec: the sweep; None with ``resume`` means the one stored in ``out_dir/sweep.json``.
       out_dir: the sweep folder (created if missing).
-      resume: continue the sweep stored in ``out_dir``: only runs missing from its
+      resume: continue the sweep stored in ``out_dir``: only the chunks that miss a run in its
         ``results.csv`` are trained. Without it, a folder that already holds a sweep is an
         error (nothing is overwritten).
       jobs, backend, scheduler: where the chunks run (:func:`map_unordered`).
@@ -151,131 +252,260 @@ def run_sweep(
       log: called with a line of chatter now and then (e.g. print to stderr).
 
     Returns:
-      a :class:`SweepResult`. On Ctrl-C the status is ``interrupted``: every finished chunk is
-      already in ``results.csv``; run again with ``resume=True`` to finish.
+      a :class:`SweepResult`. On Ctrl-C (or SIGTERM turned into ``KeyboardInterrupt``) while
+      the chunks train, the status is ``interrupted``: every finished chunk is already in
+      ``results.csv``; run again with ``resume=True`` to finish.
 
     Raises:
-      InvalidParameterError, DataError: bad settings or data; a folder that holds a different
-        sweep; ``resume`` without a stored sweep.
+      InvalidParameterError, DataError: bad settings or data; a damaged or foreign
+        ``sweep.json`` or ``results.csv``; a folder that holds a different sweep;
+        ``resume`` without a stored sweep; an output that cannot be written.
     """
     say = log or (lambda _: None)
-    out = Path(out_dir)
-    stored_path = out / "sweep.json"
-    stored = None
-    if stored_path.exists():
-        try:
-            stored = json.loads(stored_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DataError(f"Cannot read '{stored_path}': {exc}.") from None
-    if stored is not None and not resume:
-        raise InvalidParameterError(
-            f"'{out}' already holds a sweep; continue it with --resume or choose another --out."
-        )
-    if resume:
-        if stored is None:
-            raise InvalidParameterError(f"Nothing to resume: '{stored_path}' does not exist.")
-        stored_spec = SweepSpec.from_dict(stored["spec"])
-        if spec is not None and spec != stored_spec:
+    sweep = _prepare(spec, Path(out_dir), resume, backend, jobs, scheduler, say)
+    _open_folder(sweep)
+    pending = sweep.pending()
+    say(_plan_message(sweep, pending, backend, jobs))
+    start = time.perf_counter()
+    status, n_new = _train(
+        sweep,
+        pending,
+        jobs=jobs,
+        backend=backend,
+        scheduler=scheduler,
+        progress=progress,
+        plots=plots,
+    )
+    rows, files = _finish(sweep, status, plots)
+    seconds = time.perf_counter() - start
+    n_runs, out = len(sweep.runs), sweep.out
+    say(
+        f"descentlab sweep: {status}: {len(rows)} of {n_runs} runs in results.csv "
+        f"({n_new} trained now in {seconds:.1f} s)"
+        if status == "completed"
+        else f"descentlab sweep: interrupted; {len(rows)} of {n_runs} runs saved in "
+        f"{out / 'results.csv'}. Continue with: descentlab sweep --resume --out {out}"
+    )
+    return SweepResult(out, rows, n_runs, n_new, status, seconds, files)
+
+
+# ----------------------------------------------------------------------------- step 1: check and plan
+
+
+def _prepare(
+    spec: SweepSpec | None,
+    out: Path,
+    resume: bool,
+    backend: str,
+    jobs: int,
+    scheduler: Any,
+    say: Callable[[str], None],
+) -> _Sweep:
+    """Read and check everything the sweep needs (see the module docstring); write nothing."""
+    check_backend(backend, jobs, scheduler)
+    check_writable(out, folder=True)
+    stored = _read_stored(out / "sweep.json")
+    if stored is None:
+        spec = _new_spec(spec, out, resume)
+        runs = expand(spec)
+        chunks = plan(runs, spec.chunk_size)
+    else:
+        if not resume:
+            raise InvalidParameterError(
+                f"'{out}' already holds a sweep; continue it with --resume or choose another --out."
+            )
+        if spec is not None and spec != stored[0]:
             raise InvalidParameterError(
                 f"'{out}' holds a different sweep than the options given; run --resume with "
                 "the same options (or with --out alone) to continue it."
             )
-        spec = stored_spec
-    assert spec is not None
-    runs = expand(spec)
-    chunks = plan(runs, spec.chunk_size)
-    warm = warm_up(backend, jobs) if len(chunks) > 1 else None
+        spec, runs, chunks = stored
     data = load_experiment_data(spec.dataset, validation=True, val_seed=spec.val_seed)
-    columns = result_columns(runs)
-    run_ids = [r.run_id() for r in runs]
-    position = {rid: i for i, rid in enumerate(run_ids)}
-    out.mkdir(parents=True, exist_ok=True)
-    if stored is None:
-        atomic_write(
-            stored_path,
-            json.dumps(
-                {
-                    "spec": spec.to_dict(),
-                    "n_runs": len(runs),
-                    "chunks": [[run_ids[i] for i in c] for c in chunks],
-                },
-                indent=1,
-            )
-            + "\n",
+    check_populations(runs, chunks, data)
+    done = _finished_rows(out / "results.csv", runs, say)
+    return _Sweep(spec, out, runs, chunks, data, done, stored is not None)
+
+
+def _new_spec(spec: SweepSpec | None, out: Path, resume: bool) -> SweepSpec:
+    """The spec of a sweep that ``out`` does not hold yet."""
+    if resume:
+        raise InvalidParameterError(f"Nothing to resume: '{out / 'sweep.json'}' does not exist.")
+    if (out / "results.csv").exists():
+        raise InvalidParameterError(
+            f"'{out}' holds a results.csv but no sweep.json; choose another --out."
         )
-    else:
-        chunks = [[position[rid] for rid in c] for c in stored["chunks"]]
-    done = {
-        row["run_id"]: row for row in read_results(out / "results.csv") if row["run_id"] in position
-    }
-    pending = [c for c in chunks if any(run_ids[i] not in done for i in c)]
-    pending = [[i for i in c if run_ids[i] not in done] for c in pending]
+    if not isinstance(spec, SweepSpec):
+        raise InvalidParameterError(
+            f"The 'spec' parameter of run_sweep must be a SweepSpec. Got {type(spec).__name__}."
+        )
+    return spec
+
+
+def _finished_rows(
+    path: Path, runs: Sequence[Run], say: Callable[[str], None]
+) -> dict[str, dict[str, str]]:
+    """The rows of ``results.csv`` that check out, by run id; the damaged ones are reported."""
+    damaged: list[str] = []
+    rows = read_results(path, runs, on_damaged=lambda n, why: damaged.append(f"line {n}: {why}"))
+    if damaged:
+        say(
+            f"descentlab sweep: {len(damaged)} damaged row{'s' if len(damaged) > 1 else ''} in "
+            f"{path} ({damaged[0]}); their chunks are trained again"
+        )
+    return {row["run_id"]: row for row in rows}
+
+
+def _read_stored(path: Path) -> tuple[SweepSpec, list[Run], list[list[int]]] | None:
+    """The spec, runs and plan stored in ``sweep.json``, every field checked (None if missing).
+
+    Raises:
+      DataError: unreadable, not JSON, or damaged (one line, naming the file and the field).
+    """
+    source = f"'{path}'"
+    if not path.exists():
+        return None
+    try:
+        if path.stat().st_size > MAX_SWEEP_JSON_BYTES:
+            raise DataError(f"{source} is not a sweep's: it is larger than 64 MiB.")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        reason = getattr(exc, "strerror", None) or exc
+        raise DataError(f"Cannot read {source} as a sweep: {reason}.") from None
+    check_json(doc, SWEEP_JSON_SCHEMA, source)
+    try:
+        spec = SweepSpec.from_dict(doc["spec"], source, "spec")
+        runs = expand(spec)
+    except InvalidParameterError as exc:
+        raise DataError(f"{source} is damaged: its spec is not valid: {exc}") from None
+    return spec, runs, _stored_chunks(doc, runs, spec, source)
+
+
+def _stored_chunks(
+    doc: dict[str, Any], runs: Sequence[Run], spec: SweepSpec, source: str
+) -> list[list[int]]:
+    """The stored plan as run indices, checked: every run in exactly one chunk, chunks of at
+    most ``chunk_size`` runs that can share a population."""
+    position = {r.run_id(): i for i, r in enumerate(runs)}
+    if doc["n_runs"] != len(runs):
+        raise DataError(
+            f"{source} is damaged: n_runs is {doc['n_runs']}, but its spec makes {len(runs)} runs."
+        )
+    chunks = []
+    for j, ids in enumerate(doc["chunks"]):
+        unknown = [rid for rid in ids if rid not in position]
+        if unknown:
+            raise DataError(
+                f"{source} is damaged: chunks[{j}] names {unknown[0][:40]!r}, not a run of its spec."
+            )
+        chunk = [position[rid] for rid in ids]
+        if not chunk or len(chunk) > spec.chunk_size:
+            raise DataError(
+                f"{source} is damaged: chunks[{j}] holds {len(chunk)} runs; a chunk holds 1 to "
+                f"{spec.chunk_size}."
+            )
+        if len({runs[i].population_key() for i in chunk}) > 1:
+            raise DataError(
+                f"{source} is damaged: chunks[{j}] mixes runs of different populations."
+            )
+        chunks.append(chunk)
+    covered = sorted(i for c in chunks for i in c)
+    if covered != list(range(len(runs))):
+        raise DataError(
+            f"{source} is damaged: its chunks do not hold every run exactly once "
+            f"({len(covered)} entries for {len(runs)} runs)."
+        )
+    return chunks
+
+
+# ----------------------------------------------------------------------------- step 2: the folder
+
+
+def _open_folder(sweep: _Sweep) -> None:
+    """Create the folder and write ``sweep.json`` (a new sweep only)."""
+    sweep.out.mkdir(parents=True, exist_ok=True)
+    if not sweep.stored:
+        atomic_write(sweep.out / "sweep.json", json.dumps(sweep.document(), indent=1) + "\n")
+
+
+def _plan_message(sweep: _Sweep, pending: list[list[int]], backend: str, jobs: int) -> str:
+    n_runs, n_seeds, n_chunks = len(sweep.runs), len(sweep.spec.seeds), len(sweep.chunks)
     n_todo = sum(len(c) for c in pending)
-    say(
-        f"descentlab sweep: {len(runs)} runs ({len(runs) // len(spec.seeds)} configurations × "
-        f"{len(spec.seeds)} seeds), {len(chunks)} population{'s' if len(chunks) != 1 else ''}; "
-        + (f"{len(done)} already done, " if done else "")
+    return (
+        f"descentlab sweep: {n_runs} runs ({n_runs // n_seeds} configurations × "
+        f"{n_seeds} seeds), {n_chunks} population{'s' if n_chunks != 1 else ''}; "
+        + (f"{len(sweep.done)} already done, " if sweep.done else "")
         + f"{n_todo} to train on {backend}"
         + (f" ({jobs} job{'s' if jobs != 1 else ''})" if backend == "local" else "")
-        + f"; writing {out}"
+        + f"; writing {sweep.out}"
     )
 
-    def save() -> list[dict[str, str]]:
-        rows = sorted(done.values(), key=lambda r: position[r["run_id"]])
-        atomic_write(out / "results.csv", results_csv_text(columns, rows))
-        return rows
 
-    if warm is not None:
-        warm.join()
-    if plots:  # import matplotlib while the workers train, not after
-        threading.Thread(target=_import_plots, daemon=True).start()
-    start = time.perf_counter()
-    status = "completed"
+# ----------------------------------------------------------------------------- step 3: train
+
+
+def _train(
+    sweep: _Sweep,
+    pending: list[list[int]],
+    *,
+    jobs: int,
+    backend: str,
+    scheduler: Any,
+    progress: bool | None,
+    plots: bool,
+) -> tuple[str, int]:
+    """Train the pending chunks, saving ``results.csv`` after each; ``(status, runs trained)``."""
+    n_todo = sum(len(c) for c in pending)
     bar = Progress(max(1, n_todo), "sweep", enabled=progress, unit="run")
-    finished = 0
-    best = -math.inf
+    finished, best = 0, -math.inf
 
     def tick(n_runs: int, epoch: int) -> None:  # progress inside a chunk (one local job)
-        bar.update(finished + (n_runs * (epoch + 1)) // spec.epochs)
+        bar.update(finished + (n_runs * (epoch + 1)) // sweep.spec.epochs)
 
     try:
+        warm = warm_up(backend, jobs) if len(pending) > 1 else None
+        if warm is not None:
+            warm.join()
+        if plots:  # import matplotlib while the workers train, not after
+            threading.Thread(target=_import_plots, daemon=True).start()
         for indices, measured in execute(
-            runs,
+            sweep.runs,
             pending,
-            data,
+            sweep.data,
             jobs=jobs,
             backend=backend,
             scheduler=scheduler,
-            max_cost=spec.max_cost,
+            max_cost=sweep.spec.max_cost,
             on_epoch=tick if bar.enabled else None,
         ):
-            for i, m in zip(indices, measured, strict=True):
-                done[run_ids[i]] = result_row(runs[i], m, columns)
-            save()
+            sweep.record(indices, measured)
+            sweep.save()
             finished += len(indices)
             best = max([best, *(float(m["val_accuracy"]) for m in measured)])
             bar.update(finished, best_val=best)
     except KeyboardInterrupt:
-        status = "interrupted"
+        return "interrupted", finished
     finally:
         bar.close()
-    rows = save()
-    files = ["sweep.json", "results.csv"]
-    if status == "completed":
-        summary = summarize(rows, columns)
-        header = list(summary[0]) if summary else []
-        atomic_write(out / "summary.csv", results_csv_text(header, summary))
-        files.append("summary.csv")
-        if plots:
-            from descentlab.experiments.sweep_plots import write_sweep_plots
+    return "completed", finished
 
-            files += write_sweep_plots(out, rows, spec)
-    seconds = time.perf_counter() - start
-    say(
-        f"descentlab sweep: {status}: {len(rows)} of {len(runs)} runs in results.csv "
-        f"({finished} trained now in {seconds:.1f} s)"
-        if status == "completed"
-        else f"descentlab sweep: interrupted; {len(rows)} of {len(runs)} runs saved in "
-        f"{out / 'results.csv'}. Continue with: descentlab sweep --resume --out {out}"
-    )
-    return SweepResult(out, rows, len(runs), finished, status, seconds, files)
+
+# ----------------------------------------------------------------------------- step 4: summarise
+
+
+def _finish(sweep: _Sweep, status: str, plots: bool) -> tuple[list[dict[str, str]], list[str]]:
+    """Write the final ``results.csv``; when completed, ``summary.csv`` and the plots."""
+    rows = sweep.save()
+    files = ["sweep.json", "results.csv"]
+    if status != "completed":
+        return rows, files
+    summary = summarize(rows, sweep.columns)
+    header = list(summary[0]) if summary else []
+    atomic_write(sweep.out / "summary.csv", results_csv_text(header, summary))
+    files.append("summary.csv")
+    if plots:
+        from descentlab.experiments.sweep_plots import write_sweep_plots
+
+        files += write_sweep_plots(sweep.out, rows, sweep.spec)
+    return rows, files

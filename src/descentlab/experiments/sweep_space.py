@@ -4,10 +4,19 @@
 whole sweep; :func:`expand` lists its runs and :func:`plan` groups them into populations.
 Running the chunks and writing the sweep folder is :mod:`~descentlab.experiments.sweep`,
 whose docstring describes a sweep from end to end.
+
+Bounded work: a spec is refused when it is built (before anything is expanded, trained or
+written) if it asks for more than the caps of :mod:`descentlab.limits` allow — more than
+``MAX_SEEDS`` seeds, an axis of more than ``MAX_GRID_POINTS`` values, more than
+``MAX_RUNS`` runs in all (:func:`count_runs`, computed from the sizes alone), more epochs than
+``training.EPOCHS`` allows, or chunks larger than :data:`MAX_CHUNK_SIZE`. The training setup
+it shares with the benchmark is checked by :func:`check_training_setup`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,7 +25,22 @@ from typing import Any
 
 import numpy as np
 
-from descentlab._validation import InvalidParameterError
+from descentlab import limits
+from descentlab._validation import (
+    FLAG,
+    POSITIVE,
+    SEED,
+    DataError,
+    Interval,
+    InvalidParameterError,
+    Options,
+    _show,
+    as_int,
+    check_json,
+    check_param,
+    lookup,
+)
+from descentlab.batching import SHUFFLES
 from descentlab.experiments.population import Run, build_run_optimizer
 from descentlab.experiments.specs import (
     ALIASES,
@@ -24,20 +48,56 @@ from descentlab.experiments.specs import (
     ScheduleSpec,
     resolve_hyperparameters,
 )
+from descentlab.nn import ACTIVATIONS, INITIALISERS
 from descentlab.optimizers import OPTIMIZERS
 from descentlab.schedules import SCHEDULES
+from descentlab.training import EPOCHS
 
 __all__ = [
+    "AXIS_SCHEMA",
+    "BATCH_SIZE",
+    "CHUNK_SIZE",
+    "GRID_POINTS",
+    "MAX_CHUNK_SIZE",
+    "SETUP_SCHEMA",
+    "SWEEP_SPEC_SCHEMA",
     "Axis",
     "SweepSpec",
     "canonical_optimizers",
+    "check_document",
+    "check_run_count",
+    "check_seeds",
+    "check_training_setup",
+    "count_runs",
     "expand",
     "parse_axis",
     "plan",
+    "spec_from_document",
 ]
+
+MAX_CHUNK_SIZE = 10_000
+"""The most runs one chunk (one population, one task for a worker) may hold."""
+
+GRID_POINTS = Interval(1, limits.MAX_GRID_POINTS, integer=True)
+"""The number of values of one axis: an int in ``[1, MAX_GRID_POINTS]``."""
+BATCH_SIZE = Interval(1, limits.MAX_EXAMPLES, integer=True)
+"""A mini-batch size: an int in ``[1, MAX_EXAMPLES]``."""
+HIDDEN_UNITS = Interval(1, limits.MAX_HIDDEN_UNITS, integer=True)
+"""The size of one hidden layer."""
+CHUNK_SIZE = Interval(1, MAX_CHUNK_SIZE, integer=True)
+"""The ``chunk_size`` of a sweep or benchmark."""
+
+_NONE = type(None)
 
 
 # ----------------------------------------------------------------------------- axes
+
+
+def _is_value(v: Any) -> bool:
+    """a bool, an int, a finite float or a text"""
+    if isinstance(v, float):
+        return math.isfinite(v)
+    return isinstance(v, bool | int | str)
 
 
 @dataclass(frozen=True)
@@ -49,9 +109,14 @@ class Axis:
         or ``schedule.<setting>``.
       optimizer: apply only to this optimizer (``adam.b1=...``), or None: to every optimizer
         that has the setting.
-      values: explicit values, or empty for a range.
-      low, high, points: the range, with ``points`` grid values.
-      log: geometric spacing (and log-uniform random draws) rather than even spacing.
+      values: explicit values (bools, ints, finite floats or texts), or empty for a range.
+      low, high, points: the range (finite, ``low <= high``), with ``points`` grid values
+        (at most ``MAX_GRID_POINTS``, as ``values``).
+      log: geometric spacing (and log-uniform random draws) rather than even spacing; needs
+        ``low > 0``.
+
+    Raises:
+      InvalidParameterError: any of the above not met.
     """
 
     name: str
@@ -62,6 +127,42 @@ class Axis:
     points: int = 5
     log: bool = True
 
+    def __post_init__(self) -> None:
+        check_param("a sweep axis", "name", self.name, _is_setting_name)
+        prefix, _, setting = self.name.strip().rpartition(".")
+        name = (prefix + "." if prefix else "") + ALIASES.get(setting, setting)
+        object.__setattr__(self, "name", name)
+        owner = f"the sweep axis {name!r}"
+        if self.optimizer is not None:
+            object.__setattr__(
+                self, "optimizer", lookup(OPTIMIZERS, "optimizer", self.optimizer)[0]
+            )
+        if isinstance(self.values, str) or not isinstance(self.values, Sequence):
+            raise InvalidParameterError(
+                f"The 'values' of {owner} must be a list. Got {_show(self.values)} instead."
+            )
+        object.__setattr__(self, "values", tuple(self.values))
+        object.__setattr__(self, "points", as_int(owner, "points", self.points, GRID_POINTS))
+        check_param(owner, "log", self.log, FLAG)
+        if self.values:
+            as_int(owner, "number of values", len(self.values), GRID_POINTS)
+            for v in self.values:
+                check_param(owner, "values", v, _is_value)
+            return
+        for key in ("low", "high"):
+            value = getattr(self, key)
+            check_param(owner, key, value, Interval(None, None), allow_array=False)
+            object.__setattr__(self, key, float(value))
+        assert self.low is not None and self.high is not None
+        if self.low > self.high:
+            raise InvalidParameterError(
+                f"The range of {owner} needs low <= high. Got {self.low!r}..{self.high!r}."
+            )
+        if self.log and self.low <= 0:
+            raise InvalidParameterError(
+                f"The log-spaced range of {owner} needs low > 0. Got {self.low!r}."
+            )
+
     @property
     def is_schedule(self) -> bool:
         return self.name.startswith("schedule.")
@@ -70,6 +171,11 @@ class Axis:
     def setting(self) -> str:
         """The setting's name without a ``schedule.`` prefix."""
         return self.name.split(".", 1)[1] if self.is_schedule else self.name
+
+    @property
+    def size(self) -> int:
+        """The number of grid values, known without building the grid."""
+        return len(self.values) if self.values else self.points
 
     def grid(self) -> list[Any]:
         """The grid values: ``values``, or ``points`` values from ``low`` to ``high``."""
@@ -94,8 +200,20 @@ class Axis:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Axis:
-        return cls(**{**data, "values": tuple(data.get("values", ()))})
+    def from_dict(cls, data: Any, source: str = "the axis", where: str = "") -> Axis:
+        """The axis of :meth:`to_dict`'s form, every field type-checked.
+
+        Raises:
+          DataError: a missing, unknown or mistyped field (naming ``source`` and ``where``).
+          InvalidParameterError: a value out of range.
+        """
+        check_document(data, AXIS_SCHEMA, source, where)
+        return cls(**{**data, "values": tuple(data["values"])})
+
+
+def _is_setting_name(name: Any) -> bool:
+    """a setting's name (text)"""
+    return isinstance(name, str) and bool(name.strip())
 
 
 def _value(text: str) -> Any:
@@ -114,7 +232,8 @@ def parse_axis(text: str, *, points: int | None = None, what: str = "--param") -
     ``NAME`` is a hyperparameter (aliases allowed), ``OPTIMIZER.NAME`` to apply it to one
     optimizer only, or ``schedule.NAME``. ``SPEC`` is a comma-separated list, or a range
     ``LOW..HIGH[:N][:log|:lin]``: N values (default ``points``, else 5), geometric when both
-    ends are > 0 (add ``:lin`` for even spacing).
+    ends are > 0 (add ``:lin`` for even spacing). Ranges are finite and lists and ranges hold
+    at most ``MAX_GRID_POINTS`` values.
 
     >>> parse_axis("lr=1e-3..1e-1:3").grid()
     [0.001, 0.01, 0.1]
@@ -122,10 +241,11 @@ def parse_axis(text: str, *, points: int | None = None, what: str = "--param") -
     ('adam', 'b1')
     """
     name, eq, spec = (s.strip() for s in str(text).partition("="))
+    shown = _show(text)
     if not eq or not name or not spec:
         raise InvalidParameterError(
             f"{what} must look like NAME=VALUES, e.g. lr=0.001,0.01 or b1=0.8..0.99:5. "
-            f"Got {text!r} instead."
+            f"Got {shown} instead."
         )
     optimizer = None
     if "." in name:
@@ -134,7 +254,7 @@ def parse_axis(text: str, *, points: int | None = None, what: str = "--param") -
             optimizer = head.strip().lower().replace("-", "_")
             if optimizer not in OPTIMIZERS:
                 raise InvalidParameterError(
-                    f"{what} {text!r}: unknown optimizer {head!r}; the known optimizers are "
+                    f"{what} {shown}: unknown optimizer {head!r}; the known optimizers are "
                     f"{', '.join(OPTIMIZERS)}."
                 )
         else:
@@ -144,15 +264,15 @@ def parse_axis(text: str, *, points: int | None = None, what: str = "--param") -
     if ".." not in spec:
         values = tuple(_value(v) for v in spec.split(",") if v.strip())
         if not values:
-            raise InvalidParameterError(f"{what} {text!r} lists no values.")
-        return Axis(name, optimizer, values=values)
+            raise InvalidParameterError(f"{what} {shown} lists no values.")
+        return _axis(what, shown, name, optimizer, values=values)
     bounds, *options = spec.split(":")
     lo_text, hi_text = bounds.split("..", 1)
     try:
         low, high = float(lo_text), float(hi_text)
     except ValueError:
         raise InvalidParameterError(
-            f"{what} {text!r}: the range must be LOW..HIGH with two numbers."
+            f"{what} {shown}: the range must be LOW..HIGH with two numbers."
         ) from None
     n = points if points is not None else 5
     log = low > 0 and high > 0
@@ -160,25 +280,220 @@ def parse_axis(text: str, *, points: int | None = None, what: str = "--param") -
         opt = opt.strip().lower()
         if opt in ("log", "lin"):
             log = opt == "log"
-        elif opt.isdigit() and int(opt) >= 1:
+        elif opt.isascii() and opt.isdigit() and int(opt) >= 1:
             n = int(opt)
         else:
             raise InvalidParameterError(
-                f"{what} {text!r}: after the range come :N (number of values) and :log or "
-                f":lin. Got {opt!r}."
+                f"{what} {shown}: after the range come :N (number of values) and :log or "
+                f":lin. Got {_show(opt)}."
             )
     if log and (low <= 0 or high <= 0):
         raise InvalidParameterError(
-            f"{what} {text!r}: a log-spaced range needs LOW and HIGH > 0; add :lin."
+            f"{what} {shown}: a log-spaced range needs LOW and HIGH > 0; add :lin."
         )
     if low > high or not (math.isfinite(low) and math.isfinite(high)):
-        raise InvalidParameterError(f"{what} {text!r}: the range needs LOW <= HIGH, finite.")
-    if n < 1:
-        raise InvalidParameterError(f"{what} {text!r}: the number of values must be >= 1.")
-    return Axis(name, optimizer, low=low, high=high, points=n, log=log)
+        raise InvalidParameterError(f"{what} {shown}: the range needs LOW <= HIGH, finite.")
+    return _axis(what, shown, name, optimizer, low=low, high=high, points=n, log=log)
+
+
+def _axis(what: str, shown: str, *args: Any, **kwargs: Any) -> Axis:
+    """``Axis(*args, **kwargs)``, its errors prefixed with the option they come from."""
+    try:
+        return Axis(*args, **kwargs)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"{what} {shown}: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- documents
+
+
+def check_document(value: Any, schema: Mapping[str, Any], source: str, where: str) -> None:
+    """:func:`~descentlab._validation.check_json` for a table whose keys must all be known
+    (the keys of ``schema``, a ``?`` marking an optional one).
+
+    Raises:
+      DataError: "<source> is damaged: <where>.<key> must be ...", or an unknown key.
+    """
+    check_json(value, dict(schema), source, where)
+    known = {k.rstrip("?") for k in schema}
+    unknown = sorted(str(k) for k in value if k not in known)
+    if unknown:
+        raise DataError(
+            f"{source} is damaged: {where or 'the document'} has the unknown key"
+            f"{'s' if len(unknown) > 1 else ''} {', '.join(map(_show, unknown))}; the known "
+            f"keys are {', '.join(sorted(known))}."
+        )
+
+
+AXIS_SCHEMA: dict[str, Any] = {
+    "name": str,
+    "optimizer": (str, _NONE),
+    "values": [(bool, int, float, str)],
+    "low": (float, _NONE),
+    "high": (float, _NONE),
+    "points": int,
+    "log": bool,
+}
+"""The fields of an :class:`Axis` in a document (``sweep.json``, ``benchmark.json``)."""
+
+SCHEDULE_SCHEMA: dict[str, Any] = {"name": str, "settings": dict}
+
+_DATASET_KEYS = tuple(f.name for f in dataclasses.fields(DatasetSpec))
+
+
+def spec_from_document(
+    cls: type, data: Any, schema: Mapping[str, Any], source: str, where: str
+) -> Any:
+    """Build ``cls`` (:class:`SweepSpec` or the benchmark's spec) from its ``to_dict`` form.
+
+    Every field is type-checked against ``schema`` first (:func:`check_document`); the
+    ``dataset``, ``optimizers``, ``axes``, ``learning_rates`` and ``schedule`` fields are
+    rebuilt as their objects and lists become tuples; the constructor then checks the values.
+
+    Raises:
+      DataError: a missing, unknown or mistyped field.
+      InvalidParameterError: a value out of range (the constructor's checks).
+    """
+    check_document(data, schema, source, where)
+    at = f"{where}." if where else ""
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "dataset":
+            check_document(value, {f"{k}?": object for k in _DATASET_KEYS}, source, at + key)
+            value = DatasetSpec(**value)
+        elif key == "optimizers":
+            value = tuple(
+                _optimizer_entry(o, source, f"{at}{key}[{i}]") for i, o in enumerate(value)
+            )
+        elif key == "axes":
+            value = tuple(Axis.from_dict(a, source, f"{at}{key}[{i}]") for i, a in enumerate(value))
+        elif key == "learning_rates":
+            value = Axis.from_dict(value, source, at + key)
+        elif key == "schedule" and value is not None:
+            check_document(value, SCHEDULE_SCHEMA, source, at + key)
+            value = ScheduleSpec(value["name"], value["settings"])
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _optimizer_entry(entry: Any, source: str, where: str) -> tuple[str, dict[str, Any]]:
+    if not _is_optimizer_pair(entry):
+        raise DataError(
+            f"{source} is damaged: {where} must be a pair [name, {{settings}}]; found "
+            f"{_show(entry)}."
+        )
+    return entry[0], dict(entry[1])
+
+
+def _is_optimizer_pair(entry: Any) -> bool:
+    """a pair (name, settings)"""
+    return (
+        isinstance(entry, Sequence)
+        and not isinstance(entry, str)
+        and len(entry) == 2
+        and isinstance(entry[0], str)
+        and isinstance(entry[1], Mapping)
+    )
+
+
+# ----------------------------------------------------------------------------- shared checks
+
+
+def check_seeds(owner: str, name: str, seeds: Any) -> tuple[int, ...]:
+    """``seeds`` as a tuple of ints: one or more, at most ``MAX_SEEDS``, distinct, each in
+    ``[0, 2**32 - 1]`` (:data:`~descentlab._validation.SEED`).
+
+    >>> check_seeds("a sweep", "seeds", range(3))
+    (0, 1, 2)
+    """
+    if isinstance(seeds, str) or not isinstance(seeds, Sequence) or not seeds:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be a list of one or more seeds. "
+            f"Got {_show(seeds)} instead."
+        )
+    if len(seeds) > limits.MAX_SEEDS:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} holds {len(seeds)} seeds; the limit is "
+            f"{limits.MAX_SEEDS} (descentlab.limits.MAX_SEEDS)."
+        )
+    out = tuple(as_int(owner, name, s, SEED) for s in seeds)
+    if len(set(out)) != len(out):
+        twice = sorted({s for s in out if out.count(s) > 1})
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must hold distinct seeds; {_show(twice)} "
+            "appear more than once."
+        )
+    return out
+
+
+def _int_tuple(owner: str, name: str, values: Any, rule: Interval, most: int) -> tuple[int, ...]:
+    if isinstance(values, str) or not isinstance(values, Sequence) or len(values) > most:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be a list of at most {most} ints. "
+            f"Got {_show(values)} instead."
+        )
+    return tuple(as_int(owner, name, v, rule) for v in values)
+
+
+def check_training_setup(spec: Any, owner: str) -> None:
+    """Check, and store normalised, the fields a sweep and a benchmark share: ``dataset``,
+    ``optimizers``, ``epochs``, ``layers``, ``activation``, ``init``, ``shuffle``,
+    ``val_seed`` and ``chunk_size`` of the frozen dataclass ``spec``.
+
+    Raises:
+      InvalidParameterError: a field of the wrong type or out of its range, naming it.
+    """
+
+    def store(name: str, value: Any) -> None:
+        object.__setattr__(spec, name, value)
+
+    check_param(owner, "dataset", spec.dataset, DatasetSpec)
+    store("optimizers", canonical_optimizers(spec.optimizers))
+    if not spec.optimizers:
+        raise InvalidParameterError(f"{owner.capitalize()} needs at least one optimizer.")
+    store("epochs", as_int(owner, "epochs", spec.epochs, EPOCHS))
+    store(
+        "layers",
+        _int_tuple(owner, "layers", spec.layers, HIDDEN_UNITS, limits.MAX_HIDDEN_LAYERS),
+    )
+    check_param(owner, "activation", spec.activation, Options(ACTIVATIONS))
+    check_param(owner, "init", spec.init, Options(INITIALISERS))
+    check_param(owner, "shuffle", spec.shuffle, Options(SHUFFLES))
+    if spec.val_seed is not None:
+        store("val_seed", as_int(owner, "val_seed", spec.val_seed, SEED))
+    store("chunk_size", as_int(owner, "chunk_size", spec.chunk_size, CHUNK_SIZE))
+
+
+SETUP_SCHEMA: dict[str, Any] = {
+    "dataset": dict,
+    "optimizers": [list],
+    "epochs": int,
+    "layers": [int],
+    "activation": str,
+    "init": str,
+    "shuffle": str,
+    "val_seed": (int, _NONE),
+    "chunk_size": int,
+}
+"""The document types of the fields :func:`check_training_setup` checks."""
+
+
+def check_run_count(owner: str, n_runs: int, parts: str) -> None:
+    """Refuse ``n_runs`` above :data:`~descentlab.limits.MAX_RUNS`; ``parts`` says how the
+    number is made (for the message)."""
+    if n_runs > limits.MAX_RUNS:
+        raise InvalidParameterError(
+            f"{owner.capitalize()} would train {n_runs} runs ({parts}); the limit is "
+            f"{limits.MAX_RUNS} (descentlab.limits.MAX_RUNS). Search fewer values, seeds or "
+            "optimizers."
+        )
 
 
 # ----------------------------------------------------------------------------- the spec
+
+_OWNER = "a sweep"
 
 
 @dataclass(frozen=True)
@@ -200,6 +515,11 @@ class SweepSpec:
       val_seed: seed of the validation sample / split (None: ``test_seed + 1``).
       chunk_size: the most runs trained in one population (one task for a worker).
       max_cost: a run whose epoch cost exceeds it counts as diverged (None: the engine's).
+
+    Raises:
+      InvalidParameterError: a field of the wrong type or out of range; an axis no optimizer
+        has, or searched twice; an optimizer without a learning rate; more runs in all than
+        ``MAX_RUNS`` (:func:`count_runs`, before anything is expanded).
     """
 
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
@@ -224,35 +544,36 @@ class SweepSpec:
     max_cost: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "chunk_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(
-                    f"The {name!r} of a sweep must be an int >= 1. Got {value!r} instead."
-                )
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+        check_training_setup(self, _OWNER)
+        if isinstance(self.axes, str) or not isinstance(self.axes, Sequence):
+            raise InvalidParameterError("The 'axes' of a sweep must be a list of Axis objects.")
+        for a in self.axes:
+            check_param(_OWNER, "axes", a, Axis)
+        object.__setattr__(self, "axes", tuple(self.axes))
+        if self.schedule is not None:
+            check_param(_OWNER, "schedule", self.schedule, ScheduleSpec)
+        batches = _int_tuple(
+            _OWNER, "batch_sizes", self.batch_sizes, BATCH_SIZE, limits.MAX_GRID_POINTS
+        )
+        if not batches or len(set(batches)) != len(batches):
             raise InvalidParameterError(
-                f"A sweep needs one or more distinct seeds. Got {list(self.seeds)!r}."
+                f"The batch sizes of a sweep must be one or more distinct ints. Got {_show(list(batches))}."
             )
-        if not self.batch_sizes or any(
-            isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in self.batch_sizes
-        ):
-            raise InvalidParameterError(
-                f"The batch sizes must be ints >= 1. Got {list(self.batch_sizes)!r}."
-            )
-        if self.random is not None and (
-            isinstance(self.random, bool) or not isinstance(self.random, int) or self.random < 1
-        ):
-            raise InvalidParameterError(
-                f"--random must be a number of configurations >= 1. Got {self.random!r}."
-            )
-        if not self.optimizers:
-            raise InvalidParameterError("A sweep needs at least one optimizer.")
-        object.__setattr__(self, "optimizers", canonical_optimizers(self.optimizers))
+        object.__setattr__(self, "batch_sizes", batches)
+        object.__setattr__(self, "seeds", check_seeds(_OWNER, "seeds", self.seeds))
+        if self.random is not None:
+            object.__setattr__(self, "random", as_int(_OWNER, "random", self.random))
+        object.__setattr__(
+            self, "search_seed", as_int(_OWNER, "search_seed", self.search_seed, SEED)
+        )
+        if self.max_cost is not None:
+            check_param(_OWNER, "max_cost", self.max_cost, POSITIVE, allow_array=False)
+            object.__setattr__(self, "max_cost", float(self.max_cost))
         names = [a.name if a.optimizer is None else f"{a.optimizer}.{a.name}" for a in self.axes]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise InvalidParameterError(f"The setting(s) {', '.join(dupes)} are searched twice.")
+        count_runs(self)
 
     @property
     def validation_seed(self) -> int:
@@ -282,40 +603,53 @@ class SweepSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SweepSpec:
-        d = dict(data)
-        sched = d.get("schedule")
-        return cls(
-            dataset=DatasetSpec(**d["dataset"]),
-            optimizers=tuple((n, dict(s)) for n, s in d["optimizers"]),
-            axes=tuple(Axis.from_dict(a) for a in d["axes"]),
-            schedule=None if sched is None else ScheduleSpec(sched["name"], sched["settings"]),
-            batch_sizes=tuple(d["batch_sizes"]),
-            epochs=d["epochs"],
-            layers=tuple(d["layers"]),
-            activation=d["activation"],
-            init=d["init"],
-            shuffle=d["shuffle"],
-            seeds=tuple(d["seeds"]),
-            random=d["random"],
-            search_seed=d["search_seed"],
-            val_seed=d["val_seed"],
-            chunk_size=d["chunk_size"],
-            max_cost=d["max_cost"],
-        )
+    def from_dict(cls, data: Any, source: str = "the sweep spec", where: str = "") -> SweepSpec:
+        """The spec of :meth:`to_dict`'s form (e.g. read from ``sweep.json``), every field
+        type-checked.
+
+        Raises:
+          DataError: a missing, unknown or mistyped field, naming ``source`` and the field.
+          InvalidParameterError: a value out of range.
+        """
+        return spec_from_document(cls, data, SWEEP_SPEC_SCHEMA, source, where)
 
 
-def canonical_optimizers(
-    optimizers: Sequence[tuple[str, Mapping[str, Any]]],
-) -> tuple[tuple[str, dict[str, Any]], ...]:
+SWEEP_SPEC_SCHEMA: dict[str, Any] = {
+    **SETUP_SCHEMA,
+    "axes": [dict],
+    "schedule": (dict, _NONE),
+    "batch_sizes": [int],
+    "seeds": [int],
+    "random": (int, _NONE),
+    "search_seed": int,
+    "max_cost": (float, _NONE),
+}
+"""The fields of :meth:`SweepSpec.to_dict` and their types."""
+
+
+def canonical_optimizers(optimizers: Any) -> tuple[tuple[str, dict[str, Any]], ...]:
     """``(name, settings)`` pairs with lower-case names and aliases resolved (``lr`` ->
-    ``learning_rate``), so that fixed settings and searched axes meet under one name."""
+    ``learning_rate``), so that fixed settings and searched axes meet under one name.
+
+    Raises:
+      InvalidParameterError: not a list of ``(name, settings)`` pairs; an unknown optimizer;
+        a setting given twice.
+    """
+    if isinstance(optimizers, str) or not isinstance(optimizers, Sequence):
+        raise InvalidParameterError(
+            f"The optimizers must be a list of (name, settings) pairs. Got {_show(optimizers)}."
+        )
     out = []
-    for name, settings in optimizers:
+    for entry in optimizers:
+        if not _is_optimizer_pair(entry):
+            raise InvalidParameterError(
+                f"Each optimizer must be a (name, settings) pair. Got {_show(entry)} instead."
+            )
+        name, settings = entry
         canon = {ALIASES.get(k, k): v for k, v in dict(settings).items()}
         if len(canon) != len(settings):
             raise InvalidParameterError(f"A setting of {name!r} is given twice (alias and name).")
-        out.append((str(name).strip().lower().replace("-", "_"), canon))
+        out.append((lookup(OPTIMIZERS, "optimizer", name)[0], canon))
     return tuple(out)
 
 
@@ -326,12 +660,68 @@ def _accepts(optimizer: str, axis: Axis, schedule: ScheduleSpec | None) -> bool:
                 f"The axis {axis.name!r} searches a schedule setting, but the sweep has no "
                 "--schedule."
             )
-        import inspect
-
         return axis.setting in inspect.signature(SCHEDULES[schedule.name]).parameters
     if axis.optimizer is not None and axis.optimizer != optimizer:
         return False
     return axis.name == "learning_rate" or axis.name in resolve_hyperparameters(optimizer)
+
+
+def _searched_axes(spec: SweepSpec, name: str, fixed: Mapping[str, Any]) -> list[Axis]:
+    """The axes searched for optimizer ``name``: those that apply to it, except a setting
+    ``--optimizers`` fixes (``adam:lr=0.01`` is not searched over ``--lr``).
+
+    Raises:
+      InvalidParameterError: a setting both fixed and searched for this optimizer alone; no
+        learning rate at all.
+    """
+    axes = []
+    for a in spec.axes:
+        if not _accepts(name, a, spec.schedule):
+            continue
+        if not a.is_schedule and a.setting in fixed:
+            if a.optimizer == name:
+                raise InvalidParameterError(
+                    f"{name}'s {a.setting!r} is both fixed in --optimizers and searched "
+                    f"with {name}.{a.setting}=...; keep one of them."
+                )
+            continue
+        axes.append(a)
+    if "learning_rate" not in fixed and not any(a.name == "learning_rate" for a in axes):
+        raise InvalidParameterError(
+            f"Optimizer {name!r} has no learning rate: give --lr (a value, list or "
+            f"range) or {name}:lr=... in --optimizers."
+        )
+    return axes
+
+
+def count_runs(spec: SweepSpec) -> int:
+    """The number of runs of ``spec``, from the sizes alone (nothing is expanded): per
+    optimizer, the product of its searched axes' sizes (or ``random``), × batch sizes × seeds.
+    (:func:`expand` may make fewer: a configuration listed twice is trained once.)
+
+    Raises:
+      InvalidParameterError: more than ``MAX_RUNS``; an axis that applies to no optimizer;
+        an optimizer without a learning rate.
+    """
+    used: set[Axis] = set()
+    total, parts = 0, []
+    for name, fixed in spec.optimizers:
+        axes = _searched_axes(spec, name, fixed)
+        used.update(a for a in spec.axes if _accepts(name, a, spec.schedule))
+        configs = spec.random if spec.random is not None else math.prod(a.size for a in axes)
+        total += configs * len(spec.batch_sizes) * len(spec.seeds)
+        parts.append(f"{name}: {configs} configurations")
+    unused = [a.name for a in spec.axes if a not in used]
+    if unused:
+        raise InvalidParameterError(
+            f"No optimizer of the sweep has the setting(s) {', '.join(map(repr, unused))}."
+        )
+    check_run_count(
+        _OWNER,
+        total,
+        f"{'; '.join(parts)}; × {len(spec.batch_sizes)} batch sizes × {len(spec.seeds)} seeds",
+    )
+    return total
 
 
 def expand(spec: SweepSpec) -> list[Run]:
@@ -340,30 +730,17 @@ def expand(spec: SweepSpec) -> list[Run]:
     An axis applies to the optimizers that have its setting (``OPT.NAME`` to one optimizer),
     except where ``--optimizers`` fixes that setting (``adam:lr=0.01`` is not searched over
     ``--lr``); an axis no optimizer has is an error. Runs come in a fixed order: optimizer, then
-    configuration, then seed.
+    configuration, then seed. Their number is bounded by :func:`count_runs`, checked when the
+    spec was built.
 
     Raises:
-      InvalidParameterError: an axis that applies to nothing, a missing learning rate, a bad
-        value (checked by building every configuration's optimizer).
+      InvalidParameterError: a bad value (checked by building every configuration's optimizer).
     """
-    used = {a: False for a in spec.axes}
     runs: list[Run] = []
     rng = np.random.default_rng(spec.search_seed)
     seen: set[str] = set()
     for name, fixed in spec.optimizers:
-        axes = []
-        for a in spec.axes:
-            if not _accepts(name, a, spec.schedule):
-                continue
-            used[a] = True
-            if not a.is_schedule and a.setting in fixed:  # a fixed setting is not searched
-                if a.optimizer == name:
-                    raise InvalidParameterError(
-                        f"{name}'s {a.setting!r} is both fixed in --optimizers and searched "
-                        f"with {name}.{a.setting}=...; keep one of them."
-                    )
-                continue
-            axes.append(a)
+        axes = _searched_axes(spec, name, fixed)
         if spec.random is None:
             combos: Iterable[tuple] = itertools.product(*(a.grid() for a in axes))
         else:
@@ -373,11 +750,6 @@ def expand(spec: SweepSpec) -> list[Run]:
             sched = dict(spec.schedule.settings) if spec.schedule else {}
             for a, v in zip(axes, combo, strict=True):
                 (sched if a.is_schedule else hyper)[a.setting] = v
-            if "learning_rate" not in hyper:
-                raise InvalidParameterError(
-                    f"Optimizer {name!r} has no learning rate: give --lr (a value, list or "
-                    f"range) or {name}:lr=... in --optimizers."
-                )
             for batch in spec.batch_sizes:
                 base = Run(
                     name,
@@ -398,11 +770,6 @@ def expand(spec: SweepSpec) -> list[Run]:
                 build_run_optimizer(base)  # a bad value fails here, before anything runs
                 for s in spec.seeds:
                     runs.append(Run.from_dict({**base.to_dict(), "seed": s}))
-    unused = [a.name for a, ok in used.items() if not ok]
-    if unused:
-        raise InvalidParameterError(
-            f"No optimizer of the sweep has the setting(s) {', '.join(map(repr, unused))}."
-        )
     return runs
 
 
