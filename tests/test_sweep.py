@@ -32,7 +32,6 @@ from descentlab.experiments.results import METRICS, read_results, summarize
 from descentlab.experiments.specs import DatasetSpec, ScheduleSpec
 from descentlab.experiments.sweep import run_sweep
 from descentlab.experiments.sweep_space import (
-    MAX_CHUNK_SIZE,
     Axis,
     SweepSpec,
     expand,
@@ -672,7 +671,7 @@ UNBOUNDED: list[tuple[str, Callable[[], object], str]] = [
     ("too many seeds", lambda: SweepSpec(seeds=range(limits.MAX_SEEDS + 1)), "MAX_SEEDS"),
     ("too many epochs", lambda: SweepSpec(epochs=limits.MAX_EPOCHS + 1), "'epochs'"),
     ("fractional epochs", lambda: SweepSpec(epochs=2.5), "'epochs'"),
-    ("a huge chunk", lambda: SweepSpec(chunk_size=MAX_CHUNK_SIZE + 1), "'chunk_size'"),
+    ("a huge chunk", lambda: SweepSpec(chunk_size=limits.MAX_CHUNK_SIZE + 1), "'chunk_size'"),
     ("a batch size of 0", lambda: SweepSpec(batch_sizes=(0,)), "'batch_sizes'"),
     ("batch sizes as text", lambda: SweepSpec(batch_sizes="64"), "'batch_sizes'"),
     ("a layer of 0 units", lambda: SweepSpec(layers=(5, 0)), "'layers'"),

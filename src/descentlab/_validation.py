@@ -56,6 +56,7 @@ __all__ = [
     "is_integer",
     "lookup",
     "normalize_name",
+    "show",
 ]
 
 
@@ -195,36 +196,36 @@ def check_param(owner: str, name: str, value: Any, rule: Rule, *, allow_array: b
         if not _is_number_like(value) or (isinstance(value, np.ndarray) and not allow_array):
             raise InvalidParameterError(
                 f"The {name!r} parameter of {owner} must be {rule}. "
-                f"Got {_show(value)} ({type(value).__name__}) instead."
+                f"Got {show(value)} ({type(value).__name__}) instead."
             )
         if not rule.contains(value):
             shown = value if np.ndim(value) == 0 else np.asarray(value).tolist()
             raise InvalidParameterError(
-                f"The {name!r} parameter of {owner} must be {rule}. Got {_show(shown)} instead."
+                f"The {name!r} parameter of {owner} must be {rule}. Got {show(shown)} instead."
             )
         return value
     if isinstance(rule, Options):
         if not rule.contains(value):
             raise InvalidParameterError(
-                f"The {name!r} parameter of {owner} must be {rule}. Got {_show(value)} instead."
+                f"The {name!r} parameter of {owner} must be {rule}. Got {show(value)} instead."
             )
         return value
     if isinstance(rule, type):
         if not isinstance(value, rule):
             raise InvalidParameterError(
                 f"The {name!r} parameter of {owner} must be of type {rule.__name__}. "
-                f"Got {_show(value)} ({type(value).__name__}) instead."
+                f"Got {show(value)} ({type(value).__name__}) instead."
             )
         return value
     if not rule(value):
         doc = getattr(rule, "__doc__", None) or "valid"
         raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must be {doc.strip()}. Got {_show(value)} instead."
+            f"The {name!r} parameter of {owner} must be {doc.strip()}. Got {show(value)} instead."
         )
     return value
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     """``repr(value)``, cut to 80 characters (a hostile value may be huge)."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -266,7 +267,7 @@ def as_seeds(owner: str, name: str, seed: Any) -> list[int] | None:
         return seeds
     raise InvalidParameterError(
         f"The {name!r} parameter of {owner} must be an int in [0, 2**32 - 1], a sequence of "
-        f"them or None. Got {_show(seed)} instead."
+        f"them or None. Got {show(seed)} instead."
     )
 
 
@@ -305,7 +306,7 @@ def lookup(registry: Mapping[str, Any], kind: str, name: Any) -> tuple[str, Any]
     key = normalize_name(name) if isinstance(name, str) else None
     if key not in registry:
         raise InvalidParameterError(
-            f"Unknown {kind} {_show(name)}; the known {kind}s are {', '.join(registry)}."
+            f"Unknown {kind} {show(name)}; the known {kind}s are {', '.join(registry)}."
         )
     return key, registry[key]
 
@@ -344,7 +345,7 @@ def check_arguments(
     if unknown:
         plural = "s" if len(unknown) > 1 else ""
         raise InvalidParameterError(
-            f"Unknown {word}{plural} {', '.join(map(_show, unknown))} for {kind} {name!r}; it "
+            f"Unknown {word}{plural} {', '.join(map(show, unknown))} for {kind} {name!r}; it "
             f"accepts {', '.join(accepted) or 'nothing'}{hint}."
         )
     missing = [
@@ -411,7 +412,7 @@ def check_json(value: Any, schema: Any, source: str, path: str = "") -> None:
     where = path or "the document"
     if isinstance(schema, dict):
         if not isinstance(value, dict):
-            raise DataError(f"{source} is damaged: {where} must be a table; found {_show(value)}.")
+            raise DataError(f"{source} is damaged: {where} must be a table; found {show(value)}.")
         for key, inner in schema.items():
             name = key.rstrip("?")
             if name not in value:
@@ -422,11 +423,11 @@ def check_json(value: Any, schema: Any, source: str, path: str = "") -> None:
         return
     if isinstance(schema, list):
         if not isinstance(value, list):
-            raise DataError(f"{source} is damaged: {where} must be a list; found {_show(value)}.")
+            raise DataError(f"{source} is damaged: {where} must be a list; found {show(value)}.")
         for i, item in enumerate(value):
             check_json(item, schema[0], source, f"{path}[{i}]")
         return
     kinds = schema if isinstance(schema, tuple) else (schema,)
     if not any(_matches(value, k) for k in kinds):
         expected = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds)
-        raise DataError(f"{source} is damaged: {where} must be {expected}; found {_show(value)}.")
+        raise DataError(f"{source} is damaged: {where} must be {expected}; found {show(value)}.")

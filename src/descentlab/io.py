@@ -1,6 +1,8 @@
 """Files descentlab writes: checked before any work, written atomically, never left half-written.
 
-:func:`check_writable` checks, before any work, that an output can be created where asked.
+:func:`check_writable` checks, before any work, that an output can be created where asked;
+:func:`check_regular_file` that an input is a regular file before it is opened (a device
+such as ``/dev/zero`` would be read forever, a pipe would block).
 
 A file is written to a temporary file in the *same directory* (so both live on one file
 system), flushed and synced, and then moved over the destination with :func:`os.replace`,
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +25,15 @@ from typing import IO, Any
 
 from descentlab._validation import DataError
 
-__all__ = ["TEMP_SUFFIX", "atomic_path", "atomic_write", "atomic_writer", "check_writable"]
+__all__ = [
+    "TEMP_SUFFIX",
+    "atomic_path",
+    "atomic_write",
+    "atomic_writer",
+    "check_regular_file",
+    "check_writable",
+    "open_error",
+]
 
 TEMP_SUFFIX = ".tmp"
 
@@ -158,3 +169,33 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool, parents: bool 
     if not os.access(existing, os.W_OK | os.X_OK):
         raise DataError(f"Cannot write '{path}': the folder '{existing}' is not writable.")
     return path
+
+
+def open_error(path: Path, exc: OSError) -> DataError:
+    """The one-line error for a file that cannot be opened."""
+    if isinstance(exc, FileNotFoundError):
+        return DataError(f"No such file: '{path}'. Check the path (relative to {Path.cwd()}).")
+    reason = exc.strerror or str(exc)
+    return DataError(f"Cannot read '{path}': {reason}. Check that it is a readable file.")
+
+
+def check_regular_file(path: Path) -> int:
+    """Refuse anything but a regular file, before opening it; return its size in bytes.
+
+    A directory, a device (``/dev/zero`` never ends), a pipe (opening it blocks) or a socket
+    is a :class:`DataError`, as is a path that cannot be looked up.
+    """
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise open_error(path, exc) from exc
+    except ValueError as exc:  # an embedded NUL character in the path
+        raise DataError(f"Cannot read {str(path)!r}: {exc}. Check the path.") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise DataError(f"Cannot read '{path}': Is a directory. Check that it is a readable file.")
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(
+            f"Cannot read '{path}': it is not a regular file (a device, pipe or socket). "
+            "Pass the path of a data file."
+        )
+    return info.st_size

@@ -19,11 +19,14 @@ cap                        value            what it bounds
 ``MAX_SEEDS``              10 000           seeds of one sweep or benchmark
 ``MAX_GRID_POINTS``        10 000           values of one searched setting
 ``MAX_RUNS``               100 000          training runs of one sweep or benchmark
+``MAX_CHUNK_SIZE``         10 000           runs trained as one population by a sweep
+``MAX_JOBS``               256              local worker processes
 ``MAX_STEPS``              10 000 000       steps of one optimizer path on a 2-D surface
 ``MAX_DATA_VALUES``        134 217 728      numbers in a generated data set (1 GiB)
-``MAX_FILE_BYTES``         2 GiB            the size of a CSV file read
+``MAX_FILE_BYTES``         2 GiB            the size of a CSV or NPZ file read
 ``MAX_LINE_CHARS``         16 Mi            the characters of one line of a CSV file
-``MAX_MEMORY_BYTES``       4 GiB            the estimated memory of one training population
+``MAX_MEMORY_BYTES``       4 GiB            the estimated memory of one training population;
+                                            the arrays read from one NPZ archive
 =========================  ===============  =================================================
 
 ``MAX_MEMORY_BYTES`` is checked by the training engine from the network, the population size,
@@ -34,6 +37,7 @@ entry point that trains gets it.
 from __future__ import annotations
 
 __all__ = [
+    "MAX_CHUNK_SIZE",
     "MAX_DATA_VALUES",
     "MAX_EPOCHS",
     "MAX_EXAMPLES",
@@ -41,6 +45,7 @@ __all__ = [
     "MAX_GRID_POINTS",
     "MAX_HIDDEN_LAYERS",
     "MAX_HIDDEN_UNITS",
+    "MAX_JOBS",
     "MAX_LEARNING_RATE",
     "MAX_LINE_CHARS",
     "MAX_MEMORY_BYTES",
@@ -60,6 +65,8 @@ MAX_LEARNING_RATE = 10_000.0
 MAX_SEEDS = 10_000
 MAX_GRID_POINTS = 10_000
 MAX_RUNS = 100_000
+MAX_CHUNK_SIZE = 10_000
+MAX_JOBS = 256
 MAX_STEPS = 10_000_000
 MAX_MEMORY_BYTES = 4 * 2**30
 MAX_DATA_VALUES = MAX_MEMORY_BYTES // 32

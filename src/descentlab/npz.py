@@ -65,14 +65,13 @@ import numpy as np
 
 from descentlab import limits
 from descentlab._validation import DataError
+from descentlab.io import check_regular_file, open_error
 
 __all__ = [
     "MAX_HEADER_BYTES",
     "MAX_MEMBERS",
     "NpzArchive",
     "NpzError",
-    "check_regular_file",
-    "open_error",
     "open_npz",
 ]
 
@@ -121,36 +120,6 @@ class NpzError(DataError):
 
 
 # --------------------------------------------------------------------------- the file
-
-
-def open_error(path: Path, exc: OSError) -> DataError:
-    """The one-line error for a file that cannot be opened."""
-    if isinstance(exc, FileNotFoundError):
-        return DataError(f"No such file: '{path}'. Check the path (relative to {Path.cwd()}).")
-    reason = exc.strerror or str(exc)
-    return DataError(f"Cannot read '{path}': {reason}. Check that it is a readable file.")
-
-
-def check_regular_file(path: Path) -> int:
-    """Refuse anything but a regular file, before opening it; return its size in bytes.
-
-    A directory, a device (``/dev/zero`` never ends), a pipe (opening it blocks) or a socket
-    is a :class:`DataError`, as is a path that cannot be looked up.
-    """
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise open_error(path, exc) from exc
-    except ValueError as exc:  # an embedded NUL character in the path
-        raise DataError(f"Cannot read {str(path)!r}: {exc}. Check the path.") from exc
-    if stat.S_ISDIR(info.st_mode):
-        raise DataError(f"Cannot read '{path}': Is a directory. Check that it is a readable file.")
-    if not stat.S_ISREG(info.st_mode):
-        raise DataError(
-            f"Cannot read '{path}': it is not a regular file (a device, pipe or socket). "
-            "Pass the path of a data file."
-        )
-    return info.st_size
 
 
 def _shown(name: str) -> str:

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from descentlab import limits
-from descentlab._validation import SEED, Interval, InvalidParameterError
+from descentlab._validation import SEED, Interval, InvalidParameterError, show
 from descentlab.experiments.parallel import BACKENDS, check_backend
 from descentlab.experiments.specs import DatasetSpec, parse_dataset_spec, parse_optimizer_spec
 from descentlab.nn import ACTIVATIONS, INITIALISERS
@@ -75,10 +75,6 @@ _MAX_DIGITS = 100
 # ----------------------------------------------------------------------------- number parsers
 
 
-def _show(text: str) -> str:
-    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
-
-
 def whole_number(text: str) -> int:
     """An int in ASCII digits (``12``, ``-1``); its range is checked where it is used.
 
@@ -87,7 +83,7 @@ def whole_number(text: str) -> int:
     """
     stripped = text.strip()
     if not _WHOLE.fullmatch(stripped) or len(stripped) > _MAX_DIGITS:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {_show(text)}")
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {show(text)}")
     return int(stripped)
 
 
@@ -102,13 +98,13 @@ def finite_float(text: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {_show(text)}")
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {show(text)}")
     return value
 
 
 def _in_range(value: int, low: int, high: int, what: str, text: str) -> int:
     if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"{what} must be from {low} to {high}; got {_show(text)}")
+        raise argparse.ArgumentTypeError(f"{what} must be from {low} to {high}; got {show(text)}")
     return value
 
 
@@ -130,7 +126,7 @@ def holdout_size(text: str) -> float | int:
         return finite_float(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"expected a fraction like 0.25 or a number of examples, got {_show(text)}"
+            f"expected a fraction like 0.25 or a number of examples, got {show(text)}"
         ) from None
 
 
@@ -138,7 +134,7 @@ def _items(text: str, what: str) -> list[str]:
     items = [v.strip() for v in text.split(",")]
     if not any(items) or len(items) > limits.MAX_GRID_POINTS:
         raise argparse.ArgumentTypeError(
-            f"expected 1 to {limits.MAX_GRID_POINTS} {what} separated by commas, got {_show(text)}"
+            f"expected 1 to {limits.MAX_GRID_POINTS} {what} separated by commas, got {show(text)}"
         )
     return [v for v in items if v]
 
@@ -167,7 +163,7 @@ def seed_list(text: str) -> tuple[int, ...]:
         first, last = seed(first_text), seed(last_text)
         if not 1 <= last - first + 1 <= limits.MAX_SEEDS:
             raise argparse.ArgumentTypeError(
-                f"expected FIRST..LAST with FIRST <= LAST and {many}, got {_show(text)}"
+                f"expected FIRST..LAST with FIRST <= LAST and {many}, got {show(text)}"
             )
         return tuple(range(first, last + 1))
     if "," not in text:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from descentlab._validation import DataError, InvalidParameterError, _show
+from descentlab._validation import DataError, InvalidParameterError, show
 from descentlab.datasets.bundled import load_breast_cancer, load_digits, load_iris, load_wine
 from descentlab.datasets.container import Dataset, Seed, encode_labels
 from descentlab.datasets.csv_file import load_csv, read_csv
@@ -151,7 +151,7 @@ def _name_text(name_or_path: Any) -> str:
     if not isinstance(text, str):
         raise InvalidParameterError(
             "The 'name_or_path' parameter of load_dataset must be a built-in dataset name or "
-            f"a path to a .csv or .npz file. Got {_show(name_or_path)} "
+            f"a path to a .csv or .npz file. Got {show(name_or_path)} "
             f"({type(name_or_path).__name__}) instead."
         )
     return text
@@ -162,13 +162,13 @@ def _load_file(text: str, suffix: str, target: str | None, given: dict[str, Any]
     if given:
         raise InvalidParameterError(
             f"The {', '.join(repr(k) for k in given)} parameter(s) of load_dataset apply "
-            f"only to generated datasets, not to the file {_show(text)}."
+            f"only to generated datasets, not to the file {show(text)}."
         )
     if suffix == ".csv":
         if target is None:
             raise InvalidParameterError(
                 f"load_dataset needs target=... (the label column) to read the CSV file "
-                f"{_show(text)}."
+                f"{show(text)}."
             )
         return load_csv(text, target)
     return load_npz(text, "y" if target is None else target)
@@ -183,7 +183,7 @@ def _load_builtin(
         _refuse_existing_path(text)
         names = ", ".join(BUILTIN_DATASETS)
         raise InvalidParameterError(
-            f"Unknown dataset {_show(text)}. Expected one of the built-in names {names}, "
+            f"Unknown dataset {show(text)}. Expected one of the built-in names {names}, "
             "or a path to a .csv or .npz file."
         )
     if target is not None:
@@ -211,12 +211,12 @@ def _refuse_existing_path(text: str) -> None:
         return
     if is_dir:
         raise DataError(
-            f"{_show(text)} is a directory; load_dataset takes a built-in dataset name or the "
+            f"{show(text)} is a directory; load_dataset takes a built-in dataset name or the "
             "path of a .csv or .npz file."
         )
     if exists:
         raise DataError(
-            f"{_show(text)} is not a .csv or .npz file; load_dataset reads only those (save "
+            f"{show(text)} is not a .csv or .npz file; load_dataset reads only those (save "
             "the data as CSV with a header row, or with np.savez)."
         )
 

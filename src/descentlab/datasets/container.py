@@ -19,9 +19,9 @@ from descentlab._validation import (
     SEED,
     DataError,
     InvalidParameterError,
-    _show,
     check_finite_array,
     is_integer,
+    show,
 )
 
 __all__ = ["Dataset", "encode_labels"]
@@ -373,5 +373,5 @@ def _rng(seed: Seed, owner: str) -> np.random.Generator:
         return np.random.default_rng(int(seed))
     raise InvalidParameterError(
         f"The 'seed' parameter of {owner} must be {SEED} or a numpy.random.Generator. "
-        f"Got {_show(seed)} ({type(seed).__name__}) instead."
+        f"Got {show(seed)} ({type(seed).__name__}) instead."
     )

@@ -23,11 +23,10 @@ from descentlab.datasets.container import Dataset, Label, encode_labels
 from descentlab.datasets.files import (
     _UTF16_BOMS,
     _check_examples,
-    _check_regular_file,
     _finalize,
     _listing,
-    _open_error,
 )
+from descentlab.io import check_regular_file, open_error
 
 __all__ = ["load_csv", "read_csv"]
 
@@ -52,7 +51,7 @@ def _is_delimiter(value: Any) -> bool:
 def _open_csv(path: Path) -> IO[str]:
     """The file as UTF-8 text (a byte-order mark is skipped), after the checks that need no
     reading: a regular file of at most :data:`~descentlab.limits.MAX_FILE_BYTES`, not UTF-16."""
-    size = _check_regular_file(path)
+    size = check_regular_file(path)
     if size > limits.MAX_FILE_BYTES:
         raise DataError(
             f"'{path}' is {size / 2**30:.1f} GiB; CSV files larger than "
@@ -360,7 +359,7 @@ def read_csv(
     except csv.Error as exc:
         raise DataError(f"Cannot read '{path}' as CSV: {exc}.") from exc
     except OSError as exc:
-        raise _open_error(path, exc) from exc
+        raise open_error(path, exc) from exc
     return layout.names, X, labels
 
 

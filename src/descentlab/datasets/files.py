@@ -2,7 +2,7 @@
 
 Everything read is hostile until checked. Before a file is opened it must be a regular file
 (a device such as ``/dev/zero`` would be read forever, a pipe would block:
-:func:`descentlab.npz.check_regular_file`), and what it asks for is capped before it is
+:func:`descentlab.io.check_regular_file`), and what it asks for is capped before it is
 allocated (:mod:`descentlab.limits`):
 
 ===============================  ===========  ===============================================
@@ -33,8 +33,6 @@ import numpy as np
 
 from descentlab._validation import DataError
 from descentlab.datasets.container import Dataset, Label
-from descentlab.npz import check_regular_file as _check_regular_file  # noqa: F401 (csv_file)
-from descentlab.npz import open_error as _open_error  # noqa: F401 (csv_file)
 
 __all__: list[str] = []
 

@@ -33,7 +33,8 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from descentlab._validation import InvalidParameterError
+from descentlab import limits
+from descentlab._validation import InvalidParameterError, is_integer, show
 
 __all__ = [
     "BACKENDS",
@@ -60,15 +61,16 @@ def _guarded(fn: Callable[[Any, Any], Any], index: int, task: Any, shared: Any) 
 
 
 def resolve_jobs(jobs: int) -> int:
-    """The number of local worker processes for ``jobs``: itself if >= 1, the CPU count for -1.
+    """The number of local worker processes for ``jobs``: itself if in
+    ``[1, MAX_JOBS]``, the CPU count for -1.
 
     >>> resolve_jobs(3)
     3
     """
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs == 0 or jobs < -1:
+    if not is_integer(jobs) or not (jobs == -1 or 1 <= jobs <= limits.MAX_JOBS):
         raise InvalidParameterError(
-            f"The 'jobs' parameter must be an int >= 1, or -1 for one worker per CPU. "
-            f"Got {jobs!r} instead."
+            f"The 'jobs' parameter must be an int from 1 to {limits.MAX_JOBS} "
+            f"(descentlab.limits.MAX_JOBS), or -1 for one worker per CPU. Got {show(jobs)} instead."
         )
     return jobs if jobs >= 1 else max(1, os.cpu_count() or 1)
 

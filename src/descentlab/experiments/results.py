@@ -30,7 +30,7 @@ from typing import IO, Any
 import numpy as np
 
 from descentlab import limits
-from descentlab._validation import DataError, _show
+from descentlab._validation import DataError, show
 from descentlab.experiments.population import Run
 
 __all__ = [
@@ -284,14 +284,14 @@ def _check_header(header: list[str] | None, columns: Sequence[str] | None, sourc
             return
         raise DataError(
             f"{source} is not the results of this sweep: expected the columns "
-            f"{_show(', '.join(columns))}; found {_show(', '.join(header))}."
+            f"{show(', '.join(columns))}; found {show(', '.join(header))}."
         )
     n = len(METRICS)
     if header[:3] != ["run_id", "config_id", "optimizer"] or tuple(header[-n:]) != METRICS:
         raise DataError(
             f"{source} is not a descentlab results table: its columns must start with run_id, "
             f"config_id, optimizer and end with {', '.join(METRICS)}; found "
-            f"{_show(', '.join(header))}."
+            f"{show(', '.join(header))}."
         )
 
 
@@ -306,18 +306,18 @@ def _check_row(
     if expected is not None:
         run = expected.get(rid)
         if run is None:
-            return None, f"the run_id {_show(rid)} is not a run of this sweep"
+            return None, f"the run_id {show(rid)} is not a run of this sweep"
         settings = _setting_cells(run)
         for c in header[: -len(METRICS)]:
             if row[c] != settings.get(c, ""):
-                return None, f"the {c!r} cell {_show(row[c])} is not that of run {rid}"
+                return None, f"the {c!r} cell {show(row[c])} is not that of run {rid}"
     else:
         match = _RUN_ID.fullmatch(rid)
         if match is None or match["config"] != row["config_id"]:
-            return None, f"{_show(rid)} is not a run_id of config_id {_show(row['config_id'])}"
+            return None, f"{show(rid)} is not a run_id of config_id {show(row['config_id'])}"
     for metric, rule in METRIC_RULES.items():
         if not rule(row[metric]):
-            return None, f"the {metric!r} cell {_show(row[metric])} is not {rule.__doc__}"
+            return None, f"the {metric!r} cell {show(row[metric])} is not {rule.__doc__}"
     if expected is not None and int(row["stopped_epoch"]) >= expected[rid].epochs:
         return None, f"the 'stopped_epoch' {row['stopped_epoch']} is not an epoch of run {rid}"
     return row, ""

@@ -9,7 +9,7 @@ Bounded work: a spec is refused when it is built (before anything is expanded, t
 written) if it asks for more than the caps of :mod:`descentlab.limits` allow — more than
 ``MAX_SEEDS`` seeds, an axis of more than ``MAX_GRID_POINTS`` values, more than
 ``MAX_RUNS`` runs in all (:func:`count_runs`, computed from the sizes alone), more epochs than
-``training.EPOCHS`` allows, or chunks larger than :data:`MAX_CHUNK_SIZE`. The training setup
+``training.EPOCHS`` allows, or chunks larger than :data:`~descentlab.limits.MAX_CHUNK_SIZE`. The training setup
 it shares with the benchmark is checked by :func:`check_training_setup`.
 """
 
@@ -34,11 +34,11 @@ from descentlab._validation import (
     Interval,
     InvalidParameterError,
     Options,
-    _show,
     as_int,
     check_json,
     check_param,
     lookup,
+    show,
 )
 from descentlab.batching import SHUFFLES
 from descentlab.experiments.population import Run, build_run_optimizer
@@ -58,7 +58,6 @@ __all__ = [
     "BATCH_SIZE",
     "CHUNK_SIZE",
     "GRID_POINTS",
-    "MAX_CHUNK_SIZE",
     "SETUP_SCHEMA",
     "SWEEP_SPEC_SCHEMA",
     "Axis",
@@ -75,7 +74,6 @@ __all__ = [
     "spec_from_document",
 ]
 
-MAX_CHUNK_SIZE = 10_000
 """The most runs one chunk (one population, one task for a worker) may hold."""
 
 GRID_POINTS = Interval(1, limits.MAX_GRID_POINTS, integer=True)
@@ -84,7 +82,7 @@ BATCH_SIZE = Interval(1, limits.MAX_EXAMPLES, integer=True)
 """A mini-batch size: an int in ``[1, MAX_EXAMPLES]``."""
 HIDDEN_UNITS = Interval(1, limits.MAX_HIDDEN_UNITS, integer=True)
 """The size of one hidden layer."""
-CHUNK_SIZE = Interval(1, MAX_CHUNK_SIZE, integer=True)
+CHUNK_SIZE = Interval(1, limits.MAX_CHUNK_SIZE, integer=True)
 """The ``chunk_size`` of a sweep or benchmark."""
 
 _NONE = type(None)
@@ -139,7 +137,7 @@ class Axis:
             )
         if isinstance(self.values, str) or not isinstance(self.values, Sequence):
             raise InvalidParameterError(
-                f"The 'values' of {owner} must be a list. Got {_show(self.values)} instead."
+                f"The 'values' of {owner} must be a list. Got {show(self.values)} instead."
             )
         object.__setattr__(self, "values", tuple(self.values))
         object.__setattr__(self, "points", as_int(owner, "points", self.points, GRID_POINTS))
@@ -241,7 +239,7 @@ def parse_axis(text: str, *, points: int | None = None, what: str = "--param") -
     ('adam', 'b1')
     """
     name, eq, spec = (s.strip() for s in str(text).partition("="))
-    shown = _show(text)
+    shown = show(text)
     if not eq or not name or not spec:
         raise InvalidParameterError(
             f"{what} must look like NAME=VALUES, e.g. lr=0.001,0.01 or b1=0.8..0.99:5. "
@@ -285,7 +283,7 @@ def parse_axis(text: str, *, points: int | None = None, what: str = "--param") -
         else:
             raise InvalidParameterError(
                 f"{what} {shown}: after the range come :N (number of values) and :log or "
-                f":lin. Got {_show(opt)}."
+                f":lin. Got {show(opt)}."
             )
     if log and (low <= 0 or high <= 0):
         raise InvalidParameterError(
@@ -320,7 +318,7 @@ def check_document(value: Any, schema: Mapping[str, Any], source: str, where: st
     if unknown:
         raise DataError(
             f"{source} is damaged: {where or 'the document'} has the unknown key"
-            f"{'s' if len(unknown) > 1 else ''} {', '.join(map(_show, unknown))}; the known "
+            f"{'s' if len(unknown) > 1 else ''} {', '.join(map(show, unknown))}; the known "
             f"keys are {', '.join(sorted(known))}."
         )
 
@@ -382,7 +380,7 @@ def _optimizer_entry(entry: Any, source: str, where: str) -> tuple[str, dict[str
     if not _is_optimizer_pair(entry):
         raise DataError(
             f"{source} is damaged: {where} must be a pair [name, {{settings}}]; found "
-            f"{_show(entry)}."
+            f"{show(entry)}."
         )
     return entry[0], dict(entry[1])
 
@@ -411,7 +409,7 @@ def check_seeds(owner: str, name: str, seeds: Any) -> tuple[int, ...]:
     if isinstance(seeds, str) or not isinstance(seeds, Sequence) or not seeds:
         raise InvalidParameterError(
             f"The {name!r} parameter of {owner} must be a list of one or more seeds. "
-            f"Got {_show(seeds)} instead."
+            f"Got {show(seeds)} instead."
         )
     if len(seeds) > limits.MAX_SEEDS:
         raise InvalidParameterError(
@@ -422,7 +420,7 @@ def check_seeds(owner: str, name: str, seeds: Any) -> tuple[int, ...]:
     if len(set(out)) != len(out):
         twice = sorted({s for s in out if out.count(s) > 1})
         raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must hold distinct seeds; {_show(twice)} "
+            f"The {name!r} parameter of {owner} must hold distinct seeds; {show(twice)} "
             "appear more than once."
         )
     return out
@@ -432,7 +430,7 @@ def _int_tuple(owner: str, name: str, values: Any, rule: Interval, most: int) ->
     if isinstance(values, str) or not isinstance(values, Sequence) or len(values) > most:
         raise InvalidParameterError(
             f"The {name!r} parameter of {owner} must be a list of at most {most} ints. "
-            f"Got {_show(values)} instead."
+            f"Got {show(values)} instead."
         )
     return tuple(as_int(owner, name, v, rule) for v in values)
 
@@ -557,7 +555,7 @@ class SweepSpec:
         )
         if not batches or len(set(batches)) != len(batches):
             raise InvalidParameterError(
-                f"The batch sizes of a sweep must be one or more distinct ints. Got {_show(list(batches))}."
+                f"The batch sizes of a sweep must be one or more distinct ints. Got {show(list(batches))}."
             )
         object.__setattr__(self, "batch_sizes", batches)
         object.__setattr__(self, "seeds", check_seeds(_OWNER, "seeds", self.seeds))
@@ -637,13 +635,13 @@ def canonical_optimizers(optimizers: Any) -> tuple[tuple[str, dict[str, Any]], .
     """
     if isinstance(optimizers, str) or not isinstance(optimizers, Sequence):
         raise InvalidParameterError(
-            f"The optimizers must be a list of (name, settings) pairs. Got {_show(optimizers)}."
+            f"The optimizers must be a list of (name, settings) pairs. Got {show(optimizers)}."
         )
     out = []
     for entry in optimizers:
         if not _is_optimizer_pair(entry):
             raise InvalidParameterError(
-                f"Each optimizer must be a (name, settings) pair. Got {_show(entry)} instead."
+                f"Each optimizer must be a (name, settings) pair. Got {show(entry)} instead."
             )
         name, settings = entry
         canon = {ALIASES.get(k, k): v for k, v in dict(settings).items()}

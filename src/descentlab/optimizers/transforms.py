@@ -199,11 +199,11 @@ def _check_nesterov(owner: str, mu: Hyper, tau: Hyper, nesterov: bool) -> None:
     if nesterov and (np.any(np.asarray(mu) <= 0.0) or np.any(np.asarray(tau) != 0.0)):
         raise InvalidParameterError(
             f"nesterov=True in {owner} needs 'momentum' > 0 and 'dampening' == 0 "
-            f"(for every member). Got momentum={_show(mu)} and dampening={_show(tau)}."
+            f"(for every member). Got momentum={show(mu)} and dampening={show(tau)}."
         )
 
 
-def _show(h: Hyper) -> Any:
+def show(h: Hyper) -> Any:
     return h.tolist() if isinstance(h, np.ndarray) else h
 
 
