@@ -825,3 +825,14 @@ def test_run_ids_do_not_depend_on_the_other_runs() -> None:
     runs = expand(SMALL)
     alone = Run("adam", {"lr": runs[-1].learning_rate}, epochs=20, seed=1)
     assert alone.run_id() == runs[-1].run_id()
+
+
+@pytest.mark.parametrize("jobs", [0, -2, limits.MAX_JOBS + 1, 100_000, 2.0, "2", True])
+def test_jobs_are_bounded(jobs) -> None:
+    from descentlab.experiments.parallel import resolve_jobs
+
+    with pytest.raises(
+        InvalidParameterError, match="'jobs' parameter must be an int from 1 to 256"
+    ):
+        resolve_jobs(jobs)
+    assert resolve_jobs(limits.MAX_JOBS) == limits.MAX_JOBS
