@@ -317,6 +317,8 @@ def test_train_population_flags_divergence_per_member() -> None:
     assert [r["diverged"] for r in rows] == [True, False]
     assert rows[0]["stopped_epoch"] >= 0 and rows[1]["stopped_epoch"] == -1
     assert rows[1]["final_cost"] == pytest.approx(_alone(runs[1])["final_cost"], rel=RTOL)
+    # the diverged run's row is its own: its cost at the epoch it diverged, as when alone
+    assert rows[0]["final_cost"] == pytest.approx(_alone(runs[0])["final_cost"], rel=RTOL)
 
 
 def test_train_population_rejects_incompatible_runs() -> None:

@@ -368,7 +368,8 @@ def train_population(
 
     Returns:
       per run: ``run_id``, ``config_id``, ``seed``, ``train_accuracy``, ``val_accuracy``,
-      ``test_accuracy`` (fractions), ``final_cost`` (the last epoch's mean mini-batch cost),
+      ``test_accuracy`` (fractions), ``final_cost`` (the mean mini-batch cost of its last
+      epoch: for a diverged run, the epoch it diverged at, whatever its chunk-mates did),
       ``val_cost``, ``test_cost`` (cross-entropy on those sets), ``diverged`` (bool),
       ``stopped_epoch`` (-1 if it ran to the end), ``seconds`` (the population's wall time
       divided by K) and ``status`` (``completed`` or ``diverged``).
@@ -386,7 +387,9 @@ def train_population(
         raise KeyboardInterrupt
     metrics = evaluate(population.net, result.params, data)
     seconds = (time.perf_counter() - start) / len(runs)
-    final_cost = result.history.cost[-1]
+    # a member's last cost: at the epoch it stopped (diverged), as if trained alone
+    last = np.where(result.stopped_epoch >= 0, result.stopped_epoch, result.history.n_epochs - 1)
+    final_cost = result.history.cost[last, np.arange(len(last))]
     rows = []
     for i, r in enumerate(population.runs):
         k = population.position[i]
