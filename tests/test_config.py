@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -314,3 +316,24 @@ def test_name_from_a_file_name_is_made_folder_safe():
     assert ExperimentConfig(dataset=spec).name == "my_data_v2"
     renamed = ExperimentConfig(dataset=spec).replace(dataset=DatasetSpec("wine"))
     assert renamed.name == "wine"
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/dev/zero", "not a regular file"),  # would be read forever
+        ("conf\x00ig.toml", "embedded null byte"),
+        ("{huge}", "larger than 1024 KiB"),
+        ("{latin1}", "not UTF-8 text"),
+        ("{deep}", "nests too deeply"),
+    ],
+)
+def test_hostile_config_files_are_one_line_errors(tmp_path, path, message):
+    (tmp_path / "huge.toml").write_text("# padding\n" * 200_000)
+    (tmp_path / "latin1.toml").write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    (tmp_path / "deep.toml").write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    path = path.format(
+        huge=tmp_path / "huge.toml", latin1=tmp_path / "latin1.toml", deep=tmp_path / "deep.toml"
+    )
+    with pytest.raises(DataError, match=message):
+        ExperimentConfig.from_toml(Path(path))

@@ -62,3 +62,22 @@ def test_bad_mode_and_missing_directory(tmp_path):
     # the error names the user's path, never the temporary file's
     assert caught.value.filename == str(tmp_path / "missing" / "x.txt")
     assert ".tmp" not in str(caught.value)
+
+
+def test_check_writable_refuses_what_cannot_be_written(tmp_path):
+    from descentlab._validation import DataError
+    from descentlab.io import check_writable
+
+    (tmp_path / "a-file").write_text("x")
+    for path, folder, message in [
+        (tmp_path / "a\x00b", True, "cannot hold a NUL character"),
+        (tmp_path / "a-file", True, "is a file, not a folder"),
+        (tmp_path, False, "is a folder; give the name of a file"),
+        (tmp_path / "a-file" / "run", True, "is a file, not a folder"),
+    ]:
+        with pytest.raises(DataError, match=message):
+            check_writable(path, folder=folder)
+    with pytest.raises(DataError, match="the folder .* does not exist"):
+        check_writable(tmp_path / "missing" / "x.png", folder=False, parents=False)
+    assert check_writable(tmp_path / "new" / "deeper", folder=True) == tmp_path / "new" / "deeper"
+    assert not (tmp_path / "new").exists()  # the check creates nothing

@@ -150,6 +150,8 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool, parents: bool 
     PosixPath('runs/new-study')
     """
     path = Path(path)
+    if "\x00" in str(path):
+        raise DataError(f"Cannot write {str(path)!r}: a path cannot hold a NUL character.")
     holder = path.parent if str(path.parent) else Path(".")
     if not parents and not folder and not holder.is_dir():
         raise DataError(f"Cannot write '{path}': the folder '{holder}' does not exist.")

@@ -25,6 +25,7 @@ cap                        value            what it bounds
 ``MAX_DATA_VALUES``        134 217 728      numbers in a generated data set (1 GiB)
 ``MAX_FILE_BYTES``         2 GiB            the size of a CSV or NPZ file read
 ``MAX_LINE_CHARS``         16 Mi            the characters of one line of a CSV file
+``MAX_CONFIG_BYTES``       1 MiB            the size of an experiment's config.toml
 ``MAX_MEMORY_BYTES``       4 GiB            the estimated memory of one training population;
                                             the arrays read from one NPZ archive
 =========================  ===============  =================================================
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 __all__ = [
     "MAX_CHUNK_SIZE",
+    "MAX_CONFIG_BYTES",
     "MAX_DATA_VALUES",
     "MAX_EPOCHS",
     "MAX_EXAMPLES",
@@ -72,6 +74,7 @@ MAX_MEMORY_BYTES = 4 * 2**30
 MAX_DATA_VALUES = MAX_MEMORY_BYTES // 32
 MAX_FILE_BYTES = 2 * 2**30
 MAX_LINE_CHARS = 16 * 2**20
+MAX_CONFIG_BYTES = 2**20
 
 
 def population_bytes(

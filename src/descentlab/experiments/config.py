@@ -45,6 +45,7 @@ from descentlab.experiments.specs import (
     ScheduleSpec,
     parse_layers,
 )
+from descentlab.io import check_regular_file, open_error
 from descentlab.nn import ACTIVATIONS, INITIALISERS
 from descentlab.training import EPOCHS
 
@@ -277,17 +278,25 @@ class ExperimentConfig:
         ):
             path = Path(text_or_path)
             source = f"'{path}'"
+            if check_regular_file(path) > limits.MAX_CONFIG_BYTES:
+                raise DataError(
+                    f"{source} is larger than {limits.MAX_CONFIG_BYTES // 1024} KiB "
+                    "(descentlab.limits.MAX_CONFIG_BYTES); it is not a configuration file."
+                )
             try:
                 text = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                raise DataError(f"No such file: '{path}'.") from None
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = getattr(exc, "strerror", None) or str(exc)
-                raise DataError(f"Cannot read '{path}': {reason}.") from None
+            except OSError as exc:
+                raise open_error(path, exc) from None
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"Cannot read '{path}': it is not UTF-8 text ({exc.reason})."
+                ) from None
         try:
             data = tomllib.loads(str(text))
         except tomllib.TOMLDecodeError as exc:
             raise DataError(f"{source} is not valid TOML: {exc}.") from None
+        except RecursionError:
+            raise DataError(f"{source} is not a configuration: it nests too deeply.") from None
         return cls.from_dict(data, source)
 
 
