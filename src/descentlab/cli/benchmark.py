@@ -12,11 +12,11 @@ import argparse
 import dataclasses
 import json
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 from descentlab.cli.options import (
+    add_command,
     add_data_options,
     add_network_options,
     add_optimizer_options,
@@ -48,21 +48,19 @@ examples:
 """
 
 
+SUMMARY = "tuned comparison: best learning rate per optimizer, mean ± std over fresh seeds"
+
+DESCRIPTION = (
+    "Tune each optimizer's learning rate on validation data (grid × tuning seeds), "
+    "then report its test accuracy and cost as mean ± std over fresh seeds, beside "
+    "the untuned seed setting (lr 0.0007). Default: the seed's problem. Prints a "
+    "table and writes a folder with report.html."
+)
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``descentlab benchmark``."""
-    p = subparsers.add_parser(
-        "benchmark",
-        help="tuned comparison: best learning rate per optimizer, mean ± std over fresh seeds",
-        description=textwrap.fill(
-            "Tune each optimizer's learning rate on validation data (grid × tuning seeds), "
-            "then report its test accuracy and cost as mean ± std over fresh seeds, beside "
-            "the untuned seed setting (lr 0.0007). Default: the seed's problem. Prints a "
-            "table and writes a folder with report.html.",
-            79,
-        ),
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "benchmark", SUMMARY, DESCRIPTION, EPILOG, run)
     defaults = BenchmarkSpec()
     add_data_options(p, holdout_seeds=True)
     tuning = add_optimizer_options(p, grid=True, schedule=False, title="tuning")
@@ -88,7 +86,6 @@ def add_parser(subparsers: Any) -> None:
     add_training_options(p, defaults)
     add_parallel_options(p)
     add_output_options(p, out="output folder (default: runs/benchmark-<time>)")
-    p.set_defaults(func=run)
 
 
 def spec_from_args(args: argparse.Namespace) -> BenchmarkSpec:

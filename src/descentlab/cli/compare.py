@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 from descentlab._validation import InvalidParameterError
 from descentlab.cli.options import (
+    add_command,
     add_data_options,
     add_network_options,
     add_optimizer_options,
@@ -149,30 +149,25 @@ def config_from_args(args: argparse.Namespace, *, single: bool = False) -> Exper
     return base.replace(**changes) if changes else base
 
 
+SUMMARY = "compare optimizers on one network and dataset (default: the seed's study)"
+
+DESCRIPTION = (
+    "Train the same network (same initial weights, same data order) with each "
+    "optimizer, all at once as one population; print train/test accuracy, final "
+    "cost and time; write a run folder "
+    "with config.toml, results.json, history.csv, plots and a self-contained "
+    "report.html."
+)
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``descentlab compare``."""
-    p = subparsers.add_parser(
-        "compare",
-        help="compare optimizers on one network and dataset (default: the seed's study)",
-        description=textwrap.fill(
-            (
-                "Train the same network (same initial weights, same data order) with each "
-                "optimizer, all at once as one population; print train/test accuracy, final "
-                "cost and time; write a run folder "
-                "with config.toml, results.json, history.csv, plots and a self-contained "
-                "report.html."
-            ),
-            79,
-        ),
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "compare", SUMMARY, DESCRIPTION, EPILOG, run)
     add_experiment_arguments(p)
     out = add_output_options(p, out="run folder (default: runs/<name>-<timestamp>/)")
     out.add_argument(
         "--log-scale", action="store_true", default=None, help="log-scaled cost axis in the plot"
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,8 +6,9 @@ import argparse
 import csv
 import json
 import sys
-import textwrap
 from typing import Any
+
+from descentlab.cli.options import add_command
 
 __all__ = ["add_parser", "run"]
 
@@ -21,17 +22,14 @@ examples:
 """
 
 
+SUMMARY = "list the built-in datasets (features, examples, classes) or export one as CSV"
+
+DESCRIPTION = "List the built-in datasets with their shapes, or export one as a CSV file."
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``descentlab datasets``."""
-    p = subparsers.add_parser(
-        "datasets",
-        help="list the built-in datasets (features, examples, classes) or export one as CSV",
-        description=textwrap.fill(
-            "List the built-in datasets with their shapes, or export one as a CSV file.", 79
-        ),
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "datasets", SUMMARY, DESCRIPTION, EPILOG, run)
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     p.add_argument(
         "--export",
@@ -40,7 +38,6 @@ def add_parser(subparsers: Any) -> None:
         help="write a built-in dataset (generator settings after a colon) as CSV: one row per "
         "example, the feature columns, then the label column y",
     )
-    p.set_defaults(func=run)
 
 
 def _export(spec_text: str, path: str) -> int:

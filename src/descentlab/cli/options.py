@@ -34,18 +34,20 @@ import argparse
 import dataclasses
 import math
 import re
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from descentlab import limits
 from descentlab._validation import SEED, Interval, InvalidParameterError, show
+from descentlab.batching import SHUFFLES
 from descentlab.experiments.parallel import BACKENDS, check_backend
 from descentlab.experiments.specs import DatasetSpec, parse_dataset_spec, parse_optimizer_spec
 from descentlab.nn import ACTIVATIONS, INITIALISERS
 from descentlab.schedules import SCHEDULES
-from descentlab.training import SHUFFLES
 
 __all__ = [
+    "add_command",
     "add_data_options",
     "add_network_options",
     "add_optimizer_options",
@@ -70,6 +72,31 @@ Group = argparse._ArgumentGroup
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 _MAX_DIGITS = 100
 """Longer numbers are refused as text (every cap is far shorter; int() of a huge text is slow)."""
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def add_command(
+    subparsers: Any,
+    name: str,
+    summary: str,
+    description: str,
+    epilog: str,
+    run: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    """Register the subcommand ``name``: its one line in ``descentlab --help`` (``summary``),
+    its ``--help`` page (``description``, wrapped to 79 columns, then the ``epilog`` of
+    examples as written) and the function that runs it, ``run(args) -> exit status``."""
+    parser = subparsers.add_parser(
+        name,
+        help=summary,
+        description=textwrap.fill(description, 79),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(func=run)
+    return parser
 
 
 # ----------------------------------------------------------------------------- number parsers

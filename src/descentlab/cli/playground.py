@@ -22,7 +22,7 @@ import threading
 import webbrowser
 
 from descentlab._validation import Interval
-from descentlab.cli.options import check_option, whole_number
+from descentlab.cli.options import add_command, check_option, whole_number
 
 __all__ = ["MAX_CONCURRENT", "add_parser", "run"]
 
@@ -32,21 +32,20 @@ MAX_CONCURRENT = 64
 PORT = Interval(1, 65535, integer=True)
 
 
+SUMMARY = "a local web page: train with several optimizers and watch them live"
+
+DESCRIPTION = (
+    "Serve the descentlab playground: pick a data set, a network and up to four "
+    "optimizers, press Train, and watch each optimizer's cost curve and decision "
+    "boundary update live."
+)
+
+EPILOG = "examples:\n  descentlab playground\n  descentlab playground --port 9000 --no-browser\n"
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``playground`` with ``--host``, ``--port``, ``--no-browser``, ``--max-concurrent``."""
-    parser = subparsers.add_parser(
-        "playground",
-        help="a local web page: train with several optimizers and watch them live",
-        description=(
-            "Serve the descentlab playground: pick a data set, a network and up to four "
-            "optimizers, press Train, and watch each optimizer's cost curve and decision "
-            "boundary update live."
-        ),
-        epilog=(
-            "examples:\n  descentlab playground\n  descentlab playground --port 9000 --no-browser\n"
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(subparsers, "playground", SUMMARY, DESCRIPTION, EPILOG, run)
     parser.add_argument(
         "--host",
         default="127.0.0.1",
@@ -60,7 +59,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=2,
         help=f"trainings that may run at the same time, at most {MAX_CONCURRENT} (default: 2)",
     )
-    parser.set_defaults(func=run)
     return parser
 
 

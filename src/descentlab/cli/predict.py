@@ -19,13 +19,13 @@ import contextlib
 import csv
 import io
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from descentlab._validation import DataError
+from descentlab.cli.options import add_command
 from descentlab.datasets import read_csv
 from descentlab.io import atomic_write, check_writable
 from descentlab.model_file import SavedModel, load_model
@@ -85,26 +85,21 @@ def _label_index(classes: tuple[Any, ...], cells: list[str], path: Path, target:
     return out
 
 
+SUMMARY = "predict classes and probabilities for the rows of a CSV with a trained model"
+
+DESCRIPTION = (
+    "Apply a model saved by descentlab train to the rows of a CSV file (with the "
+    "model's feature columns) and write the predicted class and the probability of "
+    "each class as CSV."
+)
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``descentlab predict``."""
-    p = subparsers.add_parser(
-        "predict",
-        help="predict classes and probabilities for the rows of a CSV with a trained model",
-        description=textwrap.fill(
-            (
-                "Apply a model saved by descentlab train to the rows of a CSV file (with the "
-                "model's feature columns) and write the predicted class and the probability of "
-                "each class as CSV."
-            ),
-            79,
-        ),
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "predict", SUMMARY, DESCRIPTION, EPILOG, run)
     p.add_argument("model", metavar="MODEL", help="model file written by descentlab train (.npz)")
     p.add_argument("data", metavar="DATA.csv", help="CSV with a header and the feature columns")
     p.add_argument("--out", metavar="FILE", help="write the predictions here (default: stdout)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,9 +8,10 @@ be restyled or redrawn on a log scale without training again.
 from __future__ import annotations
 
 import argparse
-import textwrap
 from pathlib import Path
 from typing import Any
+
+from descentlab.cli.options import add_command
 
 __all__ = ["add_parser", "run"]
 
@@ -21,22 +22,18 @@ examples:
 """
 
 
+SUMMARY = "rebuild the plots and report.html of a run folder from its saved results"
+
+DESCRIPTION = (
+    "Redraw cost_curves.png, the decision boundaries (or confusion matrices) and "
+    "report.html of a folder written by descentlab compare, from its results.json, "
+    "history.csv, config.toml and models.npz."
+)
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``descentlab report``."""
-    p = subparsers.add_parser(
-        "report",
-        help="rebuild the plots and report.html of a run folder from its saved results",
-        description=textwrap.fill(
-            (
-                "Redraw cost_curves.png, the decision boundaries (or confusion matrices) and "
-                "report.html of a folder written by descentlab compare, from its results.json, "
-                "history.csv, config.toml and models.npz."
-            ),
-            79,
-        ),
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "report", SUMMARY, DESCRIPTION, EPILOG, run)
     p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by descentlab compare")
     scale = p.add_mutually_exclusive_group()
     scale.add_argument(
@@ -49,7 +46,6 @@ def add_parser(subparsers: Any) -> None:
     scale.add_argument(
         "--linear-scale", dest="log_scale", action="store_false", help="linear cost axis"
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,12 +13,12 @@ import argparse
 import dataclasses
 import math
 import sys
-import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from descentlab.cli.options import (
+    add_command,
     add_data_options,
     add_network_options,
     add_optimizer_options,
@@ -155,22 +155,20 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     return dataclasses.replace(base, **changes)
 
 
+SUMMARY = "grid or random search over hyperparameters × seeds, trained as populations"
+
+DESCRIPTION = (
+    "Train every configuration of a grid (or a random search) with several seeds. "
+    "Compatible configurations form one population trained in lock-step; populations "
+    "run in parallel worker processes or on a Dask cluster. Writes results.csv (one "
+    "row per configuration and seed), summary.csv and plots; --resume continues an "
+    "interrupted sweep."
+)
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``descentlab sweep``."""
-    p = subparsers.add_parser(
-        "sweep",
-        help="grid or random search over hyperparameters × seeds, trained as populations",
-        description=textwrap.fill(
-            "Train every configuration of a grid (or a random search) with several seeds. "
-            "Compatible configurations form one population trained in lock-step; populations "
-            "run in parallel worker processes or on a Dask cluster. Writes results.csv (one "
-            "row per configuration and seed), summary.csv and plots; --resume continues an "
-            "interrupted sweep.",
-            79,
-        ),
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "sweep", SUMMARY, DESCRIPTION, EPILOG, run)
     add_sweep_arguments(p)
     add_parallel_options(p)
     out = add_output_options(p, out="the sweep folder", required=True, formats=False)
@@ -180,7 +178,6 @@ def add_parser(subparsers: Any) -> None:
         help="continue the sweep stored in --out (other options may be left out)",
     )
     out.add_argument("--no-plots", action="store_true", help="skip the plots")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 from descentlab.cli.compare import add_experiment_arguments, config_from_args
-from descentlab.cli.options import add_output_options, format_table
+from descentlab.cli.options import add_command, add_output_options, format_table
 from descentlab.model_file import save_model
 
 __all__ = ["add_parser", "run"]
@@ -35,27 +34,22 @@ Then: descentlab predict model.npz new_points.csv --out predictions.csv
 """
 
 
+SUMMARY = "train one network with one optimizer and save it (NPZ)"
+
+DESCRIPTION = (
+    "Train one network with one optimizer (default: the seed's Adam run on moons), "
+    "print its train/test accuracy and save the model, its configuration and its "
+    "history as an NPZ file for descentlab predict."
+)
+
+
 def add_parser(subparsers: Any) -> None:
     """Register ``descentlab train``."""
-    p = subparsers.add_parser(
-        "train",
-        help="train one network with one optimizer and save it (NPZ)",
-        description=textwrap.fill(
-            (
-                "Train one network with one optimizer (default: the seed's Adam run on moons), "
-                "print its train/test accuracy and save the model, its configuration and its "
-                "history as an NPZ file for descentlab predict."
-            ),
-            79,
-        ),
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "train", SUMMARY, DESCRIPTION, EPILOG, run)
     add_experiment_arguments(p, single=True)
     add_output_options(
         p, out="model file (default: runs/<name>-<optimizer>-<timestamp>.npz)", metavar="FILE"
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,7 +24,14 @@ import numpy as np
 
 from descentlab import limits
 from descentlab._validation import COUNT, LEARNING_RATE, Interval, InvalidParameterError
-from descentlab.cli.options import check_option, finite_float, format_table, seed, whole_number
+from descentlab.cli.options import (
+    add_command,
+    check_option,
+    finite_float,
+    format_table,
+    seed,
+    whole_number,
+)
 from descentlab.experiments.specs import (
     build_learning_rate,
     parse_optimizer_spec,
@@ -72,19 +79,18 @@ examples:
 """
 
 
+SUMMARY = "draw optimizer paths on a 2-D test function"
+
+DESCRIPTION = (
+    "Run optimizers from the same start on a 2-D test function and draw their paths "
+    "over its contours (PNG, optionally an animated GIF). With --noise, draw the "
+    "batch GD / mini-batch GD / SGD paths on a least-squares cost instead."
+)
+
+
 def add_parser(subparsers: Any) -> None:
     """Register the ``trajectories`` subcommand on an ``argparse`` subparsers object."""
-    p = subparsers.add_parser(
-        "trajectories",
-        help="draw optimizer paths on a 2-D test function",
-        description=(
-            "Run optimizers from the same start on a 2-D test function and draw their paths "
-            "over its contours (PNG, optionally an animated GIF). With --noise, draw the "
-            "batch GD / mini-batch GD / SGD paths on a least-squares cost instead."
-        ),
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "trajectories", SUMMARY, DESCRIPTION, EPILOG, run)
     p.add_argument(
         "--function", default="rosenbrock", metavar="NAME[:key=value,...]",
         help=f"test function, one of {', '.join(SURFACES)} (default rosenbrock); "
@@ -142,7 +148,6 @@ def add_parser(subparsers: Any) -> None:
         "--seed", type=seed, default=0, help="data and shuffling seed for --noise (default 0)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
-    p.set_defaults(func=run)
 
 
 def _label(name: str, settings: dict[str, Any]) -> str:
