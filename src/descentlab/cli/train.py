@@ -53,23 +53,27 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``descentlab train``; 0 when done, 130 when interrupted (the model so far is saved)."""
+    """Run ``descentlab train``; 0 when done, 130 when interrupted (the model so far is saved).
+
+    Steps: check the configuration, the data, the network and the output file; train; save
+    the model (refused if its weights are not finite); print the table.
+    """
     from descentlab.experiments.compare import comparison_runs, train_optimizers
     from descentlab.experiments.data import load_experiment_data
     from descentlab.experiments.population import Population
-    from descentlab.experiments.run_folder import default_run_path, results_to_json
+    from descentlab.experiments.run_folder import default_run_path
     from descentlab.io import check_writable
 
     config = config_from_args(args, single=True)
     (spec,) = config.optimizers
     data = load_experiment_data(config.dataset)
     population = Population(comparison_runs(config), data)
-    path = (
-        Path(args.out)
-        if args.out
-        else default_run_path(f"{config.name}-{spec.name}", suffix=".npz")
-    )
-    check_writable(path, folder=False)
+    if args.out:
+        path = check_writable(Path(args.out), folder=False)
+    else:
+        path = check_writable(
+            default_run_path(f"{config.name}-{spec.name}", suffix=".npz"), folder=False
+        )
     if not args.quiet:
         print(
             f"descentlab train: {config.name}, {spec.label}; {config.epochs} epochs, "
@@ -79,9 +83,13 @@ def run(args: argparse.Namespace) -> int:
     (outcome,) = train_optimizers(
         config, data, population=population, progress=False if args.quiet else None
     )
-    net = population.net
-    ds = config.dataset
-    target = ds.target if ds.target else "y"
+    _save(path, config, data, population.net, outcome)
+    return _report(args, path, data, population.net, outcome.summary)
+
+
+def _save(path: Path, config: Any, data: Any, net: Any, outcome: Any) -> None:
+    """The model file: the network, its parameters, history, labels and configuration."""
+    (spec,) = config.optimizers
     save_model(
         path,
         net=net,
@@ -90,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         meta={
             "classes": list(data.train.classes),
             "feature_names": list(data.train.feature_names),
-            "target": target,
+            "target": config.dataset.target or "y",
             "optimizer": spec.label,
             "summary": outcome.summary,
             "dataset": data.summary(),
@@ -99,12 +107,16 @@ def run(args: argparse.Namespace) -> int:
         mean=data.mean,
         std=data.std,
     )
-    s = outcome.summary
+
+
+def _report(args: argparse.Namespace, path: Path, data: Any, net: Any, s: dict) -> int:
+    """Print the run's table (or JSON) and say where the model is; the exit status."""
+    from descentlab.experiments.run_folder import results_to_json
+    from descentlab.report import table_rows
+
     if args.format == "json":
         sys.stdout.write(results_to_json({**s, "model": str(path)}))
     else:
-        from descentlab.report import table_rows
-
         print(format_table(*table_rows({"runs": [s]})))
         print()
         print(
