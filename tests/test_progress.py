@@ -63,3 +63,15 @@ def test_train_shows_the_bar_on_a_terminal_only(monkeypatch):
     monkeypatch.setattr(sys, "stderr", quiet)
     train(MLP((2, 3, 1)), gd(0.1), data.X, data.y, epochs=3, seed=0, progress=False)
     assert quiet.getvalue() == ""
+
+
+def test_tqdm_is_not_even_imported_when_nothing_is_drawn():
+    import subprocess
+
+    code = (
+        "import io, sys; from descentlab.progress import Progress; "
+        "bar = Progress(5, stream=io.StringIO()); bar.update(5); bar.close(); "
+        "Progress(5, enabled=False).close(); print('tqdm' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -25,6 +25,12 @@ def _tqdm_class() -> Any:
     return tqdm
 
 
+def _watched(stream: TextIO) -> bool:
+    """Whether a person may see ``stream``: a terminal, or a Jupyter kernel's output."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) or "ipykernel" in sys.modules
+
+
 class Progress:
     """``with Progress(total, "adam") as bar: bar.update(done, cost=0.31)``.
 
@@ -48,29 +54,37 @@ class Progress:
         unit: str = "epoch",
         stream: TextIO | None = None,
     ) -> None:
-        self._bar = _tqdm_class()(
-            total=max(1, int(total)),
-            desc=label or None,
-            unit=unit,
-            file=sys.stderr if stream is None else stream,
-            disable=True if enabled is False else None,
-            dynamic_ncols=True,
-            leave=True,
-        )
+        stream = sys.stderr if stream is None else stream
+        self._total = max(1, int(total))
+        self._bar = None  # tqdm is imported only when something is drawn (it costs ~70 ms)
+        if enabled is not False and _watched(stream):
+            self._bar = _tqdm_class()(
+                total=self._total,
+                desc=label or None,
+                unit=unit,
+                file=stream,
+                disable=None,
+                dynamic_ncols=True,
+                leave=True,
+            )
+            if self._bar.disable:
+                self._bar = None
         self._last = -float("inf")
 
     @property
     def enabled(self) -> bool:
         """Whether anything is drawn."""
-        return not self._bar.disable
+        return self._bar is not None
 
     @property
     def total(self) -> int:
-        return int(self._bar.total)
+        return self._total
 
     @total.setter
     def total(self, value: int) -> None:
-        self._bar.total = max(1, int(value))
+        self._total = max(1, int(value))
+        if self._bar is not None:
+            self._bar.total = self._total
 
     def __enter__(self) -> Progress:
         return self
@@ -80,7 +94,7 @@ class Progress:
 
     def update(self, done: int, **figures: float | str) -> None:
         """Move to ``done`` of ``total`` and show ``figures`` (e.g. ``cost=0.31``)."""
-        if self._bar.disable:
+        if self._bar is None:
             return
         now = time.monotonic()
         if now - self._last < self.interval and done < self._bar.total:
@@ -96,4 +110,5 @@ class Progress:
 
     def close(self) -> None:
         """Draw the final state and end the line."""
-        self._bar.close()
+        if self._bar is not None:
+            self._bar.close()

@@ -45,7 +45,7 @@ from descentlab._validation import (
 )
 from descentlab.batching import SHUFFLES, EpochOrder, batch_slices
 from descentlab.nn import INITIALISERS, MLP
-from descentlab.optimizers.base import GradientTransformation, Params, applied_learning_rate
+from descentlab.optimizers.base import GradientTransformation, Params, learning_rate_reader
 from descentlab.progress import Progress
 
 __all__ = [
@@ -370,6 +370,7 @@ class _Loop:
         self.grad = _FlatParams(net.shapes(), population)
         self.tree = {"theta": self.theta.flat}
         self.state = optimizer.init(self.tree) if opt_state is None else opt_state
+        self.read_rate = learning_rate_reader(self.state)
         self.Y = net.targets(y)
         self.XT, self.YT = np.ascontiguousarray(X.T), np.ascontiguousarray(self.Y.T)
         orders = (order.n_orders,) if order.per_member else ()
@@ -406,7 +407,7 @@ class _Loop:
             self.theta.flat += updates["theta"]
             total += cost * (s.stop - s.start)
             if lr is None:
-                lr = np.broadcast_to(applied_learning_rate(self.state), self.lead).copy()
+                lr = np.broadcast_to(self.read_rate(self.state), self.lead).copy()
         epoch_cost = total / self.m
         self.epochs_done.append((epoch_cost, cost, lr))
         return epoch_cost, cost

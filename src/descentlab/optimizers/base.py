@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -34,6 +35,7 @@ __all__ = [
     "chain",
     "check_same_structure",
     "identity",
+    "learning_rate_reader",
     "stack_optimizers",
 ]
 
@@ -293,26 +295,44 @@ def applied_learning_rate(state: Any) -> float | np.ndarray:
     >>> applied_learning_rate(stacked.init({"w": np.zeros((3, 2))})).tolist()
     [0.1, 0.2, 0.3]
     """
-    found = _find_learning_rate(state)
-    return math.nan if found is None else found
+    return learning_rate_reader(state)(state)
 
 
-def _find_learning_rate(state: Any) -> Any:
+Reader = Callable[[Any], Any]
+
+
+def learning_rate_reader(state: Any) -> Reader:
+    """A function reading :func:`applied_learning_rate` from states shaped like ``state``.
+
+    Where the rate sits in a nested state is found once, here; the reader then goes straight
+    to it (the training engine reads the rate once per epoch, so the search is not repeated).
+    """
+    found = _reader(state)
+    return found if found is not None else (lambda _state: math.nan)
+
+
+def _reader(state: Any) -> Reader | None:
+    """The reader of the first ``learning_rate`` field in ``state``, or None if there is none."""
     if isinstance(state, StackedState):
-        parts = [_find_learning_rate(s) for s in state.blocks]
-        return np.concatenate(
-            [
-                np.broadcast_to(np.asarray(math.nan if p is None else p, dtype=float), (n,))
-                for p, n in zip(parts, state.sizes, strict=True)
-            ]
-        )
+        parts = [_reader(s) or (lambda _s: math.nan) for s in state.blocks]
+        sizes = np.asarray(state.sizes)
+
+        def stacked(s: StackedState) -> np.ndarray:
+            rates = [read(block) for read, block in zip(parts, s.blocks, strict=True)]
+            if all(r.__class__ is float for r in rates):
+                return np.repeat(np.array(rates), sizes)
+            return np.concatenate(
+                [np.broadcast_to(r, (n,)) for r, n in zip(rates, sizes, strict=True)]
+            )
+
+        return stacked
     if isinstance(state, tuple):
         if "learning_rate" in getattr(state, "_fields", ()):
-            return state.learning_rate
-        for inner in state:
-            found = _find_learning_rate(inner)
+            return operator.attrgetter("learning_rate")
+        for i, inner in enumerate(state):
+            found = _reader(inner)
             if found is not None:
-                return found
+                return lambda s, i=i, found=found: found(s[i])
     return None
 
 
