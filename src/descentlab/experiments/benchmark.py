@@ -45,10 +45,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from descentlab import __version__
 from descentlab._validation import (
@@ -76,8 +75,10 @@ from descentlab.experiments.sweep_space import (
     spec_from_document,
 )
 from descentlab.io import atomic_write
-from descentlab.plots import DPI, figure_png
 from descentlab.progress import Progress
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "BENCHMARK_SPEC_SCHEMA",
@@ -485,6 +486,10 @@ def _label(entry: Mapping[str, Any]) -> str:
 def plot_test_accuracy(results: Mapping[str, Any]) -> Figure:
     """Per optimizer, mean test accuracy (a dot) ± std (the bar) over the fresh seeds: tuned
     and untuned side by side. An 800 x 450 pixel figure."""
+    from matplotlib.figure import Figure
+
+    from descentlab.plots import DPI
+
     fig = Figure(figsize=(8, 4.5), dpi=DPI)
     ax = fig.add_subplot()
     entries = results["optimizers"]
@@ -572,6 +577,7 @@ def _write_plots_and_report(
     tune_rows: Sequence[Mapping[str, Any]],
 ) -> None:
     from descentlab.experiments.sweep_plots import plot_lr_sensitivity
+    from descentlab.plots import figure_png
     from descentlab.report import html_figure, html_page, html_table
 
     columns = result_columns(tune_runs)
