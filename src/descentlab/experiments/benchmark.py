@@ -60,7 +60,6 @@ from descentlab.experiments.data import ExperimentData, load_experiment_data
 from descentlab.experiments.parallel import check_backend
 from descentlab.experiments.population import Run, build_run_optimizer
 from descentlab.experiments.results import result_columns, result_row, results_csv_text
-from descentlab.experiments.run_folder import check_writable
 from descentlab.experiments.specs import DatasetSpec
 from descentlab.experiments.sweep import check_populations, execute
 from descentlab.experiments.sweep_space import (
@@ -74,7 +73,7 @@ from descentlab.experiments.sweep_space import (
     plan,
     spec_from_document,
 )
-from descentlab.io import atomic_write
+from descentlab.io import atomic_write, check_writable
 from descentlab.progress import Progress
 
 if TYPE_CHECKING:

@@ -1,9 +1,8 @@
 """Run folders and output files: where results go, checked before any work, written atomically.
 
 - :func:`default_run_path` — the one maker of default output paths,
-  ``runs/<name>-<YYYYmmdd-HHMMSS><suffix>`` (``-2``, ``-3``, ... when taken);
-- :func:`descentlab.io.check_writable` (used here) — before any training: the output can be
-  created where asked. Nothing is created by the check;
+  ``runs/<name>-<YYYYmmdd-HHMMSS><suffix>`` (``-2``, ``-3``, ... when taken); whatever the
+  path, callers check it with :func:`descentlab.io.check_writable` before any training;
 - the files of a comparison's run folder, written atomically and read back with every field
   checked (a damaged or foreign file is a one-line :class:`~descentlab._validation.DataError`):
   ``results.json`` (:func:`results_to_json`, :func:`read_results_json`), ``history.csv``
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from descentlab._validation import DataError, check_json
-from descentlab.io import atomic_writer, check_writable  # noqa: F401 -- TEMPORARY: callers move to descentlab.io
+from descentlab.io import atomic_writer
 from descentlab.npz import MAX_MEMBERS, NpzArchive, open_npz
 from descentlab.optimizers.base import Params
 from descentlab.training import History

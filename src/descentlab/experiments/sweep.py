@@ -29,7 +29,7 @@ Checked before anything is written. :func:`run_sweep` first reads and checks eve
 the stored ``sweep.json`` and ``results.csv`` when resuming, the spec (bounded by
 :mod:`descentlab.limits`), the runs and their optimizers, the plan, the data, the largest
 chunk of every population group (its memory, :func:`~descentlab.training.check_memory`), the
-backend and the output folder (:func:`~descentlab.experiments.run_folder.check_writable`) —
+backend and the output folder (:func:`~descentlab.io.check_writable`) —
 and only then creates the folder: a bad setting or bad data leaves nothing behind.
 
 Interrupting. Ctrl-C (or SIGTERM, which the command turns into ``KeyboardInterrupt``) stops
@@ -69,9 +69,8 @@ from descentlab.experiments.results import (
     results_csv_text,
     summarize,
 )
-from descentlab.experiments.run_folder import check_writable
 from descentlab.experiments.sweep_space import SweepSpec, expand, plan
-from descentlab.io import atomic_write
+from descentlab.io import atomic_write, check_writable
 from descentlab.progress import Progress
 
 __all__ = ["SWEEP_JSON_SCHEMA", "SweepResult", "check_populations", "execute", "run_sweep"]
