@@ -7,31 +7,18 @@ never a traceback, never a read that does not end, never an allocation the file 
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from descentlab import limits
-from descentlab._validation import DataError, InvalidParameterError
+from descentlab._validation import InvalidParameterError
 from descentlab.datasets import load_csv, load_dataset, load_npz, read_csv
-
-
-def refused(call, fragments, error=DataError) -> str:
-    """Run ``call``, expect ``error`` with every fragment in its one-line message."""
-    with pytest.raises(error) as err:
-        call()
-    message = str(err.value)
-    assert "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, message
-    return message
-
+from hostile_files import npy, npy_header, refused, savez, zip_of
 
 # --------------------------------------------------------------------------- CSV: wide headers
 
@@ -279,37 +266,6 @@ def test_named_pipes_are_refused_not_waited_on(tmp_path, name):
 # --------------------------------------------------------------------------- NPZ: hostile archives
 
 X3 = np.arange(6.0).reshape(3, 2)
-
-
-def npy(array: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    np.save(out, array, allow_pickle=True)
-    return out.getvalue()
-
-
-def npy_header(shape: tuple[int, ...], descr: str = "<f8", version=(1, 0)) -> bytes:
-    """A .npy header alone, announcing ``shape`` (the data does not follow)."""
-    out = io.BytesIO()
-    header = {"descr": descr, "fortran_order": False, "shape": shape}
-    if version == (1, 0):
-        np.lib.format.write_array_header_1_0(out, header)
-    else:
-        np.lib.format.write_array_header_2_0(out, header)
-    return out.getvalue()
-
-
-def zip_of(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return out.getvalue()
-
-
-def savez(**arrays) -> bytes:
-    out = io.BytesIO()
-    np.savez(out, **arrays)
-    return out.getvalue()
 
 
 def corrupt_data_of_x() -> bytes:

@@ -77,7 +77,7 @@ def test_check_writable_refuses_what_cannot_be_written(tmp_path):
     ]:
         with pytest.raises(DataError, match=message):
             check_writable(path, folder=folder)
-    with pytest.raises(DataError, match="the folder .* does not exist"):
+    with pytest.raises(DataError, match=r"the folder .* does not exist"):
         check_writable(tmp_path / "missing" / "x.png", folder=False, parents=False)
     assert check_writable(tmp_path / "new" / "deeper", folder=True) == tmp_path / "new" / "deeper"
     assert not (tmp_path / "new").exists()  # the check creates nothing

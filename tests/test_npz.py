@@ -9,7 +9,6 @@ import os
 import random
 import shutil
 import struct
-import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,50 +25,13 @@ from descentlab.model_file import load_model, save_model
 from descentlab.nn import MLP
 from descentlab.npz import MAX_MEMBERS, NpzError, open_npz
 from descentlab.training import History
+from hostile_files import npy, npy_header, raw_header, savez, zip_of
+from hostile_files import refused as _refused
 
 X3 = np.arange(6.0).reshape(3, 2)
 
 
 # --------------------------------------------------------------------------- building archives
-
-
-def npy(array: np.ndarray, version: tuple[int, int] | None = None) -> bytes:
-    out = io.BytesIO()
-    np.lib.format.write_array(out, np.asanyarray(array), version=version, allow_pickle=True)
-    return out.getvalue()
-
-
-def npy_header(shape: tuple, descr: str = "<f8", version=(1, 0)) -> bytes:
-    """A .npy header alone (magic string included), announcing ``shape``; no data follows."""
-    out = io.BytesIO()
-    header = {"descr": descr, "fortran_order": False, "shape": shape}
-    if version == (1, 0):
-        np.lib.format.write_array_header_1_0(out, header)
-    else:
-        np.lib.format.write_array_header_2_0(out, header)
-    return out.getvalue()
-
-
-def raw_header(text: bytes, version: tuple[int, int] = (1, 0)) -> bytes:
-    """A .npy member whose header is ``text``, whatever it says."""
-    length = struct.pack("<H" if version == (1, 0) else "<I", len(text))
-    return b"\x93NUMPY" + bytes(version) + length + text
-
-
-def zip_of(members: dict[str, bytes] | list[tuple[str, bytes]], compression=zipfile.ZIP_STORED):
-    out = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Duplicate name": some archives below hold one
-        with zipfile.ZipFile(out, "w", compression) as z:
-            for name, data in dict(members).items() if isinstance(members, dict) else members:
-                z.writestr(name, data)
-    return out.getvalue()
-
-
-def savez(**arrays) -> bytes:
-    out = io.BytesIO()
-    np.savez(out, **arrays)
-    return out.getvalue()
 
 
 def garbled(header: bytes) -> bytes:
@@ -114,20 +76,13 @@ def write(tmp_path: Path, content: bytes, name: str = "a.npz") -> Path:
     return path
 
 
-def refused(call, fragments, error=NpzError) -> str:
-    """Run ``call``; expect ``error`` on one line holding every fragment."""
-    with pytest.raises(error) as info:
-        call()
-    message = str(info.value)
-    assert "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, message
-    return message
-
-
 def read_all(path: Path) -> dict[str, np.ndarray]:
     with open_npz(path) as archive:
         return {name: archive.read(name) for name in archive.names}
+
+
+def refused(call, fragments, error=NpzError) -> str:
+    return _refused(call, fragments, error)
 
 
 # --------------------------------------------------------------------------- plain arrays
