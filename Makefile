@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # pip takes torch==2.13.0 (CPU build) from the machine's local wheel store when one is configured.
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint install install-test browser clean
+.PHONY: demo test lint mutation install install-test browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,12 +31,23 @@ browser:
 demo: $(VENV)/.installed
 	$(BIN)/descentlab compare
 
+# The whole suite in random order (pytest-randomly prints the seed: rerun that order with
+# --randomly-seed=N), with the branch coverage of src/ printed at the end.
 test: $(VENV)/.installed-test browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --cov --cov-report=term
+
+$(VENV)/.installed-mutation: pyproject.toml $(VENV)/.installed-test
+	$(PIP) install --quiet -e '.[test,mutation]'
+	touch $@
+
+# Mutation testing of the modules that hold the math and the bookkeeping (not part of make test):
+# see tools/mutation.py and docs/mutation.md.
+mutation: $(VENV)/.installed-mutation
+	$(BIN)/python tools/mutation.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache mutants .coverage
