@@ -56,6 +56,17 @@ def test_iterator_is_reproducible_and_reshuffles_each_epoch():
     np.testing.assert_array_equal(unshuffled, np.arange(10.0))
 
 
+def test_iterator_shuffles_x_and_y_together():
+    """Every batch pairs each column of X with its own column of Y (Y = -2 X here)."""
+    X = np.arange(10.0)[None, :]
+    Y = np.vstack([-2 * X, X + 100])
+    batches = list(iterate_mini_batches(X, Y, 3, np.random.default_rng(1)))
+    order = np.concatenate([bx[0] for bx, _ in batches])
+    assert not np.array_equal(order, X[0])  # shuffled ...
+    for bx, by in batches:  # ... and every pair kept
+        np.testing.assert_array_equal(by, np.vstack([-2 * bx, bx + 100]))
+
+
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "64", None])
 def test_bad_batch_size_raises(bad):
     with pytest.raises(

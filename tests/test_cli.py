@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from descentlab.cli import main
-from descentlab.datasets import load_moons
+from descentlab.datasets import load_csv, load_moons
 from descentlab.model_file import load_model
 
 FAST = ["--epochs", "20", "--quiet"]
@@ -314,7 +314,11 @@ def test_train_and_predict_keep_original_labels_and_standardization(capsys, tmp_
     assert rc == 0
     model = load_model(model_path)
     assert model.classes == ("cat", "dog") and model.target == "kind"
-    np.testing.assert_allclose(model.mean.ravel(), X[: model.mean.size].mean(axis=0), rtol=0.2)
+    # the statistics of the training part of the split (25 % held out, seed 1), not of all rows
+    train_part, _ = load_csv(data, "kind").split(0.25, 1)
+    np.testing.assert_allclose(model.mean.ravel(), train_part.X.mean(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(model.std.ravel(), train_part.X.std(axis=1), rtol=1e-12)
+    assert not np.allclose(model.mean.ravel(), X.mean(axis=0), rtol=1e-6, atol=0)
     new = tmp_path / "new.csv"
     new.write_text("id,h,w\n1,3.02,600\n2,2.98,400\n")  # other column order, an extra column
     rc, out, err = run_cli(capsys, ["predict", str(model_path), str(new)])

@@ -111,10 +111,12 @@ def test_notebook_population_shows_mean_and_std(executed):
             r"^(gd|momentum|adam)\s+([\d.]+) ± ([\d.]+)\s+([\d.]+) ± ([\d.]+)", _text(cell), re.M
         )
     }
-    assert set(rows) == {"gd", "momentum", "adam"}
-    for mean_train, std_train, mean_test, std_test in rows.values():
-        assert 0.5 <= mean_train <= 1 and 0.5 <= mean_test <= 1
-        assert 0 <= std_train <= 0.5 and 0 <= std_test <= 0.5
+    # 8 seeds, 2000 epochs: the numbers the notebook prints (seeded, so exactly these)
+    assert rows == {
+        "gd": [0.7121, 0.1237, 0.7058, 0.1238],
+        "momentum": [0.7121, 0.1237, 0.7050, 0.1233],
+        "adam": [0.9142, 0.0304, 0.9196, 0.0452],
+    }
     assert rows["adam"][0] > rows["gd"][0] + 0.1  # Adam's lead holds over 8 seeds ...
     assert rows["adam"][1] < rows["gd"][1] / 2  # ... with a much smaller spread
     assert len(_images(cell)) == 1

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from descentlab._validation import DataError, InvalidParameterError
@@ -60,6 +60,7 @@ def test_backward_matches_central_differences(dims, activation):
 
 
 @settings(max_examples=25, deadline=None)
+@example(dims=[1, 3, 3], m=1, seed=3, activation="relu")  # tiny gradients: 1.48e-7 before the floor
 @given(
     dims=st.lists(st.integers(1, 5), min_size=2, max_size=4),
     m=st.integers(1, 6),

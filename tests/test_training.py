@@ -23,7 +23,7 @@ def _seed_loop(X, Y, epochs, lr=0.0007, b1=0.9, b2=0.999, eps=1e-8):
         p[f"b{l}"] = np.zeros((dims[l], 1))
     v = {k: np.zeros_like(a) for k, a in p.items()}
     s = {k: np.zeros_like(a) for k, a in p.items()}
-    t, seed, costs = 0, 10, []
+    t, seed, costs, last_costs = 0, 10, [], []
     m = X.shape[1]
     for _ in range(epochs):
         seed += 1
@@ -36,7 +36,8 @@ def _seed_loop(X, Y, epochs, lr=0.0007, b1=0.9, b2=0.999, eps=1e-8):
             a1 = np.maximum(0, p["W1"] @ a0 + p["b1"])
             a2 = np.maximum(0, p["W2"] @ a1 + p["b2"])
             a3 = 1 / (1 + np.exp(-(p["W3"] @ a2 + p["b3"])))
-            total += np.sum(-y * np.log(a3) - (1 - y) * np.log(1 - a3))
+            batch_cost = np.sum(-y * np.log(a3) - (1 - y) * np.log(1 - a3))
+            total += batch_cost
             dz3 = (a3 - y) / x.shape[1]
             dz2 = (p["W3"].T @ dz3) * (a2 > 0)
             dz1 = (p["W2"].T @ dz2) * (a1 > 0)
@@ -56,11 +57,12 @@ def _seed_loop(X, Y, epochs, lr=0.0007, b1=0.9, b2=0.999, eps=1e-8):
                 s_hat = s[key] / (1 - b2**t)
                 p[key] = p[key] - lr * v_hat / np.sqrt(s_hat + eps)
         costs.append(total / m)
-    return p, np.array(costs)
+        last_costs.append(batch_cost / x.shape[1])
+    return p, np.array(costs), np.array(last_costs)
 
 
 def test_engine_equals_the_seed_loop_written_out():
-    expected, costs = _seed_loop(MOONS.X, MOONS.Y, epochs=30)
+    expected, costs, last_costs = _seed_loop(MOONS.X, MOONS.Y, epochs=30)
     r = train(
         NET,
         adam(0.0007, eps=0.0, eps_root=1e-8),
@@ -74,6 +76,9 @@ def test_engine_equals_the_seed_loop_written_out():
     for k in expected:
         np.testing.assert_allclose(r.params[k], expected[k], rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(r.history.cost, costs, rtol=1e-12)
+    # the last mini-batch's own cost (20 examples of 300), not the epoch's mean
+    np.testing.assert_allclose(r.history.last_batch_cost, last_costs, rtol=1e-12)
+    assert not np.allclose(r.history.last_batch_cost, r.history.cost, rtol=1e-3)
     assert r.status == "completed" and r.message == ""
     np.testing.assert_array_equal(r.history.learning_rate, np.full(30, 0.0007))
 
@@ -131,6 +136,18 @@ def test_divergence_stops_with_a_message_and_keeps_the_history():
     )
     nan_run = train(NET, blow_up, MOONS.X, MOONS.y, epochs=5, seed=0)
     assert nan_run.status == "diverged" and np.isnan(nan_run.history.cost[-1])
+
+
+def test_an_infinite_cost_is_divergence():
+    """A huge weight on a one-unit network makes the cost +inf (not NaN): that is divergence."""
+    net = MLP((1, 1))
+    params = {"W1": np.array([[1e307]]), "b1": np.zeros((1, 1))}
+    X, y = np.array([[9.0, 9.0]]), np.array([0, 0])  # logits 9e307: finite, their sum is not
+    with np.errstate(over="ignore"):
+        assert net.cost(params, X, net.targets(y)) == np.inf
+    r = train(net, gd(1.0), X, y, epochs=3, params=params, shuffle="none")
+    assert r.status == "diverged" and r.diverged.tolist() == [True]
+    assert r.history.n_epochs == 1 and r.history.cost[0] == np.inf
 
 
 def test_population_member_diverging_does_not_stop_the_others():
