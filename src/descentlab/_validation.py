@@ -10,7 +10,7 @@ The vocabulary, used everywhere instead of hand-written checks:
 - rules: :class:`Interval` (finite numbers in a range, optionally whole), :class:`Options` (a
   finite set), a type, or a predicate whose docstring says what it accepts;
 - the named intervals below (``POSITIVE``, ``UNIT_OPEN``, ``SEED``, ...), one per meaning;
-- :func:`check_param` (one value), :func:`check_params` (a rule table);
+- :func:`check_param` (one value against its rule);
 - :func:`lookup` and :func:`call_registered`: a registry entry by name (optimizers, schedules,
   surfaces, datasets) with the unknown-name, unknown-argument and missing-argument messages.
 """
@@ -52,7 +52,6 @@ __all__ = [
     "check_finite_array",
     "check_json",
     "check_param",
-    "check_params",
     "is_integer",
     "lookup",
     "normalize_name",
@@ -157,9 +156,7 @@ FLAG = Options((True, False))
 """True or False, nothing else (not 1, not "yes")."""
 
 
-def _fmt(x: float | None, integer: bool = False) -> str:
-    if x is None:
-        return "inf"
+def _fmt(x: float, integer: bool = False) -> str:
     return str(int(x)) if integer and float(x).is_integer() else repr(float(x))
 
 
@@ -229,13 +226,6 @@ def show(value: Any) -> str:
     """``repr(value)``, cut to 80 characters (a hostile value may be huge)."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def check_params(owner: str, values: Mapping[str, Any], rules: Mapping[str, Rule]) -> None:
-    """Check every ``values[name]`` against ``rules[name]`` (the rule table of ``owner``)."""
-    for name, rule in rules.items():
-        if name in values:
-            check_param(owner, name, values[name], rule)
 
 
 def as_int(owner: str, name: str, value: Any, rule: Interval = COUNT) -> int:

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from descentlab._validation import DataError, Options, as_int, as_seeds, check_param
+from descentlab import limits
+from descentlab._validation import SEED, DataError, Interval, Options, as_int, as_seeds, check_param
 
 __all__ = [
     "SEED_DATA_SEED",
@@ -31,6 +32,11 @@ so epoch ``e`` (from 0) is shuffled by :func:`seed_order` with seed ``10 + e + 1
 
 
 def _check_xy(X: np.ndarray, Y: np.ndarray) -> int:
+    for name, a in (("X", X), ("Y", Y)):
+        if not isinstance(a, np.ndarray):
+            raise DataError(
+                f"{name} must be a NumPy array (features or outputs, m examples as columns); got {type(a).__name__}."
+            )
     if np.ndim(X) != 2 or np.ndim(Y) != 2:
         raise DataError(
             f"X and Y must be 2-D (features or outputs, m examples as columns); got shapes "
@@ -51,6 +57,7 @@ def batch_slices(m: int, batch_size: int) -> list[slice]:
     >>> [(s.start, s.stop) for s in batch_slices(148, 64)]
     [(0, 64), (64, 128), (128, 148)]
     """
+    m = as_int("batch_slices", "m", m, Interval(0, limits.MAX_EXAMPLES, integer=True))
     batch_size = as_int("batch_slices", "batch_size", batch_size)
     return [slice(start, min(start + batch_size, m)) for start in range(0, m, batch_size)]
 
@@ -89,6 +96,7 @@ def random_mini_batches(
       a list of ``(X_batch (n_x, b_k), Y_batch (n_y, b_k))``.
     """
     mini_batch_size = as_int("random_mini_batches", "mini_batch_size", mini_batch_size)
+    seed = as_int("random_mini_batches", "seed", seed, SEED)
     m = _check_xy(X, Y)
     perm = seed_order(m, seed)
     X_s, Y_s = X[:, perm], Y[:, perm]

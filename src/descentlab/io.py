@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 from descentlab._validation import DataError
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "atomic_writer",
     "check_regular_file",
     "check_writable",
+    "json_default",
     "open_error",
 ]
 
@@ -161,16 +164,26 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool, parents: bool 
         if not folder and path.is_dir():
             raise DataError(f"'{path}' is a folder; give the name of a file to write.")
     target = path if folder else path.parent
-    existing = target
-    while not existing.exists():
-        if existing.parent == existing:
-            break
-        existing = existing.parent
+    existing = next((p for p in (target, *target.parents) if p.exists()), target)
     if existing.exists() and not existing.is_dir():
         raise DataError(f"Cannot write '{path}': '{existing}' is a file, not a folder.")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise DataError(f"Cannot write '{path}': the folder '{existing}' is not writable.")
     return path
+
+
+def json_default(x: Any) -> Any:
+    """The ``default=`` of :func:`json.dumps` for NumPy values: a NumPy scalar as the Python
+    number it holds, an array as nested lists; anything else is a ``TypeError``, as
+    :func:`json.dumps` itself raises.
+
+    >>> import json
+    >>> json.dumps({"a": np.float32(0.5), "b": np.arange(3)}, default=json_default)
+    '{"a": 0.5, "b": [0, 1, 2]}'
+    """
+    if isinstance(x, np.generic | np.ndarray):
+        return x.tolist()
+    raise TypeError(f"Cannot write {type(x).__name__} to JSON.")
 
 
 def open_error(path: Path, exc: OSError) -> DataError:

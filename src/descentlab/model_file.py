@@ -37,7 +37,7 @@ import numpy as np
 
 from descentlab import limits
 from descentlab._validation import DataError, DescentLabError, is_integer
-from descentlab.io import atomic_writer, check_writable
+from descentlab.io import atomic_writer, check_writable, json_default
 from descentlab.nn import MLP
 from descentlab.npz import NpzArchive, NpzError, open_npz
 from descentlab.optimizers.base import Params
@@ -131,7 +131,7 @@ def save_model(
             f"Not saving '{path}': the network's weights are NaN or inf (the training "
             "diverged); train again with a smaller learning rate."
         )
-    arrays["meta"] = np.array(json.dumps(full_meta, default=_json_default))
+    arrays["meta"] = np.array(json.dumps(full_meta, default=json_default))
     if mean is not None and std is not None:
         arrays["mean"], arrays["std"] = np.asarray(mean, float), np.asarray(std, float)
     arrays.update(_history_arrays(history))
@@ -141,12 +141,6 @@ def save_model(
     with atomic_writer(path, "wb") as f:
         np.savez(f, **arrays)
     return path
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.generic | np.ndarray):
-        return x.tolist()
-    raise TypeError(f"Cannot write {type(x).__name__} to the model's meta.")
 
 
 def _history_arrays(history: Any) -> dict[str, np.ndarray]:

@@ -18,8 +18,9 @@ computed from the logits ``Z[L]`` so that saturated outputs give a finite cost.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.special import expit
@@ -30,6 +31,7 @@ from descentlab._validation import (
     Interval,
     InvalidParameterError,
     Options,
+    as_seeds,
     check_param,
     is_integer,
 )
@@ -84,7 +86,10 @@ class MLP:
     leaky_slope: float = 0.01
 
     def __post_init__(self) -> None:
-        dims = tuple(self.layer_dims)
+        ok = isinstance(self.layer_dims, Sequence | np.ndarray) and not isinstance(
+            self.layer_dims, str
+        )
+        dims = tuple(self.layer_dims) if ok else ()
         if len(dims) < 2 or not all(is_integer(d) and d >= 1 for d in dims):
             raise InvalidParameterError(
                 "The 'layer_dims' parameter of MLP must be a sequence of at least two positive "
@@ -155,6 +160,8 @@ class MLP:
           ``seed`` is a sequence.
         """
         check_param("MLP.init", "method", method, Options(INITIALISERS))
+        if not isinstance(seed, np.random.Generator):
+            as_seeds("MLP.init", "seed", seed)  # None, one seed or K seeds, each in [0, 2**32 - 1]
         if isinstance(seed, Sequence | np.ndarray) and not isinstance(seed, str):
             members = [self.init(int(s), method=method) for s in seed]
             if not members:
@@ -180,12 +187,19 @@ class MLP:
     # ------------------------------------------------------------------ checks
     def check_params(self, params: Params) -> int | None:
         """Raise :class:`DataError` unless ``params`` fits this architecture; return K or None."""
+        if not isinstance(params, Mapping):
+            raise DataError(
+                "params must be a dict of arrays {'W1': ..., 'b1': ..., ...}; got "
+                f"{type(params).__name__}."
+            )
         expected = self.shapes()
         if set(params) != set(expected):
             raise DataError(
                 f"params must have the keys {sorted(expected)} for layer_dims "
                 f"{list(self.layer_dims)}; got {sorted(params)}."
             )
+        for k in expected:
+            _numbers(f"params[{k!r}]", params[k])
         population = {np.shape(params[k])[:-2] for k in expected}
         for k, shape in expected.items():
             if np.shape(params[k])[-2:] != shape or np.ndim(params[k]) not in (2, 3):
@@ -200,6 +214,9 @@ class MLP:
 
     def check_inputs(self, X: np.ndarray, Y: np.ndarray | None = None) -> None:
         """Raise :class:`DataError` if ``X`` (and ``Y``) do not fit the network."""
+        _numbers("X", X)
+        if Y is not None:
+            _numbers("Y", Y)
         if np.ndim(X) not in (2, 3) or np.shape(X)[-2] != self.layer_dims[0]:
             raise DataError(
                 f"X has shape {np.shape(X)}, but the network expects {self.layer_dims[0]} "
@@ -236,13 +253,24 @@ class MLP:
             return np.where(z > 0, 1.0, self.leaky_slope)
         return a * (1.0 - a)
 
+    def _checked(self, params: Params, X: Any) -> np.ndarray:
+        """``X`` as a float array, after checking it and ``params`` against the network."""
+        self.check_params(params)
+        self.check_inputs(X)
+        return _numbers("X", X)
+
     def forward(self, params: Params, X: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
         """The forward pass; returns ``(A[L], cache)``.
 
         ``A[L]`` is ``(n_L, m)`` (or ``(K, n_L, m)``): sigmoid probabilities of class 1 for one
         output unit, softmax probabilities over the classes otherwise. ``cache`` holds
-        ``(A[l-1], Z[l], A[l])`` per layer for :meth:`backward`.
+        ``(A[l-1], Z[l], A[l])`` per layer for :meth:`backward`. ``params`` and ``X`` are
+        checked (:meth:`check_params`, :meth:`check_inputs`).
         """
+        return self._forward(params, self._checked(params, X))
+
+    def _forward(self, params: Params, X: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
+        """:meth:`forward` without the checks (the training engine's inner loop)."""
         A = X
         cache: list[tuple] = []
         L = self.n_layers
@@ -271,8 +299,10 @@ class MLP:
 
     def cost(self, params: Params, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """The mean cross-entropy ``J`` on ``(X, Y)``; a float, or ``(K,)`` for a population."""
-        _, cache = self.forward(params, X)
-        return self._cost_from_logits(cache[-1][1], Y)
+        X = self._checked(params, X)
+        self.check_inputs(X, Y)
+        _, cache = self._forward(params, X)
+        return self._cost_from_logits(cache[-1][1], _numbers("Y", Y))
 
     # ------------------------------------------------------------------ backward
     def backward(
@@ -313,8 +343,13 @@ class MLP:
     def loss_and_grads(
         self, params: Params, X: np.ndarray, Y: np.ndarray, out: Params | None = None
     ) -> tuple[np.ndarray, Params]:
-        """``(J, grads)`` in one forward and one backward pass (see :meth:`backward`)."""
-        _, cache = self.forward(params, X)
+        """``(J, grads)`` in one forward and one backward pass (see :meth:`backward`).
+
+        Nothing is checked: this is the training engine's inner loop, which checks the
+        parameters and the data once before it starts (see :meth:`check_params`,
+        :meth:`check_inputs`).
+        """
+        _, cache = self._forward(params, X)
         return self._cost_from_logits(cache[-1][1], Y), self.backward(params, cache, Y, out)
 
     # ------------------------------------------------------------------ prediction
@@ -323,30 +358,52 @@ class MLP:
 
         For one sigmoid unit the rows are ``[1 - A, A]``, so row c is always P(class c).
         """
-        A, _ = self.forward(params, X)
+        A, _ = self._forward(params, self._checked(params, X))
         if self.output == "sigmoid":
             return np.concatenate([1.0 - A, A], axis=-2)
         return A
 
     def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
         """Class indices ``(m,)`` (or ``(K, m)``): ``A > 0.5`` for sigmoid (as the seed), argmax otherwise."""
-        A, _ = self.forward(params, X)
+        A, _ = self._forward(params, self._checked(params, X))
         if self.output == "sigmoid":
             return (A[..., 0, :] > 0.5).astype(np.int64)
         return A.argmax(axis=-2)
 
     def accuracy(self, params: Params, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Fraction of examples whose predicted class equals ``y`` (class indices, ``(m,)``)."""
-        return np.mean(self.predict(params, X) == np.asarray(y).reshape(-1), axis=-1)
+        predicted = self.predict(params, X)
+        y = _numbers("y", y).reshape(-1)
+        if y.size != predicted.shape[-1]:
+            raise DataError(f"Found {predicted.shape[-1]} examples in X and {y.size} labels in y.")
+        return np.mean(predicted == y, axis=-1)
 
     def targets(self, y: np.ndarray) -> np.ndarray:
         """Network targets ``Y`` from class indices ``y`` (m,): ``(1, m)`` 0/1 or one-hot ``(n_L, m)``."""
-        y = np.asarray(y).reshape(-1).astype(np.int64)
+        y = _numbers("y", y).reshape(-1)
+        if np.any((y < 0) | (y >= self.n_classes) | (y != np.round(y))):
+            raise DataError(
+                f"y must hold class indices in [0, {self.n_classes - 1}] for this network; "
+                f"found {y[(y < 0) | (y >= self.n_classes) | (y != np.round(y))][0]!r}."
+            )
+        y = y.astype(np.int64)
         if self.output == "sigmoid":
             return y[None, :].astype(np.float64)
         Y = np.zeros((self.layer_dims[-1], y.size))
         Y[y, np.arange(y.size)] = 1.0
         return Y
+
+
+def _numbers(name: str, x: Any) -> np.ndarray:
+    """``x`` as an array of numbers (float64 unless it already is a float array); :class:`DataError`
+    if it holds anything else (text, objects, a ragged list)."""
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} must be an array of numbers: {exc}.") from None
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"{name} must hold numbers; got an array of dtype {arr.dtype}.")
+    return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
 
 
 def gradient_check(

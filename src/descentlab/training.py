@@ -42,6 +42,7 @@ from descentlab._validation import (
     as_seeds,
     check_finite_array,
     check_param,
+    show,
 )
 from descentlab.batching import SHUFFLES, EpochOrder, batch_slices
 from descentlab.nn import INITIALISERS, MLP
@@ -494,6 +495,8 @@ def _prepare(
     X: Any,
     y: Any,
     *,
+    optimizer: Any,
+    callbacks: Any,
     epochs: Any,
     batch_size: Any,
     params: Params | None,
@@ -509,6 +512,18 @@ def _prepare(
     if not isinstance(net, MLP):
         raise InvalidParameterError(
             f"The 'net' parameter of train must be an MLP. Got {type(net).__name__} instead."
+        )
+    if not isinstance(optimizer, GradientTransformation):
+        raise InvalidParameterError(
+            "The 'optimizer' parameter of train must be a GradientTransformation (e.g. "
+            f"descentlab.optimizers.adam(0.001)). Got {type(optimizer).__name__} instead."
+        )
+    if isinstance(callbacks, str | bytes) or not all(
+        callable(cb) for cb in (callbacks if isinstance(callbacks, Sequence) else [None])
+    ):
+        raise InvalidParameterError(
+            "The 'callbacks' parameter of train must be a sequence of callables "
+            f"(epoch, logs) -> stop. Got {show(callbacks)} instead."
         )
     epochs = as_int("train", "epochs", epochs, EPOCHS)
     batch_size = as_int("train", "batch_size", batch_size)
@@ -632,6 +647,8 @@ def train(
         net,
         X,
         y,
+        optimizer=optimizer,
+        callbacks=callbacks,
         epochs=epochs,
         batch_size=batch_size,
         params=params,

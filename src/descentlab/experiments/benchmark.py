@@ -73,7 +73,7 @@ from descentlab.experiments.sweep_space import (
     plan,
     spec_from_document,
 )
-from descentlab.io import atomic_write, check_writable
+from descentlab.io import atomic_write, check_writable, json_default
 from descentlab.progress import Progress
 
 if TYPE_CHECKING:
@@ -253,7 +253,8 @@ class _Benchmark:
       spec, out, data: the benchmark, its folder and its data.
       lrs: the tuning grid; ``tune_runs``: every tuning run, optimizer by optimizer
         (``owner[i]``: the index in ``spec.optimizers`` of run i's optimizer).
-      jobs, backend, scheduler: where the chunks run; ``bar``: the progress over both phases.
+      jobs, backend, scheduler: where the chunks run; ``done``: the runs trained so far, over
+        both phases.
     """
 
     spec: BenchmarkSpec
@@ -265,11 +266,11 @@ class _Benchmark:
     jobs: int
     backend: str
     scheduler: Any
-    bar: Progress | None = None
     done: int = 0
 
-    def train(self, runs: list[Run], file: str) -> list[dict[str, Any]]:
-        """Train ``runs`` (rows in their order), rewriting ``file`` after every chunk."""
+    def train(self, runs: list[Run], file: str, bar: Progress) -> list[dict[str, Any]]:
+        """Train ``runs`` (rows in their order), rewriting ``file`` and moving ``bar`` after
+        every chunk."""
         columns = result_columns(runs)
         rows: list[dict[str, Any] | None] = [None] * len(runs)
         for indices, measured in execute(
@@ -287,8 +288,7 @@ class _Benchmark:
             ]
             atomic_write(self.out / file, results_csv_text(columns, finished))
             self.done += len(indices)
-            if self.bar is not None:
-                self.bar.update(self.done)
+            bar.update(self.done)
         return [m for m in rows if m is not None]
 
 
@@ -329,17 +329,16 @@ def run_benchmark(
         f"{spec.epochs} epochs), then up to {n_eval} runs on {len(spec.eval_seeds)} fresh seeds"
     )
     total = len(bench.tune_runs) + n_eval
-    bench.bar = Progress(total, "benchmark", enabled=progress, unit="run")
-    with bench.bar:
-        tune_rows = bench.train(bench.tune_runs, "tuning.csv")
+    with Progress(total, "benchmark", enabled=progress, unit="run") as bar:
+        tune_rows = bench.train(bench.tune_runs, "tuning.csv", bar)
         entries = _tuned_entries(bench, tune_rows)
         say(
             "descentlab benchmark: tuned learning rates "
             + ", ".join(f"{e['name']} {e['tuned_lr']:.3g}" for e in entries)
         )
         eval_runs = _evaluation_runs(spec, entries)
-        bench.bar.total = len(bench.tune_runs) + len(eval_runs)
-        eval_rows = bench.train(eval_runs, "evaluation.csv")
+        bar.total = len(bench.tune_runs) + len(eval_runs)
+        eval_rows = bench.train(eval_runs, "evaluation.csv", bar)
     _measured_entries(spec, entries, eval_runs, eval_rows)
     results = {
         "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -350,7 +349,9 @@ def run_benchmark(
         "seconds": time.perf_counter() - start,
         "optimizers": entries,
     }
-    atomic_write(bench.out / "benchmark.json", json.dumps(results, indent=2, default=_json) + "\n")
+    atomic_write(
+        bench.out / "benchmark.json", json.dumps(results, indent=2, default=json_default) + "\n"
+    )
     _write_plots_and_report(bench.out, results, bench.tune_runs, tune_rows)
     say(
         f"descentlab benchmark: done in {results['seconds']:.1f} s; report {bench.out / 'report.html'}"
@@ -430,12 +431,6 @@ def _measured_entries(
                 },
                 "diverged": int(sum(r["diverged"] for r in rows)),
             }
-
-
-def _json(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"{type(x).__name__} is not JSON serialisable")
 
 
 # ----------------------------------------------------------------------------- table, plots, report

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from descentlab._validation import InvalidParameterError, normalize_name
+from descentlab._validation import LEARNING_RATE, InvalidParameterError, check_param, normalize_name
 from descentlab.experiments.data import ExperimentData
 from descentlab.experiments.specs import ScheduleSpec, build_optimizer, resolve_hyperparameters
 from descentlab.nn import MLP
@@ -112,6 +112,13 @@ class Run:
             raise InvalidParameterError(
                 f"Run of {self.optimizer!r} needs a learning_rate among its hyperparameters."
             )
+        check_param(
+            f"Run of {self.optimizer}",
+            "learning_rate",
+            hyper["learning_rate"],
+            LEARNING_RATE,
+            allow_array=False,
+        )
         object.__setattr__(self, "optimizer", normalize_name(self.optimizer))
         flags = {
             k for k, v in resolve_hyperparameters(self.optimizer).items() if isinstance(v, bool)

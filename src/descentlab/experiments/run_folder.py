@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from descentlab._validation import DataError, check_json
-from descentlab.io import atomic_writer
+from descentlab.io import atomic_writer, json_default
 from descentlab.npz import MAX_MEMBERS, NpzArchive, open_npz
 from descentlab.optimizers.base import Params
 from descentlab.training import History
@@ -126,17 +126,9 @@ def deferred_interrupts() -> Iterator[list[int]]:
 # ----------------------------------------------------------------------------- results.json
 
 
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(f"Cannot write {type(x).__name__} to JSON.")
-
-
 def results_to_json(results: Mapping[str, Any]) -> str:
     """``results`` as JSON text (strict: NaN and inf are not allowed, they are ``null``)."""
-    return json.dumps(results, indent=2, default=_json_default, allow_nan=False) + "\n"
+    return json.dumps(results, indent=2, default=json_default, allow_nan=False) + "\n"
 
 
 def read_results_json(path: str | Path) -> dict[str, Any]:

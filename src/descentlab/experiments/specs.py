@@ -47,6 +47,7 @@ from descentlab._validation import (
     is_integer,
     lookup,
     normalize_name,
+    show,
 )
 from descentlab.optimizers import OPTIMIZERS, GradientTransformation
 from descentlab.schedules import SCHEDULES, get_schedule
@@ -301,11 +302,14 @@ def _optimizer_name(name: str) -> str:
 
 def _canonical(settings: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
     for key, value in settings.items():
         canon = ALIASES.get(key, key)
         if canon in out:
-            raise InvalidParameterError(f"The setting {canon!r} is given twice (as {key!r}).")
-        out[canon] = value
+            raise InvalidParameterError(
+                f"The setting {canon!r} is given twice (as {given_as[canon]!r} and {key!r})."
+            )
+        out[canon], given_as[canon] = value, key
     return out
 
 
@@ -501,6 +505,13 @@ class OptimizerSpec:
                 f"Got {self.hyperparameters!r} instead."
             )
         given = _canonical(self.hyperparameters)
+        for setting, value in given.items():
+            if isinstance(value, list | tuple | np.ndarray):
+                raise InvalidParameterError(
+                    f"The {setting!r} setting of {key!r} must be one value, not a list: an "
+                    "experiment trains each optimizer once (list the optimizer once per value, "
+                    f"or search the values with descentlab sweep). Got {show(value)}."
+                )
         if not self.label:
             object.__setattr__(self, "label", _spec_text(key, given))
         object.__setattr__(self, "name", key)
@@ -530,16 +541,14 @@ class OptimizerSpec:
 def _spec_text(name: str, settings: Mapping[str, Any]) -> str:
     short = {v: k for k, v in ALIASES.items() if k in ("lr",)}
 
-    def show(v: Any) -> str:
+    def text(v: Any) -> str:
         if isinstance(v, bool):
             return str(v).lower()
-        if isinstance(v, list | tuple):
-            return "[" + ",".join(show(x) for x in v) + "]"
         return f"{v:g}" if isinstance(v, float) else str(v)
 
     if not settings:
         return name
-    return name + ":" + ",".join(f"{short.get(k, k)}={show(v)}" for k, v in settings.items())
+    return name + ":" + ",".join(f"{short.get(k, k)}={text(v)}" for k, v in settings.items())
 
 
 @dataclass(frozen=True)

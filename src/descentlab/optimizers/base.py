@@ -75,6 +75,11 @@ def check_same_structure(
     grads: Mapping[str, np.ndarray], params: Mapping[str, np.ndarray], what: str = "grads"
 ) -> None:
     """Raise :class:`DataError` unless ``grads`` has exactly the keys and shapes of ``params``."""
+    if not isinstance(grads, Mapping) or not isinstance(params, Mapping):
+        raise DataError(
+            f"{what} and params must be dicts of arrays with the same keys; got "
+            f"{type(grads).__name__} and {type(params).__name__}."
+        )
     if grads.keys() != params.keys():
         missing = sorted(set(params) - set(grads))
         extra = sorted(set(grads) - set(params))
