@@ -148,6 +148,40 @@ def test_table_report_and_reading(tmp_path: Path) -> None:
     assert describe(results)[0].startswith("Tuned, ")
 
 
+def _measured(acc: float, std: float, cost: float, diverged: int) -> dict:
+    stats = {"mean": acc, "std": std, "n": 3}
+    return {"test_accuracy": stats, "test_cost": {"mean": cost, "std": 0.0, "n": 3},
+            "diverged": diverged}  # fmt: skip
+
+
+def test_reading_of_divergence_a_clear_lead_and_a_changed_ranking() -> None:
+    results = {
+        "spec": {"untuned_lr": 0.0007, "eval_seeds": [5, 6, 7]},
+        "optimizers": [
+            {"name": "gd", "settings": {}, "tuned_lr": 0.3,
+             "tuned": _measured(0.90, 0.01, 0.25, 0), "untuned": _measured(0.80, 0.0, 0.5, 0)},
+            {"name": "adam", "settings": {"b1": 0.5}, "tuned_lr": 0.01,
+             "tuned": _measured(0.85, 0.02, 0.3, 1),
+             "untuned": _measured(0.88, 0.01, float("nan"), 3)},
+        ],
+    }  # fmt: skip
+    assert describe(results) == [
+        "Tuned, gd reached the best mean test accuracy, 0.9000 ± 0.0100 (learning rate 0.3).",
+        # a lead of 0.05 over a spread of 0.02: no call for more seeds
+        "gd: tuning the learning rate from 0.0007 to 0.3 changed its mean test accuracy by +0.1000.",
+        "adam:b1=0.5: tuning the learning rate from 0.0007 to 0.01 changed its mean test accuracy "
+        "by -0.0300.",
+        "adam:b1=0.5 diverged in 1 of 3 tuned runs.",
+        "adam:b1=0.5 diverged in 3 of 3 untuned runs.",
+        "Tuning changes the ranking: untuned adam:b1=0.5 > gd; tuned gd > adam:b1=0.5.",
+    ]
+    _, rows = table(results)
+    assert rows == [
+        ["gd", "0.3", "0.9000 ± 0.0100", "0.2500 ± 0.0000", "0.8000 ± 0.0000", "0.5000 ± 0.0000"],
+        ["adam:b1=0.5", "0.01", "0.8500 ± 0.0200", "0.3000 ± 0.0000", "0.8800 ± 0.0100", "-"],
+    ]
+
+
 def test_spec_checks_fresh_seeds() -> None:
     with pytest.raises(InvalidParameterError, match=r"fresh .* \[1\]"):
         BenchmarkSpec(tune_seeds=(0, 1), eval_seeds=(1, 2))
@@ -196,6 +230,21 @@ def test_cli_prints_the_table(tmp_path: Path, capsys) -> None:
     assert cli_main(["benchmark", *bad]) == 2
     assert "'b2'" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_cli_json_format_and_progress_lines(tmp_path: Path, capsys) -> None:
+    argv = "--optimizers adam --lr 0.01,0.1 --tune-seeds 2 --eval-seeds 7..7 --epochs 10"
+    assert cli_main(["benchmark", *argv.split(), "--format", "json", "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    printed = json.loads(out)
+    saved = json.loads((tmp_path / "benchmark.json").read_text())
+    assert printed == {**saved, "report": str(tmp_path / "report.html")}
+    assert err.splitlines() == [
+        "descentlab benchmark: tuning 1 optimizers over 2 learning rates × 2 seeds (4 runs, "
+        "10 epochs), then up to 2 runs on 1 fresh seeds",
+        f"descentlab benchmark: tuned learning rates adam {saved['optimizers'][0]['tuned_lr']:.3g}",
+        f"descentlab benchmark: done in {saved['seconds']:.1f} s; report {tmp_path / 'report.html'}",
+    ]
 
 
 # ----------------------------------------------------------------------------- checked input

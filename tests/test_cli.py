@@ -97,6 +97,10 @@ ERROR_CASES = [
     (["compare", "--dataset", "{good}"], "needs --target, the name of its label column"),
     (["compare", "--dataset", "nosuchset"], "Unknown dataset 'nosuchset'"),
     (
+        ["compare", "--target", "label"],
+        "--target applies only to CSV/NPZ files, not to the built-in",
+    ),
+    (
         ["compare", "--optimizers", "gd,adamm"],
         "Unknown optimizer 'adamm'; the known optimizers are gd, momentum",
     ),
@@ -107,6 +111,10 @@ ERROR_CASES = [
     (
         ["compare", "--optimizers", "adam:b1=1.5"],
         "The 'b1' parameter of adam must be a float in the range [0.0, 1.0). Got 1.5 instead.",
+    ),
+    (
+        ["compare", "--optimizers", "adam:b1=[0.9,0.8]"],
+        "The 'b1' setting of 'adam' must be one value, not a list or an array",
     ),
     (
         ["compare", "--optimizers", "gd,lr=0.1"],
@@ -152,6 +160,10 @@ ERROR_CASES = [
     (
         ["datasets", "--export", "moons", "{tmp}/no/such/dir/m.csv"],
         "Cannot write '{tmp}/no/such/dir/m.csv': the folder '{tmp}/no/such/dir' does not exist",
+    ),
+    (
+        ["datasets", "--export", "{tmp}/data.npz", "{tmp}/copy.csv"],
+        "--export takes a built-in dataset name; '{tmp}/data.npz' is a file already.",
     ),
 ]
 
@@ -326,6 +338,61 @@ def test_train_and_predict_keep_original_labels_and_standardization(capsys, tmp_
     rows = list(csv.reader(out.splitlines()))
     assert rows[0] == ["prediction", "p_cat", "p_dog"]
     assert [r[0] for r in rows[1:]] == ["dog", "cat"]
+    # with the label column: text labels are matched to the model's classes
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text("w,h,kind\n600,3.02,dog\n400,2.98,dog\n")
+    rc, out, err = run_cli(capsys, ["predict", str(model_path), str(labelled)])
+    assert rc == 0 and [r.split(",")[0] for r in out.splitlines()[1:]] == ["dog", "cat"]
+    assert err == "Accuracy on column 'kind': 0.5000 (1/2)\n"
+
+
+def test_train_takes_the_one_optimizer_of_a_config_and_says_what_it_trains(capsys, tmp_path):
+    config = tmp_path / "one.toml"
+    config.write_text(
+        'epochs = 20\nlearning_rate = 0.05\n[[optimizers]]\nname = "momentum"\nbeta = 0.8\n'
+    )
+    model_path = tmp_path / "m.npz"
+    rc, out, err = run_cli(capsys, ["train", "--config", str(config), "--out", str(model_path)])
+    assert rc == 0
+    assert err == "descentlab train: moons, momentum:beta=0.8; 20 epochs, batch 64, lr 0.05\n"
+    assert out.splitlines()[1].split()[0] == "momentum:beta=0.8"
+    model = load_model(model_path)
+    assert model.meta["optimizer"] == "momentum:beta=0.8"
+    assert model.meta["config"]["optimizers"] == [
+        {"name": "momentum", "label": "momentum:beta=0.8", "beta": 0.8}
+    ]
+
+
+@pytest.fixture
+def ctrl_c_at_epoch_4(monkeypatch):
+    """Ctrl-C arrives while the engine trains a population, after its epoch 4."""
+    from descentlab.experiments import population as population_module
+
+    real = population_module.train
+
+    def interrupt_after_epoch_4(*args, on_epoch=None, **kwargs):
+        def hook(epoch, logs):
+            if on_epoch is not None:
+                on_epoch(epoch, logs)
+            if epoch == 4:
+                raise KeyboardInterrupt
+
+        return real(*args, on_epoch=hook, **kwargs)
+
+    monkeypatch.setattr(population_module, "train", interrupt_after_epoch_4)
+
+
+def test_train_interrupted_saves_the_model_so_far_with_status_130(
+    capsys, tmp_path, ctrl_c_at_epoch_4
+):
+    model_path = tmp_path / "m.npz"
+    rc, out, err = run_cli(capsys, ["train", "--epochs", "50", "-q", "--out", str(model_path)])
+    assert rc == 130
+    assert err == f"descentlab: interrupted; the model so far is saved in {model_path}\n"
+    assert out.splitlines()[1].split()[-1] == "interrupted"
+    model = load_model(model_path)
+    assert model.meta["summary"]["status"] == "interrupted"
+    assert model.history["cost"].shape == (5,)
 
 
 def test_train_json_and_default_optimizer(capsys, tmp_path):
@@ -408,6 +475,7 @@ def _no_new_files(tmp_path, argv, message, capsys):
         (["sweep", "--seeds", "0..100000000"], "at most 10000 seeds (descentlab.limits.MAX_SEEDS)"),
         (["sweep", "--seeds", "3,5000000000"], "a seed must be from 0 to 4294967295"),
         (["sweep", "--seeds", "9..3"], "expected FIRST..LAST with FIRST <= LAST"),
+        (["sweep", "--seeds", ",".join(map(str, range(10_001)))], "expected 1 to 10000 seeds"),
         (["benchmark", "--eval-seeds", "4294967296"], "a number of seeds must be from 1 to 10000"),
         (["benchmark", "--tune-seeds=-1..3"], "a seed must be from 0 to 4294967295"),
         (["sweep", "--lr-points", "100000000"], "--lr-points: the number of values must be from"),
@@ -419,6 +487,7 @@ def _no_new_files(tmp_path, argv, message, capsys):
         (["compare", "--epochs", "1e21"], "--epochs: expected a whole number, got '1e21'"),
         (["compare", "--epochs", "1" * 200], "--epochs: expected a whole number"),
         (["compare", "--lr", "nan"], "--lr: expected a finite number, got 'nan'"),
+        (["compare", "--lr", "fast"], "--lr: expected a finite number, got 'fast'"),
         (["compare", "--lr", "1e999"], "--lr: expected a finite number, got '1e999'"),
         (["compare", "--test-size", "inf"], "--test-size: expected a fraction like 0.25"),
         (["trajectories", "--seed", "4294967296"], "--seed: a seed must be from 0 to 4294967295"),
@@ -454,6 +523,64 @@ def test_main_reports_a_bug_in_one_line_with_status_70(capsys, monkeypatch):
     rc, _, err = run_cli(capsys, ["datasets"])
     assert rc == 70
     assert err.startswith("Traceback") and err.endswith("see the traceback)\n")
+
+
+def test_ctrl_c_outside_a_command_s_own_handling_is_status_130(capsys, monkeypatch):
+    import descentlab.cli.datasets as datasets_cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(datasets_cli, "run", interrupted)
+    assert run_cli(capsys, ["datasets"]) == (130, "", "descentlab: interrupted\n")
+
+
+def test_sigterm_is_status_143_and_the_previous_handler_comes_back(capsys, monkeypatch):
+    import os
+    import signal
+    import time
+
+    import descentlab.cli.datasets as datasets_cli
+
+    def terminated(args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this at once
+        return 0
+
+    monkeypatch.setattr(datasets_cli, "run", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    start = time.monotonic()
+    assert run_cli(capsys, ["datasets"]) == (143, "", "descentlab: interrupted\n")
+    assert time.monotonic() - start < 4
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_main_runs_outside_the_main_thread(capsys):
+    import signal
+    import threading
+
+    before = signal.getsignal(signal.SIGTERM)
+    status = []
+    thread = threading.Thread(target=lambda: status.append(main(["datasets", "--format", "json"])))
+    thread.start()
+    thread.join(60)
+    out, err = capsys.readouterr()
+    assert status == [0] and err == ""  # signals can be set in the main thread only
+    assert {row["name"] for row in json.loads(out)} >= {"moons", "iris"}
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_closed_pipe_on_stdout_ends_quietly(capsys, monkeypatch):
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["datasets"]) == 0  # e.g. `descentlab datasets | head -1`
+    assert capsys.readouterr().err == ""
 
 
 # ----------------------------------------------------------------------------- nothing written
@@ -584,6 +711,38 @@ def test_benchmark_takes_the_shared_data_and_training_options():
     spec = benchmark.spec_from_args(build_parser().parse_args(argv.split()))
     assert spec.dataset == DatasetSpec("iris", holdout="split", test_size=0.2, test_seed=3)
     assert (spec.val_seed, spec.shuffle) == (5, "none")
+    assert benchmark.spec_from_args(build_parser().parse_args([*argv.split(), "--layers", "8,4"])
+                                    ).layers == (8, 4)  # fmt: skip
+
+
+def test_sweep_takes_a_schedule_and_layers():
+    from descentlab.cli import build_parser, sweep
+    from descentlab.experiments.specs import ScheduleSpec
+
+    argv = "sweep --out s --schedule inverse_time:decay_rate=0.5 --layers 3 --param schedule.decay_rate=0.1,1"
+    spec = sweep.spec_from_args(build_parser().parse_args(argv.split()))
+    assert spec.schedule == ScheduleSpec("inverse_time", {"decay_rate": 0.5})
+    assert spec.layers == (3,)
+    assert [a.name for a in spec.axes] == ["learning_rate", "schedule.decay_rate"]
+
+
+def test_error_message_is_one_line_naming_the_file():
+    from descentlab.cli import error_message
+
+    missing = FileNotFoundError(2, "No such file or directory", "data/x.csv")
+    assert error_message(missing) == "No such file or directory: 'data/x.csv'"
+    assert error_message(ValueError("two\nlines  and   spaces")) == "two lines and spaces"
+    assert error_message(KeyError()) == "KeyError"
+
+
+def test_train_without_out_saves_under_runs(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc, out, _ = run_cli(capsys, ["train", "--epochs", "3", "-q"])
+    assert rc == 0
+    (saved,) = (tmp_path / "runs").iterdir()
+    assert saved.name.startswith("moons-adam-") and saved.suffix == ".npz"
+    assert out.splitlines()[-1].startswith(f"Model: {Path('runs') / saved.name}  (layer_dims")
+    assert load_model(saved).history["cost"].shape == (3,)
 
 
 def test_choices_come_from_the_library_registries(capsys):
@@ -629,6 +788,33 @@ def test_sweep_table_comes_from_the_rows_not_the_summary_file(capsys, tmp_path, 
         ["adam", "0.01", "0.9000", "0.8500", "0/1"],
         ["gd", "0.01", "nan", "nan", "1/1"],
     ]
+
+
+def test_sweep_says_what_it_does_and_stops_on_ctrl_c_with_status_130(capsys, tmp_path, monkeypatch):
+    argv = ["sweep", "--optimizers", "adam", "--lr", "0.01,0.1", "--seeds", "1", "--epochs", "8"]
+    rc, out, err = run_cli(capsys, [*argv, "--no-plots", "--out", str(tmp_path / "done")])
+    assert rc == 0 and out.splitlines()[1].split()[0] == "adam"
+    assert err.splitlines()[0].startswith("descentlab sweep: 2 runs")
+    assert err.splitlines()[-1].startswith(
+        "descentlab sweep: completed: 2 of 2 runs in results.csv"
+    )
+
+    from descentlab.experiments import population as population_module
+
+    real = population_module.train
+
+    def interrupted(*args, on_epoch=None, **kwargs):
+        def hook(epoch, logs):
+            raise KeyboardInterrupt
+
+        return real(*args, on_epoch=hook, **kwargs)
+
+    monkeypatch.setattr(population_module, "train", interrupted)
+    out_dir = tmp_path / "cut"
+    rc, out, err = run_cli(capsys, [*argv, "-q", "--out", str(out_dir)])
+    assert (rc, out, err) == (130, "", "")
+    assert (out_dir / "results.csv").read_text().count("\n") == 1  # the header, no run finished
+    assert not (out_dir / "summary.csv").exists()
 
 
 # ----------------------------------------------------------------------------- quiet runs

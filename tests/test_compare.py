@@ -191,6 +191,7 @@ def test_rerun_from_config_is_identical(tmp_path):
         "--shuffle", "random",
         "--eval-every", "10",
         "--name", "trial",
+        "--log-scale",
         *SMALL,
     ]  # fmt: skip
     rc, _, _ = _main([*argv, "--out", str(tmp_path / "a")])
@@ -218,6 +219,7 @@ def test_rerun_from_config_is_identical(tmp_path):
         "rmsprop",
     ]
     assert a["config"]["schedule"] == {"name": "inverse_time", "decay_rate": 0.5}
+    assert a["config"]["log_scale"] is True
     assert a["layer_dims"] == [2, 6, 1] and a["dataset"]["n_train"] == 120
     # the schedule decays once per epoch of ceil(120 / 32) = 4 steps
     history = read_history_csv(tmp_path / "a" / "history.csv")
@@ -487,6 +489,55 @@ def test_interrupt_stops_the_population_at_one_epoch(tmp_path, monkeypatch):
         in (tmp_path / "report.html").read_text()
     )
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_ctrl_c_before_the_training_starts_leaves_a_folder_of_runs_not_run(tmp_path, monkeypatch):
+    from descentlab.experiments import compare as compare_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare_module, "train_optimizers", interrupted)
+    rc, out, err = _main(["compare", "--epochs", "20", "-q", "--out", str(tmp_path)])
+    assert rc == 130
+    assert err == f"descentlab: interrupted; partial results saved in {tmp_path}\n"
+    rows = [line.split() for line in out.splitlines()[3:6]]
+    assert rows == [[name, "-", "-", "-", "-", "not_run"] for name in ("gd", "momentum", "adam")]
+    assert "trained together" not in out  # no training time to report
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["partial"] is True
+    assert {(r["status"], r["message"]) for r in saved["runs"]} == {
+        ("not_run", "Not run: the comparison was interrupted before it.")
+    }
+    assert (tmp_path / "history.csv").read_text().splitlines() == [",".join(HISTORY_COLUMNS)]
+    # no model to draw: the cost plot (empty, without a legend) and the report only
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "config.toml",
+        "cost_curves.png",
+        "history.csv",
+        "models.npz",
+        "report.html",
+        "results.json",
+    ]
+    assert "0 of 3 optimizer runs finished" in (tmp_path / "report.html").read_text()
+
+
+def test_rebuild_without_models_draws_the_costs_and_checks_the_config(tmp_path):
+    rc, _, _ = _main(["compare", "--epochs", "10", "-q", "--out", str(tmp_path)])
+    assert rc == 0
+    config = (tmp_path / "config.toml").read_text()
+    (tmp_path / "config.toml").write_text(config.replace("layers = [5, 2]", "layers = [4]"))
+    with pytest.raises(ValueError) as caught:
+        rebuild_outputs(tmp_path)
+    assert str(caught.value) == (
+        f"'{tmp_path / 'results.json'}' does not match its config.toml: layer_dims "
+        "[2, 5, 2, 1] against [2, 4, 1]."
+    )
+    (tmp_path / "models.npz").unlink()  # without the models: no decision boundaries to draw
+    (tmp_path / "decision_boundaries.png").unlink()
+    assert rebuild_outputs(tmp_path) == ["cost_curves.png", "report.html"]
+    assert not (tmp_path / "decision_boundaries.png").exists()
+    assert "decision_boundaries" not in (tmp_path / "report.html").read_text()
 
 
 def test_bad_data_writes_nothing(tmp_path):

@@ -278,6 +278,14 @@ CONFIG_ERRORS = [
     ({"shuffle": "yes"}, "'shuffle' parameter"),
     ({"name": "a b"}, "used in folder names"),
     ({"optimizers": ()}, "non-empty list"),
+    ({"dataset": "moons"}, r"The 'dataset' of .* must be a DatasetSpec. Got 'moons'."),
+    (
+        {"layers": "5,2"},
+        r"'layers' parameter .* must be a list of hidden layer sizes \(positive "
+        r"ints\), e.g. \[5, 2\]. Got '5,2' instead.",
+    ),
+    ({"layers": (5, True)}, r"'layers' parameter .* Got \(5, True\) instead."),
+    ({"schedule": "cosine"}, r"The 'schedule' of .* must be a ScheduleSpec or None. Got 'cosine'."),
 ]
 
 
@@ -300,6 +308,117 @@ def test_toml_errors(tmp_path):
         ExperimentConfig.from_toml("epochs = = 5\n")
     with pytest.raises(DataError, match="No such file"):
         ExperimentConfig.from_toml(tmp_path / "missing.toml")
+
+
+def test_from_dict_and_toml_refuse_what_is_not_a_table():
+    with pytest.raises(InvalidParameterError) as caught:
+        ExperimentConfig.from_dict([("epochs", 5)])
+    assert str(caught.value) == "the configuration must be a table of settings."
+    for text, message in [
+        ('dataset = "moons"\n', "[dataset] in the configuration must be a table."),
+        ('optimizers = "adam"\n', "'optimizers' in the configuration must be a list of "
+                                   "[[optimizers]] tables."),
+        ("optimizers = [1, 2]\n", "'optimizers' in the configuration must be a list of "
+                                  "[[optimizers]] tables."),
+    ]:  # fmt: skip
+        with pytest.raises(InvalidParameterError) as caught:
+            ExperimentConfig.from_toml(text)
+        assert str(caught.value) == message
+    assert ExperimentConfig.from_toml("epochs = 5\n").optimizers == ExperimentConfig().optimizers
+    for text in ('schedule = "cosine"\n', "[schedule]\ndecay_rate = 0.5\n"):
+        with pytest.raises(InvalidParameterError, match=r"^\[schedule\] in the configuration must "
+                           "be a table with a 'name'"):  # fmt: skip
+            ExperimentConfig.from_toml(text)
+
+
+def test_a_config_file_that_cannot_be_read_is_one_line(tmp_path, monkeypatch):
+    import errno
+
+    path = tmp_path / "locked.toml"
+    path.write_text("epochs = 5\n")
+    real_read_text = Path.read_text
+
+    def read_text(self, *args, **kwargs):  # root reads any file: deny it as for another user
+        if self == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    with pytest.raises(DataError) as caught:
+        ExperimentConfig.from_toml(path)
+    assert str(caught.value) == (
+        f"Cannot read '{path}': Permission denied. Check that it is a readable file."
+    )
+
+
+def test_an_optimizer_setting_is_one_value_never_a_list():
+    for value in ([0.9, 0.8], (0.9,), np.array([0.9]), np.array(0.9)):
+        with pytest.raises(InvalidParameterError, match=r"^The 'b1' setting of 'adam' must be one "
+                           "value, not a list or an array"):  # fmt: skip
+            OptimizerSpec("adam", {"beta1": value})
+    # from a file: refused while reading it, before any run folder exists
+    with pytest.raises(InvalidParameterError, match="The 'b1' setting of 'adam' must be one value"):
+        ExperimentConfig.from_toml('epochs = 3\n[[optimizers]]\nname = "adam"\nb1 = [0.9]\n')
+
+
+def test_optimizer_spec_refuses_settings_that_are_not_a_table_or_given_twice():
+    with pytest.raises(InvalidParameterError) as caught:
+        OptimizerSpec("adam", [0.1])
+    assert str(caught.value) == (
+        "The hyperparameters of 'adam' must be a table of settings. Got [0.1] instead."
+    )
+    with pytest.raises(InvalidParameterError) as caught:
+        OptimizerSpec("adam", {"lr": 0.1, "learning_rate": 0.2})
+    assert str(caught.value) == (
+        "The setting 'learning_rate' is given twice (as 'lr' and 'learning_rate')."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "--dataset must be a built-in name or a path. Got ''."),
+        ("  ", "--dataset must be a built-in name or a path. Got '  '."),
+        ("moons,iris", "--dataset takes one dataset. Got 'moons,iris'."),
+    ],
+)
+def test_parse_dataset_spec_refuses_nothing_or_two(text, message):
+    with pytest.raises(InvalidParameterError) as caught:
+        parse_dataset_spec(text)
+    assert str(caught.value) == message
+
+
+def test_a_dataset_is_named():
+    for name in ("", " ", None):
+        with pytest.raises(InvalidParameterError) as caught:
+            DatasetSpec(name)
+        assert str(caught.value) == (
+            f"The dataset must be a built-in name or a file path. Got {name!r}."
+        )
+
+
+def test_a_dataset_target_is_a_column_name():
+    with pytest.raises(InvalidParameterError) as caught:
+        DatasetSpec("data.csv", target=5)
+    assert str(caught.value) == "The dataset's target must be the name of a column. Got 5."
+
+
+def test_a_schedule_without_a_starting_rate_ignores_the_learning_rate():
+    # piecewise holds its own values: the optimizer's rate (0.5) is not passed to it
+    lr = build_learning_rate(0.5, "piecewise:boundaries=[2],values=[0.1,0.01]", steps_per_epoch=3)
+    assert [lr(t) for t in range(8)] == [0.1] * 6 + [0.01] * 2
+
+
+def test_a_split_too_large_to_leave_a_validation_set_is_refused():
+    # iris, 150 examples: a test part of 74 leaves 76, too few for a validation part of 74 too
+    with pytest.raises(DataError) as caught:
+        load_experiment_data(DatasetSpec("iris", test_size=0.49), validation=True)
+    assert str(caught.value) == (
+        "150 examples are too few for training, validation and test sets of this size "
+        "(test_size=0.49)."
+    )
+    data = load_experiment_data(DatasetSpec("iris", test_size=0.3), validation=True)
+    assert (data.train.n_examples, data.val.n_examples, data.test.n_examples) == (60, 45, 45)
 
 
 def test_replace_rederives_the_name():

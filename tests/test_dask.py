@@ -3,6 +3,7 @@ same rows as the local run, through the library and through ``descentlab sweep``
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,44 @@ def test_cli_sweep_with_dask_backend(tmp_path: Path, scheduler: str) -> None:
 def test_map_unordered_on_dask_scatters_shared_data(scheduler: str) -> None:
     results = dict(map_unordered(pow, [2, 3, 4], shared=3, backend="dask", scheduler=scheduler))
     assert results == {0: 8, 1: 27, 2: 64}
+
+
+def _slow_square(task: float, shared: None) -> float:
+    time.sleep(task)
+    return task * task
+
+
+def test_a_client_given_stays_open_and_unread_tasks_are_cancelled(scheduler: str) -> None:
+    def tasks_on_scheduler(dask_scheduler) -> int:
+        return len(dask_scheduler.tasks)
+
+    with distributed.Client(scheduler) as client:
+        results = map_unordered(_slow_square, [0.0, 2.0, 2.0], backend="dask", scheduler=client)
+        assert next(results) == (0, 0.0)
+        assert client.run_on_scheduler(tasks_on_scheduler) == 3
+        results.close()  # the caller stops reading: the unfinished tasks are cancelled at once
+        deadline = time.monotonic() + 1.0  # well before the 2 s tasks would end
+        while client.run_on_scheduler(tasks_on_scheduler) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.run_on_scheduler(tasks_on_scheduler) == 0
+        assert client.status == "running"  # the caller's client is not closed
+
+
+def test_an_unreachable_scheduler_is_one_line(monkeypatch) -> None:
+    import socket
+
+    from descentlab.experiments import parallel
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens there
+    monkeypatch.setattr(parallel, "DASK_CONNECT_TIMEOUT", "0.3s")
+    with pytest.raises(InvalidParameterError) as caught:
+        list(map_unordered(pow, [1], backend="dask", scheduler=address))
+    assert str(caught.value).startswith(f"Cannot reach the Dask scheduler at {address!r}: ")
+    assert str(caught.value).endswith(
+        "Start one with `dask scheduler` and give its tcp://HOST:PORT address."
+    )
 
 
 def test_dask_backend_needs_a_scheduler() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,42 @@ def test_check_writable_refuses_what_cannot_be_written(tmp_path):
         check_writable(tmp_path / "missing" / "x.png", folder=False, parents=False)
     assert check_writable(tmp_path / "new" / "deeper", folder=True) == tmp_path / "new" / "deeper"
     assert not (tmp_path / "new").exists()  # the check creates nothing
+
+
+def test_check_writable_refuses_a_folder_without_write_permission(tmp_path, monkeypatch):
+    from descentlab._validation import DataError
+    from descentlab.io import check_writable
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    real_access = os.access
+    # root may write anywhere: the folder is reported unwritable, as for any other user
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode))
+    for path, folder in [(locked / "run" / "deeper", True), (locked / "model.npz", False)]:
+        with pytest.raises(DataError) as caught:
+            check_writable(path, folder=folder)
+        assert str(caught.value) == f"Cannot write '{path}': the folder '{locked}' is not writable."
+    assert list(locked.iterdir()) == []
+    assert check_writable(tmp_path / "free" / "x.png", folder=False) == tmp_path / "free" / "x.png"
+
+
+def test_check_writable_refuses_to_replace_a_device_or_a_pipe(tmp_path, capsys):
+    from descentlab._validation import DataError
+    from descentlab.cli import main
+    from descentlab.io import check_writable
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    special = [pipe] + [Path(p) for p in ("/dev/null", "/dev/zero") if Path(p).exists()]
+    for path in special:
+        with pytest.raises(DataError) as caught:
+            check_writable(path, folder=False)
+        assert str(caught.value) == (
+            f"'{path}' is not a regular file (a device, pipe or socket); give the name of a "
+            "file to write."
+        )
+    # `descentlab train --out /dev/null` as root would have replaced the device with a file
+    assert main(["train", "--epochs", "2", "-q", "--out", str(pipe)]) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+    assert stat.S_ISFIFO(pipe.stat().st_mode)

@@ -71,6 +71,22 @@ def test_round_trip_keeps_every_number(good: Path) -> None:
     assert model.meta["format"] == MODEL_FORMAT and model.meta["layer_dims"] == [2, 3, 1]
 
 
+def test_numpy_values_in_the_meta_are_written_as_json_numbers(tmp_path: Path) -> None:
+    extras = {"summary": {"epochs_run": np.int64(4), "final_cost": np.float32(0.25)},
+              "mean_cost": np.array([0.5, 0.25])}  # fmt: skip
+    path = save_model(
+        tmp_path / "m.npz", net=NET, params=NET.init(seed=0), history=_history(),
+        meta={**META, **extras},
+    )  # fmt: skip
+    meta = load_model(path).meta
+    assert meta["summary"] == {"epochs_run": 4, "final_cost": 0.25}
+    assert meta["mean_cost"] == [0.5, 0.25]
+    with pytest.raises(TypeError, match="Cannot write set to JSON"):
+        save_model(tmp_path / "s.npz", net=NET, params=NET.init(seed=0), history=_history(),
+                   meta={**META, "tags": {"a"}})  # fmt: skip
+    assert not (tmp_path / "s.npz").exists()
+
+
 def test_float32_weights_are_read_as_float64(good: Path, tmp_path: Path) -> None:
     arrays = _arrays(good)
     arrays["W1"] = arrays["W1"].astype(np.float32)

@@ -205,3 +205,39 @@ def test_model_rejects_unknown_optimizer():
     X, Y = nb.load_dataset()
     with pytest.raises(ValueError, match="'optimizer' parameter of model must be one of"):
         nb.model(X, Y, [2, 5, 2, 1], "adagrad", num_epochs=1)
+
+
+def test_plot_decision_boundary_fills_the_plane_and_scatters_the_points():
+    import matplotlib.pyplot as plt
+
+    X = np.array([[0.0, 0.4, 0.2], [0.0, 0.3, 0.1]])
+    y = np.array([[0, 1, 1]])
+    asked = []
+
+    def model(points):  # rows are points, as the seed's predict_dec(parameters, x.T)
+        asked.append(points)
+        return points[:, 0] > 0.2
+
+    plt.figure()
+    nb.plot_decision_boundary(model, X, y)
+    ax = plt.gca()
+    (grid,) = asked
+    assert grid.shape[1] == 2
+    np.testing.assert_allclose(grid.min(axis=0), [-1.0, -1.0])
+    np.testing.assert_allclose(grid.max(axis=0), [1.4, 1.3], atol=0.01)  # the 0.01 grid, +1 around
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x1", "x2")
+    np.testing.assert_array_equal(ax.collections[-1].get_offsets(), X.T)
+    plt.close("all")
+
+
+def test_plots_are_shown_only_on_a_backend_that_displays(monkeypatch):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda: shown.append(True))
+    nb._show()  # Agg, as in these tests: nothing to display, and plt.show would only warn
+    assert shown == []
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: "TkAgg")
+    nb._show()
+    assert shown == [True]

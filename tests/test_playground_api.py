@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import base64
+import itertools
 import json
 import math
 import socket
 import threading
 import time
+import types
 import warnings
 import webbrowser
 from importlib import resources
@@ -378,6 +380,68 @@ def test_ranges_come_from_one_table_of_intervals(client):
     assert [(s["name"], s["integer"]) for s in step["settings"]] == [
         ("boundaries", True), ("factor", False),
     ]  # fmt: skip
+
+
+def _edges(rule) -> list[float]:
+    """The smallest and largest values an interval admits (open ends just inside)."""
+    if rule.integer:
+        return [int(rule.low), int(rule.high)]
+    low = rule.low if rule.closed in ("both", "left") else math.nextafter(rule.low, math.inf)
+    high = rule.high if rule.closed in ("both", "right") else math.nextafter(rule.high, -math.inf)
+    return [low, high]
+
+
+def _corners(table: dict) -> list[dict]:
+    """Every combination of the edges of a table's intervals (the first item of each entry)."""
+    names = list(table)
+    edges = [_edges(entry[0]) for entry in table.values()]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*edges)]
+
+
+def test_every_value_the_page_allows_builds_its_data_optimizers_and_schedule():
+    """The plan catches no error from the library: the page's ranges must lie within the
+    generators', the optimizers' and the schedules' rules. Checked at every corner."""
+    from descentlab.experiments.population import build_run_optimizer
+    from descentlab.playground.models import PLAYGROUND_DATASETS, SCHEDULE_SETTINGS
+    from descentlab.playground.plan import _load_data, _runs
+
+    for name in PLAYGROUND_DATASETS:
+        for n, noise in itertools.product(_edges(RANGES["n_samples"]), _edges(RANGES["noise"])):
+            req = RunRequest(dataset=name, n_samples=n, noise=noise, data_seed=2**32 - 1,
+                             test_fraction=0.0, optimizers=GD_ADAM)  # fmt: skip
+            assert _load_data(req).train.n_examples == n
+    built = 0
+    for schedule, settings in SCHEDULE_SETTINGS.items():
+        for schedule_values in _corners(settings):
+            for optimizer, table in OPTIMIZER_HYPERPARAMETERS.items():
+                for hyper in _corners(table):
+                    optimizers = [
+                        {"name": optimizer, "learning_rate": lr, "hyperparameters": hyper}
+                        for lr in _edges(RANGES["learning_rate"])
+                    ]
+                    req = RunRequest(schedule={"name": schedule, **schedule_values},
+                                     optimizers=optimizers, epochs=5000)  # fmt: skip
+                    check_request(req)
+                    for run in _runs(req, steps_per_epoch=5000):
+                        build_run_optimizer(run, steps_per_epoch=5000)
+                        built += 1
+    # 2 rates x 10 schedule corners x the corners of gd, momentum, nesterov, sgd, rmsprop,
+    # adagrad, adam and adamw
+    assert built == 2 * 10 * (1 + 2 + 2 + 2 + 4 + 2 + 8 + 16)
+
+
+def test_a_noise_of_its_own_and_the_cosine_schedule_reach_the_plan():
+    from descentlab.playground.plan import build_plan
+
+    req = RunRequest(noise=0.1, epochs=7, schedule={"name": "cosine"}, optimizers=GD_ADAM)
+    plan = build_plan(req, grid_size=8, max_steps=10**6, max_work=1e12)
+    train_part, _ = load_dataset("moons", noise=0.1).split(0.2, seed=0)
+    np.testing.assert_array_equal(plan.data.train.X, train_part.X)
+    # 240 training examples, batches of 64: 4 steps per epoch, 28 steps to decay over
+    assert [(r.schedule, dict(r.schedule_settings)) for r in plan.population.runs] == [
+        ("cosine", {"decay_steps": 28}),
+        ("cosine", {"decay_steps": 28}),
+    ]
 
 
 def test_a_value_out_of_range_gets_the_shared_message(client):
@@ -846,6 +910,94 @@ def test_closing_the_stream_stops_the_training(client):
     assert client.app.state.manager.running() == []
 
 
+def _plan(**body):
+    from descentlab.playground.plan import build_plan
+
+    return build_plan(RunRequest(**body), grid_size=8, max_steps=10**7, max_work=1e13)
+
+
+def test_a_quiet_stream_sends_keep_alive_comments_until_the_end():
+    import asyncio
+
+    class QuietJob:
+        def __init__(self):
+            self.stopped = []
+            self.queue = [[], [], [("end", {"id": "q"})]]
+
+        def drain(self):
+            return self.queue.pop(0)
+
+        def stop(self, reason):
+            self.stopped.append(reason)
+
+    async def read(job):
+        return [text async for text in playground_server._event_stream(job, keep_alive=-1.0)]
+
+    job = QuietJob()
+    assert asyncio.run(read(job)) == [
+        ": keep-alive\n\n",
+        ": keep-alive\n\n",
+        'event: end\ndata: {"id":"q"}\n\n',
+    ]
+    assert job.stopped == []  # the stream ended with the job, not before it
+
+
+def test_a_worker_that_fails_reports_every_optimizer_failed(monkeypatch):
+    from descentlab.playground.training_jobs import TrainingJob
+
+    plan = _plan(optimizers=GD_ADAM, epochs=3)
+
+    def out_of_memory(**kwargs):
+        raise MemoryError("cannot allocate 4.0 GiB")
+
+    monkeypatch.setattr(plan.population, "train", out_of_memory)
+    job = TrainingJob("j1", plan)
+    job.start()
+    assert job.wait(10)
+    failed = {"status": "failed", "message": "MemoryError: cannot allocate 4.0 GiB"}
+    assert job.results == [
+        {"optimizer": 0, "label": "gd (lr 0.05)", **failed},
+        {"optimizer": 1, "label": "adam (lr 0.01)", **failed},
+    ]
+    assert (job.status, job.message) == (
+        "failed",
+        "At least one optimizer failed; see its message.",
+    )
+    assert [name for name, _ in job.drain()] == ["start", "done", "done", "end"]
+
+
+def test_a_second_stop_keeps_the_first_reason():
+    from descentlab.playground.training_jobs import TrainingJob
+
+    job = TrainingJob("j2", _plan(**SLOW))
+    job.start()
+    job.stop("the Stop button")
+    job.stop("the page closed")
+    assert job.wait(10)
+    assert (job.status, job.message) == ("stopped", "Training stopped: the Stop button.")
+
+
+def test_the_manager_forgets_old_finished_jobs_and_stops_running_ones_on_shutdown():
+    from descentlab.playground.training_jobs import JobManager
+
+    manager = JobManager(2, keep=1)
+    quick = _plan(optimizers=GD_ADAM, epochs=2)
+    first = manager.submit(quick)
+    assert first.wait(10)
+    second = manager.submit(quick)
+    assert second.wait(10)
+    slow = manager.submit(_plan(**SLOW))
+    assert manager.get(first.id) is None  # only the last finished one is remembered
+    assert manager.get(second.id) is second and manager.get(slow.id) is slow
+    manager.stop_all()
+    assert slow.wait(10)
+    assert (slow.status, slow.message) == (
+        "stopped",
+        "Training stopped: the server is shutting down.",
+    )
+    assert manager.running() == []
+
+
 def test_one_reader_per_run(client):
     run_id = start(client, **SLOW)
     with client.stream("GET", f"/api/runs/{run_id}/events") as response:
@@ -937,6 +1089,54 @@ def test_cli_serves_and_opens_the_browser_unless_told_not_to(monkeypatch, capsys
     with TestClient(config.app) as c:  # loopback only: other Host headers are refused
         assert c.get("/api/options", headers={"host": "127.0.0.1"}).status_code == 200
         assert c.get("/api/options", headers={"host": "evil.example"}).status_code == 400
+
+
+def _served(monkeypatch, argv: list[str]):
+    """Run ``descentlab playground`` with uvicorn's loop replaced; the config it would serve."""
+    import uvicorn
+
+    served = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server: served.append(server.config))
+    assert playground_cli.run(parse(["playground", "--no-browser", *argv])) == 0
+    return served[0]
+
+
+def test_cli_on_all_interfaces_warns_and_accepts_any_host(monkeypatch, capsys):
+    port = free_port()
+    config = _served(monkeypatch, ["--host", "0.0.0.0", "--port", str(port)])
+    assert capsys.readouterr().out.splitlines() == [
+        f"descentlab playground: http://127.0.0.1:{port}/  (Ctrl-C to stop)",
+        "warning: listening on 0.0.0.0, so other machines can reach the playground.",
+    ]
+    with TestClient(config.app) as c:  # reachable by other names: no Host check
+        assert c.get("/api/options", headers={"host": "lab.example"}).status_code == 200
+
+
+def test_cli_on_ipv6_loopback_shows_the_address_in_brackets(monkeypatch, capsys):
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+            port = sock.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    config = _served(monkeypatch, ["--host", "::1", "--port", str(port)])
+    assert capsys.readouterr().out == (
+        f"descentlab playground: http://[::1]:{port}/  (Ctrl-C to stop)\n"
+    )
+    assert config.host == "::1"
+
+
+def test_the_browser_opens_once_the_server_has_started_or_never(monkeypatch):
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    never = types.SimpleNamespace(started=False)  # a server that failed to start
+    start = time.monotonic()
+    assert playground_cli.open_when_started(never, "http://127.0.0.1:1/", timeout=0.3) is False
+    assert 0.3 <= time.monotonic() - start < 2 and opened == []
+    late = types.SimpleNamespace(started=False)
+    threading.Timer(0.2, lambda: setattr(late, "started", True)).start()
+    assert playground_cli.open_when_started(late, "http://127.0.0.1:2/") is True
+    assert opened == ["http://127.0.0.1:2/"]
 
 
 def test_cli_port_in_use_is_one_line_and_status_2(capsys):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from descentlab._validation import DataError
+from descentlab._validation import DataError, InvalidParameterError
 from descentlab.plots import (
     confusion_matrix,
     figure_png,
@@ -51,6 +51,24 @@ def test_cost_curves_size_lines_and_log_scale():
     assert log.axes[0].get_yscale() == "log"
     y = log.axes[0].get_lines()[0].get_ydata()
     assert y[0] == 1.0 and np.isnan(y[1]) and np.isnan(y[2]) and y[3] == 0.5
+
+
+def test_cost_curves_of_no_run_have_no_legend():
+    ax = plot_cost_curves({}).axes[0]  # a comparison interrupted before its first epoch
+    assert ax.get_lines() == [] and ax.get_legend() is None
+    assert plot_cost_curves({"a": np.array([1.0])}).axes[0].get_legend() is not None
+
+
+def test_a_class_without_examples_is_left_out_of_the_scatter():
+    X = np.array([[0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 0.0, 1.0]])
+    y = np.array([0, 2, 0, 2])  # class "b" (1) has no training example here
+
+    def predict(P):
+        return np.zeros(P.shape[1], dtype=int)
+
+    fig = plot_decision_boundaries({"a": predict}, X, y, class_names=["a", "b", "c"])
+    legend = fig.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["a", "c"]
 
 
 def test_decision_boundaries_panels_share_axes_and_show_predictions():
@@ -177,6 +195,34 @@ def test_table_rows_and_number_format():
     )
 
 
+def test_number_format_kinds_are_three():
+    assert [format_number(2.0, k) for k in ("accuracy", "cost", "seconds")] == [
+        "2.0000",
+        "2.0000",
+        "2.0",
+    ]
+    with pytest.raises(InvalidParameterError) as caught:
+        format_number(2, "epochs")
+    assert str(caught.value) == (
+        "The 'kind' parameter of format_number must be one of 'accuracy', 'cost', 'seconds'. "
+        "Got 'epochs' instead."
+    )
+
+
+def test_reading_of_costs_that_cannot_be_compared():
+    # a cost that is not a number (None) leaves one finite cost: nothing to compare it with
+    one = {"runs": [_run("gd", 0.8, 0.8, None), _run("adam", 0.9, 0.9, 0.2)]}
+    assert not any("lowest cost" in line for line in describe_results(one))
+    # a curve that never gets down to the other's final cost (a history that does not match
+    # its results.json) gives the comparison of final costs alone
+    two = {"runs": [_run("gd", 0.8, 0.8, 0.4), _run("adam", 0.9, 0.9, 0.2)]}
+    costs = {"adam": np.array([0.9, 0.7, 0.5])}
+    assert (
+        "adam ended with the lowest cost, 0.2 (2 times lower than gd's 0.4)."
+        in describe_results(two, costs)
+    )
+
+
 def test_reading_of_the_seed_result():
     costs = {
         "gd": np.linspace(0.7, 0.43326, 100),
@@ -250,6 +296,14 @@ def test_reading_of_optimizers_trained_together_and_interrupted():
         "pass per mini-batch for all): 4.6 s in all."
     ) in lines
     assert not any(line.startswith("Wall time") for line in lines)
+
+
+def test_a_report_of_bare_results_has_no_lines_about_the_run():
+    page = render_report({"runs": [_run("adam", 0.9, 0.9, 0.2)]}, {}, "")
+    assert '<p class="meta"></p>' in page
+    assert "<h1>Optimizer comparison: comparison</h1>" in page
+    for missing in ("data:", "network:", "created", "descentlab 0."):
+        assert missing not in page
 
 
 def test_report_is_self_contained_and_escaped(tmp_path):

@@ -75,3 +75,16 @@ def test_tqdm_is_not_even_imported_when_nothing_is_drawn():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_in_a_kernel_a_stream_that_is_not_a_terminal_gets_no_bar(monkeypatch):
+    import types
+
+    # inside Jupyter, ipykernel is loaded: the bar may be drawn there, but tqdm itself still
+    # declines a plain stream that is not a terminal (outside a notebook front end)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    log = io.StringIO()
+    with Progress(5, "gd", stream=log) as bar:
+        assert not bar.enabled
+        bar.update(5, cost=1.0)
+    assert log.getvalue() == ""

@@ -227,6 +227,12 @@ def test_least_squares_cost_matches_its_formula_and_solution():
         c.grad_on(np.array([w, b]), idx), [np.mean(r[idx] * x[idx]), np.mean(r[idx])], rtol=1e-14
     )
     assert c.start[0] == pytest.approx(c.minima[0, 0] - 2.0)
+    for examples, shape in [(np.array([], dtype=int), (0,)), (np.array([[0, 1]]), (1, 2))]:
+        with pytest.raises(DataError) as caught:
+            c.grad_on(np.array([w, b]), examples)
+        assert str(caught.value) == (
+            f"examples must be a non-empty 1-D array of indices. Got shape {shape}."
+        )
 
 
 @settings(max_examples=40, deadline=None)

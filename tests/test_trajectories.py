@@ -429,6 +429,20 @@ def test_cli_defaults_lr_schedule_saddle_and_quiet(tmp_path, monkeypatch):
     assert row == ["gd", f"{x * x - y * y:.6g}", "5", "n/a", "(no", "minimum)"]
 
 
+def test_cli_without_steps_takes_the_surface_s_own(tmp_path):
+    text = _run(["--function", "saddle", "--optimizers", "gd", "--out", str(tmp_path / "s.png")])
+    row = text.splitlines()[-1].split()
+    assert row[0] == "gd" and int(row[2]) == SURFACES["saddle"].steps == 60
+    traj = run_trajectory(SURFACES["saddle"], gd(SURFACES["saddle"].lr), None, 60)
+    assert row[1] == f"{traj.final_loss:.6g}"
+
+
+def test_compare_trajectories_needs_an_optimizer():
+    with pytest.raises(InvalidParameterError) as caught:
+        compare_trajectories(SURFACES["saddle"], {})
+    assert str(caught.value) == "compare_trajectories needs at least one optimizer."
+
+
 def test_cli_noise_picture(tmp_path):
     text = _run(["--noise", "--steps", "20", "--lr", "0.1", "--out", str(tmp_path / "n.png")])
     labels = [line.split(maxsplit=1)[0] for line in text.splitlines()[2:]]

@@ -143,8 +143,9 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool, parents: bool 
 
     The nearest existing folder on the way to ``path`` must be a writable folder (with
     ``parents=False``, the folder that will hold ``path`` must exist already), and ``path``
-    itself must not exist as the wrong kind (a file where a folder is wanted, a folder where
-    a file is). Nothing is created.
+    itself must not exist as the wrong kind (a file where a folder is wanted; a folder, a
+    device, a pipe or a socket where a file is: the atomic write would replace it). Nothing
+    is created.
 
     Raises:
       DataError: naming ``path`` and what is in the way.
@@ -163,6 +164,11 @@ def check_writable(path: str | os.PathLike[str], *, folder: bool, parents: bool 
             raise DataError(f"'{path}' is a file, not a folder; choose another place to write.")
         if not folder and path.is_dir():
             raise DataError(f"'{path}' is a folder; give the name of a file to write.")
+        if not folder and not path.is_file():  # writing would replace /dev/null itself
+            raise DataError(
+                f"'{path}' is not a regular file (a device, pipe or socket); give the name of "
+                "a file to write."
+            )
     target = path if folder else path.parent
     existing = next((p for p in (target, *target.parents) if p.exists()), target)
     if existing.exists() and not existing.is_dir():

@@ -20,28 +20,31 @@ from typing import Any
 
 import numpy as np
 
+from descentlab._validation import Options, check_param
 from descentlab.io import atomic_write
 
 __all__ = ["describe_results", "format_number", "render_report", "table_rows", "write_report"]
+
+_KINDS = Options(("accuracy", "cost", "seconds"))
 
 
 def format_number(value: Any, kind: str) -> str:
     """How numbers appear in tables: accuracy ``0.9400``, cost ``0.1357``, seconds ``3.2``.
 
-    ``None`` and non-finite values appear as ``-``.
+    ``kind`` is ``accuracy``, ``cost`` or ``seconds``; ``None`` and non-finite values appear
+    as ``-``.
 
     >>> format_number(0.94, "accuracy"), format_number(0.000123456, "cost"), format_number(3.21, "seconds")
     ('0.9400', '0.0001235', '3.2')
     """
+    check_param("format_number", "kind", kind, _KINDS)
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     if kind == "accuracy":
         return f"{value:.4f}"
     if kind == "cost":
         return f"{value:.4f}" if abs(value) >= 1e-3 else f"{value:.4g}"
-    if kind == "seconds":
-        return f"{value:.1f}"
-    return str(value)
+    return f"{value:.1f}"
 
 
 def table_rows(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:

@@ -113,9 +113,6 @@ class Surface(ABC):
         gx, gy = self._grad(p[..., 0], p[..., 1])
         return np.stack(np.broadcast_arrays(gx, gy), axis=-1).astype(float)
 
-    def __call__(self, xy: np.ndarray) -> np.ndarray:
-        return self.f(xy)
-
     def distance_to_minimum(self, xy: np.ndarray) -> np.ndarray:
         """Euclidean distance from each point ``(..., 2)`` to the nearest listed minimum (``nan`` if none)."""
         p = _as_points(xy, f"{self.name}.distance_to_minimum")

@@ -19,7 +19,9 @@ import argparse
 import ipaddress
 import socket
 import threading
+import time
 import webbrowser
+from typing import Any
 
 from descentlab._validation import Interval
 from descentlab.cli.options import add_command, check_option, whole_number
@@ -125,14 +127,18 @@ def run(args: argparse.Namespace) -> int:
     )
     server = uvicorn.Server(config)
     if not args.no_browser:
-
-        def open_when_ready() -> None:
-            for _ in range(100):
-                if server.started:
-                    webbrowser.open(url)
-                    return
-                threading.Event().wait(0.1)
-
-        threading.Thread(target=open_when_ready, daemon=True).start()
+        threading.Thread(target=open_when_started, args=(server, url), daemon=True).start()
     server.run()
     return 0
+
+
+def open_when_started(server: Any, url: str, *, timeout: float = 10.0) -> bool:
+    """Open ``url`` in a browser once ``server.started`` (checked every 0.1 s); give up after
+    ``timeout`` seconds (a server that failed to start). True if the page was opened."""
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    webbrowser.open(url)
+    return True

@@ -204,47 +204,33 @@ def run(args: argparse.Namespace) -> int:
     )
     if result.status == "interrupted":
         return 130
-    best = _best_per_optimizer(result.rows)
-    if best:
-        print(format_table(*best))
+    print(format_table(*_best_per_optimizer(result.rows)))
     print(f"\nSweep folder: {result.out_dir}  ({', '.join(result.files)})")
     return 0
 
 
-def _number(cell: Any) -> float:
-    """A summary cell as a float; NaN for an empty or damaged cell."""
-    try:
-        return float(cell)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _best_per_optimizer(
-    rows: Sequence[Mapping[str, str]],
-) -> tuple[list[str], list[list[str]]] | None:
+def _best_per_optimizer(rows: Sequence[Mapping[str, str]]) -> tuple[list[str], list[list[str]]]:
     """Per optimizer, the configuration with the best median validation accuracy, from the
-    sweep's rows (:func:`~descentlab.experiments.results.summarize`); a median that is not a
-    number counts as the worst."""
+    rows of a completed sweep (:func:`~descentlab.experiments.results.summarize`: every cell a
+    number, checked when read); a median that is NaN counts as the worst."""
     from descentlab.experiments.results import summarize
 
     def score(entry: Mapping[str, Any]) -> float:
-        value = _number(entry["val_accuracy_median"])
+        value = float(entry["val_accuracy_median"])
         return -math.inf if math.isnan(value) else value
 
     best: dict[str, Mapping[str, Any]] = {}
     for entry in summarize(rows):
-        name = str(entry.get("optimizer", ""))
+        name = entry["optimizer"]
         if name not in best or score(entry) > score(best[name]):
             best[name] = entry
-    if not best:
-        return None
     header = ["optimizer", "best lr", "val acc (median)", "test acc (median)", "diverged"]
     table = [
         [
             name,
-            f"{_number(e.get('learning_rate')):.3g}",
-            f"{_number(e['val_accuracy_median']):.4f}",
-            f"{_number(e['test_accuracy_median']):.4f}",
+            f"{float(e['learning_rate']):.3g}",
+            f"{float(e['val_accuracy_median']):.4f}",
+            f"{float(e['test_accuracy_median']):.4f}",
             f"{e['n_diverged']}/{e['n_seeds']}",
         ]
         for name, e in best.items()

@@ -65,9 +65,7 @@ class ExperimentData:
 
     def layer_dims(self, layers: Sequence[int]) -> tuple[int, ...]:
         """``(n_features, *layers, 1)`` for two classes (one sigmoid unit), else
-        ``(n_features, *layers, n_classes)`` (a softmax)."""
-        if self.n_classes < 2:
-            raise DataError(f"Classification needs at least two classes; got {self.n_classes}.")
+        ``(n_features, *layers, n_classes)`` (a softmax); a dataset has two classes or more."""
         return (self.n_features, *layers, 1 if self.n_classes == 2 else self.n_classes)
 
     def summary(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ otherwise finish it, and joblib's reusable executor would keep it alive for minu
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import threading
 import warnings
@@ -47,6 +48,9 @@ __all__ = [
 
 BACKENDS = ("local", "dask")
 """The names of the execution backends."""
+
+DASK_CONNECT_TIMEOUT = "10s"
+"""How long to try to reach a Dask scheduler before giving up (a ``distributed`` duration)."""
 
 
 class _Interrupted:
@@ -75,10 +79,6 @@ def resolve_jobs(jobs: int) -> int:
     return jobs if jobs >= 1 else max(1, os.cpu_count() or 1)
 
 
-def _import_engine() -> None:
-    import descentlab.experiments.population  # noqa: F401 -- loads numpy and the engine
-
-
 def warm_up(backend: str = "local", jobs: int = 1) -> threading.Thread | None:
     """Start the local worker processes in the background (they load the engine meanwhile).
 
@@ -93,8 +93,11 @@ def warm_up(backend: str = "local", jobs: int = 1) -> threading.Thread | None:
     def start() -> None:
         from joblib import Parallel, delayed
 
+        engine = "descentlab.experiments.population"  # loads NumPy and the engine
         with contextlib.suppress(Exception):  # a failure here shows again in map_unordered
-            Parallel(n_jobs=n, backend="loky")(delayed(_import_engine)() for _ in range(n))
+            Parallel(n_jobs=n, backend="loky")(
+                delayed(importlib.import_module)(engine) for _ in range(n)
+            )
 
     thread = threading.Thread(target=start, name="descentlab-warm-up", daemon=True)
     thread.start()
@@ -106,7 +109,8 @@ def check_backend(backend: str, jobs: int = 1, scheduler: Any = None) -> None:
 
     Raises:
       InvalidParameterError: an unknown backend, a bad ``jobs`` (:func:`resolve_jobs`),
-        ``dask`` without a scheduler, or a scheduler without ``dask``.
+        ``dask`` without a scheduler, a scheduler that is neither an address
+        ``tcp://HOST:PORT`` nor a ``distributed.Client``, or a scheduler without ``dask``.
     """
     if backend not in BACKENDS:
         raise InvalidParameterError(
@@ -117,8 +121,35 @@ def check_backend(backend: str, jobs: int = 1, scheduler: Any = None) -> None:
         raise InvalidParameterError(
             "The dask backend needs the scheduler's address: --scheduler tcp://HOST:PORT."
         )
+    if backend == "dask":
+        _check_scheduler(scheduler)
     if backend != "dask" and scheduler is not None:
         raise InvalidParameterError("--scheduler applies only to --backend dask.")
+
+
+def _distributed() -> Any:
+    """The ``distributed`` package (Dask's cluster part)."""
+    try:
+        import distributed
+    except ImportError:  # pragma: no cover - dask is optional; the test extra installs it
+        raise InvalidParameterError(
+            "The dask backend needs dask.distributed: pip install 'descentlab[dask]'."
+        ) from None
+    return distributed
+
+
+def _check_scheduler(scheduler: Any) -> None:
+    """A ``distributed.Client``, or an address whose form Dask can connect to."""
+    distributed = _distributed()
+    if isinstance(scheduler, distributed.Client):
+        return
+    try:
+        distributed.comm.get_address_host_port(scheduler)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(
+            "The Dask scheduler must be an address tcp://HOST:PORT (or a distributed.Client). "
+            f"Got {show(scheduler)}: {exc}."
+        ) from None
 
 
 def map_unordered(
@@ -204,15 +235,10 @@ def stop_workers() -> None:
 def _dask(
     fn: Callable, tasks: Sequence[Any], shared: Any, scheduler: Any
 ) -> Iterator[tuple[int, Any]]:
+    distributed = _distributed()
+    own = not isinstance(scheduler, distributed.Client)
     try:
-        from distributed import Client, as_completed
-    except ImportError:  # pragma: no cover - dask is an optional dependency
-        raise InvalidParameterError(
-            "The dask backend needs dask.distributed: pip install 'descentlab[dask]'."
-        ) from None
-    own = not isinstance(scheduler, Client)
-    try:
-        client = Client(scheduler, timeout="10s") if own else scheduler
+        client = distributed.Client(scheduler, timeout=DASK_CONNECT_TIMEOUT) if own else scheduler
     except OSError as exc:
         raise InvalidParameterError(
             f"Cannot reach the Dask scheduler at {scheduler!r}: {exc}. Start one with "
@@ -224,7 +250,7 @@ def _dask(
         futures = [
             client.submit(_guarded, fn, i, task, data, pure=False) for i, task in enumerate(tasks)
         ]
-        for future in as_completed(futures):
+        for future in distributed.as_completed(futures):
             yield _check(future.result())
     finally:
         pending = [f for f in futures if not f.done()]

@@ -508,9 +508,9 @@ class OptimizerSpec:
         for setting, value in given.items():
             if isinstance(value, list | tuple | np.ndarray):
                 raise InvalidParameterError(
-                    f"The {setting!r} setting of {key!r} must be one value, not a list: an "
-                    "experiment trains each optimizer once (list the optimizer once per value, "
-                    f"or search the values with descentlab sweep). Got {show(value)}."
+                    f"The {setting!r} setting of {key!r} must be one value, not a list or an "
+                    "array: an experiment trains each optimizer once (list the optimizer once "
+                    f"per value, or search the values with descentlab sweep). Got {show(value)}."
                 )
         if not self.label:
             object.__setattr__(self, "label", _spec_text(key, given))

@@ -25,10 +25,23 @@ _NOT_SETTINGS = {"run_id", "config_id", "optimizer", "seed", *METRICS}
 
 
 def _num(cell: str) -> float:
+    """A number cell as a float; NaN for a cell that holds no number (a flag: ``true``)."""
     try:
         return float(cell)
     except (TypeError, ValueError):
         return math.nan
+
+
+def _grid_order(cell: str) -> tuple[bool, float, str]:
+    """Sort key of a setting's cells: numbers by value, then texts (``false`` < ``true``)."""
+    value = _num(cell)
+    return (math.isnan(value), 0.0 if math.isnan(value) else value, cell)
+
+
+def _tick(cell: str) -> str:
+    """A tick label: a number in 3 significant digits, a text (``true``) as it is."""
+    value = _num(cell)
+    return cell if math.isnan(value) else f"{value:.3g}"
 
 
 def _configs(rows: Sequence[Mapping[str, str]]) -> dict[str, list[Mapping[str, str]]]:
@@ -107,10 +120,9 @@ def plot_lr_sensitivity(rows: Sequence[Mapping[str, str]], title: str = "") -> F
 
 
 def varied_settings(rows: Sequence[Mapping[str, str]], optimizer: str) -> list[str]:
-    """The settings (columns) that take more than one value among ``optimizer``'s rows."""
+    """The settings (columns) that take more than one value among ``optimizer``'s rows (it
+    has one at least)."""
     own = [r for r in rows if r["optimizer"] == optimizer]
-    if not own:
-        return []
     keys = [k for k in own[0] if k not in _NOT_SETTINGS]
     return [k for k in keys if len({r[k] for r in own}) > 1]
 
@@ -121,8 +133,8 @@ def plot_heatmap(
     """Median ``metric`` over seeds on the grid of settings ``x`` (columns) × ``y`` (rows) of
     ``optimizer``, each cell annotated. An 800 x 600 pixel figure."""
     own = [r for r in rows if r["optimizer"] == optimizer]
-    xs = sorted({r[x] for r in own}, key=_num)
-    ys = sorted({r[y] for r in own}, key=_num)
+    xs = sorted({r[x] for r in own}, key=_grid_order)
+    ys = sorted({r[y] for r in own}, key=_grid_order)
     grid = np.full((len(ys), len(xs)), np.nan)
     for group in _configs(own).values():
         j, i = xs.index(group[0][x]), ys.index(group[0][y])
@@ -131,8 +143,8 @@ def plot_heatmap(
     ax = fig.add_subplot()
     image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
     fig.colorbar(image, ax=ax, label=f"median {metric.replace('_', ' ')}")
-    ax.set_xticks(range(len(xs)), [f"{_num(v):.3g}" for v in xs], rotation=45)
-    ax.set_yticks(range(len(ys)), [f"{_num(v):.3g}" for v in ys])
+    ax.set_xticks(range(len(xs)), [_tick(v) for v in xs], rotation=45)
+    ax.set_yticks(range(len(ys)), [_tick(v) for v in ys])
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     finite = grid[np.isfinite(grid)]
@@ -156,9 +168,8 @@ def plot_heatmap(
 
 def write_sweep_plots(out: Path, rows: Sequence[Mapping[str, str]], spec: Any) -> list[str]:
     """Write ``lr_sensitivity.png`` and, for every optimizer whose grid has exactly two
-    varied settings, ``heatmap_<optimizer>.png``; return the file names written."""
-    if not rows:
-        return []
+    varied settings, ``heatmap_<optimizer>.png``; return the file names written. ``rows``:
+    those of a completed sweep (one at least)."""
     files = []
     n_seeds = len({r["seed"] for r in rows})
     title = f"Learning-rate sensitivity ({n_seeds} seeds, {rows[0]['epochs']} epochs)"

@@ -74,8 +74,6 @@ __all__ = [
     "spec_from_document",
 ]
 
-"""The most runs one chunk (one population, one task for a worker) may hold."""
-
 GRID_POINTS = Interval(1, limits.MAX_GRID_POINTS, integer=True)
 """The number of values of one axis: an int in ``[1, MAX_GRID_POINTS]``."""
 BATCH_SIZE = Interval(1, limits.MAX_EXAMPLES, integer=True)
@@ -572,10 +570,6 @@ class SweepSpec:
         if dupes:
             raise InvalidParameterError(f"The setting(s) {', '.join(dupes)} are searched twice.")
         count_runs(self)
-
-    @property
-    def validation_seed(self) -> int:
-        return self.dataset.test_seed + 1 if self.val_seed is None else self.val_seed
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict; :meth:`from_dict` rebuilds an equal spec."""

@@ -105,10 +105,8 @@ def _error(
 
 
 def _field(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] == "body":
-        parts = parts[1:]
-    return ".".join(parts) or "body"
+    """The request field of a schema error's location (relative to the body)."""
+    return ".".join(str(p) for p in loc) or "body"
 
 
 def _invalid(errors: Sequence[dict[str, Any]]) -> JSONResponse:
@@ -169,8 +167,8 @@ class _BodyLimit:
     A ``Content-Length`` over the limit is refused before anything is read. Otherwise (a
     chunked body has no ``Content-Length``; a declared length may lie) the bytes are counted
     as ``receive()`` delivers them: the message that passes the limit raises instead of
-    reaching the app, nothing more is read, whatever the app was about to answer is dropped
-    and the client gets the ``413``.
+    reaching the app (no handler inside catches it, so the app answers nothing), nothing more
+    is read and the client gets the ``413``.
     """
 
     def __init__(self, app: Any, max_bytes: int) -> None:
@@ -190,7 +188,7 @@ class _BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refusal()(scope, receive, send)
             return
-        received, exceeded, started = 0, False, False
+        received, exceeded = 0, False
 
         async def counted_receive() -> dict[str, Any]:
             nonlocal received, exceeded
@@ -202,19 +200,12 @@ class _BodyLimit:
                     raise _BodyTooLarge
             return message
 
-        async def guarded_send(message: dict[str, Any]) -> None:
-            nonlocal started
-            if exceeded and not started:
-                return  # the app's answer to a cut-off body; the 413 follows
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, counted_receive, guarded_send)
+            await self.app(scope, counted_receive, send)
         except Exception:
             if not exceeded:
                 raise
-        if exceeded and not started:
+        if exceeded:  # the app answers nothing: _BodyTooLarge reaches no handler inside
             await self._refusal()(scope, receive, send)
 
 
@@ -357,8 +348,9 @@ def _sse(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, allow_nan=False, separators=(',', ':'))}\n\n"
 
 
-async def _event_stream(job: TrainingJob) -> AsyncIterator[str]:
-    """The job's events as Server-Sent Events until ``end``; a comment every 15 quiet seconds.
+async def _event_stream(job: TrainingJob, keep_alive: float = 15.0) -> AsyncIterator[str]:
+    """The job's events as Server-Sent Events until ``end`` (every job ends with one); a
+    comment after every ``keep_alive`` quiet seconds.
 
     If the reader goes away before ``end`` (the tab closed), the training is stopped.
     """
@@ -375,9 +367,7 @@ async def _event_stream(job: TrainingJob) -> AsyncIterator[str]:
             now = time.monotonic()
             if events:
                 quiet_since = now
-            elif job.finished:
-                return
-            elif now - quiet_since > 15.0:
+            elif now - quiet_since > keep_alive:
                 quiet_since = now
                 yield ": keep-alive\n\n"
             await asyncio.sleep(0.05)

@@ -168,10 +168,6 @@ class TrainingJob:
     def finished(self) -> bool:
         return self._finished.is_set()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the worker is done (or ``timeout`` seconds); True if finished."""
         return self._finished.wait(timeout)
@@ -251,8 +247,7 @@ class TrainingJob:
             self._last_emit = now
         if plan.pace_seconds > 0:  # slow motion: epoch e ends no sooner than pace * (e+1) / E
             delay = start + plan.pace_seconds * (epoch + 1) / plan.epochs - time.monotonic()
-            if delay > 0:
-                self._stop.wait(delay)
+            self._stop.wait(max(0.0, delay))  # behind the pace already: no wait
 
     def _accuracies(self, params: Params) -> tuple[float | None, float | None]:
         """Train and test accuracy of one network's ``params`` (test None without a test set)."""
