@@ -214,6 +214,17 @@ OPTIONS = {
 }
 
 
+OUTPUTS = ("--out",)
+"""Options that name something to write: their hostile values are kept inside the workspace
+(``out/<value>``), so an accepted command never writes elsewhere on the machine (as root, an
+absolute value could replace a system file). Input options get the raw values (reading
+``/dev/zero`` or ``../x`` is refused or harmless)."""
+
+
+def _option(option: str, value: str) -> str:
+    return f"{option}=out/{value}" if option in OUTPUTS else f"{option}={value}"
+
+
 class _Accepted(BaseException):
     """Raised instead of training: every check before training has passed."""
 
@@ -234,7 +245,7 @@ def test_every_hostile_value_of_every_option(command: str, monkeypatch) -> None:
         for value in HOSTILE:
             with _workspace() as tmp:
                 try:
-                    run_hostile(Path(tmp), [*QUICK[command], f"{option}={value}"])
+                    run_hostile(Path(tmp), [*QUICK[command], _option(option, value)])
                 except _Accepted:
                     pass
 
@@ -248,9 +259,9 @@ def test_random_option_values(command: str, data: st.DataObject) -> None:
         option = data.draw(st.sampled_from(OPTIONS[command]), label="option")
         value = data.draw(values, label="value")
         if option == "--export":
-            argv += [option, value, data.draw(values, label="file")]
+            argv += [option, value, "out/" + data.draw(values, label="file")]
         else:
-            argv += [f"{option}={value}"]
+            argv += [_option(option, value)]
     with _workspace() as tmp:
         run_hostile(Path(tmp), argv)
 
