@@ -15,10 +15,11 @@ Temporary files are named ``.<name>.<random>.tmp`` so that they are hidden and e
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -41,6 +42,57 @@ __all__ = [
 TEMP_SUFFIX = ".tmp"
 
 
+# Temporary files this process has named and not yet moved or removed. A name is added
+# *before* the file is created, so an interrupt landing anywhere (Ctrl-C and SIGTERM raise
+# between any two bytecodes, even inside ``contextlib``'s ``__enter__``) leaves a name here;
+# whatever the inline clean-up missed is removed when the interpreter exits.
+_PENDING_TEMPS: set[str] = set()
+
+
+def _remove_pending_temps() -> None:
+    """Remove the temporary files still pending (registered with :mod:`atexit`)."""
+    for name in list(_PENDING_TEMPS):
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        _PENDING_TEMPS.discard(name)
+
+
+atexit.register(_remove_pending_temps)
+
+
+def _create_temp(path: Path, suffix: str) -> str:
+    """Create an empty, new temporary file next to ``path`` and return its name (registered in
+    ``_PENDING_TEMPS`` before it exists). Its permissions are those of a new file (0o666 less
+    the umask), not :func:`tempfile.mkstemp`'s owner-only ones."""
+    directory = path.parent if str(path.parent) else Path(".")
+    while True:
+        name = str(directory / f".{path.name}.{secrets.token_hex(6)}{suffix}")
+        _PENDING_TEMPS.add(name)
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:  # another writer's file: never ours to remove
+            _PENDING_TEMPS.discard(name)
+            continue
+        except OSError as exc:  # name the user's path, not the temporary one
+            _PENDING_TEMPS.discard(name)
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+        except BaseException:  # interrupted: the file may or may not exist
+            _discard_temp(name)
+            raise
+        try:
+            os.close(fd)
+        except BaseException:
+            _discard_temp(name)
+            raise
+        return name
+
+
+def _discard_temp(name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name)
+    _PENDING_TEMPS.discard(name)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], *, keep_suffix: bool = False) -> Iterator[Path]:
     """A temporary path next to ``path``; on a clean exit it is moved onto ``path``.
@@ -48,28 +100,20 @@ def atomic_path(path: str | os.PathLike[str], *, keep_suffix: bool = False) -> I
     For writers that open the file themselves (Matplotlib's GIF writer, ``np.savez``).
     ``keep_suffix=True`` ends the temporary name with ``path``'s suffix (``.gif``) for writers
     that pick the format from the name. If the ``with`` block raises (Ctrl-C included), the
-    temporary file is deleted and ``path`` keeps its previous content. If the temporary file
-    cannot be created (no such folder, no permission), the ``OSError`` names ``path``.
+    temporary file is deleted and ``path`` keeps its previous content; a temporary file that an
+    interrupt at an unlucky moment leaves behind is removed when the process exits. If the
+    temporary file cannot be created (no such folder, no permission), the ``OSError`` names
+    ``path``.
     """
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    suffix = TEMP_SUFFIX + (path.suffix if keep_suffix else "")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=directory)
-    except OSError as exc:  # name the user's path, not the temporary one
-        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
-    os.close(fd)
+    tmp = _create_temp(path, TEMP_SUFFIX + (path.suffix if keep_suffix else ""))
     try:
         yield Path(tmp)
-        # mkstemp creates files readable by the owner only; give the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _discard_temp(tmp)
         raise
+    _PENDING_TEMPS.discard(tmp)
 
 
 @contextlib.contextmanager
