@@ -489,3 +489,63 @@ def test_get_schedule_forgives_case_and_dashes_and_names_the_accepted_settings()
 def test_schedule_specs_refuse_hostile_settings_by_name(build, match):
     with pytest.raises(InvalidParameterError, match=match):
         build()
+
+
+# ------------------------------------------------------------- cases found by mutation testing
+
+
+def test_get_schedule_messages_name_the_schedule_and_every_accepted_setting():
+    with pytest.raises(InvalidParameterError) as caught:
+        get_schedule("exponential", learning_rate=0.1, gamma=0.5, rate=0.5)
+    assert str(caught.value) == (
+        "Unknown setting 'rate' for schedule 'exponential'; it accepts learning_rate, gamma, "
+        "steps_per_epoch, warmup_steps, warmup_init_value."
+    )
+    with pytest.raises(InvalidParameterError) as caught:
+        get_schedule("constant", learning_rate=0.1, warmup_init_value=0.0)
+    assert str(caught.value) == (
+        "The 'warmup_init_value' setting of get_schedule needs 'warmup_steps' too."
+    )
+
+
+def test_constant_by_name_takes_its_value_once():
+    """``learning_rate`` stands for ``value`` only when ``value`` is not given as well."""
+    assert get_schedule("constant", value=0.3)(5) == 0.3
+    with pytest.raises(InvalidParameterError, match="Unknown setting 'learning_rate'"):
+        get_schedule("constant", learning_rate=0.1, value=0.2)
+
+
+def test_repr_shows_per_member_settings_as_lists_and_the_warmup_settings():
+    assert repr(constant(np.array([0.1, 0.2]))) == "constant(value=[0.1, 0.2])"
+    assert repr(linear_warmup(exponential_decay(0.5, gamma=0.5), 3, init_value=0.1)) == (
+        "linear_warmup(schedule=exponential_decay(learning_rate=0.5, gamma=0.5, "
+        "steps_per_epoch=1), warmup_steps=3, init_value=0.1)"
+    )
+
+
+def test_boundaries_as_a_one_dimensional_array_and_repeated_boundaries():
+    from_array = step_decay(1.0, boundaries=np.array([2, 3]), factor=0.5)
+    assert [from_array(t) for t in range(5)] == [1.0, 1.0, 0.5, 0.25, 0.25]
+    with pytest.raises(InvalidParameterError, match="strictly increasing"):
+        step_decay(1.0, boundaries=[2, 2])
+
+
+def test_piecewise_values_as_a_one_dimensional_array():
+    s = piecewise_constant(boundaries=[2], values=np.array([1.0, 0.5]))
+    assert [s(t) for t in range(4)] == [1.0, 1.0, 0.5, 0.5]
+    assert s.size is None
+
+
+def test_warmup_from_a_number_into_a_per_member_schedule():
+    """The members' count comes from the inner schedule when ``init_value`` is a number."""
+    s = linear_warmup(constant(np.array([1.0, 2.0])), warmup_steps=2)
+    assert s.size == 2
+    np.testing.assert_array_equal(s(np.arange(4)), [[0, 0], [0.5, 1], [1, 2], [1, 2]])
+
+
+def test_warmup_hands_over_to_the_inner_schedule_at_step_w_exactly():
+    """At step W the rate is the inner schedule's step 0, not the ramp's end
+    ``a0 + (s(0) - a0) * W / W`` (which rounds: 0.1 + (0.3 - 0.1) is 0.30000000000000004)."""
+    s = linear_warmup(constant(0.3), warmup_steps=4, init_value=0.1)
+    assert s(4) == 0.3
+    assert s(np.array([4]))[0] == 0.3
