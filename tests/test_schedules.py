@@ -545,7 +545,7 @@ def test_warmup_from_a_number_into_a_per_member_schedule():
 
 def test_warmup_hands_over_to_the_inner_schedule_at_step_w_exactly():
     """At step W the rate is the inner schedule's step 0, not the ramp's end
-    ``a0 + (s(0) - a0) * W / W`` (which rounds: 0.1 + (0.3 - 0.1) is 0.30000000000000004)."""
-    s = linear_warmup(constant(0.3), warmup_steps=4, init_value=0.1)
-    assert s(4) == 0.3
-    assert s(np.array([4]))[0] == 0.3
+    ``a0 + (s(0) - a0) * W / W`` (which rounds: 0.1 + (0.45 - 0.1) is 0.44999999999999996)."""
+    s = linear_warmup(constant(0.45), warmup_steps=4, init_value=0.1)
+    assert s(4) == 0.45
+    assert s(np.array([4]))[0] == 0.45
