@@ -823,3 +823,808 @@ def test_hyperparameter_rules_must_name_every_argument():
     assert set(HYPERPARAMETER_RULES) == {
         p for f in OPTIMIZERS.values() for p in inspect.signature(f).parameters
     }
+
+
+# ----------------------------------------------------------------------------- the protocol (base)
+
+from types import MappingProxyType  # noqa: E402
+
+from descentlab.optimizers import StackedState, identity, stack_optimizers  # noqa: E402
+from descentlab.optimizers.base import (  # noqa: E402
+    as_hyperparameter,
+    broadcast_to_leaf,
+    check_same_structure,
+    learning_rate_reader,
+)
+
+
+def raised(call, kind=Exception):
+    """The message of the error ``call()`` raises (of type ``kind``)."""
+    with pytest.raises(kind) as info:
+        call()
+    assert type(info.value) is kind or kind is Exception
+    return str(info.value)
+
+
+def test_identity_passes_gradients_and_state_through():
+    opt = identity()
+    assert isinstance(opt, GradientTransformation)
+    assert opt.init(P) == EmptyState() and isinstance(opt.init(P), EmptyState)
+    state = EmptyState()
+    updates, new = opt.update(G, state, P)
+    assert updates is G and new is state
+    assert opt.update(G, state)[0] is G
+
+
+def test_check_same_structure_messages():
+    z2, z21 = np.zeros(2), np.zeros((2, 1))
+    assert raised(lambda: check_same_structure([z2], {"a": z2}), DataError) == (
+        "grads and params must be dicts of arrays with the same keys; got list and dict."
+    )
+    assert raised(lambda: check_same_structure({"a": z2}, (z2,)), DataError) == (
+        "grads and params must be dicts of arrays with the same keys; got dict and tuple."
+    )
+    mismatch = ({"a": z2, "c": z2, "x": z2}, {"d": z2, "b": z2, "x": z2})
+    assert raised(lambda: check_same_structure(*mismatch), DataError) == (
+        "grads must have the same keys as params; missing ['b', 'd'], unexpected ['a', 'c']."
+    )
+    assert raised(lambda: check_same_structure({"a": z2}, {"a": z21}), DataError) == (
+        "grads['a'] has shape (2,), but params['a'] has shape (2, 1); they must match."
+    )
+    assert raised(lambda: check_same_structure({"a": z2}, {"a": z21}, "moments"), DataError) == (
+        "moments['a'] has shape (2,), but params['a'] has shape (2, 1); they must match."
+    )
+    assert raised(lambda: apply_updates({"a": z21}, {"a": z2}), DataError) == (
+        "updates['a'] has shape (2,), but params['a'] has shape (2, 1); they must match."
+    )
+    # Any mapping with the same keys and shapes passes (dict or not); scalars have shape ().
+    assert check_same_structure(MappingProxyType({"a": z2}), MappingProxyType({"a": z2})) is None
+    assert check_same_structure({"a": z2, "s": 1.0}, {"a": z2, "s": 2.0}) is None
+
+
+def test_apply_updates_adds_every_leaf():
+    new = apply_updates(
+        {"a": np.array([1.0, 2.0]), "b": 3.0}, {"a": np.array([0.5, -4.0]), "b": 1.0}
+    )
+    assert new.keys() == {"a", "b"}
+    np.testing.assert_array_equal(new["a"], [1.5, -2.0])
+    assert new["b"] == 4.0
+
+
+def test_broadcast_to_leaf_shapes():
+    leaf = np.zeros((3, 4, 5))
+    assert broadcast_to_leaf(0.5, leaf) == 0.5 and type(broadcast_to_leaf(0.5, leaf)) is float
+    zero_d = np.array(0.25)
+    assert broadcast_to_leaf(zero_d, leaf) is zero_d
+    h = np.array([1.0, 2.0, 3.0])
+    assert broadcast_to_leaf(h, leaf).shape == (3, 1, 1)
+    assert broadcast_to_leaf([1.0, 2.0, 3.0], leaf).shape == (3, 1, 1)
+    assert broadcast_to_leaf(h, np.zeros(3)).shape == (3,)
+    assert broadcast_to_leaf(h, np.zeros((3, 2))).tolist() == [[1.0], [2.0], [3.0]]
+
+
+def test_as_hyperparameter_returns_the_type_the_math_uses():
+    from descentlab._validation import FLAG, NON_NEGATIVE, STEPS
+
+    for value in (0, 0.5, np.float64(0.5), np.int64(0)):
+        out = as_hyperparameter("o", "n", value, UNIT_OPEN)
+        assert type(out) is float and out == float(value)
+    for numbers in ([0, 1], np.array([0, 1]), np.array([0, 1], dtype=np.float32)):
+        out = as_hyperparameter("o", "n", numbers, NON_NEGATIVE)
+        assert out.dtype == np.float64 and out.tolist() == [0.0, 1.0]
+    out = as_hyperparameter("o", "n", np.array([0.5]), UNIT_OPEN)  # K = 1 is a population
+    assert out.dtype == np.float64 and out.shape == (1,)
+    for value in (3, 3.0, np.int64(3)):
+        out = as_hyperparameter("o", "n", value, STEPS)
+        assert type(out) is int and out == 3
+    assert as_hyperparameter("o", "n", True, FLAG) is True
+    assert as_hyperparameter("o", "n", False, FLAG) is False
+    shape_message = (
+        "The 'n' parameter of o must be a number or an array of shape (K,), one value per "
+        "population member. Got an array of shape {} instead."
+    )
+    for bad, shape in (
+        (np.array([[0.5]]), "(1, 1)"),
+        (np.array([]), "(0,)"),
+        ([[0.1, 0.2]], "(1, 2)"),
+    ):
+        message = raised(lambda bad=bad: as_hyperparameter("o", "n", bad, UNIT_OPEN))
+        assert message == shape_message.format(shape)
+    # A whole-number setting is one int for the whole population: no arrays.
+    assert raised(lambda: as_hyperparameter("o", "n", np.array([1, 2]), STEPS)) == (
+        "The 'n' parameter of o must be an int in the range [1, 9007199254740992]. "
+        "Got array([1, 2]) (ndarray) instead."
+    )
+
+
+def test_as_hyperparameter_turns_numpy_errors_into_a_named_refusal(monkeypatch):
+    from descentlab.optimizers import base
+
+    for error in (TypeError, ValueError, OverflowError):
+
+        def failing(*args, error=error, **kwargs):
+            raise error("NumPy's words")
+
+        monkeypatch.setattr(base, "check_param", failing)
+        message = raised(
+            lambda: as_hyperparameter("adam", "b1", "x" * 100, UNIT_OPEN), InvalidParameterError
+        )
+        assert message == (
+            "The 'b1' parameter of adam must be a float in the range [0.0, 1.0). "
+            f"Got {repr('x' * 100)[:80]} (str) instead."
+        )
+
+
+def test_chain_composes_left_to_right_and_checks_structure():
+    assert raised(lambda: chain(gd(0.1), 1), InvalidParameterError) == (
+        "chain() argument 1 must be a GradientTransformation; got int."
+    )
+    assert raised(lambda: chain("adam"), InvalidParameterError) == (
+        "chain() argument 0 must be a GradientTransformation; got str."
+    )
+    params = {"w": np.array([1.0, -2.0])}
+    grads = {"w": np.array([0.5, 0.5])}
+    opt = chain(add_decayed_weights(0.5), scale_by_learning_rate(0.1))
+    state = opt.init(params)
+    assert state == (EmptyState(), ScaleByLearningRateState(0, 0.1))
+    updates, state = opt.update(grads, state, params)  # params reach every transform
+    np.testing.assert_allclose(updates["w"], [-0.1, 0.05], rtol=1e-15)
+    assert state == (EmptyState(), ScaleByLearningRateState(1, 0.1))
+    # Without params nothing is checked against them; with params they must match.
+    lr_only = chain(identity(), scale_by_learning_rate(0.5))
+    updates, state = lr_only.update(grads, lr_only.init(params))
+    assert updates["w"].tolist() == [-0.25, -0.25] and state[1].count == 1
+    assert raised(lambda: lr_only.update(grads, state, {"v": np.zeros(2)}), DataError) == (
+        "grads must have the same keys as params; missing ['v'], unexpected ['w']."
+    )
+    # A state with fewer parts than the chain is refused, not silently shortened.
+    with pytest.raises(ValueError, match="zip"):
+        chain(identity(), scale_by_learning_rate(0.5)).update(grads, (EmptyState(),), params)
+    assert chain().init(params) == () and chain().update(grads, (), params) == (grads, ())
+
+
+def test_stack_optimizers_refusals():
+    assert raised(lambda: stack_optimizers([gd(0.1), "x"], [1, 1]), InvalidParameterError) == (
+        "stack_optimizers() optimizer 1 must be a GradientTransformation; got str."
+    )
+    assert raised(lambda: stack_optimizers([gd(0.1), gd(0.1)], [1]), InvalidParameterError) == (
+        "stack_optimizers needs one size per optimizer; got 2 optimizers and 1 sizes."
+    )
+    assert raised(lambda: stack_optimizers([], []), InvalidParameterError) == (
+        "stack_optimizers needs one size per optimizer; got 0 optimizers and 0 sizes."
+    )
+    for sizes in ([1, 0], [1.0], [2, -1], [True]):
+        message = raised(lambda s=sizes: stack_optimizers([gd(0.1)] * len(s), s))
+        assert message == f"The block sizes must be ints >= 1. Got {list(sizes)!r}."
+    opt = stack_optimizers([gd(0.1)], [2])
+    state = opt.init({"w": np.zeros(2)})
+    for leaf, shape in ((np.zeros((3, 2)), "(3, 2)"), (np.float64(1.0), "()")):
+        expected = (
+            f"stack_optimizers covers 2 members, but ['w'] has shape {shape}; every array needs "
+            "a leading population axis of 2."
+        )
+        assert raised(lambda leaf=leaf: opt.init({"w": leaf}), DataError) == expected
+        assert raised(lambda leaf=leaf: opt.update({"w": leaf}, state), DataError) == expected
+
+
+def test_stack_optimizers_updates_each_block_with_its_own_optimizer():
+    decayed = chain(add_decayed_weights(1.0), scale_by_learning_rate(0.5))  # needs params
+    opt = stack_optimizers([gd(0.1), decayed, identity()], [1, np.int64(2), 1])
+    theta = {"w": np.array([[1.0], [2.0], [3.0], [4.0]]), "s": np.array([10.0, 20.0, 30.0, 40.0])}
+    grads = {"w": np.full((4, 1), 2.0), "s": np.ones(4)}
+    state = opt.init(theta)
+    assert state == StackedState(
+        ((ScaleByLearningRateState(0, 0.1),), (EmptyState(), ScaleByLearningRateState(0, 0.5)),
+         EmptyState()),
+        (1, 2, 1),
+    )  # fmt: skip
+    assert all(type(n) is int for n in state.sizes)
+    updates, state = opt.update(grads, state, theta)
+    assert updates["w"].tolist() == [[-0.2], [-2.0], [-2.5], [2.0]]
+    assert updates["s"].tolist() == [-0.1, -10.5, -15.5, 1.0]
+    assert updates["w"].dtype == np.float64
+    assert state == StackedState(
+        ((ScaleByLearningRateState(1, 0.1),), (EmptyState(), ScaleByLearningRateState(1, 0.5)),
+         EmptyState()),
+        (1, 2, 1),
+    )  # fmt: skip
+    assert applied_learning_rate(state).tolist()[:3] == [0.1, 0.5, 0.5]
+    assert np.isnan(applied_learning_rate(state)[3])
+    # Without params: each block gets None (a transformation needing them says so).
+    with pytest.raises(DataError, match="needs the current params"):
+        opt.update(grads, state)
+    plain = stack_optimizers([gd(0.1), gd(0.5)], [1, 1])
+    updates, _ = plain.update({"w": np.ones(2)}, plain.init({"w": np.zeros(2)}))
+    assert updates["w"].tolist() == [-0.1, -0.5]
+
+
+def test_stack_optimizers_keeps_a_wider_float_dtype():
+    opt = stack_optimizers([gd(0.5), gd(0.25)], [1, 1])
+    theta = {"w": np.zeros(2, dtype=np.longdouble)}
+    updates, _ = opt.update({"w": np.ones(2, dtype=np.longdouble)}, opt.init(theta), theta)
+    assert updates["w"].dtype == np.result_type(np.longdouble, np.float64)
+    updates, _ = opt.update({"w": np.ones(2, dtype=np.int64)}, opt.init(theta), theta)
+    assert updates["w"].dtype == np.float64 and updates["w"].tolist() == [-0.5, -0.25]
+
+
+def test_applied_learning_rate_finds_the_first_rate_anywhere_in_the_state():
+    lr = ScaleByLearningRateState
+    assert applied_learning_rate(lr(3, 0.25)) == 0.25
+    assert applied_learning_rate((EmptyState(), (TraceState(0, {}), lr(0, 0.5)))) == 0.5
+    assert applied_learning_rate((lr(0, 0.1), lr(0, 0.2))) == 0.1  # the first one found
+    assert applied_learning_rate((EmptyState(), lr(0, 0.3), lr(0, 0.2))) == 0.3
+    for state in (EmptyState(), (), (EmptyState(), TraceState(0, {})), None, 0.5):
+        assert np.isnan(applied_learning_rate(state))
+    # The reader found once reads later states of the same shape.
+    read = learning_rate_reader((EmptyState(), (TraceState(0, {}), lr(0, 0.5))))
+    assert read((EmptyState(), (TraceState(1, {}), lr(1, 0.125)))) == 0.125
+    assert np.isnan(learning_rate_reader(EmptyState())(EmptyState()))
+
+
+def test_applied_learning_rate_of_stacked_blocks_is_one_rate_per_member():
+    def stacked(*blocks, sizes):
+        return StackedState(tuple(blocks), tuple(sizes))
+
+    lr = ScaleByLearningRateState
+    rates = applied_learning_rate(stacked((lr(0, 0.1),), (lr(0, 0.2),), sizes=[1, 2]))
+    assert rates.dtype == np.float64 and rates.tolist() == [0.1, 0.2, 0.2]
+    mixed = stacked((lr(0, 0.1),), lr(0, np.array([0.2, 0.3])), sizes=[2, 2])
+    assert applied_learning_rate(mixed).tolist() == [0.1, 0.1, 0.2, 0.3]
+    arrays = stacked(lr(0, np.array([0.4])), (lr(0, np.array([0.2, 0.3])),), sizes=[1, 2])
+    assert applied_learning_rate(arrays).tolist() == [0.4, 0.2, 0.3]
+    custom = applied_learning_rate(stacked(EmptyState(), (lr(0, 0.5),), sizes=[2, 1]))
+    assert np.isnan(custom[:2]).all() and custom[2] == 0.5 and custom.shape == (3,)
+    read = learning_rate_reader(stacked((lr(0, 0.1),), EmptyState(), sizes=[1, 1]))
+    later = read(stacked((lr(5, 0.05),), EmptyState(), sizes=[1, 1]))
+    assert later[0] == 0.05 and np.isnan(later[1])
+
+
+# ----------------------------------------------------------------------------- transforms: messages
+
+from descentlab.optimizers import scheduled_rate  # noqa: E402
+
+RATE_RULE = "a float in the range [0.0, 10000.0] (or an array of shape (K,) of them)."
+
+
+def test_nesterov_refusal_shows_per_member_values_as_lists():
+    assert raised(lambda: sgd(0.1, momentum=np.array([0.0, 0.9]), nesterov=True)) == (
+        "nesterov=True in sgd needs 'momentum' > 0 and 'dampening' == 0 (for every member). "
+        "Got momentum=[0.0, 0.9] and dampening=0.0."
+    )
+    make = lambda: trace(np.array([0.5, 0.9]), dampening=np.array([0.0, 0.1]), nesterov=True)  # noqa: E731
+    assert raised(make, InvalidParameterError) == (
+        "nesterov=True in trace needs 'momentum' > 0 and 'dampening' == 0 (for every member). "
+        "Got momentum=[0.5, 0.9] and dampening=[0.0, 0.1]."
+    )
+
+
+def test_a_bad_scheduled_rate_is_shown_exactly():
+    import operator
+
+    def bad(value):
+        return lambda step: value
+
+    where = "test_a_bad_scheduled_rate_is_shown_exactly.<locals>.bad.<locals>.<lambda>"
+    cases = [
+        (bad(np.full(10, -1.0)), 0, f"{where} returned {[-1.0] * 10!r} at step 0"),
+        (bad(np.full(11, -1.0)), 0, f"{where} returned an array of shape (11,) at step 0"),
+        (bad(np.full((2, 1), 0.5)), 1, f"{where} returned [[0.5], [0.5]] at step 1"),
+        (bad(None), 0, f"{where} returned None (NoneType) at step 0"),
+        (bad("0.1"), 2, f"{where} returned '0.1' (str) at step 2"),
+        (bad(np.float32(-1.0)), 0, f"{where} returned -1.0 at step 0"),
+        (bad("x" * 100), 0, f"{where} returned {repr('x' * 100)[:80]} (str) at step 0"),
+        (operator.neg, 3, "neg returned -3.0 at step 3"),
+    ]
+
+    class Schedule:
+        def __call__(self, step):
+            return [0.1, "x"]
+
+        def __repr__(self):
+            return "Schedule()"
+
+    cases.append((Schedule(), 4, "Schedule() returned [0.1, 'x'] (list) at step 4"))
+    ragged = [[0.1], [0.2, 0.3]]
+    cases.append((bad(ragged), 5, f"{where} returned {ragged!r} (list) at step 5"))
+    cases.append((bad(b"0.1"), 0, f"{where} returned b'0.1' (bytes) at step 0"))
+    for schedule, step, shown in cases:
+        message = raised(lambda s=schedule, t=step: scheduled_rate(s, t), InvalidParameterError)
+        assert message == f"The learning-rate schedule {shown}; a learning rate must be {RATE_RULE}"
+    assert scheduled_rate(bad(np.full(11, 0.5)), 0).tolist() == [0.5] * 11
+
+
+def test_hyperparameter_rules_names_the_rules_it_was_given():
+    from descentlab.optimizers import HYPERPARAMETER_RULES as RULES
+
+    def rate_only(learning_rate):
+        return learning_rate
+
+    def two(a, b):
+        return a, b
+
+    assert raised(lambda: hyperparameter_rules(RULES, typo=UNIT_OPEN)(rate_only), TypeError) == (
+        "The rules of rate_only must name exactly its arguments ['learning_rate']; "
+        "got ['learning_rate', 'typo']."
+    )
+    assert raised(lambda: hyperparameter_rules(a=UNIT_OPEN)(two), TypeError) == (
+        "The rules of two must name exactly its arguments ['a', 'b']; got ['a']."
+    )
+    assert raised(lambda: hyperparameter_rules({"b": UNIT_OPEN}, c=UNIT_OPEN)(two), TypeError) == (
+        "The rules of two must name exactly its arguments ['a', 'b']; got ['b', 'c']."
+    )
+
+
+def test_clip_by_global_norm_checks_the_population():
+    clip = clip_by_global_norm(np.array([1.0, 2.0]), per_member=True)
+    assert raised(lambda: clip.init({"w": np.zeros((3, 2))}), DataError) == (
+        "clip_by_global_norm has per-member hyperparameters for K = 2 members, but "
+        "params['w'] has shape (3, 2); every array needs a leading population axis of size 2."
+    )
+    assert clip.init({"w": np.zeros((2, 3))}) == EmptyState()
+    assert clip_by_global_norm(1.0).init({"w": np.float64(1.0)}) == EmptyState()
+    per_member = clip_by_global_norm(1.0, per_member=True)
+    prefix = (
+        "clip_by_global_norm(per_member=True) needs a leading population axis of the same size "
+        "on every leaf; "
+    )
+    for grads, key, shape in (
+        ({"w": np.float64(3.0)}, "w", "()"),
+        ({"w": np.ones((2, 2)), "b": np.ones((3, 1))}, "b", "(3, 1)"),
+        ({"w": np.ones((2, 2)), "b": np.ones((1, 1))}, "b", "(1, 1)"),
+    ):
+        message = raised(lambda g=grads: per_member.update(g, EmptyState()), DataError)
+        assert message == prefix + f"grads[{key!r}] has shape {shape}."
+
+
+def test_clip_by_global_norm_at_and_around_the_threshold():
+    import warnings
+
+    grads = {"w": np.array([3.0, 4.0])}  # norm exactly 5
+    assert clip_by_global_norm(5.0).update(grads, EmptyState())[0] is grads
+    assert clip_by_global_norm(2.5).update(grads, EmptyState())[0]["w"].tolist() == [1.5, 2.0]
+    # Per member: a 1-D leaf is one number per member; a norm between c and 1 is scaled by c/norm.
+    per_member = clip_by_global_norm(np.array([0.25, 0.5, 5.0, 1.0]), per_member=True)
+    leaves = {
+        "w": np.array([[0.3, 0.0], [0.0, 0.0], [3.0, 0.0], [0.0, 0.0]]),
+        "b": np.array([0.4, 0.0, 4.0, 0.0]),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a member with zero gradients divides by nothing
+        out, state = per_member.update(leaves, EmptyState())
+    assert state == EmptyState()
+    np.testing.assert_allclose(out["w"], [[0.15, 0.0], [0.0, 0.0], [3.0, 0.0], [0.0, 0.0]])
+    np.testing.assert_allclose(out["b"], [0.2, 0.0, 4.0, 0.0], rtol=1e-15)
+    assert clip_by_global_norm(1.0, per_member=True).update({}, EmptyState()) == ({}, EmptyState())
+
+
+def test_a_per_member_schedule_needs_a_matching_leading_axis():
+    rates = np.array([0.1, 0.2])
+    opt = gd(lambda step: rates)
+    state = opt.init({"w": np.ones(2)})
+    for leaf, shape in ((np.ones((3, 2)), "(3, 2)"), (np.float64(1.0), "()")):
+        assert raised(lambda leaf=leaf: opt.update({"w": leaf}, state), DataError) == (
+            "The learning-rate schedule returned 2 values (one per member), but grads['w'] has "
+            f"shape {shape}; it needs a leading population axis of size 2."
+        )
+    updates, state = opt.update({"w": np.ones(2), "m": np.ones((2, 1, 3))}, state)
+    assert updates["w"].tolist() == [-0.1, -0.2]
+    assert updates["m"].tolist() == [[[-0.1] * 3], [[-0.2] * 3]]
+    assert state[0].count == 1 and state[0].learning_rate is rates
+
+
+def test_a_float64_schedule_value_is_used_as_it_is():
+    rates = np.array([0.1, 0.2])
+    assert scheduled_rate(lambda step: rates, 0) is rates
+    ints = scheduled_rate(lambda step: np.array([1, 2]), 0)
+    assert ints.dtype == np.float64 and ints.tolist() == [1.0, 2.0]
+    assert scheduled_rate(lambda step: np.array([1, 2], dtype=np.uint8), 0).tolist() == [1.0, 2.0]
+    assert type(scheduled_rate(lambda step: np.float32(0.5), 0)) is float
+    assert type(scheduled_rate(lambda step: 2, 0)) is float
+
+
+# (a transform with one per-member hyperparameter of length 2, its name)
+PER_MEMBER_TRANSFORMS = [
+    (lambda h: scale_by_learning_rate(h), "scale_by_learning_rate"),
+    (lambda h: trace(h), "trace"),
+    (lambda h: trace(0.5, dampening=h), "trace"),
+    (lambda h: ema(h), "ema"),
+    (lambda h: scale_by_rms(h), "scale_by_rms"),
+    (lambda h: scale_by_rms(eps=h), "scale_by_rms"),
+    (lambda h: scale_by_adagrad(h), "scale_by_adagrad"),
+    (lambda h: scale_by_adagrad(eps=h), "scale_by_adagrad"),
+    (lambda h: scale_by_adam(b1=h), "scale_by_adam"),
+    (lambda h: scale_by_adam(b2=h), "scale_by_adam"),
+    (lambda h: scale_by_adam(eps=h), "scale_by_adam"),
+    (lambda h: scale_by_adam(eps_root=h), "scale_by_adam"),
+    (lambda h: add_decayed_weights(h), "add_decayed_weights"),
+    (lambda h: clip_by_global_norm(h, per_member=True), "clip_by_global_norm"),
+]
+
+
+@pytest.mark.parametrize(("make", "owner"), PER_MEMBER_TRANSFORMS)
+def test_every_transform_checks_the_population_axis_at_init(make, owner):
+    transform = make(np.array([0.5, 0.25]))
+    for leaf, shape in ((np.zeros((3, 2)), "(3, 2)"), (np.float64(0.0), "()")):
+        message = raised(lambda leaf=leaf: transform.init({"b": np.zeros((2, 1)), "w": leaf}))
+        assert message == (
+            f"{owner} has per-member hyperparameters for K = 2 members, but params['w'] has "
+            f"shape {shape}; every array needs a leading population axis of size 2."
+        )
+    transform.init({"b": np.zeros((2, 1)), "w": np.zeros(2)})  # K = 2: accepted
+    make(0.5).init({"w": np.float64(0.0)})  # numbers: any shape
+
+
+def test_check_hyperparameters_converts_checks_and_passes_through():
+    from descentlab.optimizers import RATE_OR_SCHEDULE, check_hyperparameters
+
+    rules = {"a": None, "lr": RATE_OR_SCHEDULE, "b": UNIT_OPEN, "c": None, "d": RATE_OR_SCHEDULE}
+    values = {"a": "x", "lr": abs, "b": [0.1, 0.2], "c": np.array([1, 2, 3]), "d": 1}
+    checked = check_hyperparameters("o", values, rules)
+    assert list(checked) == ["a", "lr", "b", "c", "d"]
+    assert checked["a"] == "x" and checked["lr"] is abs and checked["c"] is values["c"]
+    assert checked["b"].tolist() == [0.1, 0.2] and type(checked["d"]) is float
+    # Only the checked values must share one K ("c", passed through, has 3): the caller's.
+    message = raised(
+        lambda: adam(np.array([0.1, 0.2]), b1=np.full(3, 0.9), eps=np.full(4, 1e-8)),
+        InvalidParameterError,
+    )
+    assert message == (
+        "The per-member hyperparameters of adam must all have the same length K (one value per "
+        "population member); 'learning_rate' has 2, 'b1' has 3, 'eps' has 4."
+    )
+    adam(np.array([0.1, 0.2]), b1=np.full(2, 0.9), eps=1e-8)  # one K: accepted
+
+
+def test_a_learning_rate_refusal_mentions_schedules():
+    for value, shown in ((0.0, "0.0"), ("fast", "'fast' (str)")):
+        assert raised(lambda v=value: gd(v), InvalidParameterError) == (
+            "The 'learning_rate' parameter of gd must be a float in the range (0.0, 10000.0]. "
+            f"Got {shown} instead. A schedule (a callable step -> learning rate) is accepted too."
+        )
+
+
+def test_hyperparameter_rules_prefers_its_own_rules_and_checks_defaults():
+    from descentlab._validation import NON_NEGATIVE
+
+    @hyperparameter_rules({"a": UNIT_OPEN, "b": UNIT_OPEN}, a=NON_NEGATIVE)
+    def factory(a, b=0):
+        return a, b
+
+    assert factory.__name__ == "factory"
+    out = factory(2)  # a's own rule (>= 0) wins over the table's
+    assert out == (2.0, 0.0) and all(type(v) is float for v in out)
+    assert factory(b=0.5, a=1).__repr__() == "(1.0, 0.5)"
+    assert raised(lambda: factory(0.5, 1.5), InvalidParameterError) == (
+        "The 'b' parameter of factory must be a float in the range [0.0, 1.0). Got 1.5 instead."
+    )
+
+    @hyperparameter_rules(b=UNIT_OPEN)
+    def bad_default(b=2.0):
+        return b
+
+    with pytest.raises(InvalidParameterError, match="'b' parameter of bad_default"):
+        bad_default()
+
+
+def test_transform_factory_refusals_are_exact():
+    assert raised(lambda: clip_by_global_norm(np.array([1.0, 2.0])), InvalidParameterError) == (
+        "The 'max_norm' parameter of clip_by_global_norm may be an array (one value per member) "
+        "only with per_member=True; the global norm is one number for the whole population."
+    )
+    assert raised(lambda: add_decayed_weights(0.1).update(G, EmptyState()), DataError) == (
+        "add_decayed_weights needs the current params to compute weight decay; "
+        "call update(grads, state, params)."
+    )
+
+
+def test_scheduled_rate_bounds_are_inclusive():
+    for value in (0.0, 10_000.0, 0, 10_000):
+        out = scheduled_rate(lambda step, v=value: v, 0)
+        assert out == value and type(out) is float
+    assert scheduled_rate(lambda step: np.array([0.0, 10_000.0]), 0).tolist() == [0.0, 10_000.0]
+    for bad in (-1e-300, 10_000.000001, np.array([0.0, 10_000.000001]), np.array([-1e-300, 0.5])):
+        with pytest.raises(InvalidParameterError, match="returned"):
+            scheduled_rate(lambda step, v=bad: v, 0)
+    schedule_state = scale_by_learning_rate(lambda step: 0.0).init(G)
+    assert schedule_state == ScaleByLearningRateState(0, 0.0)
+    updates, state = scale_by_learning_rate(lambda step: 2.0 * step).update(G, schedule_state)
+    assert state == ScaleByLearningRateState(1, 0.0)
+    assert all(np.all(u == 0.0) for u in updates.values())
+
+
+# ----------------------------------------------------------------------------- transforms: math
+
+
+def test_update_moment_of_any_order_and_integer_gradients():
+    g, m = np.array([2.0, -1.0]), np.array([1.0, 1.0])
+    np.testing.assert_allclose(update_moment(g, m, 0.5, 3), 0.5 * m + 0.5 * g**3, rtol=1e-15)
+    ints = np.array([2, -1])
+    for order in (1, 2, 3):
+        out = update_moment(ints, m, 0.75, order)
+        assert out.dtype == np.float64
+        np.testing.assert_array_equal(out, update_moment(ints.astype(float), m, 0.75, order))
+    assert update_moment(g, m, 0.75, 2).tolist() == [0.75 + 0.25 * 4.0, 0.75 + 0.25 * 1.0]
+    assert g.tolist() == [2.0, -1.0] and m.tolist() == [1.0, 1.0]  # inputs untouched
+
+
+def test_integer_gradients_give_the_float_updates():
+    ints = {"w": np.array([[1, -2], [3, 0]])}
+    floats = {"w": ints["w"].astype(np.float64)}
+    theta = {"w": np.ones((2, 2))}
+    for transform in (scale_by_adagrad(0.1), scale_by_rms(0.9), scale_by_adam(), ema(0.5)):
+        a, sa = transform.update(ints, transform.init(theta), theta)
+        b, sb = transform.update(floats, transform.init(theta), theta)
+        assert a["w"].dtype == np.float64
+        np.testing.assert_array_equal(a["w"], b["w"])
+        for moment in (f for f in sa._fields if isinstance(getattr(sa, f), dict)):
+            np.testing.assert_array_equal(getattr(sa, moment)["w"], getattr(sb, moment)["w"])
+
+
+def test_zero_momentum_passes_gradients_through_untouched():
+    updates, state = trace(0.0).update(G, TraceState(count=4, trace=M))
+    assert updates is G and state.trace is G and state.count == 5
+    updates, _ = trace(0.5).update(G, TraceState(count=4, trace=M))
+    assert updates is not G
+
+
+def test_amsgrad_without_a_running_max_in_the_state_starts_from_the_second_moment():
+    transform = scale_by_adam(0.8, 0.99, eps=1e-3, amsgrad=True)
+    _, fresh = transform.update(G, ScaleByAdamState(count=4, mu=M, nu=S))  # nu_max=None
+    assert_tree(fresh.nu_max, fresh.nu)
+    _, plain = scale_by_adam(0.8, 0.99, eps=1e-3).update(G, ScaleByAdamState(4, M, S, S_MAX))
+    assert plain.nu_max is None
+
+
+def test_adam_without_eps_root_and_eps_root_zero_array_agree():
+    # eps_root = 0 is skipped (a number) or added (an array): the same updates either way.
+    state = ScaleByAdamState(count=2, mu=M, nu=S)
+    a, _ = scale_by_adam(eps_root=0.0).update(G, state)
+    b, _ = scale_by_adam(eps_root=np.zeros(3)).update(G, state)
+    assert_tree(a, b, rtol=0)
+    c, _ = scale_by_adam(eps_root=1e-3).update(G, state)
+    assert not np.allclose(c["W"], a["W"], rtol=1e-9, atol=0)
+
+
+def population_matches_members(make_population, make_member, K=3, steps=3, seed=5):
+    """The population transform's updates equal each member's alone, step for step."""
+    rng = np.random.default_rng(seed)
+    params = {"W": rng.standard_normal((K, 3, 2)), "b": rng.standard_normal((K, 2))}
+    stream = [{k: rng.standard_normal(v.shape) for k, v in params.items()} for _ in range(steps)]
+    together = make_population()
+    state = together.init(params)
+    outs = []
+    for g in stream:
+        u, state = together.update(g, state, params)
+        outs.append(u)
+    for k in range(K):
+        alone = make_member(k)
+        member = {n: p[k] for n, p in params.items()}
+        s = alone.init(member)
+        for g, u in zip(stream, outs, strict=True):
+            mine, s = alone.update({n: v[k] for n, v in g.items()}, s, member)
+            for n in params:
+                np.testing.assert_allclose(u[n][k], mine[n], rtol=1e-13, atol=0)
+
+
+RHO, TAU, MU = np.array([0.5, 0.9, 0.99]), np.array([0.0, 0.3, 1.0]), np.array([0.0, 0.5, 0.9])
+
+
+@pytest.mark.parametrize("centered", [False, True])
+def test_per_member_rms_with_bias_correction_equals_separate_members(centered):
+    population_matches_members(
+        lambda: scale_by_rms(RHO, np.array([1e-8, 1e-3, 0.1]), centered=centered, debias=True),
+        lambda k: scale_by_rms(RHO[k], [1e-8, 1e-3, 0.1][k], centered=centered, debias=True),
+    )
+
+
+def test_per_member_trace_ema_and_adam_equal_separate_members():
+    population_matches_members(
+        lambda: trace(MU, dampening=TAU), lambda k: trace(MU[k], dampening=TAU[k])
+    )
+    population_matches_members(lambda: trace(MU), lambda k: trace(MU[k]))
+    population_matches_members(
+        lambda: trace(MU + 0.05, nesterov=True), lambda k: trace(MU[k] + 0.05, nesterov=True)
+    )
+    population_matches_members(lambda: ema(RHO), lambda k: ema(RHO[k]))
+    population_matches_members(
+        lambda: scale_by_adam(RHO, 1 - RHO / 10, eps=RHO / 100, eps_root=TAU, amsgrad=True),
+        lambda k: scale_by_adam(RHO[k], 1 - RHO[k] / 10, eps=RHO[k] / 100, eps_root=TAU[k],
+                                amsgrad=True),
+    )  # fmt: skip
+    population_matches_members(
+        lambda: scale_by_adagrad(TAU, eps=RHO), lambda k: scale_by_adagrad(TAU[k], eps=RHO[k])
+    )
+    population_matches_members(
+        lambda: add_decayed_weights(TAU), lambda k: add_decayed_weights(TAU[k])
+    )
+
+
+# (a transform, the fields of its state that hold a moment per leaf)
+STATEFUL_TRANSFORMS = [
+    (lambda: trace(0.9), TraceState, ("trace",)),
+    (lambda: trace(0.9, nesterov=True), TraceState, ("trace",)),
+    (lambda: ema(0.9), EmaState, ("ema",)),
+    (lambda: scale_by_rms(0.9), ScaleByRmsState, ("nu",)),
+    (lambda: scale_by_rms(0.9, centered=True), ScaleByRmsState, ("nu", "mu")),
+    (lambda: scale_by_adagrad(0.0), ScaleByAdagradState, ("sum_of_squares",)),
+    (lambda: scale_by_adam(), ScaleByAdamState, ("mu", "nu")),
+    (lambda: scale_by_adam(amsgrad=True), ScaleByAdamState, ("mu", "nu", "nu_max")),
+]
+
+
+@pytest.mark.parametrize(("make", "kind", "moments"), STATEFUL_TRANSFORMS)
+def test_transform_state_bookkeeping(make, kind, moments):
+    transform = make()
+    theta = {"W": np.ones((3, 2)), "b": np.ones((3, 1), dtype=np.float32), "n": np.ones(2, int)}
+    state = transform.init(theta)
+    assert type(state) is kind and state.count == 0
+    for field in kind._fields[1:]:
+        value = getattr(state, field)
+        if field not in moments:
+            assert value is None
+            continue
+        assert value.keys() == theta.keys()
+        for k, p in theta.items():
+            assert value[k].shape == p.shape and value[k].dtype == np.float64
+            assert not value[k].any()
+    grads = {k: np.full(p.shape, 0.5) for k, p in theta.items()}
+    _, state = transform.update(grads, state)  # without params: the state's moments are the check
+    assert state.count == 1
+    _, state = transform.update(grads, state._replace(count=41), theta)
+    assert state.count == 42
+    assert all(getattr(state, f).keys() == theta.keys() for f in moments)
+    short = {"W": grads["W"], "n": grads["n"]}
+    assert raised(lambda: transform.update(short, state), DataError) == (
+        "grads must have the same keys as params; missing ['b'], unexpected []."
+    )
+    wrong = {**grads, "b": np.zeros((1, 3))}
+    assert raised(lambda: transform.update(wrong, state), DataError) == (
+        "grads['b'] has shape (1, 3), but params['b'] has shape (3, 1); they must match."
+    )
+
+
+def test_stateless_transforms_keep_the_state_they_are_given():
+    theta = {"W": np.ones((3, 2))}
+    for transform in (add_decayed_weights(0.1), add_decayed_weights(0.0), clip_by_global_norm(1.0),
+                      clip_by_global_norm(1.0, per_member=True), identity()):  # fmt: skip
+        state = transform.init(theta)
+        assert state == EmptyState() and type(state) is EmptyState
+        assert transform.update(theta, state, theta)[1] is state
+    state = scale_by_learning_rate(0.5).init(theta)
+    assert type(state) is ScaleByLearningRateState and state == (0, 0.5)
+    assert scale_by_learning_rate(0.5).update(theta, state)[1] == (1, 0.5)
+
+
+@pytest.mark.parametrize(("make", "kind", "moments"), STATEFUL_TRANSFORMS)
+def test_moments_of_a_wider_float_keep_its_precision(make, kind, moments):
+    wide = np.result_type(np.longdouble, np.float64)  # float128 where the platform has it
+    state = make().init({"x": np.ones(2, dtype=np.longdouble)})
+    assert all(getattr(state, f)["x"].dtype == wide for f in moments)
+
+
+# ----------------------------------------------------------------------------- named optimizers
+
+
+def test_named_optimizer_refusals_are_exact():
+    assert raised(lambda: nesterov(0.1, momentum=0.0), InvalidParameterError) == (
+        "nesterov=True in nesterov needs 'momentum' > 0 and 'dampening' == 0 (for every member). "
+        "Got momentum=0.0 and dampening=0.0."
+    )
+    assert raised(lambda: sgd(0.1, momentum=0.9, dampening=0.5, nesterov=True)) == (
+        "nesterov=True in sgd needs 'momentum' > 0 and 'dampening' == 0 (for every member). "
+        "Got momentum=0.9 and dampening=0.5."
+    )
+    known = "gd, momentum, sgd, nesterov, rmsprop, adagrad, adam, adamw"
+    assert raised(lambda: get_optimizer("adamax", learning_rate=0.1)) == (
+        f"Unknown optimizer 'adamax'; the known optimizers are {known}."
+    )
+    assert raised(lambda: get_optimizer("sgd", learning_rate=0.1, beta1=0.9)) == (
+        "Unknown hyperparameter 'beta1' for optimizer 'sgd'; it accepts learning_rate, "
+        "momentum, dampening, nesterov, weight_decay."
+    )
+    assert raised(lambda: get_optimizer("adam")) == (
+        "Optimizer 'adam' needs 'learning_rate'; it accepts learning_rate, b1, b2, eps, "
+        "eps_root, amsgrad, weight_decay."
+    )
+    assert_same_path(get_optimizer("RMSProp", learning_rate=0.01), rmsprop(0.01))
+
+
+@pytest.mark.parametrize(
+    ("name", "kinds"),
+    [
+        ("gd", [ScaleByLearningRateState]),
+        ("momentum", [EmaState, ScaleByLearningRateState]),
+        ("sgd", [EmptyState, TraceState, ScaleByLearningRateState]),
+        ("nesterov", [EmptyState, TraceState, ScaleByLearningRateState]),
+        ("rmsprop", [EmptyState, ScaleByRmsState, TraceState, ScaleByLearningRateState]),
+        ("adagrad", [EmptyState, ScaleByAdagradState, ScaleByLearningRateState]),
+        ("adam", [EmptyState, ScaleByAdamState, ScaleByLearningRateState]),
+        ("adamw", [ScaleByAdamState, EmptyState, ScaleByLearningRateState]),
+    ],
+)
+def test_named_optimizer_state_is_its_documented_chain(name, kinds):
+    state = get_optimizer(name, learning_rate=0.25).init(PARAMS)
+    assert [type(s) for s in state] == kinds
+    assert state[-1] == ScaleByLearningRateState(0, 0.25)
+
+
+def test_stack_optimizers_refuses_a_state_with_other_blocks():
+    opt = stack_optimizers([gd(0.1), gd(0.2)], [1, 1])
+    theta = {"w": np.zeros(2)}
+    state = opt.init(theta)
+    with pytest.raises(ValueError, match="zip"):
+        opt.update({"w": np.ones(2)}, state._replace(blocks=state.blocks[:1]), theta)
+
+
+def test_per_member_and_shared_hyperparameters_mix():
+    population_matches_members(lambda: scale_by_adam(b1=RHO), lambda k: scale_by_adam(b1=RHO[k]))
+    population_matches_members(
+        lambda: scale_by_adam(eps_root=TAU), lambda k: scale_by_adam(eps_root=TAU[k])
+    )
+    population_matches_members(lambda: scale_by_rms(0.9, RHO), lambda k: scale_by_rms(0.9, RHO[k]))
+    population_matches_members(
+        lambda: scale_by_adagrad(0.1, eps=RHO), lambda k: scale_by_adagrad(0.1, eps=RHO[k])
+    )
+    population_matches_members(
+        lambda: trace(0.9, dampening=TAU), lambda k: trace(0.9, dampening=TAU[k])
+    )
+
+
+def test_float_temporaries_are_reused_and_others_made_float64():
+    from descentlab.optimizers.transforms import _as_float
+
+    for dtype in (np.float16, np.float32, np.float64, np.longdouble):
+        x = np.ones(3, dtype=dtype)
+        assert _as_float(x) is x
+    for x in (np.arange(3), np.arange(3, dtype=np.uint8), np.array([True, False])):
+        out = _as_float(x)
+        assert out.dtype == np.float64 and out.tolist() == x.astype(float).tolist()
+
+
+def test_the_learning_rate_rule_reads_as_a_rate_or_a_schedule():
+    from descentlab.optimizers import RATE_OR_SCHEDULE
+
+    assert str(RATE_OR_SCHEDULE) == (
+        "a float in the range (0.0, 10000.0] or a schedule (a callable step -> learning rate)"
+    )
+
+
+def test_stack_optimizers_gives_each_block_only_its_members():
+    opt = stack_optimizers([gd(np.array([0.1, 0.2])), gd(0.5), gd(np.array([0.25]))], [2, 1, 1])
+    theta = {"w": np.zeros((4, 2))}
+    updates, state = opt.update({"w": np.ones((4, 2))}, opt.init(theta), theta)
+    assert updates["w"].tolist() == [[-0.1] * 2, [-0.2] * 2, [-0.5] * 2, [-0.25] * 2]
+    assert applied_learning_rate(state).tolist() == [0.1, 0.2, 0.5, 0.25]
+
+
+def test_a_learning_rate_reader_refuses_states_of_another_shape():
+    lr = ScaleByLearningRateState
+    two = StackedState((lr(0, np.array([0.1])), lr(0, 0.2)), (1, 1))
+    read = learning_rate_reader(two)
+    assert read(two).tolist() == [0.1, 0.2]
+    for blocks in (two.blocks[:1], (*two.blocks, lr(0, 0.3))):
+        with pytest.raises(ValueError, match="zip"):
+            read(StackedState(blocks, (1,) * len(blocks)))
+    with pytest.raises(ValueError, match="zip"):
+        applied_learning_rate(StackedState(two.blocks, (1,)))  # fewer sizes than blocks
+
+
+def test_trace_of_float32_gradients_stays_float32():
+    g32 = {k: v.astype(np.float32) for k, v in G.items()}
+    transform = trace(0.9, dampening=0.25)
+    state = transform.init(P)
+    for _ in range(3):
+        updates, state = transform.update(g32, state)
+    for k in G:
+        assert updates[k].dtype == np.float32 and state.trace[k].dtype == np.float32
+    b = {k: v.copy() for k, v in g32.items()}  # the first step's buffer
+    for _ in range(2):
+        b = {k: 0.9 * b[k] + 0.75 * g32[k] for k in G}  # float32 arithmetic throughout
+    assert_tree(updates, b, rtol=0)
+
+
+def test_adam_with_eps_root_one_adds_it_inside_the_root():
+    state = ScaleByAdamState(count=0, mu=M, nu=S)
+    updates, new = scale_by_adam(0.5, 0.75, eps=0.0, eps_root=1.0).update(G, state)
+    expected = {k: (new.mu[k] / (1 - 0.5)) / np.sqrt(new.nu[k] / (1 - 0.75) + 1.0) for k in G}
+    assert_tree(updates, expected, rtol=1e-15)

@@ -230,7 +230,7 @@ def stack_optimizers(
             f"stack_optimizers needs one size per optimizer; got {len(optimizers)} optimizers "
             f"and {len(sizes)} sizes."
         )
-    if any(not isinstance(s, int | np.integer) or s < 1 for s in sizes):
+    if any(isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1 for s in sizes):
         raise InvalidParameterError(f"The block sizes must be ints >= 1. Got {list(sizes)!r}.")
     sizes = tuple(int(n) for n in sizes)
     bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()

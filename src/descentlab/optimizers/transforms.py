@@ -182,8 +182,8 @@ def hyperparameter_rules(
     return decorate
 
 
-def _population_size(owner: str, **hypers: Any) -> int | None:
-    """The K shared by every per-member hyperparameter (``None`` if all are numbers)."""
+def _population_size(owner: str, **hypers: Any) -> None:
+    """Check that every per-member hyperparameter has the same length K."""
     sizes = {name: v.shape[0] for name, v in hypers.items() if isinstance(v, np.ndarray)}
     if len(set(sizes.values())) > 1:
         shown = ", ".join(f"{n!r} has {k}" for n, k in sizes.items())
@@ -191,7 +191,6 @@ def _population_size(owner: str, **hypers: Any) -> int | None:
             f"The per-member hyperparameters of {owner} must all have the same length K "
             f"(one value per population member); {shown}."
         )
-    return next(iter(sizes.values()), None)
 
 
 def _check_nesterov(owner: str, mu: Hyper, tau: Hyper, nesterov: bool) -> None:
@@ -280,7 +279,8 @@ def _check_population(owner: str, size: int | None, params: Params) -> None:
 
 
 def _zeros(params: Params) -> Params:
-    """Float zeros shaped like each leaf (``float64`` unless the leaf is already a float)."""
+    """Float zeros shaped like each leaf: ``float64``, or a wider type of the leaf's (long double,
+    complex), as ``np.result_type(leaf, np.float64)`` gives."""
     return {
         k: np.zeros(np.shape(p), dtype=np.result_type(p, np.float64)) for k, p in params.items()
     }
@@ -386,9 +386,9 @@ def scheduled_rate(schedule: Schedule, step: int) -> Hyper:
 
 
 def _as_real_array(x: Any) -> np.ndarray | None:
-    """``x`` as a float64 array if it is a real number or an array of them (not bools), else None."""
-    if isinstance(x, str | bytes):
-        return None
+    """``x`` as a float64 array if it is a real number or an array of them (not bools), else None.
+
+    Text is None too: NumPy makes it an array of kind ``U`` or ``S``."""
     try:
         arr = np.asarray(x)
     except ValueError:  # a ragged nest of lists
@@ -398,7 +398,7 @@ def _as_real_array(x: Any) -> np.ndarray | None:
 
 def _bad_rate(schedule: Schedule, step: int, lr: Any) -> InvalidParameterError:
     if isinstance(lr, np.ndarray):
-        shown = repr(lr.tolist() if lr.size <= 10 else f"an array of shape {lr.shape}")
+        shown = repr(lr.tolist()) if lr.size <= 10 else f"an array of shape {lr.shape}"
     else:
         shown = repr(lr) if isinstance(lr, float) else f"{lr!r:.80} ({type(lr).__name__})"
     return InvalidParameterError(
@@ -553,7 +553,7 @@ def _scale_by_rms(rho: Hyper, eps: Hyper, centered: bool, debias: bool) -> Gradi
             check_same_structure(grads, state.nu)
         del params
         count = safe_increment(state.count)
-        inv = bias_correction(1.0, rho, count) if debias else 1.0
+        inv = bias_correction(1.0, rho, count)  # used only with debias
         nu, mu, updates = {}, ({} if centered else None), {}
         for k, g in grads.items():
             r, e = shaped(g)
