@@ -162,16 +162,19 @@ class MLP:
         check_param("MLP.init", "method", method, Options(INITIALISERS))
         if not isinstance(seed, np.random.Generator):
             as_seeds("MLP.init", "seed", seed)  # None, one seed or K seeds, each in [0, 2**32 - 1]
+        elif method == "seed":
+            raise InvalidParameterError(
+                "The 'seed' parameter of MLP.init must be an int in [0, 2**32 - 1] or None with "
+                "method='seed' (NumPy's legacy RandomState). Got a Generator instead."
+            )
         if isinstance(seed, Sequence | np.ndarray) and not isinstance(seed, str):
-            members = [self.init(int(s), method=method) for s in seed]
-            if not members:
-                raise InvalidParameterError("MLP.init got an empty sequence of seeds.")
+            members = [self.init(int(s), method=method) for s in seed]  # as_seeds: not empty
             return {k: np.stack([p[k] for p in members]) for k in members[0]}
         if method == "seed":
             rs = np.random.RandomState(3 if seed is None else seed)
             draw = rs.randn
         else:
-            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+            rng = np.random.default_rng(seed)  # a Generator is returned as it is
 
             def draw(*shape: int) -> np.ndarray:
                 return rng.standard_normal(shape)
@@ -214,9 +217,12 @@ class MLP:
 
     def check_inputs(self, X: np.ndarray, Y: np.ndarray | None = None) -> None:
         """Raise :class:`DataError` if ``X`` (and ``Y``) do not fit the network."""
-        _numbers("X", X)
-        if Y is not None:
-            _numbers("Y", Y)
+        self._inputs(X, Y)
+
+    def _inputs(self, X: Any, Y: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`check_inputs`, returning ``(X, Y)`` as arrays of numbers (see :func:`_numbers`)."""
+        X = _numbers("X", X)
+        Y = None if Y is None else _numbers("Y", Y)
         if np.ndim(X) not in (2, 3) or np.shape(X)[-2] != self.layer_dims[0]:
             raise DataError(
                 f"X has shape {np.shape(X)}, but the network expects {self.layer_dims[0]} "
@@ -232,6 +238,7 @@ class MLP:
                 raise DataError(
                     f"Found {np.shape(X)[-1]} examples in X and {np.shape(Y)[-1]} in Y."
                 )
+        return X, Y
 
     # ------------------------------------------------------------------ forward
     def _hidden(self, z: np.ndarray) -> np.ndarray:
@@ -240,7 +247,7 @@ class MLP:
         if self.activation == "tanh":
             return np.tanh(z)
         if self.activation == "leaky_relu":
-            return np.where(z > 0, z, self.leaky_slope * z)
+            return np.maximum(z, self.leaky_slope * z)  # = where(z > 0, z, slope z): slope < 1
         return _sigmoid(z)
 
     def _hidden_grad(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -256,8 +263,7 @@ class MLP:
     def _checked(self, params: Params, X: Any) -> np.ndarray:
         """``X`` as a float array, after checking it and ``params`` against the network."""
         self.check_params(params)
-        self.check_inputs(X)
-        return _numbers("X", X)
+        return self._inputs(X)[0]
 
     def forward(self, params: Params, X: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
         """The forward pass; returns ``(A[L], cache)``.
@@ -290,19 +296,25 @@ class MLP:
     def _cost_from_logits(self, ZL: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """Mean cross-entropy from the last layer's logits ``Z[L]``; shape ``()`` or ``(K,)``.
 
-        Sigmoid: ``J = (1/m) sum(softplus(Z) - Y * Z)``, the stable form of
-        ``-(1/m) sum(Y log A + (1 - Y) log(1 - A))``. Softmax: ``J = -(1/m) sum(Y * log_softmax(Z))``.
+        Sigmoid: ``J = (1/m) sum((1 - Y) softplus(Z) + Y softplus(-Z))``, the stable form of
+        ``-(1/m) sum(Y log A + (1 - Y) log(1 - A))`` (``log A = -softplus(-Z)``,
+        ``log(1 - A) = -softplus(Z)``). Written so, nothing cancels: a confident right answer
+        costs its true ``log(1 + exp(-|Z|))``, where ``softplus(Z) - Y Z`` would round to 0 and
+        leave an absolute error of ``u |Z|``. Softmax: ``J = -(1/m) sum(Y * log_softmax(Z))``.
         """
         m = ZL.shape[-1]
-        per_unit = _softplus(ZL) - Y * ZL if self.output == "sigmoid" else -Y * _log_softmax(ZL)
+        if self.output == "sigmoid":
+            per_unit = (1.0 - Y) * _softplus(ZL) + Y * _softplus(-ZL)
+        else:
+            per_unit = -Y * _log_softmax(ZL)
         return per_unit.sum(axis=(-2, -1)) / m
 
     def cost(self, params: Params, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """The mean cross-entropy ``J`` on ``(X, Y)``; a float, or ``(K,)`` for a population."""
-        X = self._checked(params, X)
-        self.check_inputs(X, Y)
+        self.check_params(params)
+        X, Y = self._inputs(X, _numbers("Y", Y))  # Y is required here: None is refused
         _, cache = self._forward(params, X)
-        return self._cost_from_logits(cache[-1][1], _numbers("Y", Y))
+        return self._cost_from_logits(cache[-1][1], Y)
 
     # ------------------------------------------------------------------ backward
     def backward(
@@ -373,18 +385,19 @@ class MLP:
     def accuracy(self, params: Params, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Fraction of examples whose predicted class equals ``y`` (class indices, ``(m,)``)."""
         predicted = self.predict(params, X)
-        y = _numbers("y", y).reshape(-1)
+        y = _numbers("y", y).ravel()
         if y.size != predicted.shape[-1]:
             raise DataError(f"Found {predicted.shape[-1]} examples in X and {y.size} labels in y.")
         return np.mean(predicted == y, axis=-1)
 
     def targets(self, y: np.ndarray) -> np.ndarray:
         """Network targets ``Y`` from class indices ``y`` (m,): ``(1, m)`` 0/1 or one-hot ``(n_L, m)``."""
-        y = _numbers("y", y).reshape(-1)
-        if np.any((y < 0) | (y >= self.n_classes) | (y != np.round(y))):
+        y = _numbers("y", y).ravel()
+        bad = (y < 0) | (y >= self.n_classes) | (y != np.round(y))
+        if np.any(bad):
             raise DataError(
                 f"y must hold class indices in [0, {self.n_classes - 1}] for this network; "
-                f"found {y[(y < 0) | (y >= self.n_classes) | (y != np.round(y))][0]!r}."
+                f"found {y[bad][0]!r}."
             )
         y = y.astype(np.int64)
         if self.output == "sigmoid":
