@@ -92,8 +92,11 @@ class History:
         return int(self.cost.shape[0])
 
     def member(self, k: int) -> History:
-        """The history of population member ``k`` alone (1-D arrays)."""
-        pick = (lambda a: a[:, k] if a.ndim == 2 else a) if self.cost.ndim == 2 else (lambda a: a)
+        """The history of population member ``k`` alone (1-D arrays; a lone network's as it is)."""
+
+        def pick(a: np.ndarray) -> np.ndarray:
+            return a[:, k] if a.ndim == 2 else a
+
         return History(
             cost=pick(self.cost),
             last_batch_cost=pick(self.last_batch_cost),
@@ -226,12 +229,12 @@ class _FlatParams:
     """Parameters (or gradients) as views ``{"W1": ..., "b1": ...}`` into one ``(K, P)`` buffer."""
 
     def __init__(self, shapes: dict[str, tuple[int, ...]], population: int | None):
-        sizes = [math.prod(s) for s in shapes.values()]
         lead = () if population is None else (population,)
-        self.flat = np.zeros(lead + (sum(sizes),))
+        self.flat = np.zeros(lead + (sum(math.prod(s) for s in shapes.values()),))
         self.views: Params = {}
         offset = 0
-        for (key, shape), size in zip(shapes.items(), sizes, strict=True):
+        for key, shape in shapes.items():
+            size = math.prod(shape)
             self.views[key] = self.flat[..., offset : offset + size].reshape(lead + shape)
             offset += size
 
@@ -282,7 +285,7 @@ def _check_data(net: MLP, X: np.ndarray, y: np.ndarray, name: str) -> tuple[np.n
     if X.ndim != 2:
         raise DataError(f"{name} must be 2-D (n_features, m); got shape {X.shape}.")
     check_finite_array(name, X)
-    y = y.reshape(-1)
+    y = y.ravel()
     if y.size != X.shape[1]:
         raise DataError(f"Found {X.shape[1]} examples in {name} and {y.size} labels in y.")
     if y.dtype.kind not in "biuf":
@@ -327,15 +330,16 @@ def _history(
     def stack(values: list[Any]) -> np.ndarray:
         return np.asarray(values, dtype=float).reshape((len(values), *lead))
 
-    costs, last, lrs = zip(*epochs_done, strict=True) if epochs_done else ((), (), ())
-    at, train_acc, val_acc = zip(*evals, strict=True) if evals else ((), (), ())
+    def column(records: list[tuple[Any, Any, Any]], i: int) -> list[Any]:
+        return [record[i] for record in records]
+
     return History(
-        cost=stack(list(costs)),
-        last_batch_cost=stack(list(last)),
-        learning_rate=stack(list(lrs)),
-        eval_epochs=np.asarray(at, dtype=int),
-        train_accuracy=stack(list(train_acc)),
-        val_accuracy=stack(list(val_acc) if validated else []),
+        cost=stack(column(epochs_done, 0)),
+        last_batch_cost=stack(column(epochs_done, 1)),
+        learning_rate=stack(column(epochs_done, 2)),
+        eval_epochs=np.asarray(column(evals, 0), dtype=int),
+        train_accuracy=stack(column(evals, 1)),
+        val_accuracy=stack(column(evals, 2) if validated else []),
     )
 
 
@@ -431,7 +435,7 @@ class _Loop:
     ) -> None:
         """Mark members whose cost is NaN, inf or above ``max_cost`` as diverged, and the members
         a callback asks to stop as stopped; each keeps its parameters of this epoch."""
-        cost = np.reshape(logs["cost"], self.K)
+        cost = logs["cost"]  # () or (K,): either broadcasts against the (K,) masks
         bad = (self.stopped_epoch < 0) & ~(cost <= max_cost)  # NaN compares False
         if bad.any():
             self._freeze(bad, epoch)
@@ -453,10 +457,13 @@ class _Loop:
     def all_stopped(self) -> bool:
         return bool((self.stopped_epoch >= 0).all())
 
-    def result(self, status: str, message: str, seconds: float, max_cost: float) -> TrainResult:
-        """The :class:`TrainResult`: stopped members get their frozen parameters back."""
-        if status != "interrupted":
+    def result(self, interrupted: str | None, seconds: float, max_cost: float) -> TrainResult:
+        """The :class:`TrainResult`: stopped members get their frozen parameters back;
+        ``interrupted`` is the message of a Ctrl-C, None if there was none."""
+        if interrupted is None:
             status, message = self._status(max_cost)
+        else:
+            status, message = "interrupted", interrupted
         final = self.theta.export()
         for k, snap in self.snapshots.items():
             for key in final:
@@ -554,7 +561,7 @@ def _prepare(
         )
     check_memory(net, population or order.n_orders or 1, batch_size, X.shape[1], epochs)
     if params is None:
-        params = net.init(seeds if seeds is not None else seed, method=init)
+        params = net.init(seed, method=init)  # one seed, or the K seeds checked above
     if population is None and order.n_orders is not None:
         # one init, K data orders: K copies of the network
         params = {k: np.repeat(v[None], order.n_orders, axis=0) for k, v in params.items()}
@@ -673,7 +680,7 @@ def train(
         ready["validation"],
         opt_state,
     )
-    status, message = "completed", ""
+    interrupted: str | None = None  # the message of a Ctrl-C
     start = time.perf_counter()
     with Progress(epochs, label, enabled=progress) as bar:
         try:
@@ -688,7 +695,8 @@ def train(
                         stopped = loop.stopped_epoch >= 0
                         on_epoch(epoch, {**logs, "params": loop.theta.views, "stopped": stopped})
                     if bar.enabled:
-                        finite = np.reshape(cost, -1)[np.isfinite(np.reshape(cost, -1))]
+                        flat = np.ravel(cost)
+                        finite = flat[np.isfinite(flat)]
                         bar.update(
                             epoch + 1, cost=float(finite.mean()) if finite.size else math.nan
                         )
@@ -696,6 +704,7 @@ def train(
                         break
         except KeyboardInterrupt:
             done = len(loop.epochs_done)
-            status = "interrupted"
-            message = f"Interrupted after {done} of {epochs} epochs; the history so far is kept."
-    return loop.result(status, message, time.perf_counter() - start, max_cost)
+            interrupted = (
+                f"Interrupted after {done} of {epochs} epochs; the history so far is kept."
+            )
+    return loop.result(interrupted, time.perf_counter() - start, max_cost)
