@@ -109,3 +109,121 @@ def test_epoch_order_refuses_bad_seeds(bad):
 
     with pytest.raises(InvalidParameterError, match="'data_seed' parameter of EpochOrder"):
         EpochOrder("random", bad, 10)
+
+
+def test_iterator_refuses_a_bad_batch_size_by_name():
+    with pytest.raises(InvalidParameterError) as exc:
+        list(iterate_mini_batches(np.ones((1, 4)), np.ones((1, 4)), 0))
+    assert str(exc.value) == (
+        "The 'batch_size' parameter of iterate_mini_batches must be an int >= 1. Got 0 instead."
+    )
+
+
+@pytest.mark.parametrize("seed", [5, np.int64(5)])
+def test_iterator_seeds_a_generator_from_an_int(seed):
+    """An int ``rng`` is ``default_rng(rng)``: the order is its first permutation, every call."""
+    X = np.arange(20.0)[None, :]
+    expected = np.random.default_rng(5).permutation(20).astype(float)
+    for _ in range(2):
+        got = np.concatenate([bx[0] for bx, _ in iterate_mini_batches(X, X, 6, seed)])
+        np.testing.assert_array_equal(got, expected)
+
+
+def _message(call):
+    with pytest.raises(ValueError) as exc:
+        call()
+    return type(exc.value), str(exc.value)
+
+
+def test_data_and_seed_refusals_say_which_argument_exactly():
+    ones = np.ones((1, 3))
+    expected_array = "must be a NumPy array (features or outputs, m examples as columns); got list."
+    assert _message(lambda: random_mini_batches([[1.0]], ones)) == (
+        DataError,
+        f"X {expected_array}",
+    )
+    assert _message(lambda: random_mini_batches(ones, [[1.0]])) == (
+        DataError,
+        f"Y {expected_array}",
+    )
+    assert _message(lambda: random_mini_batches(np.ones(3), np.ones((1, 3, 1)))) == (
+        DataError,
+        "X and Y must be 2-D (features or outputs, m examples as columns); got shapes (3,) and "
+        "(1, 3, 1).",
+    )
+    assert _message(lambda: random_mini_batches(ones, ones, 2, -1)) == (
+        InvalidParameterError,
+        "The 'seed' parameter of random_mini_batches must be an int in the range [0, 4294967295]. "
+        "Got -1 instead.",
+    )
+
+
+def test_random_mini_batches_default_batch_size_is_64():
+    X = np.arange(130.0)[None, :]
+    assert [bx.shape[1] for bx, _ in random_mini_batches(X, X)] == [64, 64, 2]
+
+
+def test_batch_slices_of_no_examples_is_empty():
+    assert batch_slices(0, 5) == []
+    assert batch_slices(10_000_000, 10_000_000) == [slice(0, 10_000_000)]
+
+
+@pytest.mark.parametrize("m", [-1, 2.5, 10_000_001])
+def test_batch_slices_refuses_a_bad_example_count_exactly(m):
+    assert _message(lambda: batch_slices(m, 5)) == (
+        InvalidParameterError,
+        f"The 'm' parameter of batch_slices must be an int in the range [0, 10000000]. Got {m} instead.",
+    )
+
+
+def test_batch_slices_refuses_a_bad_batch_size_exactly():
+    assert _message(lambda: batch_slices(4, 0)) == (
+        InvalidParameterError,
+        "The 'batch_size' parameter of batch_slices must be an int >= 1. Got 0 instead.",
+    )
+
+
+def test_seed_order_reseeds_and_advances_the_given_generator():
+    """The generator passed in is the one drawn from: afterwards it is where a fresh
+    ``RandomState(seed)`` is after ``permutation(m)``."""
+    from descentlab.batching import seed_order
+
+    generator = np.random.RandomState(0)
+    np.testing.assert_array_equal(seed_order(7, 11, generator=generator), [2, 5, 4, 6, 3, 0, 1])
+    reference = np.random.RandomState(11)
+    reference.permutation(7)
+    assert generator.randint(2**31) == reference.randint(2**31)
+
+
+def test_epoch_order_single_seed_and_its_attributes():
+    from descentlab.batching import EpochOrder
+
+    exercise = EpochOrder("seed", 3, 30)  # the exercise's order from data seed 3: 3 + epoch + 1
+    np.testing.assert_array_equal(exercise(0), np.random.RandomState(4).permutation(30))
+    np.testing.assert_array_equal(exercise(2), np.random.RandomState(6).permutation(30))
+    reference = np.random.RandomState(6)  # the kept legacy generator is the one re-seeded
+    reference.permutation(30)
+    assert exercise.legacy.randint(2**31) == reference.randint(2**31)
+    assert (exercise.n_orders, exercise.per_member, exercise.repeat) == (None, False, None)
+
+    rng = EpochOrder("random", 5, 30)
+    np.testing.assert_array_equal(rng(0), np.random.default_rng(5).permutation(30))
+
+    shared = EpochOrder("random", [5, 5], 30)
+    assert (shared.n_orders, shared.per_member, shared.repeat) == (2, False, None)
+    per_member = EpochOrder("seed", [7, 3, 7], 30)
+    assert (per_member.n_orders, per_member.per_member, per_member.repeat) == (3, True, [0, 1, 0])
+    none = EpochOrder("none", [1, 2], 30)
+    assert (none.n_orders, none.per_member, none.repeat) == (None, False, None)
+
+
+@pytest.mark.parametrize("owner", ["EpochOrder", "train"])
+def test_epoch_order_refuses_an_unknown_shuffle_exactly(owner):
+    from descentlab.batching import EpochOrder
+
+    kwargs = {} if owner == "EpochOrder" else {"owner": owner}
+    assert _message(lambda: EpochOrder("shuffled", None, 4, **kwargs)) == (
+        InvalidParameterError,
+        f"The 'shuffle' parameter of {owner} must be one of 'seed', 'random', 'none'. "
+        "Got 'shuffled' instead.",
+    )

@@ -1,7 +1,9 @@
 """DescentClassifier: scikit-learn's own estimator checks, real scores, the seed's exact numbers,
 partial_fit = fit, labels, probabilities, convergence rules and error messages."""
 
+import io
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -260,7 +262,7 @@ def test_divergence_raises_with_advice():
         "Training diverged at epoch 0: the cost became NaN, inf or too large. Try a smaller "
         "learning_rate (got 1000.0) or standardize X (e.g. with sklearn's StandardScaler)."
     )
-    with pytest.raises(TrainingDivergedError, match=re.escape(message)):
+    with pytest.raises(TrainingDivergedError, match=f"^{re.escape(message)}$"):
         clf.fit(X, y)
     assert not hasattr(clf, "classes_")  # nothing half-fitted is left behind
 
@@ -340,3 +342,290 @@ def test_one_class_is_refused():
         match=re.escape("needs at least two classes to train; y has only one class ('a')"),
     ):
         DescentClassifier().fit(X_MOONS[:5], ["a"] * 5)
+
+
+# ------------------------------------------------------------------ exact refusals (small fits)
+X_SMALL, Y_SMALL = X_MOONS[:20], Y_MOONS[:20]
+
+
+def _raised(call):
+    with pytest.raises(ValueError) as exc:
+        call()
+    return type(exc.value), str(exc.value)
+
+
+def test_partial_fit_refusals_name_what_changed_exactly():
+    clf = DescentClassifier(hidden_layer_sizes=(3,), random_state=0)
+    assert _raised(lambda: clf.partial_fit(X_SMALL, Y_SMALL)) == (
+        DataError,
+        "classes must be passed on the first call to partial_fit: all the labels y will ever "
+        "hold, e.g. partial_fit(X, y, classes=np.unique(y_all)).",
+    )
+    clf.partial_fit(X_SMALL, Y_SMALL, classes=[1, 0])
+    assert _raised(lambda: clf.partial_fit(X_SMALL, Y_SMALL, classes=[2, 1, 0])) == (
+        DataError,
+        "classes=[0, 1, 2] differs from the classes of the first partial_fit call, [0, 1]; "
+        "call fit to start again.",
+    )
+    assert _raised(lambda: clf.partial_fit(X_SMALL[:3], [0, 2, 3])) == (
+        DataError,
+        "y holds label(s) [2, 3] outside the classes [0, 1] given to the first partial_fit call.",
+    )
+    clf.set_params(optimizer="gd")
+    assert _raised(lambda: clf.partial_fit(X_SMALL, Y_SMALL)) == (
+        InvalidParameterError,
+        "The optimizer changed from 'adam' to 'gd' between partial_fit calls; its state cannot "
+        "carry over. Call fit instead.",
+    )
+    clf.set_params(optimizer="adam").partial_fit(X_SMALL, Y_SMALL, classes=np.array([0, 1]))
+    assert clf.n_iter_ == 2
+
+
+def test_early_stopping_refuses_a_class_too_small_to_stratify():
+    """The held-out rows are a stratified split: a class of one row cannot be split."""
+    clf = DescentClassifier(early_stopping=True, random_state=0)
+    kind, message = _raised(lambda: clf.fit(X_MOONS[:21], [0] * 20 + [1]))
+    assert kind is DataError
+    prefix = "early_stopping could not hold out a validation set with every class (validation_fraction=0.1: "
+    suffix = "). Use more rows, a larger validation_fraction, or early_stopping=False."
+    assert message.startswith(prefix) and message.endswith(suffix)
+    assert len(message) > len(prefix) + len(suffix)  # scikit-learn's reason in between
+    assert not hasattr(clf, "classes_")
+
+
+def test_early_stopping_split_is_drawn_from_random_state():
+    def fit(seed):
+        kw = dict(hidden_layer_sizes=(3,), learning_rate=0.05, epochs=3, tol=None)
+        return DescentClassifier(early_stopping=True, random_state=seed, **kw).fit(X_MOONS, Y_MOONS)
+
+    a, b = fit(0), fit(0)
+    for key in a.params_:
+        np.testing.assert_array_equal(a.params_[key], b.params_[key])
+    assert a.validation_scores_ == b.validation_scores_
+    assert len(a.validation_scores_) == 3
+
+
+def test_default_hyperparameters_are_the_documented_ones():
+    assert DescentClassifier().get_params() == {
+        "activation": "relu",
+        "batch_size": 64,
+        "early_stopping": False,
+        "epochs": 200,
+        "hidden_layer_sizes": (5, 2),
+        "init": "he",
+        "learning_rate": 0.001,
+        "n_iter_no_change": 10,
+        "optimizer": "adam",
+        "optimizer_params": None,
+        "random_state": None,
+        "schedule": None,
+        "schedule_params": None,
+        "shuffle": True,
+        "tol": 0.0001,
+        "validation_fraction": 0.1,
+        "verbose": False,
+    }
+
+
+LAYERS = "must be a positive int or a sequence of positive ints (the hidden layers' sizes)"
+EXACT_REFUSALS = [
+    (
+        {"hidden_layer_sizes": True},
+        f"The 'hidden_layer_sizes' parameter of DescentClassifier {LAYERS}. Got True instead.",
+    ),
+    (
+        {"hidden_layer_sizes": (2.5,)},
+        f"The 'hidden_layer_sizes' parameter of DescentClassifier {LAYERS}. Got (2.5,) instead.",
+    ),
+    (
+        {"hidden_layer_sizes": (True,)},
+        f"The 'hidden_layer_sizes' parameter of DescentClassifier {LAYERS}. Got (True,) instead.",
+    ),
+    (
+        {"tol": "0.1"},
+        "The 'tol' parameter of DescentClassifier must be None or a finite float >= 0. Got '0.1' instead.",
+    ),
+    (
+        {"tol": True},
+        "The 'tol' parameter of DescentClassifier must be None or a finite float >= 0. Got True instead.",
+    ),
+    (
+        {"verbose": -1},
+        "The 'verbose' parameter of DescentClassifier must be a bool or an int >= 0. Got -1 instead.",
+    ),
+    (
+        {"learning_rate": [0.1, 0.2]},  # one estimator, one rate: no per-member arrays here
+        "The 'learning_rate' parameter of DescentClassifier must be a float in the range (0.0, 10000.0]. "
+        "Got [0.1, 0.2] (list) instead.",
+    ),
+    (
+        {"random_state": "7"},
+        "The 'random_state' parameter of DescentClassifier must be None, an int in [0, 2**32 - 1] or a "
+        "numpy.random.RandomState. Got '7' instead.",
+    ),
+    (
+        {"optimizer_params": {"learning_rate": 0.5}},
+        "The 'optimizer_params' parameter of DescentClassifier must not set 'learning_rate'; use the "
+        "'learning_rate' parameter instead.",
+    ),
+    (
+        {"schedule": "linear"},
+        "The 'schedule' parameter of DescentClassifier must be None, a callable or one of 'constant', "
+        "'inverse_time', 'fixed_interval', 'exponential', 'step', 'cosine', 'piecewise'. Got 'linear' instead.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("params", "message"), EXACT_REFUSALS)
+def test_hyperparameter_refusals_are_exact(params, message):
+    assert _raised(lambda: DescentClassifier(**params).fit(X_SMALL, Y_SMALL)) == (
+        InvalidParameterError,
+        message,
+    )
+
+
+@pytest.mark.parametrize(
+    ("hidden", "shapes"),
+    [(1, [(2, 1), (1, 1)]), ((1,), [(2, 1), (1, 1)]), (5, [(2, 5), (5, 1)]), ((), [(2, 1)])],
+)
+def test_hidden_layer_sizes_of_one_unit_or_a_bare_int_are_accepted(hidden, shapes):
+    clf = DescentClassifier(
+        hidden_layer_sizes=hidden, epochs=1, tol=None, verbose=0, random_state=0
+    )
+    clf.fit(X_SMALL, Y_SMALL)
+    assert [c.shape for c in clf.coefs_] == shapes
+
+
+def test_a_callable_schedule_is_the_learning_rate_of_every_step():
+    clf = DescentClassifier(hidden_layer_sizes=(3,), batch_size=8, epochs=2, tol=None)
+    clf.set_params(schedule=lambda step: 0.01 / (1 + step), random_state=0).fit(X_SMALL, Y_SMALL)
+    # 3 steps per epoch (8 + 8 + 4 rows): the epochs start at steps 0 and 3
+    assert clf.history_.learning_rate.tolist() == [0.01, 0.01 / 4]
+
+
+def test_convergence_warnings_say_what_was_watched_and_point_at_the_caller():
+    tail = (
+        "had not yet gone n_iter_no_change=10 epochs in a row without improving by more than "
+        "tol=0.0001. Raise epochs or learning_rate, or loosen tol (tol=None always runs all "
+        "epochs, silently)."
+    )
+    for early_stopping, what in ((False, "mean training cost"), (True, "validation accuracy")):
+        clf = DescentClassifier(
+            hidden_layer_sizes=(3,),
+            epochs=2,
+            early_stopping=early_stopping,
+            validation_fraction=0.5,
+            random_state=0,
+        )
+        with pytest.warns(ConvergenceWarning) as record:
+            clf.fit(X_SMALL, Y_SMALL)
+        assert [str(w.message) for w in record] == [
+            f"DescentClassifier ran all 2 epochs without converging: the {what} {tail}"
+        ]
+        assert record[0].filename == __file__
+
+
+def test_an_interrupted_fit_warns_and_keeps_the_epochs_done():
+    def schedule(step):
+        if step >= 2:  # Ctrl-C during the second epoch (2 steps per epoch)
+            raise KeyboardInterrupt
+        return 0.01
+
+    clf = DescentClassifier(hidden_layer_sizes=(3,), batch_size=10, epochs=5, schedule=schedule)
+    with pytest.warns(UserWarning) as record:
+        clf.set_params(random_state=0).fit(X_SMALL, Y_SMALL)
+    assert [(w.category, str(w.message)) for w in record] == [
+        (
+            UserWarning,
+            "DescentClassifier: Interrupted after 1 of 5 epochs; the history so far is kept.",
+        )
+    ]
+    assert record[0].filename == __file__
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_verbose_draws_a_labelled_bar_on_a_terminal_and_silence_is_the_default(monkeypatch):
+    for verbose in (False, True):
+        terminal = _Terminal()
+        monkeypatch.setattr(sys, "stderr", terminal)
+        DescentClassifier(hidden_layer_sizes=(3,), epochs=2, tol=None, verbose=verbose).fit(
+            X_SMALL, Y_SMALL
+        )
+        monkeypatch.undo()
+        drawn = terminal.getvalue()
+        assert drawn.startswith("\rDescentClassifier:   0%") if verbose else drawn == ""
+
+
+def test_evaluation_epochs_every_epoch_only_with_early_stopping():
+    kw = dict(hidden_layer_sizes=(3,), epochs=4, tol=None, random_state=0)
+    plain = DescentClassifier(**kw).fit(X_MOONS[:40], Y_MOONS[:40])
+    assert plain.history_.eval_epochs.tolist() == [0, 3]  # the first and the last epoch
+    watched = DescentClassifier(early_stopping=True, **kw).fit(X_MOONS[:40], Y_MOONS[:40])
+    assert watched.history_.eval_epochs.tolist() == [0, 1, 2, 3]
+    assert len(watched.validation_scores_) == 4
+
+
+def test_early_stopping_monitors_validation_accuracy_not_the_cost():
+    # tol=0: the cost keeps falling for all 60 epochs, the validation accuracy does not.
+    clf = DescentClassifier(
+        hidden_layer_sizes=(3,),
+        learning_rate=0.01,
+        epochs=60,
+        tol=0.0,
+        n_iter_no_change=3,
+        early_stopping=True,
+        random_state=0,
+    )
+    clf.fit(X_MOONS, Y_MOONS)
+    assert clf.n_iter_ == 4
+    assert clf.validation_scores_ == [8 / 30, 7 / 30, 7 / 30, 6 / 30]
+
+
+def test_first_partial_fit_takes_the_classes_given_not_those_of_y():
+    clf = DescentClassifier(hidden_layer_sizes=(3,), random_state=0)
+    clf.partial_fit(X_SMALL, Y_SMALL, classes=[2, 0, 1])  # y holds only 0 and 1
+    assert clf.classes_.tolist() == [0, 1, 2]
+    assert [c.shape for c in clf.coefs_] == [(2, 3), (3, 3)]  # softmax over 3 units
+    assert clf.predict_proba(X_SMALL).shape == (20, 3)
+
+
+def test_one_class_refusal_is_exact():
+    assert _raised(lambda: DescentClassifier().fit(X_SMALL[:5], ["a"] * 5)) == (
+        DataError,
+        "DescentClassifier needs at least two classes to train; y has only one class ('a'). "
+        "Check the labels.",
+    )
+
+
+def test_numbers_written_as_strings_are_read_as_float64():
+    kw = dict(hidden_layer_sizes=(3,), epochs=2, tol=None, random_state=0)
+    as_text = DescentClassifier(**kw).fit(X_SMALL.astype(str), Y_SMALL)
+    as_float = DescentClassifier(**kw).fit(X_SMALL, Y_SMALL)
+    for key in as_float.params_:
+        np.testing.assert_array_equal(as_text.params_[key], as_float.params_[key])
+    proba = as_float.predict_proba(X_SMALL[:4].astype(str))
+    assert proba.dtype == np.float64
+    np.testing.assert_array_equal(proba, as_float.predict_proba(X_SMALL[:4]))
+    assert as_float.predict_proba(X_SMALL[:4].astype(object)).dtype == np.float64
+
+
+def test_predict_proba_of_huge_rows_does_not_raise_on_overflow():
+    clf = DescentClassifier(hidden_layer_sizes=(), epochs=2, tol=None, random_state=0)
+    clf.fit(X_MOONS[:30], np.arange(30) % 3)
+    with np.errstate(over="raise", invalid="ignore"):  # row 0 overflows in X @ W (then inf - inf)
+        proba = clf.predict_proba([[1e308, -1e308], [-1e308, 1e308]])
+    assert proba.shape == (2, 3)
+    assert proba[1].tolist() == [1.0, 0.0, 0.0]
+
+
+def test_the_hidden_activation_is_the_one_asked_for():
+    clf = DescentClassifier(hidden_layer_sizes=(3,), activation="tanh", epochs=1, tol=None)
+    clf.set_params(random_state=0).fit(X_SMALL, Y_SMALL)
+    hidden = np.tanh(X_SMALL @ clf.coefs_[0] + clf.intercepts_[0])
+    p1 = 1.0 / (1.0 + np.exp(-(hidden @ clf.coefs_[1] + clf.intercepts_[1])))[:, 0]
+    np.testing.assert_allclose(clf.predict_proba(X_SMALL)[:, 1], p1, rtol=1e-12, atol=0)

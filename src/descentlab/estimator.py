@@ -469,7 +469,8 @@ class DescentClassifier(ClassifierMixin, BaseEstimator):
 
 
 def _encode(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Class indices ``(m,)`` of labels ``y`` in the sorted ``classes`` (LabelEncoder's mapping)."""
+    """Class indices ``(m,)`` of labels ``y`` in the sorted ``classes`` (LabelEncoder's mapping),
+    as NumPy's index integers (``intp``)."""
     known = np.isin(y, classes)
     if not known.all():
         unknown = np.unique(y[~known])
@@ -477,4 +478,4 @@ def _encode(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
             f"y holds label(s) {unknown.tolist()!r} outside the classes "
             f"{classes.tolist()!r} given to the first partial_fit call."
         )
-    return np.searchsorted(classes, y).astype(np.int64)
+    return np.searchsorted(classes, y)
