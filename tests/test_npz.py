@@ -128,6 +128,16 @@ def test_npy_format_versions_2_and_3_are_read(tmp_path):
     assert arrays["b"].dtype.names == ("größe 中",) and arrays["b"]["größe 中"][0] == 1.5
 
 
+def test_a_version_3_header_is_read_whatever_its_escaped_length(tmp_path):
+    # 6000 bytes of UTF-8 field name, 12000 once escaped for NumPy's Latin-1 parser: the
+    # parser is told the escaped length, not its own 10000-byte default
+    field = "中" * 2000
+    member = npy(np.array([(1.5,)], dtype=[(field, "<f8")]), version=(3, 0))
+    with open_npz(write(tmp_path, zip_of({"a.npy": member}))) as archive:
+        array = archive.read("a")
+    assert array.dtype.names == (field,) and array[field].tolist() == [1.5]
+
+
 def test_names_are_np_loads_and_a_member_without_the_suffix_counts(tmp_path):
     path = write(tmp_path, zip_of({"X": npy(X3), "run0/W1.npy": npy(X3)}))
     with open_npz(path) as archive:
@@ -252,6 +262,17 @@ def test_a_bad_crc_is_refused(tmp_path):
         refused(lambda: archive.read("X"), ["the array 'X' is damaged", "CRC"])
 
 
+def test_a_bad_crc_in_the_last_byte_is_refused(tmp_path):
+    member = npy(np.arange(10.0))
+    path = write(tmp_path, flip_in_data(zip_of({"X.npy": member}), at=len(member) - 1))
+    with open_npz(path) as archive:
+        message = refused(lambda: archive.read("X"), [])
+    assert (
+        message
+        == PREFIX.format(path=path) + "the array 'X' is damaged (Bad CRC-32 for file 'X.npy')."
+    )
+
+
 @pytest.mark.parametrize(
     ("compression", "fragment"),
     [
@@ -285,8 +306,16 @@ def test_a_zip_directory_too_large_for_max_members_is_refused_before_it_is_read(
     path = write(tmp_path, zip_of({f"member{i}.npy": b"" for i in range(200)}))
     built = []
     monkeypatch.setattr(zipfile.ZipInfo, "__init__", _counting(zipfile.ZipInfo.__init__, built))
-    refused(lambda: open_npz(path).__enter__(), ["its zip directory takes", "MAX_MEMBERS"])
+    message = refused(lambda: open_npz(path).__enter__(), [])
     assert built == []
+    assert message == PREFIX.format(path=path) + (
+        "its zip directory takes 11690 bytes, more than 10000 members need "
+        "(descentlab.npz.MAX_MEMBERS)."
+    )
+    monkeypatch.undo()
+    monkeypatch.setattr(npz, "_DIRECTORY_BYTES", 11690)  # 46 bytes a member and its name
+    with open_npz(path) as archive:
+        assert len(archive.names) == 200
 
 
 def _counting(init, calls):
@@ -334,6 +363,308 @@ def test_a_file_larger_than_max_file_bytes_is_refused_unread(tmp_path):
         f.truncate(limits.MAX_FILE_BYTES + 1)  # sparse: nothing is written to disk
     message = refused(lambda: open_npz(path).__enter__(), ["MAX_FILE_BYTES"], DataError)
     assert message.startswith(f"'{path}' is 2.0 GiB")
+
+
+# --------------------------------------------------------------------------- exact reasons and caps
+
+PREFIX = "Cannot read '{path}' as an .npz archive of plain arrays: "
+
+REASONS = [
+    # (id, archive bytes, the array read (None: refused as opened), reason, the array at fault)
+    ("empty-file", b"", None, "the file is empty", None),
+    (
+        "a-single-npy",
+        npy(X3),
+        None,
+        "it holds a single array, not an .npz archive (a zip of arrays)",
+        None,
+    ),
+    (
+        "other-bytes",
+        b"%PDF-1.4 " + bytes(100),
+        None,
+        "it is not a zip archive (an .npz file is a zip of .npy arrays)",
+        None,
+    ),
+    (
+        "zip-magic-then-zeros",
+        b"PK\x03\x04" + bytes(200),
+        None,
+        "the zip archive is damaged or truncated (File is not a zip file)",
+        None,
+    ),
+    (
+        "a-name-twice",
+        zip_of({"X": npy(X3), "X.npy": npy(X3)}),
+        None,
+        "it holds two arrays named 'X'",
+        "X",
+    ),
+    ("no-such-array", GOOD, "Z", "it has no array 'Z'", "Z"),
+    (
+        "not-npy",
+        zip_of({"X.npy": b"hello"}),
+        "X",
+        "the member 'X' is not a NumPy array (no .npy header)",
+        "X",
+    ),
+    (
+        "unknown-version",
+        zip_of({"X.npy": b"\x93NUMPY\x09\x00" + bytes(100)}),
+        "X",
+        "the array 'X' is damaged (unknown .npy format version (9, 0))",
+        "X",
+    ),
+    (
+        "header-cut",
+        zip_of({"X.npy": npy(X3)[:30]}),
+        "X",
+        "the array 'X' is truncated (its .npy header ends after 20 bytes)",
+        "X",
+    ),
+    (
+        "header-too-long",
+        zip_of({"X.npy": raw_header(b" " * 10_001, (2, 0))}),
+        "X",
+        "the array 'X' is damaged (its .npy header is 10001 bytes, more than the 10000 "
+        "descentlab reads)",
+        "X",
+    ),
+    (
+        "garbled-header",
+        zip_of({"X.npy": raw_header(b"[1, 2]")}),
+        "X",
+        "the array 'X' is damaged (garbled .npy header: Header is not a dictionary: [1, 2])",
+        "X",
+    ),
+    (
+        "negative-dim",
+        zip_of({"X.npy": npy_header((-1, 2))}),
+        "X",
+        "the array 'X' is damaged (its header announces shape (-1, 2))",
+        "X",
+    ),
+    (
+        "sub-array-dtype",
+        zip_of({"X.npy": npy_header((3,), ("<f8", (2,)))}),
+        "X",
+        "the array 'X' is damaged (its header announces the dtype ('<f8', (2,)))",
+        "X",
+    ),
+    (
+        "pickled",
+        zip_of({"X.npy": npy(np.array([{}, None], dtype=object))}),
+        "X",
+        "the array 'X' is an object array (pickled Python objects), which descentlab never "
+        "loads (unpickling can run code)",
+        "X",
+    ),
+    (
+        "8-TB",
+        zip_of({"X.npy": npy_header((10**6, 10**6))}),
+        "X",
+        "the array 'X' has shape (1000000, 1000000) and dtype float64: 8000000000000 bytes, "
+        "more than the 4 GiB descentlab loads (descentlab.limits.MAX_MEMORY_BYTES)",
+        "X",
+    ),
+    (
+        "announces-more",
+        zip_of({"X.npy": npy_header((1000, 2)) + bytes(16)}),
+        "X",
+        "the array 'X' is truncated (its header announces 16000 bytes, the member holds 16)",
+        "X",
+    ),
+    (
+        "stores-more",
+        zip_of({"X.npy": npy(X3) + b"trailing"}),
+        "X",
+        "the array 'X' is damaged (its header announces 48 bytes, the member holds 56)",
+        "X",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("content", "array", "reason", "at_fault"),
+    [c[1:] for c in REASONS],
+    ids=[c[0] for c in REASONS],
+)
+def test_each_refusal_has_its_exact_reason_and_names_the_array(
+    tmp_path, content, array, reason, at_fault
+):
+    path = write(tmp_path, content)
+    with pytest.raises(NpzError) as caught:
+        with open_npz(path) as archive:
+            archive.read(array)
+    assert str(caught.value) == PREFIX.format(path=path) + reason + "."
+    assert (caught.value.path, caught.value.reason, caught.value.array) == (path, reason, at_fault)
+
+
+def test_the_directory_guard_refuses_a_read_past_its_limit():
+    guard = npz._DirectoryGuard(io.BytesIO(bytes(range(100))), 100)
+    assert guard.limit == npz._DIRECTORY_BYTES == 512 * npz.MAX_MEMBERS
+    guard.limit = 10
+    assert guard.read(10) == bytes(range(10)) and guard.read(0) == b""
+    with pytest.raises(npz._DirectoryTooLarge) as caught:
+        guard.read(11)
+    assert caught.value.args == (11,)
+    guard.seek(90)  # read() and read(None) want the rest of the file: 10 bytes from here
+    assert guard.read() == bytes(range(90, 100))
+    guard.seek(90)
+    assert guard.read(None) == bytes(range(90, 100))
+    guard.seek(89)
+    with pytest.raises(npz._DirectoryTooLarge) as caught:
+        guard.read(-1)
+    assert caught.value.args == (11,)
+    guard.limit = None  # lifted once the directory is read
+    guard.seek(0)
+    assert guard.read() == bytes(range(100)) and guard.tell() == 100
+
+
+class _Reads(io.BytesIO):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.sizes: list[int | None] = []
+
+    def read(self, size=-1):
+        self.sizes.append(size)
+        return super().read(size)
+
+
+def test_the_start_of_a_file_is_checked_from_its_first_six_bytes(tmp_path):
+    f = _Reads(GOOD)
+    npz._check_start(f, tmp_path / "a.npz")
+    assert f.sizes == [6] and f.tell() == 0  # read from the start, then back to it
+    f = _Reads(b"\x93NUMPYtail")
+    refused(lambda: npz._check_start(f, tmp_path / "a.npy"), ["it holds a single array"])
+    assert f.sizes == [6]
+
+
+def test_long_names_and_long_errors_are_cut_in_messages():
+    assert npz._shown("n" * 78) == "'" + "n" * 78 + "'"  # 80 characters: whole
+    assert npz._shown("n" * 79) == "'" + "n" * 75 + "...'"  # 81: cut to 80
+    assert npz._one_line(ValueError("e" * 200)) == "e" * 200
+    assert npz._one_line(ValueError("e" * 201)) == "e" * 197 + "..."
+    assert npz._one_line(ValueError(" a\n\t b  c \n")) == "a b c"
+    assert npz._one_line(EOFError()) == "EOFError"
+
+
+def test_a_long_name_held_twice_is_cut_in_the_message(tmp_path):
+    path = write(tmp_path, zip_of([("n" * 100, b""), ("n" * 100 + ".npy", b"")]))
+    message = refused(lambda: open_npz(path).__enter__(), [])
+    assert message == PREFIX.format(path=path) + f"it holds two arrays named '{'n' * 75}...'."
+
+
+def test_max_members_is_the_most_an_archive_may_have(tmp_path, monkeypatch):
+    monkeypatch.setattr(npz, "MAX_MEMBERS", 2)
+    path = write(tmp_path, savez(a=np.zeros(1), b=np.ones(1)))
+    assert read_all(path)["b"].tolist() == [1.0]
+    path = write(tmp_path, savez(a=np.zeros(1), b=np.ones(1), c=np.ones(1)))
+    message = refused(lambda: open_npz(path).__enter__(), [])
+    assert message == PREFIX.format(path=path) + (
+        "it has 3 members, more than the 2 descentlab reads (descentlab.npz.MAX_MEMBERS)."
+    )
+
+
+def test_a_header_of_max_header_bytes_is_read(tmp_path):
+    text = b"{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }"
+    text += b" " * (npz.MAX_HEADER_BYTES - len(text) - 1) + b"\n"
+    path = write(tmp_path, zip_of({"X.npy": raw_header(text, (2, 0)) + X3.tobytes()}))
+    with open_npz(path) as archive:
+        np.testing.assert_array_equal(archive.read("X"), X3)
+
+
+def test_the_memory_caps_hold_at_their_exact_values(tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_MEMORY_BYTES", 80)
+    path = write(tmp_path, savez(a=np.arange(10.0), b=np.zeros(11)))
+    with open_npz(path) as archive:
+        message = refused(lambda: archive.read("b"), [])
+        assert message == PREFIX.format(path=path) + (
+            "the array 'b' has shape (11,) and dtype float64: 88 bytes, more than the "
+            "7.45058e-08 GiB descentlab loads (descentlab.limits.MAX_MEMORY_BYTES)."
+        )
+        assert archive.read("a").tolist() == list(range(10))  # 80 bytes: exactly the cap
+    # zero-width items (np.save writes them as |S1; a hand-made header may say |S0) count
+    # as one byte each against the cap
+    path = write(
+        tmp_path, zip_of({"c.npy": npy_header((80,), "|S0"), "d.npy": npy_header((81,), "|S0")})
+    )
+    with open_npz(path) as archive:
+        c = archive.read("c")  # (np.empty made them 80 random one-byte strings)
+        assert c.shape == (80,) and c.dtype == np.dtype("S0") and c.tolist() == [b""] * 80
+        message = refused(lambda: archive.read("d"), [])
+        assert message == PREFIX.format(path=path) + (
+            "the array 'd' has shape (81,) and dtype |S0: 0 bytes, more than the 7.45058e-08 "
+            "GiB descentlab loads (descentlab.limits.MAX_MEMORY_BYTES)."
+        )
+
+
+def test_the_arrays_read_together_are_capped_at_exactly_max_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_MEMORY_BYTES", 1000)
+    path = write(tmp_path, savez(a=np.zeros(50), b=np.zeros(50), c=np.zeros(25), d=np.zeros(1)))
+    with open_npz(path) as archive:
+        assert archive.read("a").shape == archive.read("b").shape == (50,)  # 800 bytes
+        assert archive.read("c").shape == (25,)  # 1000 bytes: exactly the cap
+        message = refused(lambda: archive.read("d"), [])
+        assert message == PREFIX.format(path=path) + (
+            "the array 'd' (8 bytes) would take the arrays read from this archive past the "
+            "9.31323e-07 GiB descentlab loads (descentlab.limits.MAX_MEMORY_BYTES)."
+        )
+        assert archive.header("d") == ((1,), np.dtype("<f8"))  # a header reads no data
+
+
+def test_arrays_of_one_byte_items_are_read_not_made_up(tmp_path):
+    arrays = {"i8": np.arange(1, 101, dtype=np.int8), "u8": np.arange(200, 100, -1, dtype=np.uint8)}
+    path = write(tmp_path, savez(**arrays, b=np.array([True, False, True])))
+    got = read_all(path)
+    assert got["i8"].tolist() == list(range(1, 101)) and got["i8"].dtype == np.int8
+    assert got["u8"].tolist() == list(range(200, 100, -1)) and got["u8"].dtype == np.uint8
+    assert got["b"].tolist() == [True, False, True]
+
+
+def test_an_array_larger_than_a_chunk_is_read_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(npz, "_CHUNK", 64)
+    big = np.arange(1000.0)  # 8000 bytes: 125 chunks
+    for compression in COMPRESSIONS:
+        path = write(tmp_path, zip_of({"big.npy": npy(big)}, compression))
+        np.testing.assert_array_equal(read_all(path)["big"], big)
+
+
+def test_read_bytes_reads_exactly_what_is_asked_and_refuses_a_short_member(monkeypatch):
+    f = _Reads(bytes(2**20 + 1))  # chunks of 1 MiB
+    assert npz._read_bytes(f, 2**20 + 1).shape == (2**20 + 1,) and f.sizes == [2**20, 1]
+    monkeypatch.setattr(npz, "_CHUNK", 4)
+    data = npz._read_bytes(_Reads(bytes(range(10)) + b"more"), 10)
+    assert data.dtype == np.uint8 and data.tolist() == list(range(10)) and data.flags.writeable
+    f = _Reads(bytes(range(10)))
+    assert npz._read_bytes(f, 10).tolist() == list(range(10)) and f.sizes == [4, 4, 2]
+    with pytest.raises(EOFError) as caught:
+        npz._read_bytes(io.BytesIO(b"abcde"), 6)
+    assert str(caught.value) == "the member ends after 5 of 6 bytes of data"
+    assert npz._read_bytes(io.BytesIO(b""), 0).shape == (0,)
+
+
+def test_the_exact_size_cap_of_an_archive(tmp_path, monkeypatch):
+    path = write(tmp_path, GOOD)
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", len(GOOD))
+    assert read_all(path)["y"].tolist() == [0, 1, 0]
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", len(GOOD) - 1)
+    message = refused(lambda: open_npz(path).__enter__(), [], DataError)
+    assert message == (
+        f"'{path}' is 0.0 GiB; .npz archives larger than {(len(GOOD) - 1) / 2**30:g} GiB "
+        "(descentlab.limits.MAX_FILE_BYTES) are refused."
+    )
+
+
+def test_a_file_replaced_after_the_check_is_refused_as_opened(tmp_path, monkeypatch):
+    # check_regular_file looks at the path; what is then opened is checked again
+    monkeypatch.setattr(npz, "check_regular_file", lambda path: 0)
+    if Path("/dev/null").exists():
+        message = refused(lambda: open_npz("/dev/null").__enter__(), [], DataError)
+        assert message == "Cannot read '/dev/null': it is not a regular file."
+    gone = tmp_path / "gone.npz"
+    message = refused(lambda: open_npz(gone).__enter__(), [], DataError)
+    assert message == f"No such file: '{gone}'. Check the path (relative to {Path.cwd()})."
 
 
 # --------------------------------------------------------------------------- every reader

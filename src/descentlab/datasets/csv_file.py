@@ -48,6 +48,16 @@ def _is_delimiter(value: Any) -> bool:
     return isinstance(value, str) and len(value) == 1 and value not in '"\r\n\0'
 
 
+def _is_columns(value: Any) -> bool:
+    """None, or a non-empty list of column names (str)"""
+    return value is None or (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and len(value) > 0
+        and all(isinstance(c, str) for c in value)
+    )
+
+
 def _open_csv(path: Path) -> IO[str]:
     """The file as UTF-8 text (a byte-order mark is skipped), after the checks that need no
     reading: a regular file of at most :data:`~descentlab.limits.MAX_FILE_BYTES`, not UTF-16."""
@@ -321,7 +331,8 @@ def read_csv(
         ``m`` may be 0 (a header and no rows): the callers say how many they need.
 
     Raises:
-        InvalidParameterError: ``delimiter`` is not one character.
+        InvalidParameterError: ``delimiter`` is not one character; ``columns`` is not None
+            nor a non-empty list of names.
         DataError: missing, unreadable or empty file; not a regular file; larger than
             :data:`~descentlab.limits.MAX_FILE_BYTES`; not UTF-8 text (UTF-16, a NUL character, binary data); a
             line longer than :data:`~descentlab.limits.MAX_LINE_CHARS`; a header that looks like data (when
@@ -345,6 +356,7 @@ def read_csv(
     (['height'], [[25.0], [60.0]], None)
     """
     check_param("read_csv", "delimiter", delimiter, _is_delimiter)
+    check_param("read_csv", "columns", columns, _is_columns)
     path = Path(path)
     try:
         with _open_csv(path) as f:
