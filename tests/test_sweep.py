@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import io
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -16,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -28,7 +31,13 @@ from descentlab.cli import sweep as cli_sweep
 from descentlab.datasets import load_moons, make_moons
 from descentlab.experiments.data import load_experiment_data
 from descentlab.experiments.population import Run, train_population
-from descentlab.experiments.results import METRICS, read_results, summarize
+from descentlab.experiments.results import (
+    METRICS,
+    read_results,
+    result_columns,
+    results_csv_text,
+    summarize,
+)
 from descentlab.experiments.specs import DatasetSpec, ScheduleSpec
 from descentlab.experiments.sweep import run_sweep
 from descentlab.experiments.sweep_space import (
@@ -836,3 +845,538 @@ def test_jobs_are_bounded(jobs) -> None:
     ):
         resolve_jobs(jobs)
     assert resolve_jobs(limits.MAX_JOBS) == limits.MAX_JOBS
+
+
+# ----------------------------------------------------------------------------- each step, exactly
+
+TINY = SweepSpec(
+    optimizers=(("gd", {}),),
+    axes=(parse_axis("lr=0.1,0.2"),),
+    seeds=(0, 1),
+    epochs=2,
+    chunk_size=2,
+)  # 4 runs in 2 chunks of 2: a few milliseconds
+
+
+class _Bar:
+    """A stand-in for :class:`~descentlab.progress.Progress` that records every call."""
+
+    made: ClassVar[list[list[tuple]]] = []
+
+    def __init__(self, total, label, *, enabled=None, unit="") -> None:
+        self.calls = [("new", total, label, enabled, unit)]
+        self.enabled = bool(enabled)
+        _Bar.made.append(self.calls)
+
+    def update(self, n, **postfix) -> None:
+        self.calls.append(("update", repr(n), postfix))
+
+    def close(self) -> None:
+        self.calls.append(("close",))
+
+
+def test_a_sweep_logs_its_plan_and_its_end_and_writes_its_folder(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "s"  # its parent folders are made too
+    lines: list[str] = []
+    result = run_sweep(TINY, out, plots=False, log=lines.append)
+    assert lines[0] == (
+        "descentlab sweep: 4 runs (2 configurations × 2 seeds), 2 populations; "
+        f"4 to train on local (1 job); writing {out}"
+    )
+    assert re.fullmatch(
+        r"descentlab sweep: completed: 4 of 4 runs in results\.csv \(4 trained now in \d+\.\d s\)",
+        lines[1],
+    )
+    assert len(lines) == 2
+    assert (result.out_dir, result.n_runs, result.n_new, result.status) == (out, 4, 4, "completed")
+    assert result.files == ["sweep.json", "results.csv", "summary.csv"]
+    assert 0.0 < result.seconds < 60.0
+    runs = expand(TINY)
+    ids = [r.run_id() for r in runs]
+    assert [r["run_id"] for r in result.rows] == ids  # plan order
+    columns = result_columns(runs)
+    assert (out / "results.csv").read_text() == results_csv_text(columns, result.rows)
+    summary = summarize(result.rows, columns)
+    assert (out / "summary.csv").read_text() == results_csv_text(list(summary[0]), summary)
+    document = {"spec": TINY.to_dict(), "n_runs": 4, "chunks": [[ids[0], ids[2]], [ids[1], ids[3]]]}
+    assert (out / "sweep.json").read_text() == json.dumps(document, indent=1) + "\n"
+    assert sorted(p.name for p in out.iterdir()) == ["results.csv", "summary.csv", "sweep.json"]
+
+    lines.clear()
+    compact = json.dumps(document).encode()  # as another version might have written it
+    (out / "sweep.json").write_bytes(compact)
+    again = run_sweep(None, out, resume=True, plots=False, log=lines.append)
+    assert lines[0] == (
+        "descentlab sweep: 4 runs (2 configurations × 2 seeds), 2 populations; "
+        f"4 already done, 0 to train on local (1 job); writing {out}"
+    )
+    assert lines[1].startswith("descentlab sweep: completed: 4 of 4 runs in results.csv (0 trained")
+    assert (again.n_runs, again.n_new, again.rows) == (4, 0, result.rows)
+    assert (out / "sweep.json").read_bytes() == compact  # a stored sweep is not rewritten
+
+
+def test_a_folder_is_refused_unless_it_holds_this_sweep_and_resume_is_asked(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "s"
+
+    def error(spec, **kwargs) -> str:
+        with pytest.raises(InvalidParameterError) as caught:
+            run_sweep(spec, out, plots=False, **kwargs)
+        return str(caught.value)
+
+    assert error(None, resume=True) == (
+        f"Nothing to resume: '{out / 'sweep.json'}' does not exist."
+    )
+    assert error({"epochs": 2}) == (
+        "The 'spec' parameter of run_sweep must be a SweepSpec. Got dict."
+    )
+    (tmp_path / "file").write_text("keep")
+    with pytest.raises(DataError) as caught:
+        run_sweep(TINY, tmp_path / "file", plots=False)
+    assert str(caught.value) == (
+        f"'{tmp_path / 'file'}' is a file, not a folder; choose another place to write."
+    )
+    run_sweep(TINY, out, plots=False)
+    assert error(TINY) == (
+        f"'{out}' already holds a sweep; continue it with --resume or choose another --out."
+    )
+    assert error(dataclasses.replace(TINY, epochs=3), resume=True) == (
+        f"'{out}' holds a different sweep than the options given; run --resume with the same "
+        "options (or with --out alone) to continue it."
+    )
+    assert run_sweep(TINY, out, resume=True, plots=False).n_new == 0
+    (out / "sweep.json").unlink()
+    assert error(TINY) == f"'{out}' holds a results.csv but no sweep.json; choose another --out."
+    assert error(TINY, resume=True) == (
+        f"Nothing to resume: '{out / 'sweep.json'}' does not exist."
+    )
+
+
+def test_resume_reports_the_damaged_rows_it_trains_again(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    rows = run_sweep(TINY, out, plots=False).rows
+    text = (out / "results.csv").read_text()
+    lines: list[str] = []
+    (out / "results.csv").write_text(text[:-1])  # the last row cut before its newline
+    result = run_sweep(None, out, resume=True, plots=False, log=lines.append)
+    assert lines[0] == (
+        f"descentlab sweep: 1 damaged row in {out / 'results.csv'} (line 5: the file ends in "
+        "the middle of this row); their chunks are trained again"
+    )
+    assert "; 3 already done, 2 to train on local (1 job); " in lines[1]
+    assert (result.n_new, _without_seconds(result.rows)) == (2, _without_seconds(rows))
+    lines.clear()
+    (out / "results.csv").write_text(_edit(_edit(text, 0, "diverged", "no"), 3, "seed", "7"))
+    run_sweep(None, out, resume=True, plots=False, log=lines.append)
+    assert lines[0] == (
+        f"descentlab sweep: 2 damaged rows in {out / 'results.csv'} (line 2: the 'diverged' "
+        "cell 'no' is not true or false); their chunks are trained again"
+    )
+
+
+def test_an_interrupted_sweep_keeps_its_finished_chunks_and_says_how_to_continue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import descentlab.experiments.sweep as sweep_module
+
+    calls: list[int] = []
+
+    def interrupted_second(runs, data, **kwargs):
+        calls.append(len(runs))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return train_population(runs, data, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "train_population", interrupted_second)
+    out = tmp_path / "s"
+    lines: list[str] = []
+    result = run_sweep(TINY, out, plots=True, log=lines.append)
+    assert lines[1] == (
+        f"descentlab sweep: interrupted; 2 of 4 runs saved in {out / 'results.csv'}. "
+        f"Continue with: descentlab sweep --resume --out {out}"
+    )
+    assert (result.status, result.n_runs, result.n_new, len(result.rows)) == (
+        "interrupted",
+        4,
+        2,
+        2,
+    )
+    assert result.files == ["sweep.json", "results.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["results.csv", "sweep.json"]
+    assert read_results(out / "results.csv", expand(TINY)) == result.rows
+
+
+def test_the_progress_bar_counts_runs_within_and_after_each_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import descentlab.experiments.sweep as sweep_module
+
+    _Bar.made.clear()
+    monkeypatch.setattr(sweep_module, "Progress", _Bar)
+    result = run_sweep(TINY, tmp_path / "s", plots=False, progress=True)
+    best = [max(float(r["val_accuracy"]) for r in result.rows[i::2]) for i in (0, 1)]
+    (calls,) = _Bar.made
+    assert calls == [
+        ("new", 4, "sweep", True, "run"),
+        ("update", "1", {}),  # after epoch 0 of the first chunk: 2 runs * 1/2 epochs
+        ("update", "2", {}),
+        ("update", "2", {"best_val": best[0]}),
+        ("update", "3", {}),
+        ("update", "4", {}),
+        ("update", "4", {"best_val": max(best)}),
+        ("close",),
+    ]
+    _Bar.made.clear()
+    run_sweep(None, tmp_path / "s", resume=True, plots=False, progress=False)
+    assert _Bar.made == [[("new", 0, "sweep", False, "run"), ("close",)]]
+
+
+def test_the_plan_message_names_populations_jobs_and_backend() -> None:
+    from types import SimpleNamespace
+
+    from descentlab.experiments.sweep import _plan_message
+
+    runs = expand(TINY)
+    sweep = SimpleNamespace(runs=runs, spec=TINY, chunks=[[0, 1, 2, 3]], done={}, out=Path("o"))
+    assert _plan_message(sweep, [[0, 1, 2, 3]], "local", 2) == (
+        "descentlab sweep: 4 runs (2 configurations × 2 seeds), 1 population; "
+        "4 to train on local (2 jobs); writing o"
+    )
+    sweep.done = {"a": {}}
+    sweep.chunks = [[0], [1], [2], [3]]
+    assert _plan_message(sweep, [[1], [3]], "dask", 1) == (
+        "descentlab sweep: 4 runs (2 configurations × 2 seeds), 4 populations; "
+        "1 already done, 2 to train on dask; writing o"
+    )
+
+
+def test_execute_reports_epochs_only_for_chunks_trained_in_this_process() -> None:
+    from descentlab.experiments.sweep import execute
+
+    runs = expand(TINY)
+    data = load_experiment_data(TINY.dataset, validation=True)
+    ticks: list[tuple[int, int]] = []
+    out = list(execute(runs, [[0, 2]], data, jobs=2, on_epoch=lambda *a: ticks.append(a)))
+    assert [i for i, _ in out] == [[0, 2]]
+    assert [r["run_id"] for r in out[0][1]] == [runs[0].run_id(), runs[2].run_id()]
+    assert ticks == [(2, 0), (2, 1)]  # one task: trained here even with 2 jobs
+    ticks.clear()
+    out = list(execute(runs, [[3], [1, 0]], data, on_epoch=lambda *a: ticks.append(a)))
+    assert [i for i, _ in out] == [[3], [1, 0]]
+    assert ticks == [(1, 0), (1, 1), (2, 0), (2, 1)]
+    assert [r["run_id"] for r in out[1][1]] == [runs[1].run_id(), runs[0].run_id()]
+
+
+def test_a_stored_plan_is_checked_chunk_by_chunk() -> None:
+    from descentlab.experiments.sweep import _stored_chunks
+
+    runs = expand(TINY)
+    ids = [r.run_id() for r in runs]
+
+    def check(chunks, n_runs=4, spec=TINY, runs=runs):
+        return _stored_chunks({"n_runs": n_runs, "chunks": chunks}, runs, spec, "'f'")
+
+    def error(*args, **kwargs) -> str:
+        with pytest.raises(DataError) as caught:
+            check(*args, **kwargs)
+        return str(caught.value)
+
+    assert check([[ids[0], ids[2]], [ids[3], ids[1]]]) == [[0, 2], [3, 1]]
+    assert check([[i] for i in ids]) == [[0], [1], [2], [3]]
+    assert error([], 5) == "'f' is damaged: n_runs is 5, but its spec makes 4 runs."
+    assert error([[ids[0]], ["x" * 50, "y"]]) == (
+        f"'f' is damaged: chunks[1] names {'x' * 40!r}, not a run of its spec."
+    )
+    assert error([[ids[0], ids[1], ids[2]], [ids[3]]]) == (
+        "'f' is damaged: chunks[0] holds 3 runs; a chunk holds 1 to 2."
+    )
+    assert error([ids[:2], [], ids[2:]]) == (
+        "'f' is damaged: chunks[1] holds 0 runs; a chunk holds 1 to 2."
+    )
+    assert error([ids[:2], ids[1:3]]) == (
+        "'f' is damaged: its chunks do not hold every run exactly once (4 entries for 4 runs)."
+    )
+    assert error([ids[:2], [ids[3]]]) == (
+        "'f' is damaged: its chunks do not hold every run exactly once (3 entries for 4 runs)."
+    )
+    two = dataclasses.replace(TINY, axes=(parse_axis("lr=0.1"),), seeds=(0,), batch_sizes=(16, 32))
+    two_runs = expand(two)
+    two_ids = [r.run_id() for r in two_runs]
+    assert check([[two_ids[1]], [two_ids[0]]], 2, two, two_runs) == [[1], [0]]
+    assert error([[two_ids[0]], two_ids], 2, two, two_runs) == (
+        "'f' is damaged: chunks[1] mixes runs of different populations."
+    )
+
+
+def test_a_stored_sweep_json_is_read_or_refused_in_one_exact_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import descentlab.experiments.sweep as sweep_module
+    from descentlab.experiments.sweep import _read_stored
+
+    path = tmp_path / "sweep.json"
+    src = f"'{path}'"
+    assert _read_stored(path) is None
+    runs = expand(TINY)
+    ids = [r.run_id() for r in runs]
+    doc = {"spec": TINY.to_dict(), "n_runs": 4, "chunks": [ids[:2], ids[2:]]}
+    path.write_text(json.dumps(doc))
+    assert _read_stored(path) == (TINY, runs, [[0, 1], [2, 3]])
+
+    def error(content: bytes | None = None) -> str:
+        if content is not None:
+            path.write_bytes(content)
+        with pytest.raises(DataError) as caught:
+            _read_stored(path)
+        return str(caught.value)
+
+    size = path.stat().st_size
+    monkeypatch.setattr(sweep_module, "MAX_SWEEP_JSON_BYTES", size)
+    assert _read_stored(path) == (TINY, runs, [[0, 1], [2, 3]])
+    monkeypatch.setattr(sweep_module, "MAX_SWEEP_JSON_BYTES", size - 1)
+    assert error() == f"{src} is not a sweep's: it is larger than 64 MiB."
+    assert error(b"\xff" * size) == f"{src} is not a sweep's: it is larger than 64 MiB."  # unread
+    assert sweep_module.MAX_SWEEP_JSON_BYTES != 64 * 2**20
+    monkeypatch.undo()
+    assert sweep_module.MAX_SWEEP_JSON_BYTES == 64 * 2**20
+    assert error(b"{spec: 1") == (
+        f"Cannot read {src} as a sweep: Expecting property name enclosed in double quotes: "
+        "line 1 column 2 (char 1)."
+    )
+    assert error(b"\xff") == (
+        f"Cannot read {src} as a sweep: 'utf-8' codec can't decode byte 0xff in position 0: "
+        "invalid start byte."
+    )
+    assert error(b"[" * 100_000).startswith(
+        f"Cannot read {src} as a sweep: maximum recursion depth exceeded"
+    )
+    assert error(json.dumps({**doc, "n_runs": "4"}).encode()) == (
+        f"{src} is damaged: n_runs must be an integer; found '4'."
+    )
+    bad = {**doc, "spec": {**doc["spec"], "epochs": 0}}
+    message = error(json.dumps(bad).encode())
+    assert message.startswith(f"{src} is damaged: its spec is not valid: The 'epochs' parameter")
+    unknown = {**doc, "spec": {**doc["spec"], "colour": 1}}
+    assert error(json.dumps(unknown).encode()) == (
+        f"{src} is damaged: spec has the unknown key 'colour'; the known keys are activation, "
+        "axes, batch_sizes, chunk_size, dataset, epochs, init, layers, max_cost, optimizers, "
+        "random, schedule, search_seed, seeds, shuffle, val_seed."
+    )
+    assert error(json.dumps({**doc, "n_runs": 5}).encode()) == (
+        f"{src} is damaged: n_runs is 5, but its spec makes 4 runs."
+    )
+    # read as UTF-8 whatever the locale's encoding (what open() uses when given none)
+    monkeypatch.setattr(io, "text_encoding", lambda encoding, *_: encoding or "latin-1")
+    foreign = {**doc, "spec": {**doc["spec"], "col\u00f6ur": 1}}
+    message = error(json.dumps(foreign, ensure_ascii=False).encode())
+    assert message.startswith(f"{src} is damaged: spec has the unknown key 'col\u00f6ur';")
+    path.unlink()
+    path.mkdir()
+    assert error() == f"Cannot read {src} as a sweep: Is a directory."
+
+
+def test_execute_passes_the_backend_and_reports_epochs_only_from_this_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import descentlab.experiments.sweep as sweep_module
+    from descentlab.experiments.sweep import execute
+
+    runs = expand(TINY)
+    data = load_experiment_data(TINY.dataset, validation=True)
+    calls: list[dict] = []
+
+    def fake_map(fn, tasks, *, shared, backend, jobs, scheduler):
+        calls.append({"tasks": tasks, "on_epoch": shared[2], "backend": backend, "jobs": jobs})
+        calls[-1]["scheduler"] = scheduler
+        return [(i, [f"rows {i}"]) for i in reversed(range(len(tasks)))]
+
+    monkeypatch.setattr(sweep_module, "map_unordered", fake_map)
+
+    def tick(n: int, epoch: int) -> None:
+        pass
+
+    chunks = [[0], [3, 1]]
+    out = list(execute(runs, chunks, data, jobs=2, on_epoch=tick))
+    assert out == [([3, 1], ["rows 1"]), ([0], ["rows 0"])]  # as each chunk ends
+    assert calls.pop() == {
+        "tasks": [[runs[0]], [runs[3], runs[1]]],
+        "on_epoch": None,  # two chunks on two worker processes
+        "backend": "local",
+        "jobs": 2,
+        "scheduler": None,
+    }
+    list(execute(runs, chunks[:1], data, jobs=2, on_epoch=tick))
+    assert calls.pop()["on_epoch"] is tick  # one chunk: trained here
+    list(execute(runs, chunks, data, on_epoch=tick))
+    assert calls.pop()["on_epoch"] is tick  # one job: here
+    list(execute(runs, chunks, data, jobs=3, on_epoch=tick))
+    assert calls.pop()["on_epoch"] is None
+    list(execute(runs, chunks[:1], data, backend="dask", scheduler="tcp://h:1", on_epoch=tick))
+    call = calls.pop()
+    assert (call["on_epoch"], call["backend"], call["scheduler"]) == (None, "dask", "tcp://h:1")
+
+
+def test_max_cost_of_the_spec_decides_divergence(tmp_path: Path) -> None:
+    from descentlab.experiments.sweep import execute
+
+    spec = dataclasses.replace(TINY, axes=(parse_axis("lr=0.1"),), max_cost=1e-3)
+    result = run_sweep(spec, tmp_path / "s", plots=False)  # one configuration, two seeds
+    assert [(r["diverged"], r["stopped_epoch"]) for r in result.rows] == [("true", "0")] * 2
+    ((entry),) = summarize(result.rows)
+    assert (entry["n_seeds"], entry["n_diverged"]) == (2, 2)
+    assert (tmp_path / "s" / "summary.csv").read_text() == results_csv_text(list(entry), [entry])
+    runs = expand(TINY)
+    data = load_experiment_data(TINY.dataset, validation=True)
+    ((_, measured),) = execute(runs, [[0]], data, max_cost=1e-3)
+    assert measured[0]["diverged"] is True
+    ((_, measured),) = execute(runs, [[0]], data)
+    assert measured[0]["diverged"] is False
+
+
+def test_check_populations_builds_the_first_largest_chunk_of_each_population() -> None:
+    from descentlab.experiments.sweep import check_populations
+
+    data = load_experiment_data(TINY.dataset, validation=True)
+    good = Run("momentum", {"lr": 0.1}, epochs=2)
+    bad = Run("momentum", {"lr": 0.1, "beta": 1.5}, epochs=2)  # refused when built
+    other = Run("momentum", {"lr": 0.1, "beta": 1.5}, epochs=3)  # another population
+    runs = [good, bad, other, good]
+    check_populations(runs, [[0], [1]], data)  # only the first of equal size is built
+    check_populations(runs, [[0], [1], [0, 3]], data)
+    with pytest.raises(InvalidParameterError, match="'beta' parameter of momentum"):
+        check_populations(runs, [[1], [0]], data)
+    with pytest.raises(InvalidParameterError, match="'beta' parameter of momentum"):
+        check_populations(runs, [[0], [1, 3]], data)
+    with pytest.raises(InvalidParameterError, match="'beta' parameter of momentum"):
+        check_populations(runs, [[0, 3], [2]], data)  # every population is built
+
+
+def test_train_warms_the_workers_up_and_imports_the_plots_while_the_chunks_train(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    import descentlab.experiments.sweep as sweep_module
+    from descentlab.experiments.results import METRICS as metrics
+    from descentlab.experiments.sweep import _import_plots, _Sweep, _train
+
+    events: list[tuple] = []
+
+    class Thread:
+        def __init__(self, **kwargs) -> None:
+            events.append(("thread", kwargs))
+
+        def start(self) -> None:
+            events.append(("start",))
+
+        def join(self) -> None:
+            events.append(("join",))
+
+    def warm_up(backend: str, jobs: int) -> Thread:
+        events.append(("warm_up", backend, jobs))
+        return Thread()
+
+    measured = dict.fromkeys(metrics, 0.5) | {"diverged": False, "stopped_epoch": -1}
+
+    def execute(runs, chunks, data, **kwargs):
+        events.append(("execute", runs, chunks, data, kwargs))
+        for chunk in chunks:
+            yield chunk, [measured] * len(chunk)
+
+    monkeypatch.setattr(sweep_module, "threading", SimpleNamespace(Thread=Thread))
+    monkeypatch.setattr(sweep_module, "warm_up", warm_up)
+    monkeypatch.setattr(sweep_module, "execute", execute)
+    spec = dataclasses.replace(TINY, max_cost=5.0)
+    runs = expand(spec)
+    data = load_experiment_data(spec.dataset, validation=True)
+    sweep = _Sweep(spec, tmp_path, runs, [[0, 2], [1, 3]], data, {}, False)
+    options = {"jobs": 2, "backend": "local", "scheduler": None, "progress": False}
+    assert _train(sweep, sweep.chunks, plots=True, **options) == ("completed", 4)
+    assert events == [
+        ("warm_up", "local", 2),
+        ("thread", {}),
+        ("join",),
+        ("thread", {"target": _import_plots, "daemon": True}),
+        ("start",),
+        (
+            "execute",
+            runs,
+            [[0, 2], [1, 3]],
+            data,
+            {"jobs": 2, "backend": "local", "scheduler": None, "max_cost": 5.0, "on_epoch": None},
+        ),
+    ]
+    assert len(sweep.done) == 4
+    events.clear()
+    options = {"jobs": 3, "backend": "dask", "scheduler": "tcp://h:1", "progress": False}
+    assert _train(sweep, [[1, 3]], plots=False, **options) == ("completed", 2)
+    ((name, *_, kwargs),) = events  # one chunk: no workers to warm up, no plots to import
+    assert (name, kwargs["jobs"], kwargs["backend"], kwargs["scheduler"]) == (
+        "execute",
+        3,
+        "dask",
+        "tcp://h:1",
+    )
+    events.clear()
+    monkeypatch.setattr(sweep_module, "Progress", _Bar)
+    _train(sweep, [[1, 3]], plots=False, jobs=1, backend="local", scheduler=None, progress=True)
+    assert callable(events[0][-1]["on_epoch"])  # a bar drawn: progress within the chunk
+
+
+def test_a_sweep_on_dask_sends_its_chunks_to_the_scheduler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import descentlab.experiments.sweep as sweep_module
+
+    local = sweep_module.execute
+    calls: list[dict] = []
+
+    def execute(runs, chunks, data, **kwargs):  # records where the chunks go, trains them here
+        calls.append(kwargs)
+        return local(runs, chunks, data)
+
+    monkeypatch.setattr(sweep_module, "execute", execute)
+    monkeypatch.setattr(sweep_module, "check_backend", lambda *args: None)  # no Dask needed
+    out = tmp_path / "s"
+    lines: list[str] = []
+    options = {"backend": "dask", "scheduler": "tcp://h:1", "jobs": 3, "progress": True}
+    result = run_sweep(TINY, out, plots=False, log=lines.append, **options)
+    assert result.n_new == 4 and len(result.rows) == 4
+    assert calls == [
+        {"jobs": 3, "backend": "dask", "scheduler": "tcp://h:1", "max_cost": None, "on_epoch": None}
+    ]  # no per-epoch progress from remote workers
+    assert lines[0] == (
+        "descentlab sweep: 4 runs (2 configurations × 2 seeds), 2 populations; "
+        f"4 to train on dask; writing {out}"
+    )
+
+
+def test_a_completed_sweep_plots_its_rows_and_imports_the_plotting_early(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import descentlab.experiments.sweep as sweep_module
+    import descentlab.experiments.sweep_plots as sweep_plots
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(sweep_module, "_import_plots", lambda: calls.append(("import",)))
+
+    def write_sweep_plots(out, rows, spec):
+        calls.append(("plot", out, rows, spec))
+        return ["a.png"]
+
+    monkeypatch.setattr(sweep_plots, "write_sweep_plots", write_sweep_plots)
+    out = tmp_path / "s"
+    result = run_sweep(TINY, out)
+    deadline = time.monotonic() + 5
+    while ("import",) not in calls and time.monotonic() < deadline:  # a background thread
+        time.sleep(0.001)
+    assert calls == [("import",), ("plot", out, result.rows, TINY)]
+    assert result.files == ["sweep.json", "results.csv", "summary.csv", "a.png"]
+    calls.clear()
+    assert run_sweep(None, out, resume=True, plots=False).files == [
+        "sweep.json",
+        "results.csv",
+        "summary.csv",
+    ]
+    assert calls == []

@@ -210,11 +210,7 @@ _INTEGER_SCHEDULE_SETTINGS = (
 
 def _is_rate(value: Any, name: str = "") -> bool:
     """A float setting that may differ between the members of one population."""
-    return (
-        isinstance(value, float)
-        and not isinstance(value, bool)
-        and name not in _INTEGER_SCHEDULE_SETTINGS
-    )
+    return isinstance(value, float) and name not in _INTEGER_SCHEDULE_SETTINGS
 
 
 # ----------------------------------------------------------------------------- training
@@ -242,8 +238,10 @@ def _build_segment(runs: Sequence[Run], steps_per_epoch: int) -> GradientTransfo
             for k in head.schedule_settings
         }
         schedule = ScheduleSpec(head.schedule, settings)
-    lr = hyper.pop("learning_rate")
-    return build_optimizer(head.optimizer, hyper, lr, schedule, steps_per_epoch)
+    # the learning rate is among hyper: build_optimizer takes it from there
+    return build_optimizer(
+        head.optimizer, hyper, schedule=schedule, steps_per_epoch=steps_per_epoch
+    )
 
 
 def build_run_optimizer(run: Run, steps_per_epoch: int = 1) -> GradientTransformation:

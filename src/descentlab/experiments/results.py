@@ -117,7 +117,7 @@ def result_row(run: Run, measured: Mapping[str, Any], columns: Sequence[str]) ->
 def results_csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> str:
     """``rows`` as CSV text under the header ``columns`` (missing cells empty)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), restval="", lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
@@ -326,20 +326,15 @@ def _check_row(
 # ----------------------------------------------------------------------------- summary
 
 
-def _number(cell: str) -> float:
-    if cell in ("", None):
-        return math.nan
-    if cell in ("true", "false"):
-        return float(cell == "true")
-    return float(cell)
-
-
 def summarize(
     rows: Sequence[Mapping[str, str]], columns: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
     """Per configuration (``config_id``): its settings, the number of seeds and diverged runs,
     and for validation/test accuracy and final cost the median, quartiles, mean and std
     over seeds (NaN costs of diverged runs are left out of the cost statistics).
+
+    ``rows``: rows of ``results.csv`` (:func:`read_results`' or :func:`result_row`'s: their
+    accuracies and costs are numbers in ``repr`` form).
 
     ``columns``: the column order of ``results.csv`` (default: the first row's keys)."""
     by_config: dict[str, list[Mapping[str, str]]] = {}
@@ -354,7 +349,7 @@ def summarize(
         entry["n_seeds"] = len(group)
         entry["n_diverged"] = sum(r["diverged"] == "true" for r in group)
         for metric in ("val_accuracy", "test_accuracy", "final_cost"):
-            v = np.array([_number(r[metric]) for r in group])
+            v = np.array([float(r[metric]) for r in group])
             v = v[np.isfinite(v)]
             stats = (
                 (np.median(v), *np.percentile(v, [25, 75]), v.mean(), v.std())

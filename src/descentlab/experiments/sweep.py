@@ -364,14 +364,13 @@ def _read_stored(path: Path) -> tuple[SweepSpec, list[Run], list[list[int]]] | N
     if not path.exists():
         return None
     try:
-        if path.stat().st_size > MAX_SWEEP_JSON_BYTES:
-            raise DataError(f"{source} is not a sweep's: it is larger than 64 MiB.")
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        too_large = path.stat().st_size > MAX_SWEEP_JSON_BYTES
+        doc = None if too_large else json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        if isinstance(exc, DataError):
-            raise
         reason = getattr(exc, "strerror", None) or exc
         raise DataError(f"Cannot read {source} as a sweep: {reason}.") from None
+    if too_large:
+        raise DataError(f"{source} is not a sweep's: it is larger than 64 MiB.")
     check_json(doc, SWEEP_JSON_SCHEMA, source)
     try:
         spec = SweepSpec.from_dict(doc["spec"], source, "spec")
@@ -456,7 +455,7 @@ def _train(
 ) -> tuple[str, int]:
     """Train the pending chunks, saving ``results.csv`` after each; ``(status, runs trained)``."""
     n_todo = sum(len(c) for c in pending)
-    bar = Progress(max(1, n_todo), "sweep", enabled=progress, unit="run")
+    bar = Progress(n_todo, "sweep", enabled=progress, unit="run")
     finished, best = 0, -math.inf
 
     def tick(n_runs: int, epoch: int) -> None:  # progress inside a chunk (one local job)
@@ -499,9 +498,8 @@ def _finish(sweep: _Sweep, status: str, plots: bool) -> tuple[list[dict[str, str
     files = ["sweep.json", "results.csv"]
     if status != "completed":
         return rows, files
-    summary = summarize(rows, sweep.columns)
-    header = list(summary[0]) if summary else []
-    atomic_write(sweep.out / "summary.csv", results_csv_text(header, summary))
+    summary = summarize(rows)  # a completed sweep has every run: one entry or more
+    atomic_write(sweep.out / "summary.csv", results_csv_text(list(summary[0]), summary))
     files.append("summary.csv")
     if plots:
         from descentlab.experiments.sweep_plots import write_sweep_plots
