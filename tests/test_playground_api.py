@@ -582,7 +582,10 @@ def test_a_chunked_body_under_the_limit_is_read_whole(live_url):
     answer = raw_post(live_url, [document[:10], document[10:]], finish=True)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 201"), answer[:300]
-    assert json.loads(body)["status"] == "running"
+    run = json.loads(body)
+    # one epoch may be over before the answer is written (seen once on a busy machine)
+    assert run["status"] in ("running", "completed"), run
+    assert run["events"] == f"/api/runs/{run['id']}/events", run
 
 
 def test_a_cross_site_form_post_is_not_a_request(client):
