@@ -791,3 +791,23 @@ def test_a_batch_larger_than_the_data_is_one_step_an_epoch_for_the_schedule() ->
     )
     (row,) = train_population([run], SPLIT)
     assert row["final_cost"] == pytest.approx(_alone(run)["final_cost"], rel=RTOL, abs=0)
+
+
+def test_the_runs_network_initialisation_and_order_reach_the_engine() -> None:
+    """tanh, Xavier and an unshuffled order (none of them the defaults) train exactly as
+    :func:`train` does with them."""
+    run = Run(
+        "adam", {"lr": 0.01}, batch_size=16, epochs=4, seed=3,
+        activation="tanh", init="xavier", shuffle="none",
+    )  # fmt: skip
+    population = Population([run], SPLIT)
+    assert population.net.activation == "tanh"
+    got = population.member(population.train(), 0)
+    net = MLP(SPLIT.layer_dims(run.layers), "tanh")
+    alone = train(
+        net, build_optimizer("adam", {}, 0.01, None, 5), SPLIT.train.X, SPLIT.train.y,
+        epochs=4, batch_size=16, seed=3, init="xavier", shuffle="none",
+    )  # fmt: skip
+    assert got.params.keys() == alone.params.keys()
+    for key in alone.params:
+        np.testing.assert_array_equal(got.params[key], alone.params[key])
