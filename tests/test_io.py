@@ -79,6 +79,7 @@ def test_an_interrupt_at_any_line_leaves_no_temporary_file(tmp_path):
     for n in range(1, 500):
         p.write_text("old")
         trace = _InterruptAt(n)
+        previous = sys.gettrace()  # coverage's tracer under `make test`: put it back after
         sys.settrace(trace)
         try:
             with atomic_writer(p) as f:
@@ -86,7 +87,7 @@ def test_an_interrupt_at_any_line_leaves_no_temporary_file(tmp_path):
         except KeyboardInterrupt:
             pass
         finally:
-            sys.settrace(None)
+            sys.settrace(previous)
         io._remove_pending_temps()  # what the interpreter's exit runs
         assert [q.name for q in tmp_path.iterdir()] == ["a.txt"], n
         assert p.read_text() in ("old", "new")
