@@ -10,3 +10,11 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """Print the random order's seed (pytest-randomly shows it only in the header, which ``-q``
+    hides), so that a failure that depends on the order can be replayed."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int) and config.pluginmanager.hasplugin("randomly"):
+        terminalreporter.write_line(f"Test order: --randomly-seed={seed} replays it.")
