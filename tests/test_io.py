@@ -193,3 +193,30 @@ def test_check_writable_refuses_to_replace_a_device_or_a_pipe(tmp_path, capsys):
     assert main(["train", "--epochs", "2", "-q", "--out", str(pipe)]) == 2
     assert "is not a regular file" in capsys.readouterr().err
     assert stat.S_ISFIFO(pipe.stat().st_mode)
+
+
+def test_a_temporary_name_taken_by_another_file_is_skipped_and_left_alone(tmp_path, monkeypatch):
+    names = iter(["aaaaaaaaaaaa", "aaaaaaaaaaaa", "bbbbbbbbbbbb"])
+    monkeypatch.setattr(io.secrets, "token_hex", lambda n: next(names))
+    other = tmp_path / ".a.txt.aaaaaaaaaaaa.tmp"
+    other.write_text("someone else's")
+    atomic_write(tmp_path / "a.txt", "new")
+    assert other.read_text() == "someone else's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".a.txt.aaaaaaaaaaaa.tmp", "a.txt"]
+    assert not io._PENDING_TEMPS
+
+
+@pytest.mark.parametrize("call", ["open", "close"])
+def test_an_interrupt_while_the_temporary_file_is_created_removes_it(tmp_path, monkeypatch, call):
+    real = getattr(os, call)
+
+    def interrupted(*args, **kwargs):
+        real(*args, **kwargs)  # the call itself happens (the file exists, or is closed) ...
+        raise KeyboardInterrupt  # ... and the signal handler raises right after
+
+    monkeypatch.setattr(io.os, call, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "a.txt", "new")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+    assert not io._PENDING_TEMPS
