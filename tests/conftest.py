@@ -1,5 +1,6 @@
 """Test-wide settings: Hypothesis draws the same examples on every CI run (no flaky CI), and
-random ones locally (so new examples keep being tried)."""
+random ones locally (so new examples keep being tried); no test starts the background
+compilation of the compiled engine (the tests that check it ask for it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
+
+os.environ["DESCENTLAB_NO_BACKGROUND_COMPILE"] = "1"  # inherited by the CLI subprocesses too
 
 
 def pytest_terminal_summary(terminalreporter, config) -> None:

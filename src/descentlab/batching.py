@@ -133,7 +133,8 @@ class EpochOrder:
     ``data_seed`` is one seed or a list of K seeds (one order per population member).
 
     ``seed``: the exercise's order, ``seed_order(m, data_seed + epoch + 1)`` (its ``model()``
-    starts at :data:`SEED_DATA_SEED` = 10 and adds one before every epoch).
+    starts at :data:`SEED_DATA_SEED` = 10 and adds one before every epoch), the seed taken
+    modulo 2**32 (the legacy generator's range) once the sum passes it.
     ``random``: ``default_rng(data_seed).permutation(m)`` drawn afresh each epoch.
     ``none``: the data's own order every epoch.
 
@@ -162,10 +163,29 @@ class EpochOrder:
     def __call__(self, epoch: int) -> np.ndarray | None:
         if self.shuffle == "none":
             return None
-        if self.shuffle == "seed":
-            perms = [seed_order(self.m, s + epoch + 1, generator=self.legacy) for s in self.seeds]
-        else:
-            perms = [rng.permutation(self.m) for rng in self.rngs]
+        perms = self._draw(epoch)
         if not self.per_member:
             return perms[0]
         return np.stack(perms)[self.repeat]
+
+    def _draw(self, epoch: int) -> list[np.ndarray]:
+        """Epoch ``epoch``'s distinct orders, one per distinct seed (in first-seen order)."""
+        if self.shuffle == "seed":  # seeds past 2**32 - 1 wrap around (RandomState's range)
+            return [
+                seed_order(self.m, (s + epoch + 1) % 2**32, generator=self.legacy)
+                for s in self.seeds
+            ]
+        return [rng.permutation(self.m) for rng in self.rngs]
+
+    def distinct(self, epoch: int) -> np.ndarray:
+        """Epoch ``epoch``'s distinct orders as rows ``(n_distinct, m)`` (``arange(m)`` for
+        ``none``); member k takes row :attr:`member_rows` ``[k]``. Draws exactly what
+        ``order(epoch)`` draws, so the two may be used in turn, epoch after epoch."""
+        if self.shuffle == "none":
+            return np.arange(self.m)[None]
+        return np.stack(self._draw(epoch))
+
+    @property
+    def member_rows(self) -> list[int] | None:
+        """Per member, its row of :meth:`distinct`; None when every member shares row 0."""
+        return self.repeat

@@ -50,6 +50,7 @@ from descentlab.optimizers.base import GradientTransformation, Params, learning_
 from descentlab.progress import Progress
 
 __all__ = [
+    "ENGINES",
     "EPOCHS",
     "SHUFFLES",
     "Callback",
@@ -61,6 +62,11 @@ __all__ = [
 ]
 
 Shuffle = Literal["seed", "random", "none"]
+Engine = Literal["auto", "numpy", "compiled"]
+ENGINES = ("auto", "numpy", "compiled")
+"""The training engines: ``numpy`` (the readable reference loop), ``compiled`` (whole epochs in
+numba-compiled code, the same numbers to 1e-12) and ``auto`` (compiled when it supports the
+configuration, else numpy; :attr:`TrainResult.engine_note` says why it fell back)."""
 EPOCHS = Interval(1, limits.MAX_EPOCHS, integer=True)
 """The allowed number of epochs: an int in ``[1, MAX_EPOCHS]``."""
 
@@ -143,6 +149,9 @@ class TrainResult:
       opt_state: the optimizer's final state; pass it back as ``train(..., params=result.params,
         opt_state=result.opt_state)`` to continue training where this call stopped.
       max_cost: the cost above which a member counted as diverged.
+      engine: the engine that ran, ``numpy`` or ``compiled``.
+      engine_note: why ``engine="auto"`` ran ``numpy`` (empty when it ran ``compiled`` or
+        the engine was named).
     """
 
     params: Params
@@ -155,6 +164,8 @@ class TrainResult:
     population: int | None = None
     opt_state: Any = None
     max_cost: float = math.inf
+    engine: str = "numpy"
+    engine_note: str = ""
 
     def member(self, k: int) -> TrainResult:
         """Population member ``k`` as if it had been trained alone.
@@ -184,6 +195,8 @@ class TrainResult:
             stopped_epoch=self.stopped_epoch[k : k + 1].copy(),
             diverged=self.diverged[k : k + 1].copy(),
             max_cost=self.max_cost,
+            engine=self.engine,
+            engine_note=self.engine_note,
         )
 
 
@@ -343,79 +356,41 @@ def _history(
     )
 
 
-class _Loop:
-    """The state of one :func:`train` call: buffers, optimizer state, records, stopped members.
+class LoopBase:
+    """What every engine's loop shares: the parameters, the records, the stopped members.
 
-    Built from checked inputs; :meth:`epoch` runs one pass over the data, :meth:`stop_members`
-    applies divergence and the callbacks, :meth:`result` assembles the :class:`TrainResult`.
-    One record per finished epoch and per evaluation is appended in one step each, so Ctrl-C
+    An engine's loop (:class:`_Loop` here, :class:`descentlab.compiled.loop.CompiledLoop`)
+    fills ``theta`` (a :class:`_FlatParams`), ``epochs_done`` (one ``(mean cost, last batch
+    cost, lr)`` record per finished epoch), ``stopped_epoch`` and ``diverged``, and implements
+    :meth:`run` and :meth:`opt_state`; evaluation, callbacks and the result are shared. One
+    record per finished epoch and per evaluation is appended in one step each, so Ctrl-C
     anywhere leaves only complete records.
     """
+
+    engine = "numpy"
+    checks_divergence = True  # stop_members marks diverged members (else run() does)
 
     def __init__(
         self,
         net: MLP,
-        optimizer: GradientTransformation,
         X: np.ndarray,
         y: np.ndarray,
         params: Params,
         population: int | None,
-        order: EpochOrder,
-        batch_size: int,
         validation: tuple[np.ndarray, np.ndarray] | None,
-        opt_state: Any,
     ) -> None:
-        self.net, self.optimizer, self.X, self.y = net, optimizer, X, y
-        self.population, self.order, self.validation = population, order, validation
+        self.net, self.X, self.y = net, X, y
+        self.population, self.validation = population, validation
         self.m = X.shape[1]
         self.lead = () if population is None else (population,)
         self.K = 1 if population is None else population
         self.theta = _FlatParams(net.shapes(), population)
         self.theta.load(params)
-        self.grad = _FlatParams(net.shapes(), population)
-        self.tree = {"theta": self.theta.flat}
-        self.state = optimizer.init(self.tree) if opt_state is None else opt_state
-        self.read_rate = learning_rate_reader(self.state)
-        self.Y = net.targets(y)
-        self.XT, self.YT = np.ascontiguousarray(X.T), np.ascontiguousarray(self.Y.T)
-        orders = (order.n_orders,) if order.per_member else ()
-        self.XT_buf, self.YT_buf = (
-            np.empty(orders + self.XT.shape),
-            np.empty(orders + self.YT.shape),
-        )
-        self.slices = batch_slices(self.m, batch_size)
         self.epochs_done: list[tuple[Any, Any, Any]] = []  # (mean cost, last batch cost, lr)
         self.evals: list[tuple[int, Any, Any]] = []  # (epoch, train acc, validation acc)
         self.stopped_epoch = np.full(self.K, -1)
         self.diverged = np.zeros(self.K, dtype=bool)
         self.snapshots: dict[int, Params] = {}
-
-    def epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        """One pass over the data; records and returns ``(mean cost, last batch cost)``.
-
-        ``lr`` recorded is the rate the optimizer applied at the epoch's first step, read from
-        its state (:func:`~descentlab.optimizers.base.applied_learning_rate`).
-        """
-        perm = self.order(epoch)
-        if perm is None:
-            Xe, Ye = self.X, self.Y
-        else:  # (n, m), or (K, n, m) with one order per member
-            Xe, Ye = _gather(self.XT, perm, self.XT_buf), _gather(self.YT, perm, self.YT_buf)
-        total, lr = np.zeros(self.lead), None
-        for s in self.slices:
-            cost, _ = self.net.loss_and_grads(
-                self.theta.views, Xe[..., s], Ye[..., s], out=self.grad.views
-            )
-            updates, self.state = self.optimizer.update(
-                {"theta": self.grad.flat.copy()}, self.state, self.tree
-            )
-            self.theta.flat += updates["theta"]
-            total += cost * (s.stop - s.start)
-            if lr is None:
-                lr = np.broadcast_to(self.read_rate(self.state), self.lead).copy()
-        epoch_cost = total / self.m
-        self.epochs_done.append((epoch_cost, cost, lr))
-        return epoch_cost, cost
 
     def evaluate(self, epoch: int) -> dict[str, np.ndarray]:
         """Training (and validation) accuracy now, recorded for ``epoch``."""
@@ -437,7 +412,7 @@ class _Loop:
         a callback asks to stop as stopped; each keeps its parameters of this epoch."""
         cost = logs["cost"]  # () or (K,): either broadcasts against the (K,) masks
         bad = (self.stopped_epoch < 0) & ~(cost <= max_cost)  # NaN compares False
-        if bad.any():
+        if self.checks_divergence and bad.any():
             self._freeze(bad, epoch)
             self.diverged |= bad
         for cb in callbacks:
@@ -480,8 +455,9 @@ class _Loop:
             stopped_epoch=self.stopped_epoch,
             diverged=self.diverged,
             population=self.population,
-            opt_state=self.state,
+            opt_state=self.opt_state(),
             max_cost=max_cost,
+            engine=self.engine,
         )
 
     def _status(self, max_cost: float) -> tuple[str, str]:
@@ -495,6 +471,91 @@ class _Loop:
                 f"(cost NaN, inf or > {max_cost:.3g})."
             )
         return "completed", ""
+
+    def run(self, first: int, stop: int, max_cost: float) -> int:
+        """Train epochs ``first, first + 1, ..`` up to ``stop`` (exclusive) or until every
+        member has stopped; record them and return the epoch after the last one finished."""
+        raise NotImplementedError  # pragma: no cover - each engine's loop defines it
+
+    def chunk_end(self, epoch: int, boundary: int) -> int:
+        """Where the next :meth:`run` from ``epoch`` should stop, given that Python must see
+        epoch ``boundary - 1`` (an evaluation, the callbacks, the last epoch)."""
+        del boundary
+        return epoch + 1
+
+    def opt_state(self) -> Any:
+        """The optimizer state now, in the NumPy engine's form."""
+        raise NotImplementedError  # pragma: no cover - each engine's loop defines it
+
+    def settle(self) -> None:
+        """Record whatever the engine finished but has not recorded yet (after a Ctrl-C)."""
+
+
+class _Loop(LoopBase):
+    """The NumPy engine: :meth:`epoch` runs one pass over the data, one NumPy call at a time."""
+
+    def __init__(
+        self,
+        net: MLP,
+        optimizer: GradientTransformation,
+        X: np.ndarray,
+        y: np.ndarray,
+        params: Params,
+        population: int | None,
+        order: EpochOrder,
+        batch_size: int,
+        validation: tuple[np.ndarray, np.ndarray] | None,
+        opt_state: Any,
+    ) -> None:
+        super().__init__(net, X, y, params, population, validation)
+        self.optimizer, self.order = optimizer, order
+        self.grad = _FlatParams(net.shapes(), population)
+        self.tree = {"theta": self.theta.flat}
+        self.state = optimizer.init(self.tree) if opt_state is None else opt_state
+        self.read_rate = learning_rate_reader(self.state)
+        self.Y = net.targets(y)
+        self.XT, self.YT = np.ascontiguousarray(X.T), np.ascontiguousarray(self.Y.T)
+        orders = (order.n_orders,) if order.per_member else ()
+        self.XT_buf, self.YT_buf = (
+            np.empty(orders + self.XT.shape),
+            np.empty(orders + self.YT.shape),
+        )
+        self.slices = batch_slices(self.m, batch_size)
+
+    def run(self, first: int, stop: int, max_cost: float) -> int:
+        del stop, max_cost  # one epoch at a time; stop_members checks divergence
+        self.epoch(first)
+        return first + 1
+
+    def opt_state(self) -> Any:
+        return self.state
+
+    def epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """One pass over the data; records and returns ``(mean cost, last batch cost)``.
+
+        ``lr`` recorded is the rate the optimizer applied at the epoch's first step, read from
+        its state (:func:`~descentlab.optimizers.base.applied_learning_rate`).
+        """
+        perm = self.order(epoch)
+        if perm is None:
+            Xe, Ye = self.X, self.Y
+        else:  # (n, m), or (K, n, m) with one order per member
+            Xe, Ye = _gather(self.XT, perm, self.XT_buf), _gather(self.YT, perm, self.YT_buf)
+        total, lr = np.zeros(self.lead), None
+        for s in self.slices:
+            cost, _ = self.net.loss_and_grads(
+                self.theta.views, Xe[..., s], Ye[..., s], out=self.grad.views
+            )
+            updates, self.state = self.optimizer.update(
+                {"theta": self.grad.flat.copy()}, self.state, self.tree
+            )
+            self.theta.flat += updates["theta"]
+            total += cost * (s.stop - s.start)
+            if lr is None:
+                lr = np.broadcast_to(self.read_rate(self.state), self.lead).copy()
+        epoch_cost = total / self.m
+        self.epochs_done.append((epoch_cost, cost, lr))
+        return epoch_cost, cost
 
 
 def _prepare(
@@ -601,6 +662,7 @@ def train(
     on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
     opt_state: Any = None,
     max_cost: float | None = None,
+    engine: Engine = "auto",
 ) -> TrainResult:
     """Train ``net`` with ``optimizer`` by mini-batch gradient descent for ``epochs`` epochs.
 
@@ -640,6 +702,8 @@ def train(
         step count and moments then carry on. Give the matching ``params`` with it.
       max_cost: a member whose epoch cost exceeds it (or is NaN or inf) has diverged;
         default ``100 * ln(n_classes)``.
+      engine: ``auto`` (default), ``numpy`` or ``compiled`` (see :data:`ENGINES`); the
+        result says which ran (``TrainResult.engine``) and, for ``auto``, why it fell back.
 
     Returns:
       a :class:`TrainResult`. Training stops early when every member has diverged (the message
@@ -650,6 +714,7 @@ def train(
       InvalidParameterError, DataError: a bad setting or bad data, or a population larger
         than :data:`~descentlab.limits.MAX_MEMORY_BYTES` — before anything is trained.
     """
+    check_param("train", "engine", engine, Options(ENGINES))
     ready = _prepare(
         net,
         X,
@@ -668,7 +733,34 @@ def train(
         max_cost=max_cost,
     )
     epochs, every, max_cost = ready["epochs"], ready["eval_every"], ready["max_cost"]
-    loop = _Loop(
+    loop, note = _make_loop(engine, net, optimizer, ready, opt_state, epochs)
+    interrupted: str | None = None  # the message of a Ctrl-C
+    start = time.perf_counter()
+    with Progress(epochs, label, enabled=progress) as bar:
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                _drive(loop, epochs, every, max_cost, callbacks, on_epoch, bar)
+        except KeyboardInterrupt:
+            loop.settle()
+            done = len(loop.epochs_done)
+            interrupted = (
+                f"Interrupted after {done} of {epochs} epochs; the history so far is kept."
+            )
+    result = loop.result(interrupted, time.perf_counter() - start, max_cost)
+    result.engine_note = note
+    return result
+
+
+def _make_loop(
+    engine: str,
+    net: MLP,
+    optimizer: GradientTransformation,
+    ready: dict[str, Any],
+    opt_state: Any,
+    epochs: int,
+) -> tuple[LoopBase, str]:
+    """The loop of the chosen engine, and for ``auto`` the reason it fell back to NumPy."""
+    args = (
         net,
         optimizer,
         ready["X"],
@@ -680,31 +772,57 @@ def train(
         ready["validation"],
         opt_state,
     )
-    interrupted: str | None = None  # the message of a Ctrl-C
-    start = time.perf_counter()
-    with Progress(epochs, label, enabled=progress) as bar:
-        try:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-                for epoch in range(epochs):
-                    cost, last = loop.epoch(epoch)
-                    logs: dict[str, Any] = {"cost": cost, "last_batch_cost": last}
-                    if epoch % every == every - 1 or epoch == epochs - 1 or epoch == 0:
-                        logs.update(loop.evaluate(epoch))
-                    loop.stop_members(epoch, logs, max_cost, callbacks)
-                    if on_epoch is not None:
-                        stopped = loop.stopped_epoch >= 0
-                        on_epoch(epoch, {**logs, "params": loop.theta.views, "stopped": stopped})
-                    if bar.enabled:
-                        flat = np.ravel(cost)
-                        finite = flat[np.isfinite(flat)]
-                        bar.update(
-                            epoch + 1, cost=float(finite.mean()) if finite.size else math.nan
-                        )
-                    if loop.all_stopped:
-                        break
-        except KeyboardInterrupt:
-            done = len(loop.epochs_done)
-            interrupted = (
-                f"Interrupted after {done} of {epochs} epochs; the history so far is kept."
-            )
-    return loop.result(interrupted, time.perf_counter() - start, max_cost)
+    if engine != "numpy":
+        from descentlab.compiled import compiled_loop  # numba is imported only here
+
+        loop, note = compiled_loop(args, epochs=epochs, required=engine == "compiled")
+        if loop is not None:
+            return loop, ""
+        return _Loop(*args), note
+    return _Loop(*args), ""
+
+
+def _is_evaluation(epoch: int, epochs: int, every: int) -> bool:
+    """Whether accuracies are measured after ``epoch``: every ``every``, the first, the last."""
+    return epoch % every == every - 1 or epoch == epochs - 1 or epoch == 0
+
+
+def _next_visit(epoch: int, epochs: int, every: int, each_epoch: bool) -> int:
+    """One past the first epoch from ``epoch`` on that Python must see after it ends."""
+    if each_epoch or epoch == 0:
+        return epoch + 1
+    return min(epoch + (every - 1 - epoch % every), epochs - 1) + 1
+
+
+def _drive(
+    loop: LoopBase,
+    epochs: int,
+    every: int,
+    max_cost: float,
+    callbacks: Sequence[Callback],
+    on_epoch: Callable[[int, dict[str, Any]], None] | None,
+    bar: Progress,
+) -> None:
+    """Run ``loop`` to the end: the engine trains up to the next epoch Python must see (an
+    evaluation, or every epoch when there are callbacks or ``on_epoch``), then Python
+    evaluates, calls the callbacks and ``on_epoch`` and moves the bar."""
+    each_epoch = bool(callbacks) or on_epoch is not None
+    epoch = 0
+    while epoch < epochs:
+        stop = loop.chunk_end(epoch, _next_visit(epoch, epochs, every, each_epoch))
+        epoch = loop.run(epoch, stop, max_cost)
+        last = epoch - 1
+        cost, last_cost = loop.epochs_done[-1][:2]
+        logs: dict[str, Any] = {"cost": cost, "last_batch_cost": last_cost}
+        if _is_evaluation(last, epochs, every):
+            logs.update(loop.evaluate(last))
+        loop.stop_members(last, logs, max_cost, callbacks)
+        if on_epoch is not None:
+            stopped = loop.stopped_epoch >= 0
+            on_epoch(last, {**logs, "params": loop.theta.views, "stopped": stopped})
+        if bar.enabled:
+            flat = np.ravel(cost)
+            finite = flat[np.isfinite(flat)]
+            bar.update(epoch, cost=float(finite.mean()) if finite.size else math.nan)
+        if loop.all_stopped:
+            break

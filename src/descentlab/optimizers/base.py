@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -27,6 +28,7 @@ __all__ = [
     "EmptyState",
     "GradientTransformation",
     "Params",
+    "Recipe",
     "StackedState",
     "applied_learning_rate",
     "apply_updates",
@@ -36,7 +38,9 @@ __all__ = [
     "check_same_structure",
     "identity",
     "learning_rate_reader",
+    "recipe_of",
     "stack_optimizers",
+    "with_recipe",
 ]
 
 Params = dict[str, np.ndarray]
@@ -58,6 +62,40 @@ class GradientTransformation(NamedTuple):
 
     init: InitFn
     update: UpdateFn
+
+
+class Recipe(NamedTuple):
+    """What a built-in transformation computes, in data: how the compiled engine re-creates it.
+
+    ``kind`` names the transform (``"scale_by_adam"``, ``"chain"``, ``"stack"``, ...),
+    ``settings`` holds its checked hyperparameters (numbers, ``(K,)`` arrays, flags, a
+    schedule) and ``parts`` the recipes of the transformations it is made of (``None`` for a
+    part without one). Only :func:`with_recipe` makes them.
+    """
+
+    kind: str
+    settings: dict[str, Any]
+    parts: tuple = ()
+
+
+_RECIPES: weakref.WeakKeyDictionary[Callable, Recipe] = weakref.WeakKeyDictionary()
+
+
+def with_recipe(
+    transform: GradientTransformation, kind: str, parts: tuple = (), **settings: Any
+) -> GradientTransformation:
+    """Record ``transform``'s :class:`Recipe` (keyed by its ``update`` function) and return it."""
+    _RECIPES[transform.update] = Recipe(kind, settings, parts)
+    return transform
+
+
+def recipe_of(transform: Any) -> Recipe | None:
+    """The :class:`Recipe` of a transformation built by descentlab, or ``None`` (a custom one)."""
+    update = getattr(transform, "update", None)
+    try:
+        return _RECIPES.get(update)
+    except TypeError:  # not weak-referenceable: not one of ours
+        return None
 
 
 class EmptyState(NamedTuple):
@@ -162,7 +200,7 @@ def identity() -> GradientTransformation:
         del params
         return grads, state
 
-    return GradientTransformation(init, update)
+    return with_recipe(GradientTransformation(init, update), "identity")
 
 
 def chain(*transforms: GradientTransformation) -> GradientTransformation:
@@ -188,7 +226,8 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
             new_state.append(s)
         return grads, tuple(new_state)
 
-    return GradientTransformation(init, update)
+    parts = tuple(recipe_of(t) for t in transforms)
+    return with_recipe(GradientTransformation(init, update), "chain", parts)
 
 
 def stack_optimizers(
@@ -273,7 +312,8 @@ def stack_optimizers(
             new_state.append(s)
         return out, StackedState(tuple(new_state), sizes)
 
-    return GradientTransformation(init, update)
+    parts = tuple(recipe_of(opt) for opt in optimizers)
+    return with_recipe(GradientTransformation(init, update), "stack", parts, sizes=sizes)
 
 
 def applied_learning_rate(state: Any) -> float | np.ndarray:

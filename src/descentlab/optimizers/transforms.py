@@ -47,6 +47,7 @@ from descentlab.optimizers.base import (
     as_hyperparameter,
     broadcast_to_leaf,
     check_same_structure,
+    with_recipe,
 )
 
 __all__ = [
@@ -359,7 +360,9 @@ def _scale_by_learning_rate(learning_rate: Hyper | Schedule) -> GradientTransfor
                 updates = {k: _leading(lr, g, k) * g for k, g in grads.items()}
         return updates, ScaleByLearningRateState(count=safe_increment(count), learning_rate=rate)
 
-    return GradientTransformation(init, update)
+    return with_recipe(
+        GradientTransformation(init, update), "scale_by_learning_rate", learning_rate=learning_rate
+    )
 
 
 def scheduled_rate(schedule: Schedule, step: int) -> Hyper:
@@ -476,7 +479,14 @@ def _trace(mu: Hyper, tau: Hyper, nesterov: bool) -> GradientTransformation:
             updates = buf
         return updates, TraceState(count=count, trace=buf)
 
-    return GradientTransformation(init, update)
+    return with_recipe(
+        GradientTransformation(init, update),
+        "trace",
+        decay=mu,
+        keep=keep,
+        nesterov=nesterov,
+        passthrough=passthrough,
+    )
 
 
 class EmaState(NamedTuple):
@@ -511,7 +521,7 @@ def _ema(beta: Hyper) -> GradientTransformation:
         v = {k: update_moment(g, state.ema[k], shaped(g)[0], 1) for k, g in grads.items()}
         return v, EmaState(count=safe_increment(state.count), ema=v)
 
-    return GradientTransformation(init, update)
+    return with_recipe(GradientTransformation(init, update), "ema", decay=beta)
 
 
 # ----------------------------------------------------------------------------- adaptive scaling
@@ -570,7 +580,14 @@ def _scale_by_rms(rho: Hyper, eps: Hyper, centered: bool, debias: bool) -> Gradi
             updates[k] = np.divide(g, d, out=d)
         return updates, ScaleByRmsState(count=count, nu=nu, mu=mu)
 
-    return GradientTransformation(init, update)
+    return with_recipe(
+        GradientTransformation(init, update),
+        "scale_by_rms",
+        decay=rho,
+        eps=eps,
+        centered=centered,
+        debias=debias,
+    )
 
 
 class ScaleByAdagradState(NamedTuple):
@@ -618,7 +635,12 @@ def _scale_by_adagrad(g0: Hyper, eps: Hyper) -> GradientTransformation:
             updates[k] = np.divide(g, d, out=d)
         return updates, ScaleByAdagradState(count=safe_increment(state.count), sum_of_squares=acc)
 
-    return GradientTransformation(init, update)
+    return with_recipe(
+        GradientTransformation(init, update),
+        "scale_by_adagrad",
+        initial_accumulator_value=g0,
+        eps=eps,
+    )
 
 
 class ScaleByAdamState(NamedTuple):
@@ -693,7 +715,16 @@ def _scale_by_adam(
             updates[k] = u
         return updates, ScaleByAdamState(count=count, mu=mu, nu=nu, nu_max=nu_max)
 
-    return GradientTransformation(init, update)
+    return with_recipe(
+        GradientTransformation(init, update),
+        "scale_by_adam",
+        b1=b1,
+        b2=b2,
+        eps=eps,
+        eps_root=eps_root,
+        amsgrad=amsgrad,
+        no_root=no_root,
+    )
 
 
 # ----------------------------------------------------------------------------- weight decay, clipping
@@ -731,7 +762,12 @@ def _add_decayed_weights(lam: Hyper) -> GradientTransformation:
             )
         return {k: g + shaped(g)[0] * params[k] for k, g in grads.items()}, state
 
-    return GradientTransformation(init, update)
+    return with_recipe(
+        GradientTransformation(init, update),
+        "add_decayed_weights",
+        weight_decay=lam,
+        passthrough=passthrough,
+    )
 
 
 @hyperparameter_rules(max_norm=POSITIVE, per_member=FLAG)
@@ -784,4 +820,9 @@ def _clip_by_global_norm(c: Hyper, per_member: bool) -> GradientTransformation:
         scale = np.where(norm > c, c / np.where(norm > 0.0, norm, 1.0), 1.0)
         return {k: broadcast_to_leaf(scale, g) * g for k, g in grads.items()}, state
 
-    return GradientTransformation(init, update)
+    return with_recipe(
+        GradientTransformation(init, update),
+        "clip_by_global_norm",
+        max_norm=c,
+        per_member=per_member,
+    )

@@ -1,0 +1,87 @@
+"""The compiled training engine: whole epochs in numba, the same numbers as the NumPy engine.
+
+``train(..., engine="compiled")`` runs here, and ``engine="auto"`` (the default everywhere)
+when it pays. What it covers: the :class:`~descentlab.nn.MLP` (any depth, every activation,
+sigmoid and softmax outputs), every transform and named optimizer of
+:mod:`descentlab.optimizers` (their chains, per-member hyperparameters and
+:func:`~descentlab.optimizers.stack_optimizers`), every schedule of
+:mod:`descentlab.schedules`, populations, divergence, callbacks, ``on_epoch`` and resuming
+from an ``opt_state``. What it does not: custom transformations and schedules, and
+``clip_by_global_norm`` with one norm over a whole population.
+
+``auto`` runs NumPy, and says why in ``TrainResult.engine_note``, when the compiled engine
+does not cover the configuration, when the run is short (:data:`SHORT_RUN_SECONDS` by the
+estimate of :func:`numpy_seconds`: loading the compiled code would cost more than it saves),
+and when the kernels are not compiled yet and the run is not long (below
+:data:`FOREGROUND_COMPILE_SECONDS`): then one background process compiles them for the next
+runs (:mod:`.cache`). numba is imported only when the compiled engine runs.
+
+:mod:`.program` turns an optimizer into tables, :mod:`.kernels` holds the compiled loops,
+:mod:`.loop` drives them, :mod:`.cache` keeps track of the compiled code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from descentlab._validation import InvalidParameterError
+
+__all__ = ["FOREGROUND_COMPILE_SECONDS", "SHORT_RUN_SECONDS", "compiled_loop", "numpy_seconds"]
+
+SHORT_RUN_SECONDS = 0.5
+"""``auto`` trains a run estimated below this many seconds with NumPy (numba's import and
+loading the compiled code take about 0.3-0.4 s)."""
+
+FOREGROUND_COMPILE_SECONDS = 120.0
+"""``auto`` compiles the kernels before training (about 10-20 s, once per installation) only
+for a run estimated above this many seconds with NumPy; shorter runs use NumPy meanwhile."""
+
+_STEP_SECONDS = 40e-6  # the NumPy engine's cost per mini-batch step, whatever its size
+_FLOP_SECONDS = 0.5e-9  # and per multiply-add of the forward and backward passes
+
+
+def numpy_seconds(n_params: int, members: int, m: int, batch_size: int, epochs: int) -> float:
+    """A rough estimate of the NumPy engine's time: per mini-batch step a fixed cost plus
+    three multiply-adds per parameter, example and member (forward, backward, update)."""
+    steps = epochs * -(-m // batch_size)
+    return steps * _STEP_SECONDS + 3 * epochs * m * members * n_params * _FLOP_SECONDS
+
+
+def compiled_loop(args: tuple, *, epochs: int, required: bool) -> tuple[Any, str]:
+    """The compiled engine's loop for :func:`~descentlab.training.train`'s checked arguments
+    ``(net, optimizer, X, y, params, population, order, batch_size, validation, opt_state)``,
+    or ``(None, why numpy runs instead)`` when ``auto`` should not use it.
+
+    Raises:
+      InvalidParameterError: ``required`` (``engine="compiled"``) and the engine cannot run
+        this configuration; the message says why.
+    """
+    from descentlab.compiled import cache
+    from descentlab.compiled.program import Unsupported
+
+    net, _, X, _, _, population, _, batch_size, _, _ = args
+    estimate = numpy_seconds(net.n_params, population or 1, X.shape[1], batch_size, epochs)
+    if not required and estimate < SHORT_RUN_SECONDS:
+        return None, (
+            f"numpy engine: a short run (about {estimate:.2g} s); the compiled engine pays off "
+            "on longer ones."
+        )
+    try:
+        from descentlab.compiled.loop import CompiledLoop
+
+        loop = CompiledLoop(*args)
+    except Unsupported as why:
+        if required:
+            raise InvalidParameterError(
+                f"The compiled engine cannot train this configuration: {why}. "
+                "Use engine='auto' (it falls back to numpy) or engine='numpy'."
+            ) from None
+        return None, f"numpy engine: the compiled engine does not support {why}."
+    if required or cache.is_warm(loop.kernel) or estimate >= FOREGROUND_COMPILE_SECONDS:
+        return loop, ""
+    started = cache.warm_in_background()
+    return None, "numpy engine: the compiled engine is not compiled yet" + (
+        "; it is being compiled in the background for the next runs (once, about 20 s)."
+        if started
+        else "."
+    )
