@@ -392,3 +392,15 @@ def test_history_learning_rate_is_nan_without_a_rate_transform():
     a, b = both(MLP((2, 3, 1)), chain(trace(0.5)), X_SMALL, Y2, epochs=2, seed=1)
     assert np.isnan(b.history.learning_rate).all()
     assert math.isnan(float(a.history.learning_rate[0]))
+
+
+@pytest.mark.parametrize("seeds", [0, list(range(8))])
+def test_wide_layers_through_blas_and_through_loops_agree(seeds):
+    from descentlab.compiled.kernels import BLAS_MIN
+
+    X = RNG.normal(size=(40, 300))
+    y = RNG.integers(0, 10, 300)
+    net = MLP((40, 30, 10))
+    assert 40 * 30 * 100 >= BLAS_MIN  # one network: BLAS; eight: loops on two threads
+    a, b = both(net, adam(1e-2), X, y, epochs=3, seed=seeds, batch_size=100)
+    assert_same(a, b)

@@ -121,66 +121,99 @@ def _sum4(x, n):
     return (a0 + a1) + (a2 + a3)
 
 
+BLAS_MIN = 32768
+"""A product of at least this many multiply-adds goes to BLAS (``np.dot``; SciPy's BLAS,
+multi-threaded) in the serial kernel; smaller ones run as loops over the batch in SIMD."""
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _rows(buf, n, B):
+    """The first ``n * B`` numbers of a flat buffer as a C-contiguous ``(n, B)`` array."""
+    return buf[: n * B].reshape((n, B))
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _loss_and_grads(
-    theta, dims, w_off, b_off, act, slope, out, X, Y, perm, start, B, A, Z, D, grad
+    theta, dims, w_off, b_off, act, slope, out, X, Y, perm, start, B, A, Z, D, grad, blas
 ):
     """One mini-batch of ``B`` examples ``perm[start : start + B]``: gather, forward, cost,
     backward. Returns the mean cost J; ``grad`` receives dJ/dtheta in ``theta``'s layout.
 
-    This thread's buffers: ``A[l]`` and ``Z[l]`` are layer l's ``(n_l, B)`` activations and
-    pre-activations (``A[0]`` the batch), ``D[0]`` is dZ and ``D[1]`` dA of the layer at hand.
+    This thread's buffers, flat per layer and read as ``(n_l, B)``: ``A[l]`` and ``Z[l]``
+    are layer l's activations and pre-activations (``A[0]`` the batch), ``D[0]`` is dZ and
+    ``D[1]`` dA of the layer at hand. ``blas``: products of :data:`BLAS_MIN` multiply-adds
+    or more go to ``np.dot``.
     """
     L = dims.shape[0] - 1
-    # gather the batch: A_0[f, j] = X[f, perm[start + j]]
-    for f in range(dims[0]):
+    a0 = _rows(A[0], dims[0], B)
+    for f in range(dims[0]):  # gather: A_0[f, j] = X[f, perm[start + j]]
         for j in range(B):
-            A[0, f, j] = X[f, perm[start + j]]
-    # forward: Z_l = W_l @ A_{l-1} + b_l (the product summed in order over the inputs)
-    for l in range(1, L + 1):
+            a0[f, j] = X[f, perm[start + j]]
+    for l in range(1, L + 1):  # forward: Z_l = W_l @ A_{l-1} + b_l
         n, n_prev = dims[l], dims[l - 1]
+        W = theta[w_off[l - 1] : w_off[l - 1] + n * n_prev].reshape((n, n_prev))
+        z, a_prev = _rows(Z[l], n, B), _rows(A[l - 1], n_prev, B)
+        if blas and n * n_prev * B >= BLAS_MIN:
+            np.dot(W, a_prev, z)
+        else:
+            _product(W, a_prev, z, n, n_prev, B)
+        a = _rows(A[l], n, B)
         for i in range(n):
-            for j in range(B):
-                Z[l, i, j] = 0.0
-            for q in range(n_prev):
-                w = theta[w_off[l - 1] + i * n_prev + q]
-                for j in range(B):
-                    Z[l, i, j] += w * A[l - 1, q, j]
             bi = theta[b_off[l - 1] + i]
             for j in range(B):
-                Z[l, i, j] += bi
+                z[i, j] += bi
             if l < L:
-                _activate(Z[l, i], A[l, i], B, act, slope)
-    _output(Z[L], A[L], D[0], dims[L], B, out)
-    # cost and dZ_L = (A_L - Y) / B
-    total = 0.0
-    for i in range(dims[L]):
+                _activate(z[i], a[i], B, act, slope)
+    nL = dims[L]
+    zL, aL, dz = _rows(Z[L], nL, B), _rows(A[L], nL, B), _rows(D[0], nL, B)
+    _output(zL, aL, dz, nL, B, out)
+    total = 0.0  # the cost, and dZ_L = (A_L - Y) / B
+    for i in range(nL):
         for j in range(B):
             y = Y[i, perm[start + j]]
             if out == OUT_SIGMOID:
-                total += _sigmoid_cost(Z[L, i, j], y)
+                total += _sigmoid_cost(zL[i, j], y)
             else:
-                total += -y * D[0, i, j]  # the log-softmax, left there by _output
-            D[0, i, j] = (A[L, i, j] - y) / B
-    # backward
-    for l in range(L, 0, -1):
+                total += -y * dz[i, j]  # the log-softmax, left there by _output
+            dz[i, j] = (aL[i, j] - y) / B
+    for l in range(L, 0, -1):  # backward
         n, n_prev = dims[l], dims[l - 1]
+        W = theta[w_off[l - 1] : w_off[l - 1] + n * n_prev].reshape((n, n_prev))
+        dW = grad[w_off[l - 1] : w_off[l - 1] + n * n_prev].reshape((n, n_prev))
+        dz, a_prev = _rows(D[0], n, B), _rows(A[l - 1], n_prev, B)
+        big = blas and n * n_prev * B >= BLAS_MIN
+        if big:
+            np.dot(dz, a_prev.T, dW)
         for i in range(n):
-            for q in range(n_prev):
-                grad[w_off[l - 1] + i * n_prev + q] = _dot4(D[0, i], A[l - 1, q], B)
-            grad[b_off[l - 1] + i] = _sum4(D[0, i], B)
+            if not big:
+                for q in range(n_prev):
+                    dW[i, q] = _dot4(dz[i], a_prev[q], B)
+            grad[b_off[l - 1] + i] = _sum4(dz[i], B)
         if l > 1:
-            # dA_{l-1} = W_l.T @ dZ_l, then dZ_{l-1} = dA_{l-1} * g'(Z_{l-1})
+            # dA_{l-1} = W_l.T @ dZ_l, then dZ_{l-1} = dA_{l-1} * g'(Z_{l-1}) (in place of dZ)
+            da = _rows(D[1], n_prev, B)
+            if big:
+                np.dot(W.T, dz, da)
+            else:
+                _product(W.T, dz, da, n_prev, n, B)
+            z_prev, dz_prev = _rows(Z[l - 1], n_prev, B), _rows(D[0], n_prev, B)
             for q in range(n_prev):
-                for j in range(B):
-                    D[1, q, j] = 0.0
-                for i in range(n):
-                    w = theta[w_off[l - 1] + i * n_prev + q]
-                    for j in range(B):
-                        D[1, q, j] += w * D[0, i, j]
-            for q in range(n_prev):
-                _derive(Z[l - 1, q], A[l - 1, q], D[1, q], D[0, q], B, act, slope)
+                _derive(z_prev[q], a_prev[q], da[q], dz_prev[q], B, act, slope)
     return total / B
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _product(W, A, out, n, n_in, B):
+    """out = W @ A as loops, each sum in order over the inputs, the batch innermost (SIMD)."""
+    for i in range(n):
+        row = out[i]
+        for j in range(B):
+            row[j] = 0.0
+        for q in range(n_in):
+            w = W[i, q]
+            a = A[q]
+            for j in range(B):
+                row[j] += w * a[j]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -357,7 +390,7 @@ def _update(k, step, theta, g, state, counts, ops, n_ops, hp, rates):
 @njit(cache=True, error_model="numpy")
 def _member_epoch(
     k, e, theta, dims, w_off, b_off, act, slope, out, X, Y, perms, order_of, bounds,
-    state, counts, ops, n_ops, hp, rates, A, Z, D, grad, cost_out, last_out,
+    state, counts, ops, n_ops, hp, rates, A, Z, D, grad, cost_out, last_out, blas,
 ):  # fmt: skip
     """Member k's epoch e of the chunk: every mini-batch, then its mean and last cost."""
     m = X.shape[1]
@@ -369,7 +402,8 @@ def _member_epoch(
         start = bounds[b]
         B = bounds[b + 1] - start
         cost = _loss_and_grads(
-            theta[k], dims, w_off, b_off, act, slope, out, X, Y, perm, start, B, A, Z, D, grad
+            theta[k], dims, w_off, b_off, act, slope, out, X, Y, perm, start, B, A, Z, D, grad,
+            blas,
         )
         _update(k, e * nb + b, theta, grad, state, counts, ops, n_ops, hp, rates)
         total += cost * B
@@ -409,7 +443,7 @@ def run_serial(
             _member_epoch(
                 k, e, theta, dims, w_off, b_off, act, slope, out, X, Y, perms, order_of,
                 bounds, state, counts, ops, n_ops, hp, rates, A[0], Z[0], D[0], grad[0], cost_out,
-                last_out,
+                last_out, True,
             )  # fmt: skip
         finished = _stop_diverged(e, epoch0, theta, snapshot, cost_out, max_cost, stopped, diverged)
         done[0] = e + 1
@@ -432,7 +466,7 @@ def run_parallel(
                 _member_epoch(
                     k, e, theta, dims, w_off, b_off, act, slope, out, X, Y, perms, order_of,
                     bounds, state, counts, ops, n_ops, hp, rates, A[t], Z[t], D[t], grad[t], cost_out,
-                    last_out,
+                    last_out, False,
                 )  # fmt: skip
         finished = _stop_diverged(e, epoch0, theta, snapshot, cost_out, max_cost, stopped, diverged)
         done[0] = e + 1

@@ -76,7 +76,7 @@ class CompiledLoop(LoopBase):
         self.threads = _threads(self.K)
         self.A = np.zeros((self.threads, *shape))
         self.Z = np.zeros((self.threads, *shape))
-        self.D = np.zeros((self.threads, 2, *shape[1:]))
+        self.D = np.zeros((self.threads, 2, shape[1]))
         self.grad = np.zeros((self.threads, P))
         self.stopped = self.stopped_epoch  # int64 (K,), written by the kernels
         self.per_epoch = 0.0  # measured seconds per epoch of the last chunk

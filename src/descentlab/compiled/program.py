@@ -54,9 +54,10 @@ ACT_RELU, ACT_TANH, ACT_LEAKY, ACT_SIGMOID = range(4)
 OUT_SIGMOID, OUT_SOFTMAX = range(2)
 
 
-def work_shape(dims: np.ndarray, batch: int) -> tuple[int, int, int]:
-    """The shape ``(L + 1, widest layer, batch)`` of one thread's activation buffers."""
-    return (len(dims), int(max(dims)), int(batch))
+def work_shape(dims: np.ndarray, batch: int) -> tuple[int, int]:
+    """The shape ``(L + 1, widest layer * batch)`` of one thread's activation buffers: one
+    flat row per layer, read as ``(n_l, B)`` for a batch of B <= ``batch``."""
+    return (len(dims), int(max(dims)) * int(batch))
 
 
 class Unsupported(Exception):
