@@ -29,6 +29,7 @@ from numba import njit, prange  # noqa: E402
 from descentlab.compiled.program import (  # noqa: E402
     ACT_LEAKY,
     ACT_RELU,
+    ACT_SIGMOID,
     ACT_TANH,
     COL_A,
     COL_B,
@@ -82,41 +83,42 @@ def _sigmoid_cost(z, y):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _dot4(x, y, n):
-    """sum_j x[j] * y[j] over j < n, with four partial sums (latency hidden, order fixed)."""
+def _dot4(x, i, y, q, n):
+    """sum_j x[i, j] * y[q, j] over j < n, with four partial sums (latency hidden, order
+    fixed). Rows are read in place: a row view would cost two atomic reference counts."""
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
     a3 = 0.0
     j = 0
     while j + 4 <= n:
-        a0 += x[j] * y[j]
-        a1 += x[j + 1] * y[j + 1]
-        a2 += x[j + 2] * y[j + 2]
-        a3 += x[j + 3] * y[j + 3]
+        a0 += x[i, j] * y[q, j]
+        a1 += x[i, j + 1] * y[q, j + 1]
+        a2 += x[i, j + 2] * y[q, j + 2]
+        a3 += x[i, j + 3] * y[q, j + 3]
         j += 4
     while j < n:
-        a0 += x[j] * y[j]
+        a0 += x[i, j] * y[q, j]
         j += 1
     return (a0 + a1) + (a2 + a3)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _sum4(x, n):
-    """sum_j x[j] over j < n, with four partial sums."""
+def _sum4(x, i, n):
+    """sum_j x[i, j] over j < n, with four partial sums."""
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
     a3 = 0.0
     j = 0
     while j + 4 <= n:
-        a0 += x[j]
-        a1 += x[j + 1]
-        a2 += x[j + 2]
-        a3 += x[j + 3]
+        a0 += x[i, j]
+        a1 += x[i, j + 1]
+        a2 += x[i, j + 2]
+        a3 += x[i, j + 3]
         j += 4
     while j < n:
-        a0 += x[j]
+        a0 += x[i, j]
         j += 1
     return (a0 + a1) + (a2 + a3)
 
@@ -159,11 +161,7 @@ def _loss_and_grads(
             _product(W, a_prev, z, n, n_prev, B)
         a = _rows(A[l], n, B)
         for i in range(n):
-            bi = theta[b_off[l - 1] + i]
-            for j in range(B):
-                z[i, j] += bi
-            if l < L:
-                _activate(z[i], a[i], B, act, slope)
+            _bias_activate(z, a, i, theta[b_off[l - 1] + i], B, act if l < L else -1, slope)
     nL = dims[L]
     zL, aL, dz = _rows(Z[L], nL, B), _rows(A[L], nL, B), _rows(D[0], nL, B)
     _output(zL, aL, dz, nL, B, out)
@@ -187,8 +185,8 @@ def _loss_and_grads(
         for i in range(n):
             if not big:
                 for q in range(n_prev):
-                    dW[i, q] = _dot4(dz[i], a_prev[q], B)
-            grad[b_off[l - 1] + i] = _sum4(dz[i], B)
+                    dW[i, q] = _dot4(dz, i, a_prev, q, B)
+            grad[b_off[l - 1] + i] = _sum4(dz, i, B)
         if l > 1:
             # dA_{l-1} = W_l.T @ dZ_l, then dZ_{l-1} = dA_{l-1} * g'(Z_{l-1}) (in place of dZ)
             da = _rows(D[1], n_prev, B)
@@ -198,58 +196,80 @@ def _loss_and_grads(
                 _product(W.T, dz, da, n_prev, n, B)
             z_prev, dz_prev = _rows(Z[l - 1], n_prev, B), _rows(D[0], n_prev, B)
             for q in range(n_prev):
-                _derive(z_prev[q], a_prev[q], da[q], dz_prev[q], B, act, slope)
+                _derive(z_prev, a_prev, da, dz_prev, q, B, act, slope)
     return total / B
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _product(W, A, out, n, n_in, B):
-    """out = W @ A as loops, each sum in order over the inputs, the batch innermost (SIMD)."""
+    """out = W @ A as loops over the batch (SIMD), each sum in order over the inputs
+    ``((w_0 a_0 + w_1 a_1) + w_2 a_2) + ...``, four inputs per pass over a row."""
     for i in range(n):
-        row = out[i]
         for j in range(B):
-            row[j] = 0.0
-        for q in range(n_in):
-            w = W[i, q]
-            a = A[q]
+            out[i, j] = 0.0
+        q = 0
+        while q + 4 <= n_in:
+            w0, w1, w2, w3 = W[i, q], W[i, q + 1], W[i, q + 2], W[i, q + 3]
             for j in range(B):
-                row[j] += w * a[j]
+                out[i, j] = (
+                    ((out[i, j] + w0 * A[q, j]) + w1 * A[q + 1, j]) + w2 * A[q + 2, j]
+                ) + w3 * A[q + 3, j]
+            q += 4
+        while q + 2 <= n_in:
+            w0, w1 = W[i, q], W[i, q + 1]
+            for j in range(B):
+                out[i, j] = (out[i, j] + w0 * A[q, j]) + w1 * A[q + 1, j]
+            q += 2
+        if q < n_in:
+            w0 = W[i, q]
+            for j in range(B):
+                out[i, j] += w0 * A[q, j]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _activate(z, a, B, act, slope):
-    """a = g(z) for one row of B examples (the branch outside the loop, so it vectorises)."""
+def _bias_activate(z, a, i, bias, B, act, slope):
+    """Row i: z += bias, then a = g(z) (``act`` -1: the output layer, z only), one loop each
+    activation (the branch outside the loop, so it vectorises)."""
     if act == ACT_RELU:
         for j in range(B):
-            v = z[j]
-            a[j] = v if not (v < 0.0) else 0.0  # np.maximum(v, 0): NaN stays NaN
+            v = z[i, j] + bias
+            z[i, j] = v
+            a[i, j] = v if not (v < 0.0) else 0.0  # np.maximum(v, 0): NaN stays NaN
     elif act == ACT_TANH:
         for j in range(B):
-            a[j] = math.tanh(z[j])
+            v = z[i, j] + bias
+            z[i, j] = v
+            a[i, j] = math.tanh(v)
     elif act == ACT_LEAKY:
         for j in range(B):
-            v = z[j]
-            a[j] = max(v, slope * v) if v == v else v
+            v = z[i, j] + bias
+            z[i, j] = v
+            a[i, j] = max(v, slope * v) if v == v else v
+    elif act == ACT_SIGMOID:
+        for j in range(B):
+            v = z[i, j] + bias
+            z[i, j] = v
+            a[i, j] = _sigmoid(v)
     else:
         for j in range(B):
-            a[j] = _sigmoid(z[j])
+            z[i, j] += bias
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _derive(z, a, da, dz, B, act, slope):
-    """dz = da * g'(z) for one row (g' from z and a = g(z); ReLU's g'(0) = 0, as nn.py)."""
+def _derive(z, a, da, dz, q, B, act, slope):
+    """Row q: dz = da * g'(z) (g' from z and a = g(z); ReLU's g'(0) = 0, as nn.py)."""
     if act == ACT_RELU:
         for j in range(B):
-            dz[j] = da[j] * (1.0 if z[j] > 0.0 else 0.0)
+            dz[q, j] = da[q, j] * (1.0 if z[q, j] > 0.0 else 0.0)
     elif act == ACT_TANH:
         for j in range(B):
-            dz[j] = da[j] * (1.0 - a[j] * a[j])
+            dz[q, j] = da[q, j] * (1.0 - a[q, j] * a[q, j])
     elif act == ACT_LEAKY:
         for j in range(B):
-            dz[j] = da[j] * (1.0 if z[j] > 0.0 else slope)
+            dz[q, j] = da[q, j] * (1.0 if z[q, j] > 0.0 else slope)
     else:
         for j in range(B):
-            dz[j] = da[j] * (a[j] * (1.0 - a[j]))
+            dz[q, j] = da[q, j] * (a[q, j] * (1.0 - a[q, j]))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -402,7 +422,22 @@ def _member_epoch(
         start = bounds[b]
         B = bounds[b + 1] - start
         cost = _loss_and_grads(
-            theta[k], dims, w_off, b_off, act, slope, out, X, Y, perm, start, B, A, Z, D, grad,
+            theta[k],
+            dims,
+            w_off,
+            b_off,
+            act,
+            slope,
+            out,
+            X,
+            Y,
+            perm,
+            start,
+            B,
+            A,
+            Z,
+            D,
+            grad,
             blas,
         )
         _update(k, e * nb + b, theta, grad, state, counts, ops, n_ops, hp, rates)
