@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
 import platform
+import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +61,80 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(cells[0]), sep, *(line(r) for r in cells[1:])])
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of the repeats of one measurement."""
+    return float(statistics.median(values))
+
+
+def thread_note() -> str:
+    """The thread settings the compiled engine and the peers see (environment as given)."""
+    names = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")
+    given = [f"{n}={os.environ[n]}" for n in names if n in os.environ]
+    return ", ".join(given) if given else "no thread variables set"
+
+
+UNAVAILABLE = "compiled engine not available"
+
+
+def accepts(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` takes a keyword argument ``name`` (e.g. ``engine``, still being plumbed)."""
+    return name in inspect.signature(fn).parameters
+
+
+@contextmanager
+def engines_ran() -> Iterator[list[str]]:
+    """Record ``TrainResult.engine`` of every ``train()`` a :class:`Population` makes.
+
+    ``train_population`` returns rows without the engine, so the benchmarks wrap the ``train``
+    that ``descentlab.experiments.population`` calls to see which engine really ran (a
+    compiled request that ran NumPy is reported, not timed as compiled).
+    """
+    import descentlab.experiments.population as population
+
+    seen: list[str] = []
+    original = population.train
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        seen.append(str(getattr(result, "engine", "numpy")))
+        return result
+
+    population.train = spy
+    try:
+        yield seen
+    finally:
+        population.train = original
+
+
+def ran_as_asked(asked: str, ran: Sequence[str]) -> str:
+    """Empty when every call ran the engine asked for, else a note for the table."""
+    if asked == "compiled" and any(e != "compiled" for e in ran):
+        return f"{UNAVAILABLE} (asked for compiled, {', '.join(sorted(set(ran)))} ran)"
+    return ""
+
+
+def run_worker(args: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``python <args>`` in a fresh process; its last stdout line is a JSON object.
+
+    A failing worker gives ``{"error": ...}`` (the end of its stderr) instead of raising, so
+    one missing peer does not stop the other measurements.
+    """
+    proc = subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=HERE.parent,
+        check=False,
+    )
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        tail = " ".join(proc.stderr.strip().splitlines()[-3:])
+        return {"error": f"worker exited {proc.returncode}: {tail}"}
+    return json.loads(lines[-1])
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"

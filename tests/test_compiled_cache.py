@@ -80,8 +80,12 @@ def test_a_failed_start_releases_the_lock(home, monkeypatch):
     assert not (home / "descentlab" / "compiled" / "warming.lock").exists()
 
 
-def test_the_warm_up_compiles_both_kernels_marks_them_and_removes_its_lock(home, tmp_path):
-    from descentlab.compiled import warm
+def test_the_warm_up_compiles_both_kernels_marks_them_and_removes_its_lock(
+    home, tmp_path, monkeypatch
+):
+    from descentlab.compiled import loop, warm
+
+    monkeypatch.setattr(loop, "_MARKED", set())  # as in a new process
 
     lock = tmp_path / "warming.lock"
     lock.write_text("")

@@ -427,6 +427,7 @@ def test_default_hyperparameters_are_the_documented_ones():
         "tol": 0.0001,
         "validation_fraction": 0.1,
         "verbose": False,
+        "engine": "auto",
     }
 
 

@@ -41,7 +41,7 @@ HOSTILE = [
     "..1", "1..1e308", "💥", "../x", "/dev/zero", "\n", "None", "true", "-", "moons",
     "moons:n_samples=100000000000", "moons:noise=inf", "gd:lr=inf", "adam:lr=1e308",
     "adam:b1=1", "gd,gd", "lr=1..1e9:100000000", "b1=0.1,0.2", "exponential:gamma=1e308",
-    "inverse_time:decay_rate=-1", "1000000000000",
+    "inverse_time:decay_rate=-1", "1000000000000", "numpy", "AUTO", "compiled ",
 ]  # fmt: skip
 """Values that break naive parsers: non-numbers, non-finite and absurd numbers, Unicode digits,
 separators alone, huge strings, paths that are not files, specs with hostile settings."""
@@ -150,6 +150,7 @@ OPTIONS = {
         "--init",
         "--shuffle",
         "--eval-every",
+        "--engine",
         "--name",
         "--out",
         "--format",
@@ -165,6 +166,7 @@ OPTIONS = {
         "--seed",
         "--out",
         "--schedule",
+        "--engine",
     ],
     "sweep": [
         "--dataset",
@@ -183,6 +185,7 @@ OPTIONS = {
         "--test-seed",
         "--val-seed",
         "--search-seed",
+        "--engine",
         "--out",
     ],
     "benchmark": [
@@ -198,6 +201,7 @@ OPTIONS = {
         "--layers",
         "--out",
         "--jobs",
+        "--engine",
     ],
     "trajectories": [
         "--function",
@@ -293,7 +297,7 @@ toml_values = st.recursive(
 )
 CONFIG_KEYS = ["name", "layers", "activation", "learning_rate", "batch_size", "epochs", "seed",
                "init", "shuffle", "data_seed", "eval_every", "log_scale", "dataset", "schedule",
-               "optimizers"]  # fmt: skip
+               "optimizers", "engine"]  # fmt: skip
 toml_documents = st.dictionaries(
     st.one_of(st.sampled_from(CONFIG_KEYS), st.text(max_size=6)), toml_values, max_size=5
 )

@@ -631,6 +631,8 @@ def test_train_population_rows_are_plain_values_and_ctrl_c_stops_it() -> None:
             "stopped_epoch",
             "seconds",
             "status",
+            "engine",
+            "engine_note",
         ]
     ] * 2
     assert [(r["run_id"], r["config_id"], r["seed"]) for r in rows] == [

@@ -83,6 +83,7 @@ def test_result_columns_are_ids_every_setting_of_any_run_then_metrics() -> None:
         "shuffle",
         "seed",
         *METRICS,
+        "engine",
     ]
     assert result_columns([]) == [
         "run_id",
@@ -92,6 +93,7 @@ def test_result_columns_are_ids_every_setting_of_any_run_then_metrics() -> None:
         "schedule",
         *SETTING_COLUMNS,
         *METRICS,
+        "engine",
     ]
     assert SETTING_COLUMNS == (
         "batch_size",
@@ -140,7 +142,9 @@ def test_result_row_holds_text_cells_in_repr_form() -> None:
         "shuffle": "random",
         "seed": "2",
         **dict(zip(METRICS, METRIC_CELLS, strict=True)),
+        "engine": "",
     }
+    assert result_row(ADAM, {**MEASURED, "engine": "compiled"}, columns)["engine"] == "compiled"
     row = result_row(
         PIECEWISE,
         {**MEASURED, "diverged": False, "test_accuracy": np.float32(0.1), "stopped_epoch": -1},
@@ -322,7 +326,7 @@ def test_read_results_reads_utf8_text_and_keeps_cells_as_written(
     path = tmp_path / "results.csv"
     header = ["run_id", "config_id", "optimizer", "note", *METRICS]
     row = _line(GD).rstrip("\n").split(",")
-    row = [*row[:3], '"caf\u00e9\r\nna\u00efve"', *row[-len(METRICS) :]]
+    row = [*row[:3], '"caf\u00e9\r\nna\u00efve"', *row[-len(METRICS) - 1 : -1]]
     text = ",".join(header) + "\r\n" + ",".join(row) + "\r\n"
     # a locale whose encoding is not UTF-8 (what open() uses when no encoding is given)
     monkeypatch.setattr(io, "text_encoding", lambda encoding, *_: encoding or "latin-1")
@@ -465,8 +469,8 @@ def test_a_last_row_cut_off_before_its_newline_is_dropped(tmp_path: Path) -> Non
     assert rows == [result_row(ADAM, MEASURED, COLUMNS)]
     assert damaged == [(3, "the file ends in the middle of this row")]
     # a damaged last line is reported once, for what it is
-    rows, damaged = _read(path, HEADER + _line(ADAM) + _line(GD)[:-3])
-    assert (len(rows), damaged) == (1, [(3, "the 'seconds' cell '1' is not a finite number >= 0")])
+    rows, damaged = _read(path, HEADER + _line(ADAM) + _line(GD, engine="numpy")[:-3])
+    assert (len(rows), damaged) == (1, [(3, "the 'engine' cell 'num' is not numpy or compiled")])
     # a last line that repeats a run: dropped as such, the first one is dropped too
     rows, damaged = _read(path, HEADER + _line(GD) + _line(GD)[:-1])
     assert (rows, damaged) == ([], [(3, f"the run {GD.run_id()} is listed twice")])

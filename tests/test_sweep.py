@@ -309,7 +309,7 @@ def test_sweep_writes_rows_equal_to_population_training(tmp_path: Path) -> None:
     rows = read_results(tmp_path / "s" / "results.csv")
     assert rows == result.rows and len(rows) == 12
     assert list(rows[0])[:4] == ["run_id", "config_id", "optimizer", "learning_rate"]
-    assert list(rows[0])[-len(METRICS) :] == list(METRICS)
+    assert list(rows[0])[-len(METRICS) - 1 :] == [*METRICS, "engine"]
     runs = expand(SMALL)
     assert [r["run_id"] for r in rows] == [r.run_id() for r in runs]
     data = load_experiment_data(SMALL.dataset, validation=True)
@@ -1304,7 +1304,14 @@ def test_train_warms_the_workers_up_and_imports_the_plots_while_the_chunks_train
             runs,
             [[0, 2], [1, 3]],
             data,
-            {"jobs": 2, "backend": "local", "scheduler": None, "max_cost": 5.0, "on_epoch": None},
+            {
+                "jobs": 2,
+                "backend": "local",
+                "scheduler": None,
+                "max_cost": 5.0,
+                "on_epoch": None,
+                "engine": "auto",
+            },
         ),
     ]
     assert len(sweep.done) == 4
@@ -1344,7 +1351,14 @@ def test_a_sweep_on_dask_sends_its_chunks_to_the_scheduler(
     result = run_sweep(TINY, out, plots=False, log=lines.append, **options)
     assert result.n_new == 4 and len(result.rows) == 4
     assert calls == [
-        {"jobs": 3, "backend": "dask", "scheduler": "tcp://h:1", "max_cost": None, "on_epoch": None}
+        {
+            "jobs": 3,
+            "backend": "dask",
+            "scheduler": "tcp://h:1",
+            "max_cost": None,
+            "on_epoch": None,
+            "engine": "auto",
+        }
     ]  # no per-epoch progress from remote workers
     assert lines[0] == (
         "descentlab sweep: 4 runs (2 configurations × 2 seeds), 2 populations; "

@@ -309,8 +309,9 @@ def model(
     The seed's setup exactly: ``initialize_parameters`` (He, ``np.random.seed(3)``), mini-batches
     reshuffled each epoch with seeds 11, 12, ... (``seed = 10`` incremented before each epoch),
     Adam's counter ``t`` advanced per mini-batch. A thin call of
-    :func:`descentlab.training.train`. Prints the last mini-batch's cost every 1000 epochs (as
-    the seed) and plots the cost every 100 epochs.
+    :func:`descentlab.training.train` (engine ``auto``: compiled when it can, the same
+    numbers). Prints the last mini-batch's cost every 1000 epochs (as the seed) and plots the
+    cost every 100 epochs.
 
     Returns:
     parameters -- the trained parameters
@@ -345,6 +346,7 @@ def model(
         eval_every=num_epochs,
         on_epoch=report,
         progress=False,
+        engine="auto",
     )
     if print_cost:
         costs = result.history.last_batch_cost[::100]

@@ -150,8 +150,10 @@ class TrainResult:
         opt_state=result.opt_state)`` to continue training where this call stopped.
       max_cost: the cost above which a member counted as diverged.
       engine: the engine that ran, ``numpy`` or ``compiled``.
-      engine_note: why ``engine="auto"`` ran ``numpy`` (empty when it ran ``compiled`` or
-        the engine was named).
+      engine_note: why ``engine="auto"`` ran ``numpy`` where the compiled engine could have
+        paid: a configuration it does not cover, or its code not compiled yet (empty
+        otherwise: when it ran ``compiled``, the engine was named, or the run was too short
+        for the compiled engine to pay, see :mod:`descentlab.compiled`).
     """
 
     params: Params

@@ -141,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         progress=False if args.quiet else None,
         log=None if args.quiet else log,
+        engine=args.engine or "auto",
     )
     if args.format == "json":
         sys.stdout.write(json.dumps({**results, "report": str(out / "report.html")}, indent=2))

@@ -137,6 +137,7 @@ def config_from_args(args: argparse.Namespace, *, single: bool = False) -> Exper
         "eval_every": "eval_every",
         "activation": "activation",
         "name": "name",
+        "engine": "engine",
     }
     for arg, key in simple.items():
         value = getattr(args, arg, None)

@@ -11,13 +11,15 @@ configuration or spec", whose defaults the help shows:
   :func:`optimizers_from_args`), ``--lr`` (one rate, or a grid with ``--lr-points``),
   ``--schedule``;
 - :func:`add_training_options`: ``--epochs``, ``--batch-size`` (one, or a list),
-  ``--init``, ``--shuffle``, ``--seed`` or ``--seeds``;
+  ``--init``, ``--shuffle``, ``--seed`` or ``--seeds``, and ``--engine`` (every command
+  that trains has it: :func:`add_engine_option`);
 - :func:`add_parallel_options`: ``--jobs``, ``--backend``, ``--scheduler``; checked by
   :func:`check_parallel` before anything is written;
 - :func:`add_output_options`: ``--out``, ``--format``, ``-q``.
 
 Choices come from the library's registries (``nn.ACTIVATIONS``, ``nn.INITIALISERS``,
-``training.SHUFFLES``, ``experiments.parallel.BACKENDS``), never from a copy.
+``training.SHUFFLES``, ``training.ENGINES``, ``experiments.parallel.BACKENDS``), never from a
+copy.
 
 The number parsers (argparse ``type=``) check a value's form — ASCII digits, finite numbers,
 lists and ``FIRST..LAST`` ranges — and refuse at once what would be absurd to build: more
@@ -45,10 +47,12 @@ from descentlab.experiments.parallel import BACKENDS, check_backend
 from descentlab.experiments.specs import DatasetSpec, parse_dataset_spec, parse_optimizer_spec
 from descentlab.nn import ACTIVATIONS, INITIALISERS
 from descentlab.schedules import SCHEDULES
+from descentlab.training import ENGINES
 
 __all__ = [
     "add_command",
     "add_data_options",
+    "add_engine_option",
     "add_network_options",
     "add_optimizer_options",
     "add_output_options",
@@ -352,7 +356,7 @@ def add_training_options(
     parser: argparse.ArgumentParser, defaults: Any, *, seeds: str | None = None
 ) -> Group:
     """``--epochs``, ``--batch-size`` (a list where ``defaults`` has ``batch_sizes``),
-    ``--init``, ``--shuffle`` and, with ``seeds="one"``, ``--seed N`` or, with
+    ``--init``, ``--shuffle``, ``--engine`` and, with ``seeds="one"``, ``--seed N`` or, with
     ``seeds="many"``, ``--seeds N|LIST``."""
     group = parser.add_argument_group("training")
     group.add_argument(
@@ -403,7 +407,20 @@ def add_training_options(
             help=f"seeds per configuration: a count (10: seeds 0..9), a list or FIRST..LAST, "
             f"at most {limits.MAX_SEEDS} (default: 10)",
         )
+    add_engine_option(group)
     return group
+
+
+def add_engine_option(group: Group | argparse.ArgumentParser) -> None:
+    """``--engine`` (one of ``training.ENGINES``; None: the configuration's, else ``auto``).
+
+    The engines give the same numbers (to 1e-12); only the speed differs."""
+    group.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="training engine (default: auto); auto: compiled when the configuration is "
+        "supported, else numpy (says why)",
+    )
 
 
 def add_parallel_options(parser: argparse.ArgumentParser) -> Group:

@@ -201,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
         progress=False if args.quiet else None,
         plots=not args.no_plots,
         log=None if args.quiet else log,
+        engine=args.engine or "auto",
     )
     if result.status == "interrupted":
         return 130

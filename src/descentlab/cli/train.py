@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from descentlab.experiments.compare import comparison_runs, train_optimizers
     from descentlab.experiments.data import load_experiment_data
-    from descentlab.experiments.population import Population
+    from descentlab.experiments.population import Population, engine_message
     from descentlab.experiments.run_folder import default_run_path
     from descentlab.io import check_writable
 
@@ -83,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     (outcome,) = train_optimizers(
         config, data, population=population, progress=False if args.quiet else None
     )
+    if outcome.engine_note and not args.quiet:
+        print(f"descentlab: {engine_message(outcome.engine_note)}", file=sys.stderr)
     _save(path, config, data, population.net, outcome)
     return _report(args, path, data, population.net, outcome.summary)
 

@@ -9,10 +9,10 @@ sigmoid and softmax outputs), every transform and named optimizer of
 from an ``opt_state``. What it does not: custom transformations and schedules, and
 ``clip_by_global_norm`` with one norm over a whole population.
 
-``auto`` runs NumPy, and says why in ``TrainResult.engine_note``, when the compiled engine
-does not cover the configuration, when the run is short (:data:`SHORT_RUN_SECONDS` by the
-estimate of :func:`numpy_seconds`: loading the compiled code would cost more than it saves),
-and when the kernels are not compiled yet and the run is not long (below
+``auto`` runs NumPy for a short run (below :data:`SHORT_RUN_SECONDS` by the estimate of
+:func:`numpy_seconds`: loading the compiled code would cost more than it saves), and runs it
+*and says why* in ``TrainResult.engine_note`` when the compiled engine does not cover the
+configuration, or when its kernels are not compiled yet and the run is not long (below
 :data:`FOREGROUND_COMPILE_SECONDS`): then one background process compiles them for the next
 runs (:mod:`.cache`). numba is imported only when the compiled engine runs.
 
@@ -62,10 +62,7 @@ def compiled_loop(args: tuple, *, epochs: int, required: bool) -> tuple[Any, str
     net, _, X, _, _, population, _, batch_size, _, _ = args
     estimate = numpy_seconds(net.n_params, population or 1, X.shape[1], batch_size, epochs)
     if not required and estimate < SHORT_RUN_SECONDS:
-        return None, (
-            f"numpy engine: a short run (about {estimate:.2g} s); the compiled engine pays off "
-            "on longer ones."
-        )
+        return None, ""  # nothing to explain: numpy is the faster engine here
     try:
         from descentlab.compiled.loop import CompiledLoop
 
@@ -76,11 +73,11 @@ def compiled_loop(args: tuple, *, epochs: int, required: bool) -> tuple[Any, str
                 f"The compiled engine cannot train this configuration: {why}. "
                 "Use engine='auto' (it falls back to numpy) or engine='numpy'."
             ) from None
-        return None, f"numpy engine: the compiled engine does not support {why}."
+        return None, f"the compiled engine does not support {why}."
     if required or cache.is_warm(loop.kernel) or estimate >= FOREGROUND_COMPILE_SECONDS:
         return loop, ""
     started = cache.warm_in_background()
-    return None, "numpy engine: the compiled engine is not compiled yet" + (
+    return None, "the compiled engine is not compiled yet" + (
         "; it is being compiled in the background for the next runs (once, about 20 s)."
         if started
         else "."

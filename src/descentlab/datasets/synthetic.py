@@ -59,6 +59,8 @@ def load_moons(*, use_global_state: bool = False) -> Dataset:
     By default this draws the same numbers from a private ``RandomState(3)`` and leaves
     NumPy's global random state untouched. With ``use_global_state=True`` it does what the
     seed does, seeding the global state and leaving it after the draws (for the notebook API).
+    The numbers are scikit-learn's, drawn here (:func:`_seed_moons`) without importing it:
+    scikit-learn takes about a second to import, more than the rest of a short run.
 
     Returns:
         ``Dataset("moons", X (2, 300), y (300,), classes=(0, 1), ("x1", "x2"))``.
@@ -67,14 +69,40 @@ def load_moons(*, use_global_state: bool = False) -> Dataset:
     >>> ds.X.shape, np.bincount(ds.y).tolist()
     ((2, 300), [150, 150])
     """
-    from sklearn.datasets import make_moons as sk_make_moons
-
     if use_global_state:
         np.random.seed(3)  # noqa: NPY002 -- the seed's behaviour, asked for explicitly
-        X, y = sk_make_moons(n_samples=300, noise=0.2)
+        X, y = _seed_moons(np.random)
     else:
-        X, y = sk_make_moons(n_samples=300, noise=0.2, random_state=np.random.RandomState(3))
-    return Dataset("moons", X.T, y.astype(np.int64), (0, 1), ("x1", "x2"))
+        X, y = _seed_moons(np.random.RandomState(3))
+    return Dataset("moons", X.T, y, (0, 1), ("x1", "x2"))
+
+
+def _seed_moons(random: Any, n_samples: int = 300, noise: float = 0.2) -> tuple[np.ndarray, ...]:
+    """``sklearn.datasets.make_moons(n_samples, noise=noise, random_state=random)``, number for
+    number: ``X (n_samples, 2)`` (rows, as scikit-learn gives them) and ``y (n_samples,)``.
+
+    With ``h = n_samples // 2`` points on the outer half circle (class 0) and the others on
+    the inner one (class 1), at angles ``t = linspace(0, pi, h)``::
+
+        outer = (cos t, sin t)        inner = (1 - cos t, 1 - sin t - 0.5)
+
+    then the rows are permuted (``random.shuffle`` of ``arange(n_samples)``) and Gaussian
+    noise is added, ``X += random.normal(scale=noise, size=X.shape)``: the same draws, in the
+    same order, as scikit-learn's. ``random``: a ``RandomState``, or the ``numpy.random``
+    module for NumPy's global state.
+    """
+    n_out = n_samples // 2
+    n_in = n_samples - n_out
+    t_out, t_in = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
+    X = np.empty((n_samples, 2))
+    X[:n_out, 0], X[:n_out, 1] = np.cos(t_out), np.sin(t_out)
+    X[n_out:, 0], X[n_out:, 1] = 1 - np.cos(t_in), 1 - np.sin(t_in) - 0.5
+    y = np.repeat(np.array([0, 1], dtype=np.int64), [n_out, n_in])
+    order = np.arange(n_samples)
+    random.shuffle(order)
+    X, y = X[order], y[order]
+    X += random.normal(scale=noise, size=X.shape)
+    return X, y
 
 
 # --------------------------------------------------------------------------- generators

@@ -58,10 +58,10 @@ from descentlab._validation import (
 )
 from descentlab.experiments.data import ExperimentData, load_experiment_data
 from descentlab.experiments.parallel import check_backend
-from descentlab.experiments.population import Run, build_run_optimizer
+from descentlab.experiments.population import Run, build_run_optimizer, engine_message
 from descentlab.experiments.results import result_columns, result_row, results_csv_text
 from descentlab.experiments.specs import DatasetSpec
-from descentlab.experiments.sweep import check_populations, execute
+from descentlab.experiments.sweep import check_engine, check_populations, engine_notes, execute
 from descentlab.experiments.sweep_space import (
     AXIS_SCHEMA,
     BATCH_SIZE,
@@ -255,6 +255,8 @@ class _Benchmark:
         (``owner[i]``: the index in ``spec.optimizers`` of run i's optimizer).
       jobs, backend, scheduler: where the chunks run; ``done``: the runs trained so far, over
         both phases.
+      engine: the training engine asked for; ``notes``: why ``auto`` fell back to numpy, if
+        it did (the distinct notes, in order).
     """
 
     spec: BenchmarkSpec
@@ -266,7 +268,9 @@ class _Benchmark:
     jobs: int
     backend: str
     scheduler: Any
+    engine: str = "auto"
     done: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def train(self, runs: list[Run], file: str, bar: Progress) -> list[dict[str, Any]]:
         """Train ``runs`` (rows in their order), rewriting ``file`` and moving ``bar`` after
@@ -280,7 +284,9 @@ class _Benchmark:
             jobs=self.jobs,
             backend=self.backend,
             scheduler=self.scheduler,
+            engine=self.engine,
         ):
+            self.notes += [n for n in engine_notes(measured) if n not in self.notes]
             for i, m in zip(indices, measured, strict=True):
                 rows[i] = m
             finished = [
@@ -301,17 +307,24 @@ def run_benchmark(
     scheduler: Any = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
+    engine: str = "auto",
 ) -> dict[str, Any]:
     """Tune, measure, and write the benchmark folder (see the module docstring).
 
     Four steps: check everything (nothing is written before), tune (``tuning.csv``), measure
     (``evaluation.csv``), then ``benchmark.json``, the plots and the report.
 
+    ``engine`` is the training engine (:data:`~descentlab.training.ENGINES`): the CSV files
+    say per run which ran, ``benchmark.json`` which was asked for (``engine``), which ran
+    (``engines``) and why ``auto`` fell back to numpy (``engine_notes``); ``log`` is told that
+    once.
+
     Returns:
       the content of ``benchmark.json``: ``spec``, ``dataset`` sizes, and ``optimizers``, one
       entry per optimizer with ``tuned_lr``, ``tuning`` (mean validation accuracy per rate),
       ``tuned`` and ``untuned`` (``lr``, and mean/std/n of ``test_accuracy``, ``test_cost``,
-      ``train_accuracy``, ``final_cost``, plus ``diverged`` counts).
+      ``train_accuracy``, ``final_cost``, plus ``diverged`` counts), ``engine``, ``engines``
+      and ``engine_notes``.
 
     Raises:
       InvalidParameterError, DataError: bad settings or data, an output that cannot be
@@ -320,7 +333,7 @@ def run_benchmark(
     """
     say = log or (lambda _: None)
     start = time.perf_counter()
-    bench = _prepare(spec, Path(out_dir), jobs, backend, scheduler)
+    bench = _prepare(spec, Path(out_dir), jobs, backend, scheduler, engine)
     bench.out.mkdir(parents=True, exist_ok=True)
     n_eval = 2 * len(spec.optimizers) * len(spec.eval_seeds)
     say(
@@ -331,6 +344,8 @@ def run_benchmark(
     total = len(bench.tune_runs) + n_eval
     with Progress(total, "benchmark", enabled=progress, unit="run") as bar:
         tune_rows = bench.train(bench.tune_runs, "tuning.csv", bar)
+        if bench.notes:
+            say(engine_message(bench.notes[0]))
         entries = _tuned_entries(bench, tune_rows)
         say(
             "descentlab benchmark: tuned learning rates "
@@ -348,6 +363,9 @@ def run_benchmark(
         "layer_dims": list(bench.data.layer_dims(spec.layers)),
         "seconds": time.perf_counter() - start,
         "optimizers": entries,
+        "engine": engine,
+        "engines": sorted({r["engine"] for r in [*tune_rows, *eval_rows]}),
+        "engine_notes": bench.notes,
     }
     atomic_write(
         bench.out / "benchmark.json", json.dumps(results, indent=2, default=json_default) + "\n"
@@ -359,10 +377,13 @@ def run_benchmark(
     return results
 
 
-def _prepare(spec: BenchmarkSpec, out: Path, jobs: int, backend: str, scheduler: Any) -> _Benchmark:
-    """Check everything the benchmark needs — backend, folder, every optimizer at every rate,
-    the data, the largest population of both phases — and write nothing."""
+def _prepare(
+    spec: BenchmarkSpec, out: Path, jobs: int, backend: str, scheduler: Any, engine: str
+) -> _Benchmark:
+    """Check everything the benchmark needs — backend, engine, folder, every optimizer at
+    every rate, the data, the largest population of both phases — and write nothing."""
     check_param("run_benchmark", "spec", spec, BenchmarkSpec)
+    check_engine("run_benchmark", engine)
     check_backend(backend, jobs, scheduler)
     check_writable(out, folder=True)
     lrs = [float(v) for v in spec.learning_rates.grid()]
@@ -382,7 +403,7 @@ def _prepare(spec: BenchmarkSpec, out: Path, jobs: int, backend: str, scheduler:
         for s in spec.eval_seeds
     ]
     check_populations(widest, plan(widest, spec.chunk_size), data)
-    return _Benchmark(spec, out, data, lrs, tune_runs, owner, jobs, backend, scheduler)
+    return _Benchmark(spec, out, data, lrs, tune_runs, owner, jobs, backend, scheduler, engine)
 
 
 def _tuned_entries(bench: _Benchmark, tune_rows: Sequence[Mapping[str, Any]]) -> list[dict]:

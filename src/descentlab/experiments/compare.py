@@ -41,7 +41,7 @@ from descentlab import __version__
 from descentlab._validation import DataError
 from descentlab.experiments.config import ExperimentConfig
 from descentlab.experiments.data import ExperimentData, load_experiment_data
-from descentlab.experiments.population import Population, Run
+from descentlab.experiments.population import Population, Run, engine_message
 from descentlab.experiments.run_folder import (
     deferred_interrupts,
     read_history_csv,
@@ -77,14 +77,16 @@ class RunOutcome:
     ``hyperparameters`` (learning rate first), ``status`` (``completed``, ``early_stopped``,
     ``diverged``, ``interrupted``), ``message``, ``epochs_run``, ``train_accuracy``,
     ``test_accuracy``, ``final_cost`` (mean cost of the last epoch), ``final_last_batch_cost``,
-    ``seconds`` (wall time of the population's training loop). Numbers that are not finite
-    are ``None``.
+    ``seconds`` (wall time of the population's training loop), ``engine`` (the engine that
+    ran, ``numpy`` or ``compiled``; None before it has run). Numbers that are not finite
+    are ``None``. ``engine_note`` says why ``engine="auto"`` ran numpy (empty otherwise).
     """
 
     spec: OptimizerSpec
     params: Params
     history: History
     summary: dict[str, Any]
+    engine_note: str = ""
 
 
 def _finite_or_none(x: Any) -> float | None:
@@ -106,6 +108,7 @@ def _summary(spec: OptimizerSpec, config: ExperimentConfig) -> dict[str, Any]:
         "final_cost": None,
         "final_last_batch_cost": None,
         "seconds": None,
+        "engine": None,
     }
 
 
@@ -165,6 +168,7 @@ def train_optimizers(
         eval_every=config.eval_every,
         progress=progress,
         label=labels if len(labels) <= 40 else f"{len(config.optimizers)} optimizers",
+        engine=config.engine,
     )
     net = population.net
     outcomes = []
@@ -186,8 +190,9 @@ def train_optimizers(
             "final_cost": _finite_or_none(h.cost[-1]) if h.n_epochs else None,
             "final_last_batch_cost": _finite_or_none(h.last_batch_cost[-1]) if h.n_epochs else None,
             "seconds": result.seconds,
+            "engine": result.engine,
         }
-        outcomes.append(RunOutcome(spec, alone.params, h, summary))
+        outcomes.append(RunOutcome(spec, alone.params, h, summary, result.engine_note))
     return outcomes
 
 
@@ -222,6 +227,8 @@ class _Folder:
         """``results.json`` and ``history.csv`` as they stand."""
         if outcomes:
             self.results["runs"] = [o.summary for o in outcomes]
+            if outcomes[0].engine_note:
+                self.results["engine_note"] = outcomes[0].engine_note
         self.results["partial"] = partial
         write_history_csv(self.dir / "history.csv", [(o.spec.label, o.history) for o in outcomes])
         atomic_write(self.dir / "results.json", results_to_json(self.results))
@@ -306,6 +313,8 @@ def run_comparison(
         say(f"[{names}] training {config.epochs} epochs together (one population of {n}) ...")
         outcomes = train_optimizers(config, data, population=population, progress=progress)
         interrupted = any(o.summary["status"] == "interrupted" for o in outcomes)
+        if outcomes and outcomes[0].engine_note:
+            say(engine_message(outcomes[0].engine_note))
         if not interrupted:
             _report_done(outcomes, say)
     except KeyboardInterrupt:

@@ -47,7 +47,7 @@ from descentlab.experiments.specs import (
 )
 from descentlab.io import check_regular_file, open_error
 from descentlab.nn import ACTIVATIONS, INITIALISERS
-from descentlab.training import EPOCHS
+from descentlab.training import ENGINES, EPOCHS
 
 __all__ = ["ExperimentConfig"]
 
@@ -84,6 +84,9 @@ class ExperimentConfig:
       data_seed: seed of the data order (the seed uses 10).
       eval_every: measure train/test accuracy every this many epochs (and after the last).
       log_scale: draw the cost curves on a log scale.
+      engine: the training engine, ``auto`` (compiled when it supports the configuration,
+        else numpy), ``numpy`` or ``compiled`` (:data:`~descentlab.training.ENGINES`); the
+        numbers are the same (to 1e-12), only the speed differs.
     """
 
     name: str = ""
@@ -101,6 +104,7 @@ class ExperimentConfig:
     data_seed: int = 10
     eval_every: int = 100
     log_scale: bool = False
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.dataset, DatasetSpec):
@@ -140,6 +144,7 @@ class ExperimentConfig:
         ):
             object.__setattr__(self, key, as_int(_OWNER, key, getattr(self, key), rule))
         check_param(_OWNER, "log_scale", self.log_scale, FLAG)
+        check_param(_OWNER, "engine", self.engine, Options(ENGINES))
         optimizers = tuple(self.optimizers)
         if not optimizers or not all(isinstance(o, OptimizerSpec) for o in optimizers):
             raise InvalidParameterError(
@@ -188,6 +193,7 @@ class ExperimentConfig:
             "data_seed": self.data_seed,
             "eval_every": self.eval_every,
             "log_scale": self.log_scale,
+            "engine": self.engine,
             "dataset": data,
         }
         if self.schedule is not None:

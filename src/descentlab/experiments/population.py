@@ -46,6 +46,7 @@ __all__ = [
     "Population",
     "Run",
     "build_run_optimizer",
+    "engine_message",
     "evaluate",
     "train_population",
 ]
@@ -314,6 +315,7 @@ class Population:
         on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
         callbacks: Sequence[Callback] = (),
         max_cost: float | None = None,
+        engine: str = "auto",
     ) -> TrainResult:
         """Train the population (:func:`descentlab.training.train`); members in engine order.
 
@@ -322,6 +324,8 @@ class Population:
             ``eval_every`` epochs, beside training accuracy; False measures none.
           eval_every: epochs between accuracy measurements (None: only the first and last).
           progress, label, on_epoch, callbacks, max_cost: as for :func:`train`.
+          engine: ``auto``, ``numpy`` or ``compiled`` (:data:`~descentlab.training.ENGINES`);
+            the result's ``engine`` says which ran and ``engine_note`` why ``auto`` fell back.
 
         Returns:
           the population's :class:`TrainResult` (see :meth:`member` for one run's).
@@ -347,6 +351,7 @@ class Population:
             label=label,
             on_epoch=on_epoch,
             max_cost=max_cost,
+            engine=engine,
         )
 
     def member(self, result: TrainResult, i: int) -> TrainResult:
@@ -360,6 +365,7 @@ def train_population(
     *,
     max_cost: float | None = None,
     on_epoch: Callable[[int], None] | None = None,
+    engine: str = "auto",
 ) -> list[dict[str, Any]]:
     """Train ``runs`` (all with one :meth:`Run.population_key`) as one :class:`Population`;
     one row of measurements per run, in the order given.
@@ -370,6 +376,7 @@ def train_population(
         with ``validation=True``).
       max_cost: a member whose epoch cost exceeds it counts as diverged (the engine's default).
       on_epoch: called with the epoch number (from 0) after every epoch, e.g. for a progress bar.
+      engine: the training engine (:data:`~descentlab.training.ENGINES`).
 
     Returns:
       per run: ``run_id``, ``config_id``, ``seed``, ``train_accuracy``, ``val_accuracy``,
@@ -377,7 +384,8 @@ def train_population(
       epoch: for a diverged run, the epoch it diverged at, whatever its chunk-mates did),
       ``val_cost``, ``test_cost`` (cross-entropy on those sets), ``diverged`` (bool),
       ``stopped_epoch`` (-1 if it ran to the end), ``seconds`` (the population's wall time
-      divided by K) and ``status`` (``completed`` or ``diverged``).
+      divided by K), ``status`` (``completed`` or ``diverged``), ``engine`` (the engine that
+      ran: ``numpy`` or ``compiled``) and ``engine_note`` (why ``auto`` ran numpy, else empty).
 
     Raises:
       KeyboardInterrupt: Ctrl-C stopped the training (nothing is returned for it).
@@ -387,6 +395,7 @@ def train_population(
     result = population.train(
         max_cost=max_cost,
         on_epoch=None if on_epoch is None else (lambda epoch, logs: on_epoch(epoch)),
+        engine=engine,
     )
     if result.status == "interrupted":
         raise KeyboardInterrupt
@@ -409,9 +418,21 @@ def train_population(
                 "stopped_epoch": int(result.stopped_epoch[k]),
                 "seconds": seconds,
                 "status": "diverged" if result.diverged[k] else "completed",
+                "engine": result.engine,
+                "engine_note": result.engine_note,
             }
         )
     return rows
+
+
+def engine_message(note: str) -> str:
+    """The one line that says why ``engine="auto"`` trained with numpy (``note`` is the
+    :attr:`~descentlab.training.TrainResult.engine_note`).
+
+    >>> engine_message("the compiled engine does not support a custom transformation.")
+    'engine auto: trained with numpy: the compiled engine does not support a custom transformation.'
+    """
+    return f"engine auto: trained with numpy: {note}"
 
 
 def evaluate(net: MLP, params: Params, data: ExperimentData) -> dict[str, np.ndarray]:

@@ -2,7 +2,9 @@
 
 ``results.csv`` has one row per training run: its identity (``run_id``, ``config_id``), its
 settings (the optimizer, every hyperparameter any run has, the schedule and its settings, the
-training setup, the seed), then :data:`METRICS`. Cells are text: numbers in ``repr`` form
+training setup, the seed), then :data:`METRICS`, then ``engine`` (the engine that trained it:
+``numpy`` or ``compiled``; files written before the engine switch lack the column, and are
+read all the same). Cells are text: numbers in ``repr`` form
 (they read back exactly), booleans ``true``/``false``, empty where a setting does not apply;
 every line ends with a newline.
 
@@ -34,6 +36,7 @@ from descentlab._validation import DataError, show
 from descentlab.experiments.population import Run
 
 __all__ = [
+    "ENGINE_COLUMN",
     "MAX_LINE",
     "METRICS",
     "METRIC_RULES",
@@ -60,9 +63,12 @@ METRICS = (
 
 SETTING_COLUMNS = ("batch_size", "epochs", "layers", "activation", "init", "shuffle", "seed")
 
+ENGINE_COLUMN = "engine"
+"""The last column: the engine that trained the run (empty in a row kept from an older file)."""
+
 
 def result_columns(runs: Sequence[Run]) -> list[str]:
-    """The ``results.csv`` header for ``runs``: ids, every setting any run has, then METRICS."""
+    """The ``results.csv`` header for ``runs``: ids, every setting any run has, METRICS, engine."""
     hyper: dict[str, None] = {"learning_rate": None}
     sched: dict[str, None] = {}
     for r in runs:
@@ -77,6 +83,7 @@ def result_columns(runs: Sequence[Run]) -> list[str]:
         *(f"schedule.{k}" for k in sched),
         *SETTING_COLUMNS,
         *METRICS,
+        ENGINE_COLUMN,
     ]
 
 
@@ -108,9 +115,10 @@ def _setting_cells(run: Run) -> dict[str, str]:
 
 def result_row(run: Run, measured: Mapping[str, Any], columns: Sequence[str]) -> dict[str, str]:
     """One ``results.csv`` row (text cells, empty where a setting does not apply): the run's
-    settings, then its measurements."""
+    settings, then its measurements and the engine that trained it (if ``measured`` says)."""
     out = _setting_cells(run)
     out.update({k: _cell(measured[k]) for k in METRICS})
+    out[ENGINE_COLUMN] = _cell(measured.get(ENGINE_COLUMN))
     return {c: out.get(c, "") for c in columns}
 
 
@@ -179,6 +187,9 @@ METRIC_RULES: dict[str, Callable[[str], bool]] = {
 }
 """What a cell of each metric column must hold (the predicate's docstring says it)."""
 
+_ENGINES_RUN = ("numpy", "compiled")
+"""What an ``engine`` cell may hold (empty too: a row kept from a file without the column)."""
+
 _RUN_ID = re.compile(r"(?P<config>[0-9a-f]{12})-s[0-9]{1,10}(?:d[0-9]{1,10})?")
 
 
@@ -193,9 +204,10 @@ def read_results(
     Args:
       path: the file; a missing file has no rows.
       runs: the runs the file may hold (a sweep's). Then the header must be
-        ``result_columns(runs)``, and a row must have a ``run_id`` of ``runs`` and exactly that
-        run's settings. Without it the header must start with ``run_id, config_id, optimizer``
-        and end with :data:`METRICS`.
+        ``result_columns(runs)`` (or that without its last column, ``engine``: an older file),
+        and a row must have a ``run_id`` of ``runs`` and exactly that run's settings. Without
+        it the header must start with ``run_id, config_id, optimizer`` and end with
+        :data:`METRICS` (and ``engine``, or not).
       on_damaged: called with ``(line number, reason)`` for every row that is dropped.
 
     Returns:
@@ -280,14 +292,15 @@ def _check_header(header: list[str] | None, columns: Sequence[str] | None, sourc
     if header is None:
         raise DataError(f"{source} is not a results table: it is empty.")
     if columns is not None:
-        if header == list(columns):
+        if header in (list(columns), list(columns[:-1])):  # with or without "engine"
             return
         raise DataError(
             f"{source} is not the results of this sweep: expected the columns "
             f"{show(', '.join(columns))}; found {show(', '.join(header))}."
         )
     n = len(METRICS)
-    if header[:3] != ["run_id", "config_id", "optimizer"] or tuple(header[-n:]) != METRICS:
+    tail = header[:-1] if header[-1:] == [ENGINE_COLUMN] else header
+    if header[:3] != ["run_id", "config_id", "optimizer"] or tuple(tail[-n:]) != METRICS:
         raise DataError(
             f"{source} is not a descentlab results table: its columns must start with run_id, "
             f"config_id, optimizer and end with {', '.join(METRICS)}; found "
@@ -303,12 +316,13 @@ def _check_row(
         return None, f"{len(cells)} cells where the header has {len(header)}"
     row = dict(zip(header, cells, strict=True))
     rid = row["run_id"]
+    n_settings = len(header) - len(METRICS) - (header[-1] == ENGINE_COLUMN)
     if expected is not None:
         run = expected.get(rid)
         if run is None:
             return None, f"the run_id {show(rid)} is not a run of this sweep"
         settings = _setting_cells(run)
-        for c in header[: -len(METRICS)]:
+        for c in header[:n_settings]:
             if row[c] != settings.get(c, ""):
                 return None, f"the {c!r} cell {show(row[c])} is not that of run {rid}"
     else:
@@ -318,6 +332,8 @@ def _check_row(
     for metric, rule in METRIC_RULES.items():
         if not rule(row[metric]):
             return None, f"the {metric!r} cell {show(row[metric])} is not {rule.__doc__}"
+    if row.get(ENGINE_COLUMN, "") not in ("", *_ENGINES_RUN):
+        return None, f"the 'engine' cell {show(row[ENGINE_COLUMN])} is not numpy or compiled"
     if expected is not None and int(row["stopped_epoch"]) >= expected[rid].epochs:
         return None, f"the 'stopped_epoch' {row['stopped_epoch']} is not an epoch of run {rid}"
     return row, ""
@@ -340,7 +356,7 @@ def summarize(
     by_config: dict[str, list[Mapping[str, str]]] = {}
     for r in rows:
         by_config.setdefault(r["config_id"], []).append(r)
-    skip = {"run_id", "seed", *METRICS}
+    skip = {"run_id", "seed", *METRICS, ENGINE_COLUMN}
     settings = [c for c in (columns or (list(rows[0]) if rows else [])) if c not in skip]
     out = []
     for group in by_config.values():

@@ -82,10 +82,14 @@ RESULTS_SCHEMA: dict[str, Any] = {
             "test_accuracy": _NUMBER_OR_NULL,
             "final_cost": _NUMBER_OR_NULL,
             "seconds": _NUMBER_OR_NULL,
+            "engine?": (str, type(None)),
         }
     ],
+    "engine_note?": str,
 }
-"""What ``results.json`` must hold (the fields its readers use); other fields are allowed."""
+"""What ``results.json`` must hold (the fields its readers use); other fields are allowed.
+A key ending in ``?`` may be absent (``engine``, ``engine_note``: files written before the
+engine switch have neither)."""
 
 
 # ----------------------------------------------------------------------------- paths

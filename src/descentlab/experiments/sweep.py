@@ -58,10 +58,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from descentlab._validation import DataError, InvalidParameterError, check_json
+from descentlab._validation import (
+    DataError,
+    InvalidParameterError,
+    Options,
+    check_json,
+    check_param,
+)
 from descentlab.experiments.data import ExperimentData, load_experiment_data
 from descentlab.experiments.parallel import check_backend, map_unordered, resolve_jobs, warm_up
-from descentlab.experiments.population import Population, Run, train_population
+from descentlab.experiments.population import Population, Run, engine_message, train_population
 from descentlab.experiments.results import (
     read_results,
     result_columns,
@@ -72,8 +78,17 @@ from descentlab.experiments.results import (
 from descentlab.experiments.sweep_space import SweepSpec, expand, plan
 from descentlab.io import atomic_write, check_writable
 from descentlab.progress import Progress
+from descentlab.training import ENGINES
 
-__all__ = ["SWEEP_JSON_SCHEMA", "SweepResult", "check_populations", "execute", "run_sweep"]
+__all__ = [
+    "SWEEP_JSON_SCHEMA",
+    "SweepResult",
+    "check_engine",
+    "check_populations",
+    "engine_notes",
+    "execute",
+    "run_sweep",
+]
 
 SWEEP_JSON_SCHEMA: dict[str, Any] = {"spec": dict, "n_runs": int, "chunks": [[str]]}
 """What ``sweep.json`` holds: the spec (:meth:`SweepSpec.to_dict`), the number of runs and the
@@ -90,10 +105,22 @@ def _import_plots() -> None:
     import descentlab.experiments.sweep_plots  # noqa: F401
 
 
-def _train_chunk(runs: list[Run], shared: tuple[ExperimentData, float | None, Any]) -> list[dict]:
-    data, max_cost, on_epoch = shared
+def _train_chunk(
+    runs: list[Run], shared: tuple[ExperimentData, float | None, Any, str]
+) -> list[dict]:
+    data, max_cost, on_epoch, engine = shared
     tick = None if on_epoch is None else (lambda epoch: on_epoch(len(runs), epoch))
-    return train_population(runs, data, max_cost=max_cost, on_epoch=tick)
+    return train_population(runs, data, max_cost=max_cost, on_epoch=tick, engine=engine)
+
+
+def check_engine(owner: str, engine: Any) -> str:
+    """``engine`` if it is one of :data:`~descentlab.training.ENGINES`, else a one-line error."""
+    return check_param(owner, "engine", engine, Options(ENGINES))
+
+
+def engine_notes(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """The distinct ``engine_note`` s of measured rows (why ``auto`` trained with numpy)."""
+    return list(dict.fromkeys(r["engine_note"] for r in rows if r.get("engine_note")))
 
 
 def execute(
@@ -106,10 +133,12 @@ def execute(
     scheduler: Any = None,
     max_cost: float | None = None,
     on_epoch: Callable[[int, int], None] | None = None,
+    engine: str = "auto",
 ) -> Iterable[tuple[list[int], list[dict[str, Any]]]]:
     """Train every chunk (a population) on the backend; yield ``(run indices, rows)`` as each ends.
 
-    The rows are those of :func:`~descentlab.experiments.population.train_population`.
+    The rows are those of :func:`~descentlab.experiments.population.train_population`, each
+    chunk trained with ``engine`` (:data:`~descentlab.training.ENGINES`).
     ``on_epoch(n_runs, epoch)`` is called after every epoch of a chunk of ``n_runs`` runs when
     the chunks run in this process (one local job); elsewhere progress comes per chunk.
     """
@@ -118,7 +147,7 @@ def execute(
     for index, rows in map_unordered(
         _train_chunk,
         tasks,
-        shared=(data, max_cost, on_epoch if here else None),
+        shared=(data, max_cost, on_epoch if here else None, engine),
         backend=backend,
         jobs=jobs,
         scheduler=scheduler,
@@ -232,6 +261,7 @@ def run_sweep(
     progress: bool | None = None,
     plots: bool = True,
     log: Callable[[str], None] | None = None,
+    engine: str = "auto",
 ) -> SweepResult:
     """Run (or continue) the sweep ``spec`` and write its folder ``out_dir``.
 
@@ -248,7 +278,10 @@ def run_sweep(
       progress: one progress bar for the whole sweep, counting finished runs (None: only
         on a terminal).
       plots: draw the plots at the end.
-      log: called with a line of chatter now and then (e.g. print to stderr).
+      log: called with a line of chatter now and then (e.g. print to stderr); it is told once
+        why ``engine="auto"`` trained with numpy, if it did.
+      engine: the training engine, ``auto``, ``numpy`` or ``compiled``
+        (:data:`~descentlab.training.ENGINES`); ``results.csv`` says which ran, per run.
 
     Returns:
       a :class:`SweepResult`. On Ctrl-C (or SIGTERM turned into ``KeyboardInterrupt``) while
@@ -261,6 +294,7 @@ def run_sweep(
         ``resume`` without a stored sweep; an output that cannot be written.
     """
     say = log or (lambda _: None)
+    check_engine("run_sweep", engine)
     sweep = _prepare(spec, Path(out_dir), resume, backend, jobs, scheduler, say)
     _open_folder(sweep)
     pending = sweep.pending()
@@ -274,6 +308,8 @@ def run_sweep(
         scheduler=scheduler,
         progress=progress,
         plots=plots,
+        engine=engine,
+        say=say,
     )
     rows, files = _finish(sweep, status, plots)
     seconds = time.perf_counter() - start
@@ -452,11 +488,16 @@ def _train(
     scheduler: Any,
     progress: bool | None,
     plots: bool,
+    engine: str = "auto",
+    say: Callable[[str], None] | None = None,
 ) -> tuple[str, int]:
-    """Train the pending chunks, saving ``results.csv`` after each; ``(status, runs trained)``."""
+    """Train the pending chunks, saving ``results.csv`` after each; ``(status, runs trained)``.
+
+    Why ``engine="auto"`` fell back to numpy is said once (the first chunk that did)."""
     n_todo = sum(len(c) for c in pending)
     bar = Progress(n_todo, "sweep", enabled=progress, unit="run")
     finished, best = 0, -math.inf
+    told = False
 
     def tick(n_runs: int, epoch: int) -> None:  # progress inside a chunk (one local job)
         bar.update(finished + (n_runs * (epoch + 1)) // sweep.spec.epochs)
@@ -476,7 +517,12 @@ def _train(
             scheduler=scheduler,
             max_cost=sweep.spec.max_cost,
             on_epoch=tick if bar.enabled else None,
+            engine=engine,
         ):
+            notes = engine_notes(measured)
+            if notes and not told and say is not None:  # once, not per chunk
+                say(engine_message(notes[0]))
+                told = True
             sweep.record(indices, measured)
             sweep.save()
             finished += len(indices)

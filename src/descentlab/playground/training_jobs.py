@@ -204,6 +204,7 @@ class TrainingJob:
             result = plan.population.train(
                 on_epoch=lambda epoch, logs: self._on_epoch(epoch, logs, start),
                 callbacks=(self._stop_callback,),
+                engine="auto",
             )
             self._report(result)
         except Exception as exc:  # the worker must always report, whatever happened
