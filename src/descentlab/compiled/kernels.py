@@ -58,67 +58,118 @@ def _sigmoid(z):
     return 1.0 / (1.0 + math.exp(-z))
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _softplus(z):
-    """logaddexp(0, z) as NumPy computes it: max + log1p(exp(-|difference|))."""
-    if z == 0.0:
-        return z + math.log(2.0)
-    if z > 0.0:
-        return z + math.log1p(math.exp(-z))
-    if z <= 0.0:
-        return math.log1p(math.exp(z))
-    return z  # NaN
+# exp(-|z|) and log1p(e) for 0 <= e <= 1 in plain arithmetic, so that a loop over the batch
+# runs them in SIMD registers (a call to libm's exp cannot be vectorised). Both are within two
+# units in the last place of libm's (tests/test_compiled.py measures it), as NumPy's own SIMD
+# exp and log are.
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 split: k * _LN2_HI is exact for |k| < 2**11
+_LN2_LO = 1.90821492927058770002e-10
+_LN2 = 0.6931471805599453
+_SQRT2 = 1.4142135623730951
+_TWO_M500 = 2.0**-500
+_EXP_C = tuple(1.0 / math.factorial(n) for n in range(14))  # Taylor to r**13: |r| <= ln2 / 2
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _sigmoid_cost(z, y):
-    """(1 - y) softplus(z) + y softplus(-z), one softplus when y is 0 or 1 and z is finite
-    (the other term is then exactly 0)."""
-    if z - z == 0.0:
-        if y == 0.0:
-            return _softplus(z)
-        if y == 1.0:
-            return _softplus(-z)
-    return (1.0 - y) * _softplus(z) + y * _softplus(-z)
+def _exp_neg_abs(z, zo, e, eo, B, ibuf, fbuf):
+    """``e[eo + j] = exp(-|z[zo + j]|)`` for j < B (0 below -746, NaN for NaN).
+
+    ``exp(x) = 2**k exp(r)``, ``k = round(x / ln 2)``, ``r = x - k ln 2`` (two-part ln 2), exp(r)
+    by its Taylor polynomial to r**13 (error below 1e-17), ``2**k`` built from its bits in
+    ``ibuf`` (read as ``fbuf``) as ``2**(k + 500) * 2**-500`` so that subnormal results round
+    once.
+    """
+    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13 = _EXP_C
+    for j in range(B):
+        x = -abs(z[zo + j])
+        t = x * _LOG2E
+        if not (t >= -1100.0):  # far below the range, -inf and NaN: any k in range will do
+            t = -1100.0
+        k = math.floor(t + 0.5)
+        r = (x - k * _LN2_HI) - k * _LN2_LO
+        p = c13
+        p = p * r + c12
+        p = p * r + c11
+        p = p * r + c10
+        p = p * r + c9
+        p = p * r + c8
+        p = p * r + c7
+        p = p * r + c6
+        p = p * r + c5
+        p = p * r + c4
+        p = p * r + c3
+        p = p * r + c2
+        p = p * r + c1
+        p = p * r + c0
+        ibuf[j] = (np.int64(k) + 1523) << 52
+        e[eo + j] = p
+    for j in range(B):
+        v = (e[eo + j] * fbuf[j]) * _TWO_M500
+        e[eo + j] = 0.0 if -abs(z[zo + j]) < -746.0 else v
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _dot4(x, i, y, q, n):
-    """sum_j x[i, j] * y[q, j] over j < n, with four partial sums (latency hidden, order
-    fixed). Rows are read in place: a row view would cost two atomic reference counts."""
+def _log1p_unit(e):
+    """log(1 + e) for 0 <= e <= 1 (NaN for NaN): ``u = 1 + e`` halved above sqrt(2) (plus
+    ln 2), ``log(u) = 2 atanh(s)``, ``s = (u - 1) / (u + 1)`` by its series to s**23, then the
+    rounding of ``1 + e`` corrected: ``+ (e - (u - 1)) / u``."""
+    u = 1.0 + e
+    m = u * 0.5 if u > _SQRT2 else u
+    extra = _LN2 if u > _SQRT2 else 0.0
+    s = (m - 1.0) / (m + 1.0)
+    s2 = s * s
+    q = 1.0 / 23.0
+    q = q * s2 + 1.0 / 21.0
+    q = q * s2 + 1.0 / 19.0
+    q = q * s2 + 1.0 / 17.0
+    q = q * s2 + 1.0 / 15.0
+    q = q * s2 + 1.0 / 13.0
+    q = q * s2 + 1.0 / 11.0
+    q = q * s2 + 1.0 / 9.0
+    q = q * s2 + 1.0 / 7.0
+    q = q * s2 + 1.0 / 5.0
+    q = q * s2 + 1.0 / 3.0
+    return extra + (2.0 * s + (2.0 * s) * (s2 * q)) + (e - (u - 1.0)) / u
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _dot4(x, xo, y, yo, n):
+    """sum_j x[xo + j] * y[yo + j] over j < n, with four partial sums (latency hidden, order
+    fixed)."""
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
     a3 = 0.0
     j = 0
     while j + 4 <= n:
-        a0 += x[i, j] * y[q, j]
-        a1 += x[i, j + 1] * y[q, j + 1]
-        a2 += x[i, j + 2] * y[q, j + 2]
-        a3 += x[i, j + 3] * y[q, j + 3]
+        a0 += x[xo + j] * y[yo + j]
+        a1 += x[xo + j + 1] * y[yo + j + 1]
+        a2 += x[xo + j + 2] * y[yo + j + 2]
+        a3 += x[xo + j + 3] * y[yo + j + 3]
         j += 4
     while j < n:
-        a0 += x[i, j] * y[q, j]
+        a0 += x[xo + j] * y[yo + j]
         j += 1
     return (a0 + a1) + (a2 + a3)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _sum4(x, i, n):
-    """sum_j x[i, j] over j < n, with four partial sums."""
+def _sum4(x, xo, n):
+    """sum_j x[xo + j] over j < n, with four partial sums."""
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
     a3 = 0.0
     j = 0
     while j + 4 <= n:
-        a0 += x[i, j]
-        a1 += x[i, j + 1]
-        a2 += x[i, j + 2]
-        a3 += x[i, j + 3]
+        a0 += x[xo + j]
+        a1 += x[xo + j + 1]
+        a2 += x[xo + j + 2]
+        a3 += x[xo + j + 3]
         j += 4
     while j < n:
-        a0 += x[i, j]
+        a0 += x[xo + j]
         j += 1
     return (a0 + a1) + (a2 + a3)
 
@@ -129,172 +180,186 @@ multi-threaded) in the serial kernel; smaller ones run as loops over the batch i
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _rows(buf, n, B):
-    """The first ``n * B`` numbers of a flat buffer as a C-contiguous ``(n, B)`` array."""
-    return buf[: n * B].reshape((n, B))
-
-
-@njit(cache=True, error_model="numpy", inline="always")
 def _loss_and_grads(
-    theta, dims, w_off, b_off, act, slope, out, X, Y, perm, start, B, A, Z, D, grad, blas
-):
+    theta, k, dims, w_off, b_off, act, slope, out, X, Y, perm, start, B, A, Z, G, H, grad, blas,
+    ibuf, fbuf,
+):  # fmt: skip
     """One mini-batch of ``B`` examples ``perm[start : start + B]``: gather, forward, cost,
-    backward. Returns the mean cost J; ``grad`` receives dJ/dtheta in ``theta``'s layout.
+    backward for member k (``theta[k]``). Returns the mean cost J; ``grad`` receives
+    dJ/dtheta in ``theta``'s layout.
 
-    This thread's buffers, flat per layer and read as ``(n_l, B)``: ``A[l]`` and ``Z[l]``
-    are layer l's activations and pre-activations (``A[0]`` the batch), ``D[0]`` is dZ and
-    ``D[1]`` dA of the layer at hand. ``blas``: products of :data:`BLAS_MIN` multiply-adds
-    or more go to ``np.dot``.
+    This thread's buffers, a flat row per layer holding ``(n_l, B)`` (row i of the layer at
+    ``i * B``): ``A[l]`` and ``Z[l]`` are layer l's activations and pre-activations (``A[0]``
+    the batch); ``G`` is dZ and ``H`` dA of the layer at hand. Everything is indexed in place
+    (no array views in the loop: each costs reference counting, a reshape a call).
+    ``blas``: products of :data:`BLAS_MIN` multiply-adds or more go to ``np.dot``.
     """
     L = dims.shape[0] - 1
-    a0 = _rows(A[0], dims[0], B)
     for f in range(dims[0]):  # gather: A_0[f, j] = X[f, perm[start + j]]
         for j in range(B):
-            a0[f, j] = X[f, perm[start + j]]
+            A[0, f * B + j] = X[f, perm[start + j]]
     for l in range(1, L + 1):  # forward: Z_l = W_l @ A_{l-1} + b_l
-        n, n_prev = dims[l], dims[l - 1]
-        W = theta[w_off[l - 1] : w_off[l - 1] + n * n_prev].reshape((n, n_prev))
-        z, a_prev = _rows(Z[l], n, B), _rows(A[l - 1], n_prev, B)
+        n, n_prev, wo = dims[l], dims[l - 1], w_off[l - 1]
         if blas and n * n_prev * B >= BLAS_MIN:
-            np.dot(W, a_prev, z)
+            W = theta[k, wo : wo + n * n_prev].reshape((n, n_prev))
+            a_prev = A[l - 1, : n_prev * B].reshape((n_prev, B))
+            np.dot(W, a_prev, Z[l, : n * B].reshape((n, B)))
         else:
-            _product(W, a_prev, z, n, n_prev, B)
-        a = _rows(A[l], n, B)
+            _product(theta[k], wo, n_prev, 1, A[l - 1], Z[l], n, n_prev, B)
         for i in range(n):
-            _bias_activate(z, a, i, theta[b_off[l - 1] + i], B, act if l < L else -1, slope)
+            bias = theta[k, b_off[l - 1] + i]
+            _bias_activate(Z[l], A[l], i * B, bias, B, act if l < L else -1, slope)
     nL = dims[L]
-    zL, aL, dz = _rows(Z[L], nL, B), _rows(A[L], nL, B), _rows(D[0], nL, B)
-    _output(zL, aL, dz, nL, B, out)
     total = 0.0  # the cost, and dZ_L = (A_L - Y) / B
-    for i in range(nL):
-        for j in range(B):
-            y = Y[i, perm[start + j]]
-            if out == OUT_SIGMOID:
-                total += _sigmoid_cost(zL[i, j], y)
-            else:
-                total += -y * dz[i, j]  # the log-softmax, left there by _output
-            dz[i, j] = (aL[i, j] - y) / B
+    if out == OUT_SIGMOID:
+        zL, aL = Z[L], A[L]
+        for i in range(nL):
+            _exp_neg_abs(zL, i * B, H, i * B, B, ibuf, fbuf)  # e = exp(-|z|), kept in H
+            for j in range(B):  # sigma(z) = 1 / (1 + e) (z >= 0) or e / (1 + e)
+                ej, zj = H[i * B + j], zL[i * B + j]
+                a = (1.0 if zj >= 0.0 else ej) / (1.0 + ej)
+                aL[i * B + j] = a
+                y = Y[i, perm[start + j]]
+                # (1 - y) softplus(z) + y softplus(-z), softplus(x) = max(x, 0) + log1p(e)
+                lp = _log1p_unit(ej)
+                up = (zj if zj > 0.0 else 0.0) + lp
+                down = (-zj if zj < 0.0 else 0.0) + lp
+                fbuf[j] = (1.0 - y) * up + y * down  # NaN where NumPy's is (0 * inf)
+                G[i * B + j] = (a - y) / B
+            for j in range(B):
+                total += fbuf[j]
+    else:
+        _softmax(Z[L], A[L], H, nL, B)
+        for i in range(nL):
+            for j in range(B):
+                y = Y[i, perm[start + j]]
+                total += -y * H[i * B + j]  # the log-softmax, left in H by _softmax
+                G[i * B + j] = (A[L, i * B + j] - y) / B
     for l in range(L, 0, -1):  # backward
-        n, n_prev = dims[l], dims[l - 1]
-        W = theta[w_off[l - 1] : w_off[l - 1] + n * n_prev].reshape((n, n_prev))
-        dW = grad[w_off[l - 1] : w_off[l - 1] + n * n_prev].reshape((n, n_prev))
-        dz, a_prev = _rows(D[0], n, B), _rows(A[l - 1], n_prev, B)
+        n, n_prev, wo = dims[l], dims[l - 1], w_off[l - 1]
         big = blas and n * n_prev * B >= BLAS_MIN
         if big:
-            np.dot(dz, a_prev.T, dW)
+            dz = G[: n * B].reshape((n, B))
+            a_prev = A[l - 1, : n_prev * B].reshape((n_prev, B))
+            np.dot(dz, a_prev.T, grad[wo : wo + n * n_prev].reshape((n, n_prev)))
         for i in range(n):
             if not big:
                 for q in range(n_prev):
-                    dW[i, q] = _dot4(dz, i, a_prev, q, B)
-            grad[b_off[l - 1] + i] = _sum4(dz, i, B)
+                    grad[wo + i * n_prev + q] = _dot4(G, i * B, A[l - 1], q * B, B)
+            grad[b_off[l - 1] + i] = _sum4(G, i * B, B)
         if l > 1:
             # dA_{l-1} = W_l.T @ dZ_l, then dZ_{l-1} = dA_{l-1} * g'(Z_{l-1}) (in place of dZ)
-            da = _rows(D[1], n_prev, B)
             if big:
-                np.dot(W.T, dz, da)
+                W = theta[k, wo : wo + n * n_prev].reshape((n, n_prev))
+                np.dot(W.T, G[: n * B].reshape((n, B)), H[: n_prev * B].reshape((n_prev, B)))
             else:
-                _product(W.T, dz, da, n_prev, n, B)
-            z_prev, dz_prev = _rows(Z[l - 1], n_prev, B), _rows(D[0], n_prev, B)
+                _product(theta[k], wo, 1, n_prev, G, H, n_prev, n, B)
             for q in range(n_prev):
-                _derive(z_prev, a_prev, da, dz_prev, q, B, act, slope)
+                _derive(Z[l - 1], A[l - 1], H, G, q * B, B, act, slope)
     return total / B
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _product(W, A, out, n, n_in, B):
-    """out = W @ A as loops over the batch (SIMD), each sum in order over the inputs
-    ``((w_0 a_0 + w_1 a_1) + w_2 a_2) + ...``, four inputs per pass over a row."""
+def _product(W, wo, s_out, s_in, A, out, n, n_in, B):
+    """``out[i, :] = sum_q W[wo + i * s_out + q * s_in] * A[q, :]`` for i < n (rows of B in
+    the flat ``A`` and ``out``): W @ A, or W.T @ A with the strides swapped. Loops over the
+    batch (SIMD), each sum in order over the inputs ``((w_0 a_0 + w_1 a_1) + w_2 a_2) + ...``,
+    four inputs per pass over a row."""
     for i in range(n):
+        o = i * B
         for j in range(B):
-            out[i, j] = 0.0
+            out[o + j] = 0.0
         q = 0
         while q + 4 <= n_in:
-            w0, w1, w2, w3 = W[i, q], W[i, q + 1], W[i, q + 2], W[i, q + 3]
+            w0 = W[wo + i * s_out + q * s_in]
+            w1 = W[wo + i * s_out + (q + 1) * s_in]
+            w2 = W[wo + i * s_out + (q + 2) * s_in]
+            w3 = W[wo + i * s_out + (q + 3) * s_in]
+            r0, r1, r2, r3 = q * B, (q + 1) * B, (q + 2) * B, (q + 3) * B
             for j in range(B):
-                out[i, j] = (
-                    ((out[i, j] + w0 * A[q, j]) + w1 * A[q + 1, j]) + w2 * A[q + 2, j]
-                ) + w3 * A[q + 3, j]
+                out[o + j] = (
+                    ((out[o + j] + w0 * A[r0 + j]) + w1 * A[r1 + j]) + w2 * A[r2 + j]
+                ) + w3 * A[r3 + j]
             q += 4
         while q + 2 <= n_in:
-            w0, w1 = W[i, q], W[i, q + 1]
+            w0 = W[wo + i * s_out + q * s_in]
+            w1 = W[wo + i * s_out + (q + 1) * s_in]
+            r0, r1 = q * B, (q + 1) * B
             for j in range(B):
-                out[i, j] = (out[i, j] + w0 * A[q, j]) + w1 * A[q + 1, j]
+                out[o + j] = (out[o + j] + w0 * A[r0 + j]) + w1 * A[r1 + j]
             q += 2
         if q < n_in:
-            w0 = W[i, q]
+            w0 = W[wo + i * s_out + q * s_in]
+            r0 = q * B
             for j in range(B):
-                out[i, j] += w0 * A[q, j]
+                out[o + j] += w0 * A[r0 + j]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _bias_activate(z, a, i, bias, B, act, slope):
-    """Row i: z += bias, then a = g(z) (``act`` -1: the output layer, z only), one loop each
-    activation (the branch outside the loop, so it vectorises)."""
+def _bias_activate(z, a, o, bias, B, act, slope):
+    """``z[o + j] += bias``, then ``a[o + j] = g(z)`` for j < B (``act`` -1: the output
+    layer, z only); the branch outside the loop, so it vectorises."""
     if act == ACT_RELU:
         for j in range(B):
-            v = z[i, j] + bias
-            z[i, j] = v
-            a[i, j] = v if not (v < 0.0) else 0.0  # np.maximum(v, 0): NaN stays NaN
+            v = z[o + j] + bias
+            z[o + j] = v
+            a[o + j] = v if not (v < 0.0) else 0.0  # np.maximum(v, 0): NaN stays NaN
     elif act == ACT_TANH:
         for j in range(B):
-            v = z[i, j] + bias
-            z[i, j] = v
-            a[i, j] = math.tanh(v)
+            v = z[o + j] + bias
+            z[o + j] = v
+            a[o + j] = math.tanh(v)
     elif act == ACT_LEAKY:
         for j in range(B):
-            v = z[i, j] + bias
-            z[i, j] = v
-            a[i, j] = max(v, slope * v) if v == v else v
+            v = z[o + j] + bias
+            z[o + j] = v
+            a[o + j] = max(v, slope * v) if v == v else v
     elif act == ACT_SIGMOID:
         for j in range(B):
-            v = z[i, j] + bias
-            z[i, j] = v
-            a[i, j] = _sigmoid(v)
+            v = z[o + j] + bias
+            z[o + j] = v
+            a[o + j] = _sigmoid(v)
     else:
         for j in range(B):
-            z[i, j] += bias
+            z[o + j] += bias
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _derive(z, a, da, dz, q, B, act, slope):
-    """Row q: dz = da * g'(z) (g' from z and a = g(z); ReLU's g'(0) = 0, as nn.py)."""
+def _derive(z, a, da, dz, o, B, act, slope):
+    """``dz[o + j] = da[o + j] * g'(z[o + j])`` for j < B (g' from z and a = g(z); ReLU's
+    g'(0) = 0, as nn.py)."""
     if act == ACT_RELU:
         for j in range(B):
-            dz[q, j] = da[q, j] * (1.0 if z[q, j] > 0.0 else 0.0)
+            dz[o + j] = da[o + j] * (1.0 if z[o + j] > 0.0 else 0.0)
     elif act == ACT_TANH:
         for j in range(B):
-            dz[q, j] = da[q, j] * (1.0 - a[q, j] * a[q, j])
+            dz[o + j] = da[o + j] * (1.0 - a[o + j] * a[o + j])
     elif act == ACT_LEAKY:
         for j in range(B):
-            dz[q, j] = da[q, j] * (1.0 if z[q, j] > 0.0 else slope)
+            dz[o + j] = da[o + j] * (1.0 if z[o + j] > 0.0 else slope)
     else:
         for j in range(B):
-            dz[q, j] = da[q, j] * (a[q, j] * (1.0 - a[q, j]))
+            dz[o + j] = da[o + j] * (a[o + j] * (1.0 - a[o + j]))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _output(Z, A, logs, n, B, out):
-    """A_L from Z_L: sigmoid, or softmax over the units (its log kept in ``logs``)."""
-    if out == OUT_SIGMOID:
-        for i in range(n):
-            for j in range(B):
-                A[i, j] = _sigmoid(Z[i, j])
-        return
-    # log_softmax = (z - max) - log(sum(exp(z - max))), A = exp(log_softmax), as nn.py
+def _softmax(Z, A, logs, n, B):
+    """A_L = softmax of Z_L over the units, as nn.py: ``log_softmax = (z - max) -
+    log(sum(exp(z - max)))``, ``A = exp(log_softmax)``; the log-softmax is left in ``logs``."""
     for j in range(B):
-        top = Z[0, j]
+        top = Z[j]
         for i in range(1, n):
-            v = Z[i, j]
+            v = Z[i * B + j]
             if v > top or v != v:
                 top = v
         s = 0.0
         for i in range(n):
-            s += math.exp(Z[i, j] - top)
+            s += math.exp(Z[i * B + j] - top)
         ls = math.log(s)
         for i in range(n):
-            lsm = (Z[i, j] - top) - ls
-            logs[i, j] = lsm
-            A[i, j] = math.exp(lsm)
+            lsm = (Z[i * B + j] - top) - ls
+            logs[i * B + j] = lsm
+            A[i * B + j] = math.exp(lsm)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -410,9 +475,10 @@ def _update(k, step, theta, g, state, counts, ops, n_ops, hp, rates):
 @njit(cache=True, error_model="numpy")
 def _member_epoch(
     k, e, theta, dims, w_off, b_off, act, slope, out, X, Y, perms, order_of, bounds,
-    state, counts, ops, n_ops, hp, rates, A, Z, D, grad, cost_out, last_out, blas,
+    state, counts, ops, n_ops, hp, rates, A, Z, G, H, grad, cost_out, last_out, blas, ibuf,
 ):  # fmt: skip
     """Member k's epoch e of the chunk: every mini-batch, then its mean and last cost."""
+    fbuf = ibuf.view(np.float64)
     m = X.shape[1]
     perm = perms[min(e, perms.shape[0] - 1), order_of[k]]  # one row of (n_orders, m)
     total = 0.0
@@ -422,24 +488,9 @@ def _member_epoch(
         start = bounds[b]
         B = bounds[b + 1] - start
         cost = _loss_and_grads(
-            theta[k],
-            dims,
-            w_off,
-            b_off,
-            act,
-            slope,
-            out,
-            X,
-            Y,
-            perm,
-            start,
-            B,
-            A,
-            Z,
-            D,
-            grad,
-            blas,
-        )
+            theta, k, dims, w_off, b_off, act, slope, out, X, Y, perm, start, B, A, Z, G, H,
+            grad, blas, ibuf, fbuf,
+        )  # fmt: skip
         _update(k, e * nb + b, theta, grad, state, counts, ops, n_ops, hp, rates)
         total += cost * B
     cost_out[e, k] = total / m
@@ -465,7 +516,7 @@ def _stop_diverged(e, epoch0, theta, snapshot, cost_out, max_cost, stopped, dive
 @njit(cache=True, error_model="numpy")
 def run_serial(
     n_epochs, epoch0, theta, dims, w_off, b_off, act, slope, out, X, Y, perms, order_of,
-    bounds, state, counts, ops, n_ops, hp, rates, A, Z, D, grad, cost_out, last_out, max_cost,
+    bounds, state, counts, ops, n_ops, hp, rates, A, Z, D, I, grad, cost_out, last_out, max_cost,
     stopped, diverged, snapshot, done,
 ):  # fmt: skip
     """Epochs ``epoch0 .. epoch0 + n_epochs - 1`` for every member, one after another.
@@ -477,8 +528,9 @@ def run_serial(
         for k in range(theta.shape[0]):
             _member_epoch(
                 k, e, theta, dims, w_off, b_off, act, slope, out, X, Y, perms, order_of,
-                bounds, state, counts, ops, n_ops, hp, rates, A[0], Z[0], D[0], grad[0], cost_out,
-                last_out, True,
+                bounds, state, counts, ops, n_ops, hp, rates, A[0], Z[0], D[0, 0], D[0, 1], grad[0],
+                cost_out,
+                last_out, True, I[0],
             )  # fmt: skip
         finished = _stop_diverged(e, epoch0, theta, snapshot, cost_out, max_cost, stopped, diverged)
         done[0] = e + 1
@@ -489,7 +541,7 @@ def run_serial(
 @njit(cache=True, error_model="numpy", parallel=True)
 def run_parallel(
     n_epochs, epoch0, theta, dims, w_off, b_off, act, slope, out, X, Y, perms, order_of,
-    bounds, state, counts, ops, n_ops, hp, rates, A, Z, D, grad, cost_out, last_out, max_cost,
+    bounds, state, counts, ops, n_ops, hp, rates, A, Z, D, I, grad, cost_out, last_out, max_cost,
     stopped, diverged, snapshot, done,
 ):  # fmt: skip
     """:func:`run_serial` with the members split over ``A.shape[0]`` threads (static blocks)."""
@@ -500,8 +552,9 @@ def run_parallel(
             for k in range(t, K, T):
                 _member_epoch(
                     k, e, theta, dims, w_off, b_off, act, slope, out, X, Y, perms, order_of,
-                    bounds, state, counts, ops, n_ops, hp, rates, A[t], Z[t], D[t], grad[t], cost_out,
-                    last_out, False,
+                    bounds, state, counts, ops, n_ops, hp, rates, A[t], Z[t], D[t, 0], D[t, 1],
+                    grad[t], cost_out,
+                    last_out, False, I[t],
                 )  # fmt: skip
         finished = _stop_diverged(e, epoch0, theta, snapshot, cost_out, max_cost, stopped, diverged)
         done[0] = e + 1

@@ -77,6 +77,7 @@ class CompiledLoop(LoopBase):
         self.A = np.zeros((self.threads, *shape))
         self.Z = np.zeros((self.threads, *shape))
         self.D = np.zeros((self.threads, 2, shape[1]))
+        self.I = np.zeros((self.threads, widest_batch), np.int64)  # the kernels' bit scratch
         self.grad = np.zeros((self.threads, P))
         self.stopped = self.stopped_epoch  # int64 (K,), written by the kernels
         self.per_epoch = 0.0  # measured seconds per epoch of the last chunk
@@ -112,7 +113,8 @@ class CompiledLoop(LoopBase):
         run(
             n, first, self.theta2, *self.net_arrays, self.Xc, self.Yc, perms, self.order_of,
             self.bounds, self.program.state, self.program.counts, self.program.ops,
-            self.program.n_ops, self.program.hp, rates, self.A, self.Z, self.D, self.grad, cost, last,
+            self.program.n_ops, self.program.hp, rates, self.A, self.Z, self.D, self.I, self.grad, cost,
+            last,
             max_cost, self.stopped, self.diverged, self.snapshot, done,
         )  # fmt: skip
         if self.kernel not in _MARKED:
