@@ -102,6 +102,8 @@ class CompiledLoop(LoopBase):
         if self.order.shuffle == "seed":  # drawn in compiled code: the same orders
             seeds = np.asarray(self.order.seeds, np.int64)
             perms = kernels.seed_orders(seeds, first, n, self.m)
+        elif self.order.shuffle == "none":  # one row serves every epoch
+            perms = np.arange(self.m)[None, None]
         else:
             perms = np.stack([self.order.distinct(e) for e in range(first, stop)])
         rates = self.program.rates(n * self.n_batches)
