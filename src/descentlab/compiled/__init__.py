@@ -10,7 +10,8 @@ from an ``opt_state``. What it does not: custom transformations and schedules, a
 ``clip_by_global_norm`` with one norm over a whole population.
 
 ``auto`` runs NumPy for a short run (below :data:`SHORT_RUN_SECONDS` by the estimate of
-:func:`numpy_seconds`: loading the compiled code would cost more than it saves), and runs it
+:func:`numpy_seconds`, :data:`SHORT_RUN_SECONDS_LOADED` once the kernels are loaded: loading
+them would cost more than they save), and runs it
 *and says why* in ``TrainResult.engine_note`` when the compiled engine does not cover the
 configuration, or when its kernels are not compiled yet and the run is not long (below
 :data:`FOREGROUND_COMPILE_SECONDS`): then one background process compiles them for the next
@@ -22,15 +23,27 @@ runs (:mod:`.cache`). numba is imported only when the compiled engine runs.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from descentlab._validation import InvalidParameterError
 
-__all__ = ["FOREGROUND_COMPILE_SECONDS", "SHORT_RUN_SECONDS", "compiled_loop", "numpy_seconds"]
+__all__ = [
+    "FOREGROUND_COMPILE_SECONDS",
+    "SHORT_RUN_SECONDS",
+    "SHORT_RUN_SECONDS_LOADED",
+    "compiled_loop",
+    "numpy_seconds",
+]
 
-SHORT_RUN_SECONDS = 0.5
-"""``auto`` trains a run estimated below this many seconds with NumPy (numba's import and
-loading the compiled code take about 0.3-0.4 s)."""
+SHORT_RUN_SECONDS = 1.5
+"""``auto`` trains a run estimated below this many seconds with NumPy when the compiled code
+is not loaded in the process yet: importing numba and loading the kernels from the disk cache
+take about 1 s on this project's machine (measured in ``descentlab compare``: 0.5-0.7 s
+for numba's import, 0.4 s for the kernels)."""
+
+SHORT_RUN_SECONDS_LOADED = 0.05
+"""The same threshold once the kernels are loaded (a second ``train`` in the same process)."""
 
 FOREGROUND_COMPILE_SECONDS = 120.0
 """``auto`` compiles the kernels before training (about 10-20 s, once per installation) only
@@ -61,7 +74,8 @@ def compiled_loop(args: tuple, *, epochs: int, required: bool) -> tuple[Any, str
 
     net, _, X, _, _, population, _, batch_size, _, _ = args
     estimate = numpy_seconds(net.n_params, population or 1, X.shape[1], batch_size, epochs)
-    if not required and estimate < SHORT_RUN_SECONDS:
+    loaded = "descentlab.compiled.kernels" in sys.modules
+    if not required and estimate < (SHORT_RUN_SECONDS_LOADED if loaded else SHORT_RUN_SECONDS):
         return None, ""  # nothing to explain: numpy is the faster engine here
     try:
         from descentlab.compiled.loop import CompiledLoop

@@ -7,6 +7,9 @@ same order of operations as the NumPy engine where the order changes the result 
 ``fastmath``: every sum is rounded as written); sums over the batch use four partial sums, as
 BLAS and NumPy's pairwise sums also do in their own orders.
 
+The drivers release the GIL (``nogil``): other Python threads run while they train (the
+commands import matplotlib meanwhile).
+
 Layout (one network's parameters ``theta[k]`` is the NumPy engine's flat ``(P,)`` buffer:
 ``W1`` row-major, ``b1``, ``W2``, ...). Activations are ``(units, batch)`` with the batch
 innermost and contiguous, so every elementwise loop and the forward product run over the
@@ -523,7 +526,7 @@ def _stop_diverged(e, epoch0, theta, snapshot, cost_out, max_cost, stopped, dive
     return live == 0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def run_serial(
     n_epochs, epoch0, theta, dims, w_off, b_off, act, slope, out, X, Y, perms, order_of,
     bounds, state, counts, ops, n_ops, hp, rates, A, Z, D, I, grad, cost_out, last_out, max_cost,
@@ -548,7 +551,7 @@ def run_serial(
             return
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy", nogil=True, parallel=True)
 def run_parallel(
     n_epochs, epoch0, theta, dims, w_off, b_off, act, slope, out, X, Y, perms, order_of,
     bounds, state, counts, ops, n_ops, hp, rates, A, Z, D, I, grad, cost_out, last_out, max_cost,
@@ -599,7 +602,7 @@ def _mt_twist(key):
         key[i] = key[far] ^ (y >> 1) ^ ((y & 1) * 0x9908B0DF)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def seed_orders(seeds, epoch0, n_epochs, m):
     """``out[e, r] = batching.seed_order(m, seeds[r] + epoch0 + e + 1)``, ``(n_epochs, R, m)``."""
     out = np.empty((n_epochs, seeds.shape[0], m), np.int64)
