@@ -417,3 +417,16 @@ def test_wide_layers_through_blas_and_through_loops_agree(seeds):
     assert 40 * 30 * 100 >= BLAS_MIN  # one network: BLAS; eight: loops on two threads
     a, b = both(net, adam(1e-2), X, y, epochs=3, seed=seeds, batch_size=100)
     assert_same(a, b)
+
+
+def test_resolve_decides_auto_once_for_work_spread_over_processes(monkeypatch):
+    size = dict(n_params=23, m=300, batch_size=64)
+    assert compiled.resolve("numpy", members=8, epochs=10**6, **size) == ("numpy", "")
+    assert compiled.resolve("compiled", members=1, epochs=1, **size) == ("compiled", "")
+    assert compiled.resolve("auto", members=1, epochs=10, **size) == ("numpy", "")  # short
+    monkeypatch.setattr(cache, "is_warm", lambda kernel: True)
+    assert compiled.resolve("auto", members=100, epochs=1000, **size) == ("compiled", "")
+    monkeypatch.setattr(cache, "is_warm", lambda kernel: False)
+    monkeypatch.setattr(cache, "warm_in_background", lambda: False)
+    engine, why = compiled.resolve("auto", members=100, epochs=1000, **size)
+    assert (engine, why) == ("numpy", "the compiled engine is not compiled yet.")

@@ -27,6 +27,7 @@ from sklearn.base import clone
 
 import descentlab.estimator as estimator_module
 import descentlab.notebook as notebook
+from descentlab import compiled
 from descentlab._validation import InvalidParameterError
 from descentlab.cli import main
 from descentlab.estimator import DescentClassifier
@@ -81,6 +82,12 @@ def fell_back(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return dataclasses.replace(result, engine="numpy", engine_note=NOTE)
 
     monkeypatch.setattr(population_module, "train", train_spy)
+    # sweeps and benchmarks decide ``auto`` once, before their chunks train
+    monkeypatch.setattr(
+        compiled,
+        "resolve",
+        lambda engine, **_: ("numpy", NOTE) if engine == "auto" else (engine, ""),
+    )
     return engines
 
 
@@ -107,7 +114,10 @@ def test_engine_option_reaches_train(command, given, spy, tmp_path) -> None:
     argv = [*QUICK[command], "-q", *([] if given is None else ["--engine", given])]
     status, _, err = run_cli(tmp_path, argv)
     assert (status, err) == (0, "")
-    assert spy and set(spy) == {given or "auto"}
+    expected = given or "auto"
+    if command in ("sweep", "benchmark") and expected == "auto":
+        expected = "numpy"  # decided once for every chunk (compiled.resolve): a short run
+    assert spy and set(spy) == {expected}
 
 
 def test_compare_records_the_engine_asked_for_and_the_engine_that_ran(spy, tmp_path) -> None:
@@ -146,7 +156,8 @@ def test_why_auto_fell_back_is_said_once_and_not_in_quiet_mode(command, fell_bac
     status, _, err = run_cli(tmp_path, QUICK[command])
     assert status == 0 and err.count(engine_message(NOTE)) == 1, err
     calls = {"compare": 1, "train": 1, "sweep": 2, "benchmark": 2}[command]
-    assert fell_back == ["auto"] * calls  # said once, however many populations fell back
+    decided = "numpy" if command in ("sweep", "benchmark") else "auto"  # compiled.resolve
+    assert fell_back == [decided] * calls  # said once, however many populations fell back
     quiet = tmp_path / "quiet"
     quiet.mkdir()
     assert run_cli(quiet, [*QUICK[command], "-q"])[::2] == (0, "")

@@ -34,6 +34,7 @@ __all__ = [
     "SHORT_RUN_SECONDS_LOADED",
     "compiled_loop",
     "numpy_seconds",
+    "resolve",
 ]
 
 SHORT_RUN_SECONDS = 1.5
@@ -60,6 +61,48 @@ def numpy_seconds(n_params: int, members: int, m: int, batch_size: int, epochs: 
     return steps * _STEP_SECONDS + 3 * epochs * m * members * n_params * _FLOP_SECONDS
 
 
+def _short(estimate: float) -> bool:
+    loaded = "descentlab.compiled.kernels" in sys.modules
+    return estimate < (SHORT_RUN_SECONDS_LOADED if loaded else SHORT_RUN_SECONDS)
+
+
+def _cold(kernel: str, estimate: float) -> str:
+    """Why ``auto`` should not compile now (the kernel is cold and the run not long; a
+    background compilation is started), or "" when it should run compiled."""
+    from descentlab.compiled import cache
+
+    if cache.is_warm(kernel) or estimate >= FOREGROUND_COMPILE_SECONDS:
+        return ""
+    started = cache.warm_in_background()
+    return "the compiled engine is not compiled yet" + (
+        "; it is being compiled in the background for the next runs (once, about 20 s)."
+        if started
+        else "."
+    )
+
+
+def resolve(
+    engine: str, *, n_params: int, members: int, m: int, batch_size: int, epochs: int
+) -> tuple[str, str]:
+    """``auto``'s choice made once, for work that runs in several processes (a sweep's or a
+    benchmark's chunks of ``members`` networks): ``("numpy" | "compiled", why numpy)``.
+
+    A named engine comes back as it is. Every process then trains with the same engine, so
+    the results do not depend on which process trained which chunk (the two engines agree to
+    1e-12, not bit for bit). The configuration is taken to be supported (the named optimizers
+    and schedules are); the compiled loop still refuses one that is not.
+    """
+    if engine != "auto":
+        return engine, ""
+    estimate = numpy_seconds(n_params, members, m, batch_size, epochs)
+    if _short(estimate):
+        return "numpy", ""
+    from descentlab.compiled.loop import _threads
+
+    why = _cold("parallel" if _threads(members) > 1 else "serial", estimate)
+    return ("numpy", why) if why else ("compiled", "")
+
+
 def compiled_loop(args: tuple, *, epochs: int, required: bool) -> tuple[Any, str]:
     """The compiled engine's loop for :func:`~descentlab.training.train`'s checked arguments
     ``(net, optimizer, X, y, params, population, order, batch_size, validation, opt_state)``,
@@ -69,13 +112,11 @@ def compiled_loop(args: tuple, *, epochs: int, required: bool) -> tuple[Any, str
       InvalidParameterError: ``required`` (``engine="compiled"``) and the engine cannot run
         this configuration; the message says why.
     """
-    from descentlab.compiled import cache
     from descentlab.compiled.program import Unsupported
 
     net, _, X, _, _, population, _, batch_size, _, _ = args
     estimate = numpy_seconds(net.n_params, population or 1, X.shape[1], batch_size, epochs)
-    loaded = "descentlab.compiled.kernels" in sys.modules
-    if not required and estimate < (SHORT_RUN_SECONDS_LOADED if loaded else SHORT_RUN_SECONDS):
+    if not required and _short(estimate):
         return None, ""  # nothing to explain: numpy is the faster engine here
     try:
         from descentlab.compiled.loop import CompiledLoop
@@ -88,11 +129,5 @@ def compiled_loop(args: tuple, *, epochs: int, required: bool) -> tuple[Any, str
                 "Use engine='auto' (it falls back to numpy) or engine='numpy'."
             ) from None
         return None, f"the compiled engine does not support {why}."
-    if required or cache.is_warm(loop.kernel) or estimate >= FOREGROUND_COMPILE_SECONDS:
-        return loop, ""
-    started = cache.warm_in_background()
-    return None, "the compiled engine is not compiled yet" + (
-        "; it is being compiled in the background for the next runs (once, about 20 s)."
-        if started
-        else "."
-    )
+    why = "" if required else _cold(loop.kernel, estimate)
+    return (None, why) if why else (loop, "")

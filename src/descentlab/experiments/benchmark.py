@@ -58,7 +58,12 @@ from descentlab._validation import (
 )
 from descentlab.experiments.data import ExperimentData, load_experiment_data
 from descentlab.experiments.parallel import check_backend
-from descentlab.experiments.population import Run, build_run_optimizer, engine_message
+from descentlab.experiments.population import (
+    Population,
+    Run,
+    build_run_optimizer,
+    engine_message,
+)
 from descentlab.experiments.results import result_columns, result_row, results_csv_text
 from descentlab.experiments.specs import DatasetSpec
 from descentlab.experiments.sweep import check_engine, check_populations, engine_notes, execute
@@ -277,14 +282,16 @@ class _Benchmark:
         every chunk."""
         columns = result_columns(runs)
         rows: list[dict[str, Any] | None] = [None] * len(runs)
+        chunks = plan(runs, self.spec.chunk_size)
+        engine = self._resolve(runs, chunks)
         for indices, measured in execute(
             runs,
-            plan(runs, self.spec.chunk_size),
+            chunks,
             self.data,
             jobs=self.jobs,
             backend=self.backend,
             scheduler=self.scheduler,
-            engine=self.engine,
+            engine=engine,
         ):
             self.notes += [n for n in engine_notes(measured) if n not in self.notes]
             for i, m in zip(indices, measured, strict=True):
@@ -296,6 +303,27 @@ class _Benchmark:
             self.done += len(indices)
             bar.update(self.done)
         return [m for m in rows if m is not None]
+
+    def _resolve(self, runs: list[Run], chunks: list[list[int]]) -> str:
+        """``auto`` decided once for every chunk of this phase (see
+        :func:`descentlab.compiled.resolve`); why it chose numpy goes to ``notes``."""
+        if self.engine != "auto" or not chunks:
+            return self.engine
+        from descentlab.compiled import resolve
+
+        chunk = max(chunks, key=len)
+        head = runs[chunk[0]]
+        engine, why = resolve(
+            self.engine,
+            n_params=Population([runs[i] for i in chunk], self.data).net.n_params,
+            members=len(chunk),
+            m=self.data.train.X.shape[1],
+            batch_size=head.batch_size,
+            epochs=head.epochs,
+        )
+        if why and why not in self.notes:
+            self.notes.append(why)
+        return engine
 
 
 def run_benchmark(

@@ -502,6 +502,10 @@ def _train(
     def tick(n_runs: int, epoch: int) -> None:  # progress inside a chunk (one local job)
         bar.update(finished + (n_runs * (epoch + 1)) // sweep.spec.epochs)
 
+    engine, why = _resolve_engine(engine, sweep, pending)
+    if why and say is not None:  # auto chose numpy for every chunk: said once, here
+        say(engine_message(why))
+        told = True
     try:
         warm = warm_up(backend, jobs) if len(pending) > 1 else None
         if warm is not None:
@@ -533,6 +537,26 @@ def _train(
     finally:
         bar.close()
     return "completed", finished
+
+
+def _resolve_engine(engine: str, sweep: _Sweep, pending: list[list[int]]) -> tuple[str, str]:
+    """``auto`` decided once for every chunk (from the largest), so that the results do not
+    depend on which process trains which chunk; ``(engine, why numpy)``."""
+    if engine != "auto" or not pending:
+        return engine, ""
+    from descentlab.compiled import resolve
+
+    chunk = max(pending, key=len)
+    population = Population([sweep.runs[i] for i in chunk], sweep.data)
+    head = sweep.runs[chunk[0]]
+    return resolve(
+        engine,
+        n_params=population.net.n_params,
+        members=len(chunk),
+        m=sweep.data.train.X.shape[1],
+        batch_size=head.batch_size,
+        epochs=head.epochs,
+    )
 
 
 # ----------------------------------------------------------------------------- step 4: summarise
