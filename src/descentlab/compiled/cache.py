@@ -8,7 +8,8 @@ writable (numba's default), else under the user's cache directory
 
 numba keeps no record a program can ask cheaply ("is this compiled yet?"), so this module
 keeps one: a marker file per kernel, named after everything that makes numba compile again
-(numba's version, the kernels' source file, Python, the machine, the cache directory). With
+(numba's version, the kernels' source file and where it is installed, Python, the machine,
+the cache directory). With
 ``engine="auto"`` a run whose kernels are not compiled yet trains with NumPy and starts one
 background process that compiles them for the next run (:func:`warm_in_background`), so the
 first command after an install is never slower than the NumPy engine; only a long run (see
@@ -88,6 +89,7 @@ def _key(kernel: str) -> str:
         return ""
     parts = [
         kernel,
+        str(_KERNELS.resolve()),  # another installation has its own numba cache
         numba_version,
         str(stat.st_mtime_ns),
         str(stat.st_size),
