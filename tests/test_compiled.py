@@ -329,12 +329,8 @@ def test_auto_on_cold_kernels_trains_with_numpy_and_compiles_in_the_background(
     monkeypatch.setattr(cache, "warm_in_background", lambda: calls.append(1) or started)
     r = train(MLP((2, 3, 1)), adam(0.01), X_SMALL, Y2, epochs=2, seed=1)
     assert (r.engine, calls) == ("numpy", [1])
-    expected = "the compiled engine is not compiled yet" + (
-        "; it is being compiled in the background for the next runs (once, about 20 s)."
-        if started
-        else "."
-    )
-    assert r.engine_note == expected
+    assert r.engine_note == (compiled.COMPILING if started else compiled.NOT_COMPILED)
+    assert compiled.COMPILING.startswith(compiled.NOT_COMPILED[:-1] + "; it is being compiled")
     monkeypatch.setattr(compiled, "FOREGROUND_COMPILE_SECONDS", 0.0)  # a long run compiles
     assert train(MLP((2, 3, 1)), adam(0.01), X_SMALL, Y2, epochs=2, seed=1).engine == "compiled"
 
@@ -430,3 +426,66 @@ def test_resolve_decides_auto_once_for_work_spread_over_processes(monkeypatch):
     monkeypatch.setattr(cache, "warm_in_background", lambda: False)
     engine, why = compiled.resolve("auto", members=100, epochs=1000, **size)
     assert (engine, why) == ("numpy", "the compiled engine is not compiled yet.")
+
+
+def _refused(optimizer, reason, **kwargs):
+    with pytest.raises(InvalidParameterError, match=reason):
+        train(MLP((2, 3, 1)), optimizer, X_SMALL, Y2, epochs=1, engine="compiled", **kwargs)
+
+
+def test_states_that_do_not_fit_the_optimizer_are_refused_by_the_compiled_engine():
+    from descentlab.optimizers.base import StackedState
+
+    theta = {"theta": np.zeros(13)}
+    mismatch = "an optimizer state that does not match the optimizer"
+    _refused(adam(0.1), mismatch, seed=1, opt_state=(1, 2))  # a chain of 3, a tuple of 2
+    _refused(adam(0.1), mismatch, seed=1, opt_state=sgd(0.1, momentum=0.9).init(theta))
+    state = adam(0.1).init(theta)
+    wrong_key = (state[0], state[1]._replace(mu={"x": np.zeros(13)}), state[2])
+    _refused(adam(0.1), mismatch, seed=1, opt_state=wrong_key)
+    wrong_shape = (state[0], state[1]._replace(mu={"theta": np.zeros(12)}), state[2])
+    _refused(adam(0.1), mismatch, seed=1, opt_state=wrong_shape)
+    stacked = stack_optimizers([gd(0.1), adam(0.1)], [1, 1])
+    _refused(stacked, mismatch, seed=[1, 2], opt_state=StackedState((), (1, 1)))
+    _refused(
+        chain(clip_by_global_norm(1.0, per_member=True), scale_by_learning_rate(0.1)),
+        "clip_by_global_norm\\(per_member=True\\) on a single network",
+        seed=1,
+    )
+
+
+def test_a_transform_the_kernels_do_not_know_is_refused_by_name():
+    from descentlab.optimizers.base import with_recipe
+
+    _refused(with_recipe(_custom(), "mystery"), "the transformation 'mystery'", seed=1)
+
+
+def test_identity_passes_through_and_its_state_comes_back_as_it_was():
+    from descentlab.optimizers.base import identity
+
+    opt = chain(identity(), scale_by_learning_rate(0.1))
+    a, b = both(MLP((2, 3, 1)), opt, X_SMALL, Y2, epochs=3, seed=1)
+    assert_same(a, b)
+    assert b.opt_state[0] == a.opt_state[0] == ()
+
+
+def test_recipe_of_anything_else_is_none():
+    from descentlab.optimizers.base import recipe_of
+
+    class Odd:
+        update = 5  # not weak-referenceable
+
+    assert recipe_of(Odd()) is None and recipe_of(None) is None and recipe_of(_custom()) is None
+
+
+def test_threads_follow_numba_or_its_default_without_importing_it(monkeypatch):
+    import sys
+
+    from descentlab.compiled.loop import _threads
+
+    assert _threads(7) == 1  # below 8 members: one thread
+    monkeypatch.delitem(sys.modules, "numba", raising=False)
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "3")
+    assert _threads(16) == 3 and _threads(9) == 3
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "64")
+    assert _threads(10) == 10  # at most one per member

@@ -120,3 +120,50 @@ def test_a_read_only_installation_keeps_the_compiled_code_in_the_user_cache(tmp_
     assert order == "[[[2, 4, 0, 3, 1]]]"  # batching.seed_order(5, 11)
     cached = [p.name for p in (tmp_path / "descentlab" / "numba").rglob("*seed_orders*")]
     assert any(name.endswith(".nbi") for name in cached), cached
+
+
+@pytest.fixture
+def numba_cache_dir():
+    """numba's cache setting, put back afterwards."""
+    import numba
+
+    saved = numba.config.CACHE_DIR
+    yield numba.config
+    numba.config.CACHE_DIR = saved
+
+
+def test_configure_numba_keeps_a_given_cache_dir_else_the_package_else_the_user_dir(
+    home, monkeypatch, numba_cache_dir
+):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(home / "given"))
+    assert cache.configure_numba() == str(home / "given")
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    assert cache.configure_numba().endswith("compiled/__pycache__")  # a writable checkout
+    monkeypatch.setattr(cache, "_writable", lambda directory: False)
+    assert cache.configure_numba() == str(home / "descentlab" / "numba")
+    assert numba_cache_dir.CACHE_DIR == str(home / "descentlab" / "numba")
+
+
+def test_writable_is_tried_not_guessed(tmp_path):
+    assert cache._writable(tmp_path / "new" / "dir")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert not cache._writable(blocker / "below")
+
+
+def test_without_numba_installed_nothing_is_marked(home, monkeypatch):
+    def missing(name):
+        raise cache.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(cache.metadata, "version", missing)
+    cache.mark_warm("serial")
+    assert not cache.is_warm("serial")
+    assert not (home / "descentlab" / "compiled").exists()
+
+
+def test_the_warm_up_without_a_lock_file(monkeypatch):
+    from descentlab.compiled import warm
+
+    calls = []
+    monkeypatch.setattr(warm, "warm", lambda: calls.append(1))
+    assert warm.main([]) == 0 and calls == [1]

@@ -29,7 +29,9 @@ from typing import Any
 from descentlab._validation import InvalidParameterError
 
 __all__ = [
+    "COMPILING",
     "FOREGROUND_COMPILE_SECONDS",
+    "NOT_COMPILED",
     "SHORT_RUN_SECONDS",
     "SHORT_RUN_SECONDS_LOADED",
     "compiled_loop",
@@ -42,6 +44,15 @@ SHORT_RUN_SECONDS = 1.5
 is not loaded in the process yet: importing numba and loading the kernels from the disk cache
 take about 1 s on this project's machine (measured in ``descentlab compare``: 0.5-0.7 s
 for numba's import, 0.4 s for the kernels)."""
+
+NOT_COMPILED = "the compiled engine is not compiled yet."
+"""``TrainResult.engine_note`` when ``auto`` ran numpy because the kernels are cold."""
+
+COMPILING = (
+    "the compiled engine is not compiled yet; it is being compiled in the background for the "
+    "next runs (once, about 20 s)."
+)
+"""The same, when this run started the background compilation."""
 
 SHORT_RUN_SECONDS_LOADED = 0.05
 """The same threshold once the kernels are loaded (a second ``train`` in the same process)."""
@@ -73,12 +84,7 @@ def _cold(kernel: str, estimate: float) -> str:
 
     if cache.is_warm(kernel) or estimate >= FOREGROUND_COMPILE_SECONDS:
         return ""
-    started = cache.warm_in_background()
-    return "the compiled engine is not compiled yet" + (
-        "; it is being compiled in the background for the next runs (once, about 20 s)."
-        if started
-        else "."
-    )
+    return COMPILING if cache.warm_in_background() else NOT_COMPILED
 
 
 def resolve(

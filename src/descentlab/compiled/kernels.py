@@ -44,7 +44,6 @@ from descentlab.compiled.program import (  # noqa: E402
     COL_RATE,
     OP_ADAGRAD,
     OP_ADAM,
-    OP_CLIP,
     OP_DECAY,
     OP_EMA,
     OP_LEARNING_RATE,
@@ -466,7 +465,7 @@ def _update(k, step, theta, g, state, counts, ops, n_ops, hp, rates):
                 lam = hp[k, h]
                 for p in range(P):
                     g[p] = g[p] + lam * theta[k, p]
-        elif code == OP_CLIP:
+        else:  # OP_CLIP, the last opcode
             cap = hp[k, h]
             sq = 0.0
             for p in range(P):

@@ -103,7 +103,7 @@ class CompiledLoop(LoopBase):
             seeds = np.asarray(self.order.seeds, np.int64)
             perms = kernels.seed_orders(seeds, first, n, self.m)
         elif self.order.shuffle == "none":  # one row serves every epoch
-            perms = np.arange(self.m)[None, None]
+            perms = self.order.distinct(first)[None]
         else:
             perms = np.stack([self.order.distinct(e) for e in range(first, stop)])
         rates = self.program.rates(n * self.n_batches)

@@ -66,7 +66,7 @@ from descentlab.experiments.population import (
 )
 from descentlab.experiments.results import result_columns, result_row, results_csv_text
 from descentlab.experiments.specs import DatasetSpec
-from descentlab.experiments.sweep import check_engine, check_populations, engine_notes, execute
+from descentlab.experiments.sweep import check_engine, check_populations, execute
 from descentlab.experiments.sweep_space import (
     AXIS_SCHEMA,
     BATCH_SIZE,
@@ -293,7 +293,6 @@ class _Benchmark:
             scheduler=self.scheduler,
             engine=engine,
         ):
-            self.notes += [n for n in engine_notes(measured) if n not in self.notes]
             for i, m in zip(indices, measured, strict=True):
                 rows[i] = m
             finished = [

@@ -315,10 +315,10 @@ def run_comparison(
         threading.Thread(target=_import_plots, daemon=True).start()  # while training runs
         outcomes = train_optimizers(config, data, population=population, progress=progress)
         interrupted = any(o.summary["status"] == "interrupted" for o in outcomes)
-        if outcomes and outcomes[0].engine_note:
-            say(engine_message(outcomes[0].engine_note))
         if not interrupted:
             _report_done(outcomes, say)
+        if outcomes and outcomes[0].engine_note:
+            say(engine_message(outcomes[0].engine_note))
     except KeyboardInterrupt:
         interrupted = True
     folder.finish(outcomes, partial=interrupted)

@@ -85,7 +85,6 @@ __all__ = [
     "SweepResult",
     "check_engine",
     "check_populations",
-    "engine_notes",
     "execute",
     "run_sweep",
 ]
@@ -116,11 +115,6 @@ def _train_chunk(
 def check_engine(owner: str, engine: Any) -> str:
     """``engine`` if it is one of :data:`~descentlab.training.ENGINES`, else a one-line error."""
     return check_param(owner, "engine", engine, Options(ENGINES))
-
-
-def engine_notes(rows: Iterable[dict[str, Any]]) -> list[str]:
-    """The distinct ``engine_note`` s of measured rows (why ``auto`` trained with numpy)."""
-    return list(dict.fromkeys(r["engine_note"] for r in rows if r.get("engine_note")))
 
 
 def execute(
@@ -497,7 +491,6 @@ def _train(
     n_todo = sum(len(c) for c in pending)
     bar = Progress(n_todo, "sweep", enabled=progress, unit="run")
     finished, best = 0, -math.inf
-    told = False
 
     def tick(n_runs: int, epoch: int) -> None:  # progress inside a chunk (one local job)
         bar.update(finished + (n_runs * (epoch + 1)) // sweep.spec.epochs)
@@ -505,7 +498,6 @@ def _train(
     engine, why = _resolve_engine(engine, sweep, pending)
     if why and say is not None:  # auto chose numpy for every chunk: said once, here
         say(engine_message(why))
-        told = True
     try:
         warm = warm_up(backend, jobs) if len(pending) > 1 else None
         if warm is not None:
@@ -523,10 +515,6 @@ def _train(
             on_epoch=tick if bar.enabled else None,
             engine=engine,
         ):
-            notes = engine_notes(measured)
-            if notes and not told and say is not None:  # once, not per chunk
-                say(engine_message(notes[0]))
-                told = True
             sweep.record(indices, measured)
             sweep.save()
             finished += len(indices)
