@@ -109,7 +109,7 @@ class CompiledLoop(LoopBase):
         rates = self.program.rates(n * self.n_batches)
         cost, last = np.zeros((n, self.K)), np.zeros((n, self.K))
         done = np.zeros(1, np.int64)
-        self.pending = (first, cost, last, done)
+        self.pending = (cost, last, done)
         started = time.perf_counter()
         run = kernels.run_parallel if self.kernel == "parallel" else kernels.run_serial
         run(
@@ -134,7 +134,7 @@ class CompiledLoop(LoopBase):
         """Record the epochs the last chunk finished (also after a Ctrl-C right after it)."""
         if self.pending is None:
             return
-        first, cost, last, done = self.pending
+        cost, last, done = self.pending
         self.pending = None
         n = int(done[0])
         steps = (self.program.steps_done + self.n_batches * np.arange(n)).astype(np.int64)
@@ -147,7 +147,6 @@ class CompiledLoop(LoopBase):
             if int(k) not in self.snapshots:
                 row = self.snapshot[k]
                 self.snapshots[int(k)] = _unflatten(self.theta, row)
-        del first
 
     def opt_state(self) -> Any:
         self._commit()
