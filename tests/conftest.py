@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
@@ -13,6 +14,18 @@ settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 os.environ["DESCENTLAB_NO_BACKGROUND_COMPILE"] = "1"  # inherited by the CLI subprocesses too
+
+
+@pytest.fixture(autouse=True)
+def _same_engine_whatever_ran_before(monkeypatch):
+    """``auto`` lowers its short-run threshold once the kernels are loaded in the process; in
+    the tests that would make a test's engine depend on the tests that ran before it (the
+    order is random), so the threshold stays the fresh process's unless a test sets it."""
+    import descentlab.compiled
+
+    monkeypatch.setattr(
+        descentlab.compiled, "SHORT_RUN_SECONDS_LOADED", descentlab.compiled.SHORT_RUN_SECONDS
+    )
 
 
 def pytest_terminal_summary(terminalreporter, config) -> None:

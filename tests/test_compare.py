@@ -567,10 +567,13 @@ def test_load_experiment_data_fresh_and_split():
 # ----------------------------------------------------------------------------- Ctrl-C
 
 
+@pytest.mark.parametrize("engine", ["numpy", "compiled"])
 @pytest.mark.parametrize(
     ("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
 )
-def test_ctrl_c_or_sigterm_leaves_a_valid_partial_run_folder(tmp_path, signum, status):
+def test_ctrl_c_or_sigterm_leaves_a_valid_partial_run_folder(tmp_path, signum, status, engine):
+    """(The compiled engine may still be compiling when the signal comes, on a fresh
+    installation: then no epoch has finished, and the folder is just as valid.)"""
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
@@ -584,6 +587,8 @@ def test_ctrl_c_or_sigterm_leaves_a_valid_partial_run_folder(tmp_path, signum, s
             "--out",
             str(run_dir),
             "--quiet",
+            "--engine",
+            engine,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -611,7 +616,8 @@ def test_ctrl_c_or_sigterm_leaves_a_valid_partial_run_folder(tmp_path, signum, s
     ]
     # the three trained together: all stopped at the same epoch, with the same message
     n = runs[0]["epochs_run"]
-    assert 0 < n < 100000 and [r["epochs_run"] for r in runs] == [n, n, n]
+    assert (0 if engine == "compiled" else 1) <= n < 100000
+    assert [r["epochs_run"] for r in runs] == [n, n, n]
     assert {r["message"] for r in runs} == {
         f"Interrupted after {n} of 100000 epochs; the history so far is kept."
     }
