@@ -17,6 +17,12 @@ one network), and the optimizer sees them as one leaf ``{"theta": ...}``. Every 
 transform is elementwise (clipping by global norm is per member over the whole vector), so
 this gives the same numbers as the dict of ``W``/``b`` arrays with one NumPy call per
 transform instead of one per layer.
+
+Two engines run that loop (``engine=``, :data:`ENGINES`): :class:`_Loop` here, one NumPy call
+at a time — the readable reference — and :mod:`descentlab.compiled`, whole epochs in
+numba-compiled code with the same numbers to 1e-12. Both share :class:`LoopBase`
+(evaluation, callbacks, stopping, the result); :func:`_drive` hands the engine as many epochs
+as it may run before Python must look (an evaluation, the callbacks).
 """
 
 from __future__ import annotations
@@ -65,8 +71,10 @@ Shuffle = Literal["seed", "random", "none"]
 Engine = Literal["auto", "numpy", "compiled"]
 ENGINES = ("auto", "numpy", "compiled")
 """The training engines: ``numpy`` (the readable reference loop), ``compiled`` (whole epochs in
-numba-compiled code, the same numbers to 1e-12) and ``auto`` (compiled when it supports the
-configuration, else numpy; :attr:`TrainResult.engine_note` says why it fell back)."""
+numba-compiled code, the same numbers to 1e-12) and ``auto`` (compiled when it covers the
+configuration and pays — its code compiled, the run not too short — else numpy;
+:attr:`TrainResult.engine_note` says why where it could have paid; see
+:mod:`descentlab.compiled`)."""
 EPOCHS = Interval(1, limits.MAX_EPOCHS, integer=True)
 """The allowed number of epochs: an int in ``[1, MAX_EPOCHS]``."""
 
