@@ -490,3 +490,21 @@ def test_threads_follow_numba_or_its_default_without_importing_it(monkeypatch):
     assert _threads(16) == 3 and _threads(9) == 3
     monkeypatch.setenv("NUMBA_NUM_THREADS", "64")
     assert _threads(10) == 10  # at most one per member
+
+
+def test_auto_leaves_networks_whose_products_are_blas_calls_to_numpy(monkeypatch):
+    from descentlab.compiled.program import blas_bound
+
+    assert blas_bound((40, 100, 100, 10), 100, 1)  # bench_wide's network: NumPy is faster
+    assert not blas_bound((40, 100, 100, 10), 100, 8)  # eight or more: loops on threads
+    assert not blas_bound((2, 5, 2, 1), 64, 1)  # the seed's: no product reaches BLAS
+    assert not blas_bound((40, 100, 100, 10), 2, 1)  # batches of two: loops
+    monkeypatch.setattr(compiled, "SHORT_RUN_SECONDS", 0.0)
+    monkeypatch.setattr(compiled, "SHORT_RUN_SECONDS_LOADED", 0.0)
+    monkeypatch.setattr(cache, "is_warm", lambda kernel: True)
+    X = RNG.normal(size=(40, 100))
+    y = RNG.integers(0, 10, 100)
+    wide = train(MLP((40, 100, 10)), adam(0.01), X, y, epochs=1, batch_size=100, seed=0)
+    assert (wide.engine, wide.engine_note) == ("numpy", "")
+    size = dict(n_params=5110, m=100, batch_size=100, epochs=10**5, members=1)
+    assert compiled.resolve("auto", layer_dims=(40, 100, 10), **size) == ("numpy", "")

@@ -11,7 +11,8 @@ from an ``opt_state``. What it does not: custom transformations and schedules, a
 
 ``auto`` runs NumPy for a short run (below :data:`SHORT_RUN_SECONDS` by the estimate of
 :func:`numpy_seconds`, :data:`SHORT_RUN_SECONDS_LOADED` once the kernels are loaded: loading
-them would cost more than they save), and runs it
+them would cost more than they save) and for a network whose products are mostly BLAS calls
+(:func:`~descentlab.compiled.program.blas_bound`: NumPy's engine is as fast there), and runs it
 *and says why* in ``TrainResult.engine_note`` when the compiled engine does not cover the
 configuration, or when its kernels are not compiled yet and the run is not long (below
 :data:`FOREGROUND_COMPILE_SECONDS`): then one background process compiles them for the next
@@ -96,7 +97,14 @@ def _cold(kernel: str, estimate: float) -> str:
 
 
 def resolve(
-    engine: str, *, n_params: int, members: int, m: int, batch_size: int, epochs: int
+    engine: str,
+    *,
+    n_params: int,
+    members: int,
+    m: int,
+    batch_size: int,
+    epochs: int,
+    layer_dims: tuple[int, ...] = (),
 ) -> tuple[str, str]:
     """``auto``'s choice made once, for work that runs in several processes (a sweep's or a
     benchmark's chunks of ``members`` networks): ``("numpy" | "compiled", why numpy)``.
@@ -108,8 +116,10 @@ def resolve(
     """
     if engine != "auto":
         return engine, ""
+    from descentlab.compiled.program import blas_bound
+
     estimate = numpy_seconds(n_params, members, m, batch_size, epochs)
-    if _short(estimate):
+    if _short(estimate) or blas_bound(layer_dims, min(batch_size, m), members):
         return "numpy", ""
     from descentlab.compiled.loop import _threads
 
@@ -126,13 +136,14 @@ def compiled_loop(args: tuple, *, epochs: int, required: bool) -> tuple[Any, str
       InvalidParameterError: ``required`` (``engine="compiled"``) and the engine cannot run
         this configuration; the message says why.
     """
-    from descentlab.compiled.program import Unsupported
+    from descentlab.compiled.program import Unsupported, blas_bound
 
     net, optimizer, X, _, _, population, _, batch_size, _, _ = args
     recipe = recipe_of(optimizer)
     blocks = len(recipe.parts) if recipe is not None and recipe.kind == "stack" else 1
     estimate = numpy_seconds(net.n_params, population or 1, X.shape[1], batch_size, epochs, blocks)
-    if not required and _short(estimate):
+    batch = min(batch_size, X.shape[1])
+    if not required and (_short(estimate) or blas_bound(net.layer_dims, batch, population or 1)):
         return None, ""  # nothing to explain: numpy is the faster engine here
     try:
         from descentlab.compiled.loop import CompiledLoop

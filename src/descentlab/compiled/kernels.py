@@ -34,6 +34,7 @@ from descentlab.compiled.program import (  # noqa: E402
     ACT_RELU,
     ACT_SIGMOID,
     ACT_TANH,
+    BLAS_MIN,
     COL_A,
     COL_B,
     COL_C,
@@ -174,11 +175,6 @@ def _sum4(x, xo, n):
         a0 += x[xo + j]
         j += 1
     return (a0 + a1) + (a2 + a3)
-
-
-BLAS_MIN = 32768
-"""A product of at least this many multiply-adds goes to BLAS (``np.dot``; SciPy's BLAS,
-multi-threaded) in the serial kernel; smaller ones run as loops over the batch in SIMD."""
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -35,7 +35,7 @@ from descentlab.optimizers.transforms import (
 )
 from descentlab.schedules import Schedule
 
-__all__ = ["Program", "Unsupported", "build_program", "work_shape"]
+__all__ = ["BLAS_MIN", "Program", "Unsupported", "blas_bound", "build_program", "work_shape"]
 
 # Opcodes of the optimizer program (read by descentlab.compiled.kernels).
 OP_LEARNING_RATE = 0
@@ -51,6 +51,22 @@ COL_CODE, COL_A, COL_B, COL_C, COL_HP, COL_RATE, COL_FLAG1, COL_FLAG2 = range(8)
 OP_WIDTH = 8
 
 ACT_RELU, ACT_TANH, ACT_LEAKY, ACT_SIGMOID = range(4)
+
+BLAS_MIN = 32768
+"""A product of at least this many multiply-adds goes to BLAS (``np.dot``; SciPy's BLAS,
+multi-threaded) in the serial kernel; smaller ones run as loops over the batch in SIMD."""
+
+
+def blas_bound(layer_dims: tuple[int, ...], batch_size: int, members: int) -> bool:
+    """Whether most of a step's multiply-adds would go to BLAS (one network or a few, on the
+    serial kernel): then the NumPy engine, whose products are BLAS calls too, is as fast or
+    faster (``benchmarks/bench_wide.py``: 17 against 24 ms per epoch), and ``auto`` keeps it."""
+    if members >= 8:
+        return False
+    products = [a * b * batch_size for a, b in zip(layer_dims[1:], layer_dims[:-1], strict=False)]
+    return 2 * sum(p for p in products if p >= BLAS_MIN) >= sum(products)
+
+
 OUT_SIGMOID, OUT_SOFTMAX = range(2)
 
 

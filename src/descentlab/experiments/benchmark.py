@@ -312,9 +312,11 @@ class _Benchmark:
 
         chunk = max(chunks, key=len)
         head = runs[chunk[0]]
+        net = Population([runs[i] for i in chunk], self.data).net
         engine, why = resolve(
             self.engine,
-            n_params=Population([runs[i] for i in chunk], self.data).net.n_params,
+            n_params=net.n_params,
+            layer_dims=net.layer_dims,
             members=len(chunk),
             m=self.data.train.X.shape[1],
             batch_size=head.batch_size,

@@ -544,6 +544,7 @@ def _resolve_engine(engine: str, sweep: _Sweep, pending: list[list[int]]) -> tup
         m=sweep.data.train.X.shape[1],
         batch_size=head.batch_size,
         epochs=head.epochs,
+        layer_dims=population.net.layer_dims,
     )
 
 
