@@ -1,6 +1,6 @@
 """The compiled engine's training loop: chunks of whole epochs run by :mod:`.kernels`.
 
-:class:`CompiledLoop` is :class:`descentlab.training.LoopBase` with a :meth:`~CompiledLoop.run`
+:class:`CompiledLoop` is :class:`descentlab.records.LoopBase` with a :meth:`~CompiledLoop.run`
 that hands whole epochs to numba-compiled code: the data orders and the scheduled learning
 rates of the chunk are drawn in Python first (the same draws as the NumPy engine's), then
 every mini-batch of every epoch of every member runs without Python in between. Divergence is
@@ -24,7 +24,7 @@ from descentlab.compiled import cache, program
 from descentlab.compiled.program import build_program
 from descentlab.nn import ACTIVATIONS, MLP
 from descentlab.optimizers.base import GradientTransformation, Params
-from descentlab.training import LoopBase
+from descentlab.records import LoopBase
 
 __all__ = ["CHUNK_SECONDS", "CompiledLoop"]
 
