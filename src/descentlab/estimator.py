@@ -187,9 +187,10 @@ class DescentClassifier(ClassifierMixin, BaseEstimator):
       random_state: None, an int or a ``RandomState``: seeds the initialisation, the row
         orders and the validation split. An int makes ``fit`` reproducible.
       verbose: draw a progress bar (epoch, cost, ETA) on a terminal.
-      engine: the training engine: ``auto`` (compiled when it supports the configuration,
-        else numpy), ``numpy`` (the readable reference loop) or ``compiled`` (numba); the
-        numbers are the same to 1e-12, only the speed differs.
+      engine: the training engine: ``auto`` (compiled when it covers the configuration and
+        pays, else numpy: see :mod:`descentlab.compiled`), ``numpy`` (the readable reference
+        loop) or ``compiled`` (numba); the numbers are the same to 1e-12, only the speed
+        differs.
 
     Attributes:
       classes_: the sorted class labels ``(n_classes,)``; any type numpy can sort.
