@@ -187,7 +187,10 @@ def test_every_command_that_trains_documents_the_engine(capsys) -> None:
         assert main([command, "--help"]) == 0
         text = " ".join(capsys.readouterr().out.split())
         assert "--engine {auto,numpy,compiled}" in text
-        assert "auto: compiled when the configuration is supported, else numpy (says why)" in text
+        assert (
+            "auto: compiled when it covers the configuration and pays, else numpy (says why "
+            "where compiled could have paid)" in text
+        )
     for command in ("predict", "report", "datasets", "trajectories", "playground"):
         assert main([command, "--help"]) == 0
         assert "--engine" not in capsys.readouterr().out

@@ -418,8 +418,8 @@ def add_engine_option(group: Group | argparse.ArgumentParser) -> None:
     group.add_argument(
         "--engine",
         choices=ENGINES,
-        help="training engine (default: auto); auto: compiled when the configuration is "
-        "supported, else numpy (says why)",
+        help="training engine (default: auto); auto: compiled when it covers the "
+        "configuration and pays, else numpy (says why where compiled could have paid)",
     )
 
 

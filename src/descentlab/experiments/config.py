@@ -84,9 +84,9 @@ class ExperimentConfig:
       data_seed: seed of the data order (the seed uses 10).
       eval_every: measure train/test accuracy every this many epochs (and after the last).
       log_scale: draw the cost curves on a log scale.
-      engine: the training engine, ``auto`` (compiled when it supports the configuration,
-        else numpy), ``numpy`` or ``compiled`` (:data:`~descentlab.training.ENGINES`); the
-        numbers are the same (to 1e-12), only the speed differs.
+      engine: the training engine, ``auto`` (compiled when it covers the configuration and
+        pays, else numpy), ``numpy`` or ``compiled`` (:data:`~descentlab.training.ENGINES`);
+        the numbers are the same (to 1e-12), only the speed differs.
     """
 
     name: str = ""
