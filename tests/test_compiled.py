@@ -508,3 +508,19 @@ def test_auto_leaves_networks_whose_products_are_blas_calls_to_numpy(monkeypatch
     assert (wide.engine, wide.engine_note) == ("numpy", "")
     size = dict(n_params=5110, m=100, batch_size=100, epochs=10**5, members=1)
     assert compiled.resolve("auto", layer_dims=(40, 100, 10), **size) == ("numpy", "")
+
+
+@pytest.mark.parametrize("value", ["abc", "", "-3", "0", "1e9", "٣", "nan", "inf"])
+def test_a_hostile_thread_count_in_the_environment_falls_back_to_the_cpus(monkeypatch, value):
+    import os
+    import sys
+
+    from descentlab.compiled.loop import _threads
+
+    monkeypatch.delitem(sys.modules, "numba", raising=False)
+    monkeypatch.setenv("NUMBA_NUM_THREADS", value)
+    expected = int(value) if value.isascii() and value.isdigit() and int(value) >= 1 else None
+    got = _threads(16)
+    assert 1 <= got <= 16
+    if expected is None:  # numba ignores a value it cannot read: so does the estimate
+        assert got == min(16, os.cpu_count() or 1)

@@ -189,6 +189,8 @@ def _threads(K: int) -> int:
     numba = sys.modules.get("numba")
     if numba is not None:
         available = numba.get_num_threads()
-    else:  # numba's own default, without importing it
-        available = int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
+    else:  # numba's own default, without importing it; a value it cannot read is ignored
+        given = os.environ.get("NUMBA_NUM_THREADS", "")
+        readable = given.isascii() and given.isdigit() and int(given) >= 1
+        available = int(given) if readable else os.cpu_count() or 1
     return max(1, min(available, K))
