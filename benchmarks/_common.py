@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import platform
@@ -10,8 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,36 +74,6 @@ def thread_note() -> str:
 
 
 UNAVAILABLE = "compiled engine not available"
-
-
-def accepts(fn: Callable[..., Any], name: str) -> bool:
-    """Whether ``fn`` takes a keyword argument ``name`` (e.g. ``engine``, still being plumbed)."""
-    return name in inspect.signature(fn).parameters
-
-
-@contextmanager
-def engines_ran() -> Iterator[list[str]]:
-    """Record ``TrainResult.engine`` of every ``train()`` a :class:`Population` makes.
-
-    ``train_population`` returns rows without the engine, so the benchmarks wrap the ``train``
-    that ``descentlab.experiments.population`` calls to see which engine really ran (a
-    compiled request that ran NumPy is reported, not timed as compiled).
-    """
-    import descentlab.experiments.population as population
-
-    seen: list[str] = []
-    original = population.train
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        result = original(*args, **kwargs)
-        seen.append(str(getattr(result, "engine", "numpy")))
-        return result
-
-    population.train = spy
-    try:
-        yield seen
-    finally:
-        population.train = original
 
 
 def ran_as_asked(asked: str, ran: Sequence[str]) -> str:

@@ -46,8 +46,6 @@ import numpy as np
 import seed_baseline as sb
 from _common import (
     UNAVAILABLE,
-    accepts,
-    engines_ran,
     machine,
     median,
     ran_as_asked,
@@ -102,22 +100,16 @@ def population(X, y, epochs: int, engine: str) -> dict[str, Any]:
     moons = Dataset("moons", X, y)
     data = ExperimentData(train=moons, val=moons, test=moons)
     runs = seed_runs(epochs)
-    if not accepts(train_population, "engine"):
-        if engine == "compiled":
-            return {"note": f"{UNAVAILABLE} (train_population has no engine= yet)"}
-        kwargs: dict[str, Any] = {}  # before the plumbing, the population always ran NumPy
-    else:
-        kwargs = {"engine": engine}
     try:
-        with engines_ran() as ran:
-            start = time.perf_counter()
-            rows = train_population(runs, data, **kwargs)
-            seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        rows = train_population(runs, data, engine=engine)
+        seconds = time.perf_counter() - start
     except Exception as exc:
         if engine != "compiled":
             raise
         return {"note": f"{UNAVAILABLE} ({type(exc).__name__}: {exc})"}
     accuracy = {n: r["train_accuracy"] for n, r in zip(OPTIMIZERS, rows, strict=True)}
+    ran = [r["engine"] for r in rows]  # each row says which engine trained it
     return {"seconds": seconds, "accuracy": accuracy, "note": ran_as_asked(engine, ran)}
 
 
