@@ -289,10 +289,12 @@ class LoopBase:
 
     def _freeze(self, members: np.ndarray, epoch: int) -> None:
         for k in np.flatnonzero(members):
-            self.snapshots[int(k)] = {
-                key: (v[k] if self.population else v).copy() for key, v in self.theta.views.items()
-            }
+            self.snapshots[int(k)] = self._member(self.theta, int(k))
         self.stopped_epoch[members] = epoch
+
+    def _member(self, buffer: FlatParams, k: int) -> Params:
+        """Member k's parameters in ``buffer`` (laid out as :attr:`theta`), as copies."""
+        return {key: (v[k] if self.population else v).copy() for key, v in buffer.views.items()}
 
     @property
     def all_stopped(self) -> bool:

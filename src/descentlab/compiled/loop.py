@@ -24,7 +24,7 @@ from descentlab.compiled import cache, program
 from descentlab.compiled.program import build_program
 from descentlab.nn import ACTIVATIONS, MLP
 from descentlab.optimizers.base import GradientTransformation, Params
-from descentlab.records import LoopBase
+from descentlab.records import FlatParams, LoopBase
 
 __all__ = ["CHUNK_SECONDS", "CompiledLoop"]
 
@@ -62,7 +62,8 @@ class CompiledLoop(LoopBase):
         self.program = build_program(optimizer, state, population, P)
         self.order = order
         self.theta2 = self.theta.flat.reshape(self.K, P)  # a view: (1, P) for one network
-        self.snapshot = np.zeros_like(self.theta2)
+        self.frozen = FlatParams(net.shapes(), population)  # the kernels' snapshots
+        self.snapshot = self.frozen.flat.reshape(self.K, P)
         self.Xc = np.ascontiguousarray(X)
         self.Yc = np.ascontiguousarray(net.targets(y))
         self.bounds = np.asarray([s.start for s in batch_slices(self.m, batch_size)] + [self.m])
@@ -145,8 +146,7 @@ class CompiledLoop(LoopBase):
             self.epochs_done.append((pick(cost[e]), pick(last[e]), pick(lr[e])))
         for k in np.flatnonzero(self.diverged):
             if int(k) not in self.snapshots:
-                row = self.snapshot[k]
-                self.snapshots[int(k)] = _unflatten(self.theta, row)
+                self.snapshots[int(k)] = self._member(self.frozen, int(k))
 
     def opt_state(self) -> Any:
         self._commit()
@@ -168,17 +168,6 @@ def _network_arrays(net: MLP, dims: np.ndarray) -> tuple:
     b_off = np.asarray([offsets[f"b{l}"] for l in range(1, L + 1)], np.int64)
     out = program.OUT_SIGMOID if net.output == "sigmoid" else program.OUT_SOFTMAX
     return dims, w_off, b_off, _ACT[net.activation], float(net.leaky_slope), out
-
-
-def _unflatten(theta: Any, row: np.ndarray) -> Params:
-    """One member's flat parameters ``(P,)`` as a dict shaped like one network's."""
-    out, pos = {}, 0
-    for key, view in theta.views.items():
-        shape = view.shape[1:] if view.ndim == 3 else view.shape
-        size = int(np.prod(shape))
-        out[key] = row[pos : pos + size].reshape(shape).copy()
-        pos += size
-    return out
 
 
 def _threads(K: int) -> int:
