@@ -541,9 +541,14 @@ def test_on_epoch_sees_the_logs_the_parameters_and_the_stopped_members():
 
     r = train(NET, gd(0.1), SMALL_X, SMALL_Y, epochs=2, seed=0, on_epoch=look,
               validation=(SMALL_X, SMALL_Y))  # fmt: skip
-    keys = ["cost", "last_batch_cost", "params", "stopped", "train_accuracy", "val_accuracy"]
+    keys = ["cost", "last_batch_cost", "params", "stopped", "train_accuracy", "val_accuracy",
+            "val_cost"]  # fmt: skip
     assert [(e, k) for e, k, _ in seen] == [(0, keys), (1, keys)]
     np.testing.assert_array_equal(seen[-1][2], r.params["b3"])
+    # the validation cost at the last evaluation is the network's cost there
+    expected = NET.cost(r.params, SMALL_X, NET.targets(SMALL_Y))
+    assert r.history.val_cost.shape == (2,)
+    assert r.history.val_cost[-1] == pytest.approx(float(expected), rel=1e-12)
 
 
 def test_resuming_with_the_optimizer_state_equals_one_longer_run():

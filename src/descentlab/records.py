@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from descentlab.nn import MLP
-from descentlab.optimizers.base import Params
+from descentlab.optimizers.base import Params, evaluation_params
 
 __all__ = ["Callback", "FlatParams", "History", "LoopBase", "TrainResult"]
 
@@ -36,6 +36,8 @@ class History:
       eval_epochs: the epochs (0-based) after which accuracies were measured.
       train_accuracy, val_accuracy: ``(n_evals,)`` or ``(n_evals, K)``; ``val_accuracy`` is
         empty without validation data.
+      val_cost: the validation cost at each evaluation, shaped as ``val_accuracy`` (empty
+        without validation data).
     """
 
     cost: np.ndarray
@@ -44,6 +46,7 @@ class History:
     eval_epochs: np.ndarray
     train_accuracy: np.ndarray
     val_accuracy: np.ndarray
+    val_cost: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def n_epochs(self) -> int:
@@ -62,6 +65,7 @@ class History:
             eval_epochs=self.eval_epochs,
             train_accuracy=pick(self.train_accuracy),
             val_accuracy=pick(self.val_accuracy),
+            val_cost=pick(self.val_cost),
         )
 
     def head(self, n: int) -> History:
@@ -74,6 +78,7 @@ class History:
             eval_epochs=self.eval_epochs[:keep].copy(),
             train_accuracy=self.train_accuracy[:keep].copy(),
             val_accuracy=self.val_accuracy[:keep].copy(),
+            val_cost=self.val_cost[:keep].copy(),
         )
 
 
@@ -90,7 +95,11 @@ class TrainResult:
 
     Attributes:
       params: trained parameters (a member that stopped early or diverged keeps the
-        parameters it had when it stopped).
+        parameters it had when it stopped) — the ones to evaluate and predict with: for a
+        schedule-free optimizer its average ``x`` (see
+        :func:`~descentlab.optimizers.base.evaluation_params`).
+      train_params: the parameters the optimizer took its gradients at, where they differ from
+        ``params`` (schedule-free: ``y``), else None; :attr:`resume_params` picks the right one.
       history: see :class:`History`.
       status: ``completed``, ``early_stopped`` (every member), ``diverged`` (every member),
         ``interrupted`` (Ctrl-C: the history so far is kept).
@@ -120,6 +129,13 @@ class TrainResult:
     max_cost: float = math.inf
     engine: str = "numpy"
     engine_note: str = ""
+    train_params: Params | None = None
+
+    @property
+    def resume_params(self) -> Params:
+        """The parameters to continue from: ``train(..., params=result.resume_params,
+        opt_state=result.opt_state)`` carries on exactly where this run stopped."""
+        return self.params if self.train_params is None else self.train_params
 
     def member(self, k: int) -> TrainResult:
         """Population member ``k`` as if it had been trained alone.
@@ -142,6 +158,9 @@ class TrainResult:
             status, message = "completed", ""
         return TrainResult(
             params={key: v[k].copy() for key, v in self.params.items()},
+            train_params=None
+            if self.train_params is None
+            else {key: v[k].copy() for key, v in self.train_params.items()},
             history=history,
             status=status,
             message=message,
@@ -181,26 +200,33 @@ class FlatParams:
         return {k: v.copy() for k, v in self.views.items()}
 
 
-def _accuracy(
-    net: MLP, params: Params, X: np.ndarray, y: np.ndarray, population: int | None
+def _blocks(
+    measure: Any, params: Params, X: np.ndarray, y: np.ndarray, population: int | None
 ) -> np.ndarray:
-    """``net.accuracy`` over blocks of members, so that evaluating a large population on all
-    the examples never holds more than about 2**16 activations per unit at once (member k's
-    value is the same as in one call)."""
+    """``measure(params, X, y)`` (``net.accuracy``, ``net.cost``) over blocks of members, so
+    that evaluating a large population on all the examples never holds more than about 2**16
+    activations per unit at once (member k's value is the same as in one call)."""
     block = max(1, 2**16 // max(1, X.shape[-1]))
     if population is None or population <= block:
-        return net.accuracy(params, X, y)
+        return measure(params, X, y)
     return np.concatenate(
         [
-            net.accuracy({k: v[a : a + block] for k, v in params.items()}, X, y)
+            measure({k: v[a : a + block] for k, v in params.items()}, X, y)
             for a in range(0, population, block)
         ]
     )
 
 
+def _accuracy(
+    net: MLP, params: Params, X: np.ndarray, y: np.ndarray, population: int | None
+) -> np.ndarray:
+    """``net.accuracy`` over blocks of members (see :func:`_blocks`)."""
+    return _blocks(net.accuracy, params, X, y, population)
+
+
 def _history(
     epochs_done: list[tuple[Any, Any, Any]],
-    evals: list[tuple[int, Any, Any]],
+    evals: list[tuple[int, Any, Any, Any]],
     lead: tuple[int, ...],
     validated: bool,
 ) -> History:
@@ -209,7 +235,7 @@ def _history(
     def stack(values: list[Any]) -> np.ndarray:
         return np.asarray(values, dtype=float).reshape((len(values), *lead))
 
-    def column(records: list[tuple[Any, Any, Any]], i: int) -> list[Any]:
+    def column(records: list[tuple[Any, ...]], i: int) -> list[Any]:
         return [record[i] for record in records]
 
     return History(
@@ -219,6 +245,7 @@ def _history(
         eval_epochs=np.asarray(column(evals, 0), dtype=int),
         train_accuracy=stack(column(evals, 1)),
         val_accuracy=stack(column(evals, 2) if validated else []),
+        val_cost=stack(column(evals, 3) if validated else []),
     )
 
 
@@ -253,23 +280,48 @@ class LoopBase:
         self.theta = FlatParams(net.shapes(), population)
         self.theta.load(params)
         self.epochs_done: list[tuple[Any, Any, Any]] = []  # (mean cost, last batch cost, lr)
-        self.evals: list[tuple[int, Any, Any]] = []  # (epoch, train acc, validation acc)
+        # (epoch, train accuracy, validation accuracy, validation cost)
+        self.evals: list[tuple[int, Any, Any, Any]] = []
+        self._eval: FlatParams | None = None  # the evaluation point, if it differs
+        self._Y_val: np.ndarray | None = None
         self.stopped_epoch = np.full(self.K, -1)
         self.diverged = np.zeros(self.K, dtype=bool)
         self.snapshots: dict[int, Params] = {}
+        self.eval_snapshots: dict[int, Params] = {}  # where the evaluation point differs
 
     def evaluate(self, epoch: int) -> dict[str, np.ndarray]:
-        """Training (and validation) accuracy now, recorded for ``epoch``."""
-        logs = {
-            "train_accuracy": _accuracy(self.net, self.theta.views, self.X, self.y, self.population)
-        }
+        """Training (and validation) accuracy, and the validation cost, now, recorded for
+        ``epoch`` — at the optimizer's evaluation point (:meth:`eval_views`)."""
+        views = self.eval_views()
+        logs = {"train_accuracy": _accuracy(self.net, views, self.X, self.y, self.population)}
         if self.validation is not None:
             X_val, y_val = self.validation
-            logs["val_accuracy"] = _accuracy(
-                self.net, self.theta.views, X_val, y_val, self.population
-            )
-        self.evals.append((epoch, logs["train_accuracy"], logs.get("val_accuracy")))
+            logs["val_accuracy"] = _accuracy(self.net, views, X_val, y_val, self.population)
+            logs["val_cost"] = self.validation_cost(views)
+        self.evals.append(
+            (epoch, logs["train_accuracy"], logs.get("val_accuracy"), logs.get("val_cost"))
+        )
         return logs
+
+    def validation_cost(self, views: Params | None = None) -> np.ndarray:
+        """The cost on the validation data at ``views`` (default: the evaluation point)."""
+        X_val, y_val = self.validation
+        if self._Y_val is None:
+            self._Y_val = self.net.targets(y_val)
+        views = self.eval_views() if views is None else views
+        return _blocks(self.net.cost, views, X_val, self._Y_val, self.population)
+
+    def eval_views(self) -> Params:
+        """The parameters to evaluate: :attr:`theta`'s views, or for an optimizer that
+        evaluates elsewhere (schedule-free) its evaluation point, in a second buffer."""
+        state = self.opt_state()
+        moved = evaluation_params(state, {"theta": self.theta.flat})["theta"]
+        if moved is self.theta.flat:
+            return self.theta.views
+        if self._eval is None:
+            self._eval = FlatParams(self.net.shapes(), self.population)
+        self._eval.flat[...] = moved
+        return self._eval.views
 
     def stop_members(
         self, epoch: int, logs: dict[str, Any], max_cost: float, callbacks: Sequence[Callback]
@@ -288,13 +340,16 @@ class LoopBase:
                 self._freeze(newly, epoch)
 
     def _freeze(self, members: np.ndarray, epoch: int) -> None:
+        views = self.eval_views()
         for k in np.flatnonzero(members):
-            self.snapshots[int(k)] = self._member(self.theta, int(k))
+            self.snapshots[int(k)] = self._member(self.theta.views, int(k))
+            if views is not self.theta.views:
+                self.eval_snapshots[int(k)] = self._member(views, int(k))
         self.stopped_epoch[members] = epoch
 
-    def _member(self, buffer: FlatParams, k: int) -> Params:
-        """Member k's parameters in ``buffer`` (laid out as :attr:`theta`), as copies."""
-        return {key: (v[k] if self.population else v).copy() for key, v in buffer.views.items()}
+    def _member(self, views: Params, k: int) -> Params:
+        """Member k's parameters in ``views`` (laid out as :attr:`theta`'s), as copies."""
+        return {key: (v[k] if self.population else v).copy() for key, v in views.items()}
 
     @property
     def all_stopped(self) -> bool:
@@ -307,15 +362,14 @@ class LoopBase:
             status, message = self._status(max_cost)
         else:
             status, message = "interrupted", interrupted
-        final = self.theta.export()
-        for k, snap in self.snapshots.items():
-            for key in final:
-                if self.population:
-                    final[key][k] = snap[key]
-                else:
-                    final[key] = snap[key]
+        final = self._with_snapshots(self.theta.views, self.snapshots)
+        views = self.eval_views()
+        evaluated = (
+            None if views is self.theta.views else self._with_snapshots(views, self.eval_snapshots)
+        )
         return TrainResult(
-            params=final,
+            params=final if evaluated is None else evaluated,
+            train_params=None if evaluated is None else final,
             history=_history(self.epochs_done, self.evals, self.lead, self.validation is not None),
             status=status,
             message=message,
@@ -327,6 +381,17 @@ class LoopBase:
             max_cost=max_cost,
             engine=self.engine,
         )
+
+    def _with_snapshots(self, views: Params, snapshots: dict[int, Params]) -> Params:
+        """Copies of ``views`` with each stopped member's frozen parameters put back."""
+        final = {k: v.copy() for k, v in views.items()}
+        for k, snap in snapshots.items():
+            for key in final:
+                if self.population:
+                    final[key][k] = snap[key]
+                else:
+                    final[key] = snap[key]
+        return final
 
     def _status(self, max_cost: float) -> tuple[str, str]:
         if self.diverged.all():
@@ -353,6 +418,10 @@ class LoopBase:
 
     def opt_state(self) -> Any:
         """The optimizer state now, in the NumPy engine's form."""
+        raise NotImplementedError  # pragma: no cover - each engine's loop defines it
+
+    def observe(self, value: np.ndarray) -> None:
+        """Feed a measured loss to the optimizer (:func:`~descentlab.optimizers.base.observe`)."""
         raise NotImplementedError  # pragma: no cover - each engine's loop defines it
 
     def settle(self) -> None:

@@ -51,7 +51,13 @@ from descentlab._validation import (
 )
 from descentlab.batching import SHUFFLES, EpochOrder, batch_slices
 from descentlab.nn import INITIALISERS, MLP
-from descentlab.optimizers.base import GradientTransformation, Params, learning_rate_reader
+from descentlab.optimizers.base import (
+    GradientTransformation,
+    Params,
+    has_observers,
+    learning_rate_reader,
+    observe,
+)
 from descentlab.progress import Progress
 from descentlab.records import Callback, FlatParams, History, LoopBase, TrainResult
 
@@ -205,6 +211,9 @@ class _Loop(LoopBase):
 
     def opt_state(self) -> Any:
         return self.state
+
+    def observe(self, value: np.ndarray) -> None:
+        self.state = observe(self.state, value)
 
     def epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """One pass over the data; records and returns ``(mean cost, last batch cost)``.
@@ -481,8 +490,13 @@ def _drive(
 ) -> None:
     """Run ``loop`` to the end: the engine trains up to the next epoch Python must see (an
     evaluation, or every epoch when there are callbacks or ``on_epoch``), then Python
-    evaluates, calls the callbacks and ``on_epoch`` and moves the bar."""
-    each_epoch = bool(callbacks) or on_epoch is not None
+    evaluates, calls the callbacks and ``on_epoch`` and moves the bar.
+
+    An optimizer that adapts to a measured loss (reduce-on-plateau,
+    :func:`~descentlab.optimizers.base.observe`) is fed one after every epoch: the validation
+    cost with validation data, else the epoch's training cost."""
+    observes = has_observers(loop.opt_state())
+    each_epoch = bool(callbacks) or on_epoch is not None or observes
     epoch = 0
     while epoch < epochs:
         stop = loop.chunk_end(epoch, _next_visit(epoch, epochs, every, each_epoch))
@@ -492,6 +506,11 @@ def _drive(
         logs: dict[str, Any] = {"cost": cost, "last_batch_cost": last_cost}
         if _is_evaluation(last, epochs, every):
             logs.update(loop.evaluate(last))
+        if observes:
+            measured = logs.get("val_cost")
+            if measured is None:
+                measured = cost if loop.validation is None else loop.validation_cost()
+            loop.observe(measured)
         loop.stop_members(last, logs, max_cost, callbacks)
         if on_epoch is not None:
             stopped = loop.stopped_epoch >= 0

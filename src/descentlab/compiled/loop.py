@@ -146,7 +146,7 @@ class CompiledLoop(LoopBase):
             self.epochs_done.append((pick(cost[e]), pick(last[e]), pick(lr[e])))
         for k in np.flatnonzero(self.diverged):
             if int(k) not in self.snapshots:
-                self.snapshots[int(k)] = self._member(self.frozen, int(k))
+                self.snapshots[int(k)] = self._member(self.frozen.views, int(k))
 
     def opt_state(self) -> Any:
         self._commit()

@@ -36,8 +36,11 @@ __all__ = [
     "broadcast_to_leaf",
     "chain",
     "check_same_structure",
+    "evaluation_params",
+    "has_observers",
     "identity",
     "learning_rate_reader",
+    "observe",
     "recipe_of",
     "stack_optimizers",
     "with_recipe",
@@ -381,6 +384,100 @@ def _reader(state: Any) -> Reader | None:
             if found is not None:
                 return lambda s, i=i, found=found: found(s[i])
     return None
+
+
+# ------------------------------------------------------------------ states the loop talks to
+#
+# Two kinds of optimizer state need more from the training loop than ``update``:
+#
+# - a state with a method ``eval_params(params) -> params`` evaluates elsewhere than where it
+#   takes gradients (schedule-free methods: gradients at ``y``, evaluation at ``x``);
+# - a state with a method ``observe(value) -> state`` adapts to a measured loss
+#   (reduce-on-plateau): ``value`` is a float, or ``(K,)`` for a population.
+#
+# The two functions below find such states anywhere in a chain or a stack and call them; a
+# state without them is passed through. Both are pure: they return new objects.
+
+
+def _walk(state: Any, visit: Callable[[Any, slice | None], Any], block: slice | None) -> Any:
+    """``state`` with ``visit(s, block)`` applied to every state ``s`` that defines a loop hook
+    (``block``: the members a :class:`StackedState` block covers, else None); others unchanged."""
+    if isinstance(state, StackedState):
+        bounds = np.concatenate([[0], np.cumsum(state.sizes)]).astype(int).tolist()
+        blocks = tuple(
+            _walk(s, visit, slice(a, b))
+            for s, (a, b) in zip(state.blocks, itertools.pairwise(bounds), strict=True)
+        )
+        return StackedState(blocks, state.sizes)
+    if hasattr(state, "observe") or hasattr(state, "eval_params"):
+        return visit(state, block)
+    if isinstance(state, tuple) and not hasattr(state, "_fields"):
+        return tuple(_walk(s, visit, block) for s in state)
+    return state
+
+
+def _finds(state: Any, method: str) -> bool:
+    if isinstance(state, StackedState):
+        return any(_finds(s, method) for s in state.blocks)
+    if hasattr(state, method):
+        return True
+    return (
+        isinstance(state, tuple)
+        and not hasattr(state, "_fields")
+        and any(_finds(s, method) for s in state)
+    )
+
+
+def has_observers(state: Any) -> bool:
+    """Whether some part of ``state`` adapts to a measured loss (see :func:`observe`)."""
+    return _finds(state, "observe")
+
+
+def observe(state: Any, value: Any) -> Any:
+    """Feed a measured loss to every part of ``state`` that adapts to one (reduce-on-plateau).
+
+    Args:
+      state: an optimizer state (a chain's tuple, a :class:`StackedState`, ...).
+      value: the loss, a float, or an array ``(K,)`` with one value per population member (a
+        stacked block sees its members' slice).
+
+    Returns:
+      the new state (``state`` itself when nothing in it observes).
+    """
+    value = np.asarray(value, dtype=float)
+
+    def visit(s: Any, block: slice | None) -> Any:
+        if not hasattr(s, "observe"):
+            return s
+        return s.observe(value if block is None or value.ndim == 0 else value[block])
+
+    return _walk(state, visit, None) if has_observers(state) else state
+
+
+def evaluation_params(state: Any, params: Params) -> Params:
+    """The parameters to evaluate (cost, accuracy, predictions) given the optimizer ``state``.
+
+    ``params`` themselves, except for a schedule-free optimizer, which takes its gradients at
+    one point ``y`` (the parameters it trains) and is evaluated at another, its average ``x``:
+    such a state's ``eval_params`` maps ``y`` to ``x``. ``params`` may carry the population axis;
+    a stacked block maps its members' slice.
+    """
+    if not _finds(state, "eval_params"):
+        return params
+    out = {k: np.array(v, dtype=float, copy=True) for k, v in params.items()}
+
+    def visit(s: Any, block: slice | None) -> Any:
+        if hasattr(s, "eval_params"):
+            part = {k: v if block is None else v[block] for k, v in out.items()}
+            for k, v in s.eval_params(part).items():
+                if block is None:
+                    out[k][...] = v
+                else:
+                    out[k][block] = v
+        return s
+
+    _walk(state, visit, None)
+    return out
 
 
 def apply_updates(params: Params, updates: Params) -> Params:
