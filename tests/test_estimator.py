@@ -281,9 +281,11 @@ BAD_PARAMETERS = [
         "The 'learning_rate' parameter of DescentClassifier must be a float in the range (0.0, 10000.0]. Got -0.1 instead.",
     ),
     (
-        {"optimizer": "adamax"},
+        {"optimizer": "adabelief"},
         "The 'optimizer' parameter of DescentClassifier must be one of 'gd', 'momentum', 'sgd', "
-        "'nesterov', 'rmsprop', 'adagrad', 'adam', 'adamw'. Got 'adamax' instead.",
+        "'nesterov', 'rmsprop', 'adagrad', 'adam', 'adamw', 'nadam', 'nadamw', 'radam', "
+        "'adamax', 'adadelta', 'rprop', 'lion', 'schedule_free_adamw', 'schedule_free_sgd'. "
+        "Got 'adabelief' instead.",
     ),
     (
         {"batch_size": 0},
@@ -475,7 +477,8 @@ EXACT_REFUSALS = [
     (
         {"schedule": "linear"},
         "The 'schedule' parameter of DescentClassifier must be None, a callable or one of 'constant', "
-        "'inverse_time', 'fixed_interval', 'exponential', 'step', 'cosine', 'piecewise'. Got 'linear' instead.",
+        "'inverse_time', 'fixed_interval', 'exponential', 'step', 'cosine', 'piecewise', 'polynomial', "
+        "'sgdr', 'one_cycle', 'wsd', 'reduce_on_plateau'. Got 'linear' instead.",
     ),
 ]
 

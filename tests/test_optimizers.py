@@ -518,10 +518,12 @@ def test_invalid_transform_settings(make, owner, arg):
 def test_get_optimizer_registry():
     assert set(OPTIMIZERS) == {
         "gd", "momentum", "sgd", "nesterov", "rmsprop", "adagrad", "adam", "adamw",
+        "nadam", "nadamw", "radam", "adamax", "adadelta", "rprop", "lion",
+        "schedule_free_adamw", "schedule_free_sgd",
     }  # fmt: skip
     assert_same_path(get_optimizer("adam", learning_rate=0.01, b1=0.8), adam(0.01, b1=0.8))
-    with pytest.raises(InvalidParameterError, match=r"Unknown optimizer 'adamax'.*gd, momentum"):
-        get_optimizer("adamax", learning_rate=0.1)
+    with pytest.raises(InvalidParameterError, match=r"Unknown optimizer 'adabelief'.*gd, momentum"):
+        get_optimizer("adabelief", learning_rate=0.1)
     with pytest.raises(InvalidParameterError) as info:
         get_optimizer("sgd", learning_rate=0.1, beta1=0.9)
     assert "'beta1'" in str(info.value)
@@ -1514,9 +1516,12 @@ def test_named_optimizer_refusals_are_exact():
         "nesterov=True in sgd needs 'momentum' > 0 and 'dampening' == 0 (for every member). "
         "Got momentum=0.9 and dampening=0.5."
     )
-    known = "gd, momentum, sgd, nesterov, rmsprop, adagrad, adam, adamw"
-    assert raised(lambda: get_optimizer("adamax", learning_rate=0.1)) == (
-        f"Unknown optimizer 'adamax'; the known optimizers are {known}."
+    known = (
+        "gd, momentum, sgd, nesterov, rmsprop, adagrad, adam, adamw, nadam, nadamw, radam, "
+        "adamax, adadelta, rprop, lion, schedule_free_adamw, schedule_free_sgd"
+    )
+    assert raised(lambda: get_optimizer("adabelief", learning_rate=0.1)) == (
+        f"Unknown optimizer 'adabelief'; the known optimizers are {known}."
     )
     assert raised(lambda: get_optimizer("sgd", learning_rate=0.1, beta1=0.9)) == (
         "Unknown hyperparameter 'beta1' for optimizer 'sgd'; it accepts learning_rate, "

@@ -156,8 +156,9 @@ class DescentClassifier(ClassifierMixin, BaseEstimator):
       hidden_layer_sizes: units per hidden layer; the default ``(5, 2)`` is the exercise's
         ``layer_dims = [n_x, 5, 2, 1]``; ``()`` gives logistic (softmax) regression.
       activation: hidden activation, ``relu``, ``tanh``, ``leaky_relu`` or ``sigmoid``.
-      optimizer: ``gd``, ``momentum``, ``sgd``, ``nesterov``, ``rmsprop``, ``adagrad``,
-        ``adam`` or ``adamw`` (see :mod:`descentlab.optimizers`).
+      optimizer: any name of :data:`descentlab.optimizers.OPTIMIZERS` — ``gd``, ``momentum``,
+        ``adam``, ``adamw``, ``nadam``, ``lion``, ``schedule_free_adamw``, ... (docs/optimizers.md
+        lists every one with its update).
       learning_rate: ``alpha > 0``. The default 0.001 is Adam's usual one (Kingma & Ba, and
         scikit-learn's ``learning_rate_init``); plain ``gd`` usually wants more.
       optimizer_params: more hyperparameters of the optimizer, e.g. ``{"b1": 0.8}`` for
@@ -345,7 +346,7 @@ class DescentClassifier(ClassifierMixin, BaseEstimator):
         return _Start(
             self.classes_,
             self._net,
-            self.params_,
+            self._resume_params,  # the training point (schedule-free: y, not params_ = x)
             self._opt_state,
             list(self.loss_curve_),
             self.n_iter_,
@@ -425,6 +426,7 @@ class DescentClassifier(ClassifierMixin, BaseEstimator):
         self._net = net
         self._optimizer_name = self.optimizer
         self._opt_state = result.opt_state
+        self._resume_params = result.resume_params
         self.params_ = result.params
         self.coefs_ = [result.params[f"W{l}"].T.copy() for l in range(1, net.n_layers + 1)]
         self.intercepts_ = [result.params[f"b{l}"][:, 0].copy() for l in range(1, net.n_layers + 1)]

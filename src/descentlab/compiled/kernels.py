@@ -43,12 +43,20 @@ from descentlab.compiled.program import (  # noqa: E402
     COL_FLAG2,
     COL_HP,
     COL_RATE,
+    OP_ADADELTA,
     OP_ADAGRAD,
     OP_ADAM,
+    OP_ADAMAX,
+    OP_CLIP,
     OP_DECAY,
     OP_EMA,
     OP_LEARNING_RATE,
+    OP_LION,
+    OP_NADAM,
+    OP_RADAM,
     OP_RMS,
+    OP_RPROP,
+    OP_SCHEDULE_FREE,
     OP_TRACE,
     OUT_SIGMOID,
 )
@@ -461,7 +469,7 @@ def _update(k, step, theta, g, state, counts, ops, n_ops, hp, rates):
                 lam = hp[k, h]
                 for p in range(P):
                     g[p] = g[p] + lam * theta[k, p]
-        else:  # OP_CLIP, the last opcode
+        elif code == OP_CLIP:
             cap = hp[k, h]
             sq = 0.0
             for p in range(P):
@@ -476,8 +484,127 @@ def _update(k, step, theta, g, state, counts, ops, n_ops, hp, rates):
                 scale = cap / norm
                 for p in range(P):
                     g[p] = scale * g[p]
+        else:  # the transforms of optimizers.adaptive, .sign and .schedule_free
+            _update_modern(code, k, c, step, theta, g, state, sa, sb, hp, h, ops[k, i, COL_RATE],
+                           rates)  # fmt: skip
     for p in range(P):
         theta[k, p] += g[p]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sign(x):
+    """np.sign: -1, 0 or 1, NaN for NaN."""
+    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else x * 0.0)
+
+
+@njit(cache=True, error_model="numpy")
+def _update_modern(code, k, c, step, theta, g, state, sa, sb, hp, h, col, rates):
+    """The ops of NAdam, RAdam, Adamax, Adadelta, Lion, Rprop and schedule-free averaging on
+    member k's ``g`` (in place); ``c`` is the op's step count after this update (t), ``sa``,
+    ``sb`` its state slots, ``hp[k, h:]`` its hyperparameters and per-member numbers. Each is
+    its NumPy transform's arithmetic, term by term (``optimizers.adaptive``, ``.sign``,
+    ``.schedule_free``)."""
+    P = g.shape[0]
+    t = float(c)
+    if code == OP_NADAM:  # hp: b1, b2, eps, psi, then the product of momenta
+        b1, b2, eps, psi = hp[k, h], hp[k, h + 1], hp[k, h + 2], hp[k, h + 3]
+        mu_t = b1 * (1.0 - 0.5 * math.pow(0.96, t * psi))
+        mu_next = b1 * (1.0 - 0.5 * math.pow(0.96, (t + 1.0) * psi))
+        product = hp[k, h + 4] * mu_t
+        hp[k, h + 4] = product
+        c_grad = (1.0 - mu_t) / (1.0 - product)
+        c_moment = mu_next / (1.0 - product * mu_next)
+        correction = 1.0 - math.pow(b2, t)
+        for p in range(P):
+            gp = g[p]
+            m = b1 * state[sa, k, p] + (1.0 - b1) * gp
+            s = b2 * state[sb, k, p] + (gp * gp) * (1.0 - b2)
+            state[sa, k, p] = m
+            state[sb, k, p] = s
+            d = math.sqrt(s / correction) + eps
+            g[p] = (c_grad * gp) / d + (c_moment * m) / d
+    elif code == OP_RADAM:  # hp: b1, b2, eps
+        b1, b2, eps = hp[k, h], hp[k, h + 1], hp[k, h + 2]
+        inv1 = 1.0 / (1.0 - math.pow(b1, t))
+        b2t = math.pow(b2, t)
+        rho_inf = 2.0 / (1.0 - b2) - 1.0
+        rho_t = rho_inf - 2.0 * t * b2t / (1.0 - b2t)
+        rectify = rho_t > 5.0
+        scale = 0.0
+        if rectify:
+            ratio = (rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+            ratio = ratio / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)
+            scale = math.sqrt(ratio) * math.sqrt(1.0 - b2t)
+        for p in range(P):
+            gp = g[p]
+            m = b1 * state[sa, k, p] + (1.0 - b1) * gp
+            s = b2 * state[sb, k, p] + (gp * gp) * (1.0 - b2)
+            state[sa, k, p] = m
+            state[sb, k, p] = s
+            u = inv1 * m
+            g[p] = (u * scale) / (math.sqrt(s) + eps) if rectify else u
+    elif code == OP_ADAMAX:  # hp: b1, b2, eps
+        b1, b2, eps = hp[k, h], hp[k, h + 1], hp[k, h + 2]
+        inv1 = 1.0 / (1.0 - math.pow(b1, t))
+        for p in range(P):
+            gp = g[p]
+            m = b1 * state[sa, k, p] + (1.0 - b1) * gp
+            decayed = b2 * state[sb, k, p]
+            fresh = abs(gp) + eps
+            w = decayed if not (decayed < fresh) else fresh  # np.maximum: NaN propagates
+            if fresh != fresh:
+                w = fresh
+            state[sa, k, p] = m
+            state[sb, k, p] = w
+            g[p] = (inv1 * m) / w
+    elif code == OP_ADADELTA:  # hp: rho, eps
+        rho, eps = hp[k, h], hp[k, h + 1]
+        for p in range(P):
+            gp = g[p]
+            s = rho * state[sa, k, p] + (gp * gp) * (1.0 - rho)
+            a = state[sb, k, p]
+            u = math.sqrt(a + eps) / math.sqrt(s + eps) * gp
+            state[sa, k, p] = s
+            state[sb, k, p] = rho * a + (u * u) * (1.0 - rho)
+            g[p] = u
+    elif code == OP_LION:  # hp: b1, b2
+        b1, b2 = hp[k, h], hp[k, h + 1]
+        for p in range(P):
+            gp = g[p]
+            m = state[sa, k, p]
+            g[p] = _sign((1.0 - b1) * gp + b1 * m)
+            state[sa, k, p] = b2 * m + (1.0 - b2) * gp
+    elif code == OP_RPROP:  # hp: eta-, eta+, the bounds of the relative step sizes
+        down, up, low, high = hp[k, h], hp[k, h + 1], hp[k, h + 2], hp[k, h + 3]
+        for p in range(P):
+            gp = g[p]
+            turn = gp * state[sa, k, p]
+            eta = up if turn > 0.0 else (down if turn < 0.0 else 1.0)
+            r = state[sb, k, p] * eta
+            r = r if not (r < low) else low  # np.clip: NaN stays NaN
+            r = r if not (r > high) else high
+            move = 0.0 if turn < 0.0 else gp
+            state[sa, k, p] = move
+            state[sb, k, p] = r
+            g[p] = _sign(move) * r
+    else:  # OP_SCHEDULE_FREE, hp: b1, power, weight sum, largest rate, fixed rate
+        b1, power = hp[k, h], hp[k, h + 1]
+        rate = hp[k, h + 4] if col < 0 else rates[step, col]
+        top = hp[k, h + 3]
+        top = rate if rate > top else top
+        weight = math.pow(top, power)
+        total = hp[k, h + 2] + weight
+        ck = weight / total if total > 0.0 else 0.0
+        hp[k, h + 2] = total
+        hp[k, h + 3] = top
+        for p in range(P):
+            y = theta[k, p]
+            z = state[sa, k, p]
+            x = (y - (1.0 - b1) * z) / b1
+            z = z + g[p]
+            x = x * (1.0 - ck) + ck * z
+            state[sa, k, p] = z
+            g[p] = (b1 * x + (1.0 - b1) * z) - y
 
 
 @njit(cache=True, error_model="numpy")
@@ -507,18 +634,33 @@ def _member_epoch(
 
 @njit(cache=True, error_model="numpy")
 def _stop_diverged(e, epoch0, theta, snapshot, cost_out, max_cost, stopped, diverged):
-    """Freeze the members whose epoch cost is NaN, inf or above ``max_cost``; all stopped?"""
+    """Freeze the members whose epoch cost is NaN, inf or above ``max_cost``; returns
+    ``(every member stopped, some member stopped now)``."""
     K = theta.shape[0]
     live = 0
+    newly = False
     for k in range(K):
         if stopped[k] < 0 and not (cost_out[e, k] <= max_cost):
             stopped[k] = epoch0 + e
             diverged[k] = True
+            newly = True
             for p in range(theta.shape[1]):
                 snapshot[k, p] = theta[k, p]
         if stopped[k] < 0:
             live += 1
-    return live == 0
+    return live == 0, newly
+
+
+@njit(cache=True, error_model="numpy")
+def _evaluated_elsewhere(ops, n_ops):
+    """Whether some member's program evaluates elsewhere than it trains (schedule-free): then
+    a chunk ends after an epoch in which a member diverged, so that Python records that
+    member's evaluation point of that epoch (``records.LoopBase.eval_snapshots``)."""
+    for k in range(ops.shape[0]):
+        for i in range(n_ops[k]):
+            if ops[k, i, COL_CODE] == OP_SCHEDULE_FREE:
+                return True
+    return False
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -530,8 +672,10 @@ def run_serial(
     """Epochs ``epoch0 .. epoch0 + n_epochs - 1`` for every member, one after another.
 
     ``done[0]`` counts the finished epochs as they finish (read after a Ctrl-C); returns
-    early after an epoch that leaves every member stopped.
+    early after an epoch that leaves every member stopped, or in which a member diverged
+    when a program evaluates elsewhere (:func:`_evaluated_elsewhere`).
     """
+    elsewhere = _evaluated_elsewhere(ops, n_ops)
     for e in range(n_epochs):
         for k in range(theta.shape[0]):
             _member_epoch(
@@ -540,9 +684,11 @@ def run_serial(
                 cost_out,
                 last_out, True, I[0],
             )  # fmt: skip
-        finished = _stop_diverged(e, epoch0, theta, snapshot, cost_out, max_cost, stopped, diverged)
+        finished, newly = _stop_diverged(
+            e, epoch0, theta, snapshot, cost_out, max_cost, stopped, diverged
+        )
         done[0] = e + 1
-        if finished:
+        if finished or (newly and elsewhere):
             return
 
 
@@ -555,6 +701,7 @@ def run_parallel(
     """:func:`run_serial` with the members split over ``A.shape[0]`` threads (static blocks)."""
     K = theta.shape[0]
     T = A.shape[0]
+    elsewhere = _evaluated_elsewhere(ops, n_ops)
     for e in range(n_epochs):
         for t in prange(T):
             for k in range(t, K, T):
@@ -564,9 +711,11 @@ def run_parallel(
                     grad[t], cost_out,
                     last_out, False, I[t],
                 )  # fmt: skip
-        finished = _stop_diverged(e, epoch0, theta, snapshot, cost_out, max_cost, stopped, diverged)
+        finished, newly = _stop_diverged(
+            e, epoch0, theta, snapshot, cost_out, max_cost, stopped, diverged
+        )
         done[0] = e + 1
-        if finished:
+        if finished or (newly and elsewhere):
             return
 
 

@@ -144,9 +144,12 @@ class CompiledLoop(LoopBase):
         pick = (lambda a: a) if self.population is not None else (lambda a: a[0])
         for e in range(n):
             self.epochs_done.append((pick(cost[e]), pick(last[e]), pick(lr[e])))
-        for k in np.flatnonzero(self.diverged):
-            if int(k) not in self.snapshots:
-                self.snapshots[int(k)] = self._member(self.frozen.views, int(k))
+        newly = [int(k) for k in np.flatnonzero(self.diverged) if int(k) not in self.snapshots]
+        views = self.eval_views() if newly else None  # a chunk with an eval point ends there
+        for k in newly:
+            self.snapshots[k] = self._member(self.frozen.views, k)
+            if views is not self.theta.views:
+                self.eval_snapshots[k] = self._member(views, k)
 
     def opt_state(self) -> Any:
         self._commit()
@@ -158,7 +161,13 @@ class CompiledLoop(LoopBase):
 
 
 def _network_arrays(net: MLP, dims: np.ndarray) -> tuple:
-    """``(dims, w_off, b_off, act, slope, out)``: the network as the kernels read it."""
+    """``(dims, w_off, b_off, act, slope, out)``: the network as the kernels read it.
+
+    Raises:
+      program.Unsupported: an MSE network (the kernels compute only cross-entropy).
+    """
+    if net.output not in ("sigmoid", "softmax"):
+        raise program.Unsupported("an MSE (linear-output) network")
     offsets, pos = {}, 0
     for key, shape in net.shapes().items():
         offsets[key] = pos

@@ -6,7 +6,10 @@ it chains and their checked hyperparameters). :func:`build_program` turns it int
 - ``ops[k, i, :]``: member k's i-th transform: its opcode (``kernels.OP_*``), the state slots
   it uses, where its hyperparameters sit in ``hp[k, :]``, the column of its learning rate in
   the chunk's rate table (-1 for a fixed rate) and two flags;
-- ``hp[k, :]``: member k's hyperparameters (a ``(K,)`` setting gives each member its value);
+- ``hp[k, :]``: member k's hyperparameters (a ``(K,)`` setting gives each member its value),
+  :data:`HP_WIDTH` columns per transform; the per-member numbers a transform keeps in its
+  state (NAdam's product of momenta, schedule-free's weight sum and largest rate) sit in
+  the columns after its hyperparameters and are updated there in place;
 - ``state[s, k, :]``: slot s of member k's state (a moment, a momentum buffer), ``(P,)``;
 - ``counts[k, i]``: the step count of member k's i-th transform.
 
@@ -23,7 +26,16 @@ from typing import Any
 
 import numpy as np
 
+from descentlab.optimizers.adaptive import (
+    ScaleByAdadeltaState,
+    ScaleByAdamaxState,
+    ScaleByNadamState,
+    ScaleByRadamState,
+)
 from descentlab.optimizers.base import Recipe, StackedState, recipe_of
+from descentlab.optimizers.plateau import ReduceOnPlateau
+from descentlab.optimizers.schedule_free import ScheduleFreeState
+from descentlab.optimizers.sign import ScaleByLionState, ScaleByRpropState
 from descentlab.optimizers.transforms import (
     EmaState,
     ScaleByAdagradState,
@@ -35,7 +47,15 @@ from descentlab.optimizers.transforms import (
 )
 from descentlab.schedules import Schedule
 
-__all__ = ["BLAS_MIN", "Program", "Unsupported", "blas_bound", "build_program", "work_shape"]
+__all__ = [
+    "BLAS_MIN",
+    "HP_WIDTH",
+    "Program",
+    "Unsupported",
+    "blas_bound",
+    "build_program",
+    "work_shape",
+]
 
 # Opcodes of the optimizer program (read by descentlab.compiled.kernels).
 OP_LEARNING_RATE = 0
@@ -46,9 +66,18 @@ OP_ADAGRAD = 4
 OP_ADAM = 5
 OP_DECAY = 6
 OP_CLIP = 7
+OP_NADAM = 8
+OP_RADAM = 9
+OP_ADAMAX = 10
+OP_ADADELTA = 11
+OP_LION = 12
+OP_RPROP = 13
+OP_SCHEDULE_FREE = 14
 # Columns of an op's row in the program table ``ops[k, i, :]``.
 COL_CODE, COL_A, COL_B, COL_C, COL_HP, COL_RATE, COL_FLAG1, COL_FLAG2 = range(8)
 OP_WIDTH = 8
+HP_WIDTH = 6
+"""Columns of ``hp[k, :]`` per transform: its hyperparameters, then its per-member numbers."""
 
 ACT_RELU, ACT_TANH, ACT_LEAKY, ACT_SIGMOID = range(4)
 
@@ -58,13 +87,14 @@ multi-threaded) in the serial kernel; smaller ones run as loops over the batch i
 
 
 def blas_bound(layer_dims: tuple[int, ...], batch_size: int, members: int) -> bool:
-    """Whether most of a step's multiply-adds would go to BLAS (one network or a few, on the
-    serial kernel): then the NumPy engine, whose products are BLAS calls too, is as fast or
-    faster (``benchmarks/bench_wide.py``: 17 against 24 ms per epoch), and ``auto`` keeps it."""
-    if members >= 8:
-        return False
+    """Whether most of a step's multiply-adds are products large enough for BLAS: then the
+    NumPy engine, whose products are BLAS calls (one per member of a population), is as fast
+    or faster than the kernels' loops, and ``auto`` keeps it. Measured with one BLAS thread
+    (``benchmarks/bench_wide.py``): 40-100-100-10, batch 100, one network 17 against 24 ms
+    per epoch; a population of 24 on two threads, 2.8-3.3 s against 5.7-6.9 s for 3 epochs."""
+    del members  # the products are per member in both engines
     products = [a * b * batch_size for a, b in zip(layer_dims[1:], layer_dims[:-1], strict=False)]
-    return 2 * sum(p for p in products if p >= BLAS_MIN) >= sum(products)
+    return bool(products) and 2 * sum(p for p in products if p >= BLAS_MIN) >= sum(products)
 
 
 OUT_SIGMOID, OUT_SOFTMAX = range(2)
@@ -90,7 +120,31 @@ _OPS: dict[str, tuple[int, tuple[str, ...], tuple[str, ...]]] = {
     "scale_by_adam": (OP_ADAM, ("b1", "b2", "eps", "eps_root"), ("mu", "nu", "nu_max")),
     "add_decayed_weights": (OP_DECAY, ("weight_decay",), ()),
     "clip_by_global_norm": (OP_CLIP, ("max_norm",), ()),
+    "scale_by_nadam": (OP_NADAM, ("b1", "b2", "eps", "momentum_decay"), ("mu", "nu")),
+    "scale_by_radam": (OP_RADAM, ("b1", "b2", "eps"), ("mu", "nu")),
+    "scale_by_adamax": (OP_ADAMAX, ("b1", "b2", "eps"), ("mu", "nu")),
+    "scale_by_adadelta": (OP_ADADELTA, ("decay", "eps"), ("nu", "delta_nu")),
+    "scale_by_lion": (OP_LION, ("b1", "b2"), ("mu",)),
+    "scale_by_rprop": (
+        OP_RPROP,
+        ("eta_minus", "eta_plus", "min_scale", "max_scale"),
+        ("prev", "scale"),
+    ),
+    "scale_by_schedule_free": (OP_SCHEDULE_FREE, ("b1", "weight_lr_power"), ("z",)),
 }
+# kind -> the per-member numbers of its state: (field, hp column after the op's first, the
+# settings that make it one number per member in the NumPy state)
+_SCALARS: dict[str, tuple[tuple[str, int, tuple[str, ...]], ...]] = {
+    "scale_by_nadam": (("mu_product", 4, ("b1", "momentum_decay")),),
+    "scale_by_schedule_free": (
+        ("weight_sum", 2, ("learning_rate", "weight_lr_power")),
+        ("max_lr", 3, ("learning_rate",)),
+    ),
+}
+_RATE_COLUMN = {"scale_by_learning_rate": 0, "scale_by_schedule_free": 4}
+"""The hp column of a fixed rate (a schedule gets a column of the chunk's rate table)."""
+_RATE_AHEAD = {"scale_by_learning_rate": 0, "scale_by_schedule_free": 1}
+"""The step a transform reads its schedule at, after its count (schedule-free reads t + 1)."""
 _FLAGS = {
     "trace": ("nesterov", "passthrough"),
     "scale_by_rms": ("centered", "debias"),
@@ -105,6 +159,13 @@ _STATES = {
     "scale_by_rms": ScaleByRmsState,
     "scale_by_adagrad": ScaleByAdagradState,
     "scale_by_adam": ScaleByAdamState,
+    "scale_by_nadam": ScaleByNadamState,
+    "scale_by_radam": ScaleByRadamState,
+    "scale_by_adamax": ScaleByAdamaxState,
+    "scale_by_adadelta": ScaleByAdadeltaState,
+    "scale_by_lion": ScaleByLionState,
+    "scale_by_rprop": ScaleByRpropState,
+    "scale_by_schedule_free": ScheduleFreeState,
 }
 
 
@@ -130,12 +191,12 @@ class Program:
     P: int
     ops: np.ndarray  # (K, n_max, OP_WIDTH) int64
     n_ops: np.ndarray  # (K,) int64
-    hp: np.ndarray  # (K, 4 * n_max) float64
+    hp: np.ndarray  # (K, HP_WIDTH * n_max) float64
     state: np.ndarray  # (S, K, P) float64
     counts: np.ndarray  # (K, n_max) int64
     transforms: list[_Op]
     layout: Any  # the NumPy state's structure, rebuilt by export_state
-    schedules: list[tuple[Schedule, _Op, np.ndarray]] = field(default_factory=list)
+    schedules: list[tuple[Schedule, _Op, np.ndarray, int]] = field(default_factory=list)
     n_rate_columns: int = 0
     steps_done: int = 0
 
@@ -144,11 +205,12 @@ class Program:
 
         A schedule is called with its transform's own step count, as
         :func:`~descentlab.optimizers.transforms.scale_by_learning_rate` calls it (its values
-        for an array of steps are those of one step at a time: ``tests/test_schedules.py``).
+        for an array of steps are those of one step at a time: ``tests/test_schedules.py``),
+        plus one for schedule-free averaging (it reads the rate one step ahead).
         """
         table = np.zeros((n_steps, max(1, self.n_rate_columns)))
-        for schedule, op, columns in self.schedules:
-            first = op.first_count + self.steps_done
+        for schedule, op, columns, ahead in self.schedules:
+            first = op.first_count + self.steps_done + ahead
             steps = np.arange(first, first + n_steps, dtype=np.int64)
             values = np.asarray(schedule(steps), dtype=np.float64)
             table[:, columns] = values.reshape(n_steps, -1)
@@ -199,7 +261,7 @@ def build_program(optimizer: Any, opt_state: Any, population: int | None, P: int
         P=P,
         ops=table,
         n_ops=np.zeros(K, np.int64),
-        hp=np.zeros((K, 4 * n_max)),
+        hp=np.zeros((K, HP_WIDTH * n_max)),
         state=np.zeros((max(n_slots, 1), K, P)),
         counts=np.zeros((K, n_max), np.int64),
         transforms=ops,
@@ -249,6 +311,10 @@ def _walk(
 
 
 def _check_supported(recipe: Recipe, state: Any, population: int | None) -> None:
+    if isinstance(recipe.settings.get("learning_rate"), ReduceOnPlateau):
+        raise Unsupported(
+            "the reduce_on_plateau schedule (it needs the validation loss after every epoch)"
+        )
     if recipe.kind not in _OPS:
         raise Unsupported(f"the transformation {recipe.kind!r}")
     if recipe.kind == "clip_by_global_norm":
@@ -275,9 +341,10 @@ def _place(program: Program, op: _Op) -> None:
     program.ops[rows, i, COL_CODE] = code
     for col, slot in zip((COL_A, COL_B, COL_C), op.slots, strict=False):
         program.ops[rows, i, col] = slot
-    program.ops[rows, i, COL_HP] = 4 * i
+    h = HP_WIDTH * i
+    program.ops[rows, i, COL_HP] = h
     for j, name in enumerate(hp_names):
-        program.hp[rows, 4 * i + j] = op.settings[name]
+        program.hp[rows, h + j] = op.settings[name]
     for col, name in zip((COL_FLAG1, COL_FLAG2), _FLAGS.get(op.kind, (None, None)), strict=True):
         if name is not None:
             program.ops[rows, i, col] = int(bool(op.settings[name]))
@@ -288,16 +355,26 @@ def _place(program: Program, op: _Op) -> None:
         moment = getattr(op.state, name)
         if moment is not None:
             program.state[slot, rows] = _as_rows(moment, op.block, program.P)
-    if op.kind == "scale_by_learning_rate":
+    for name, column, _ in _SCALARS.get(op.kind, ()):
+        program.hp[rows, h + column] = _as_member_numbers(getattr(op.state, name), op.block)
+    if op.kind in _RATE_COLUMN:
         rate = op.settings["learning_rate"]
         if callable(rate):
             n = rows.stop - rows.start
             columns = np.arange(program.n_rate_columns, program.n_rate_columns + n)
             program.n_rate_columns += n
             program.ops[rows, i, COL_RATE] = columns
-            program.schedules.append((rate, op, columns))
+            program.schedules.append((rate, op, columns, _RATE_AHEAD[op.kind]))
         else:
-            program.hp[rows, 4 * i] = rate
+            program.hp[rows, h + _RATE_COLUMN[op.kind]] = rate
+
+
+def _as_member_numbers(value: Any, block: int | None) -> Any:
+    """A NumPy state's per-member number: a float, or ``(K_block,)`` floats."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf" or arr.ndim > 1 or (arr.ndim == 1 and arr.shape != (block,)):
+        raise Unsupported("an optimizer state that does not match the optimizer")
+    return arr.astype(np.float64, copy=False)
 
 
 def _as_rows(moment: Any, block: int | None, P: int) -> np.ndarray:
@@ -332,4 +409,21 @@ def _export(layout: Any, program: Program) -> Any:
     if op.kind == "scale_by_learning_rate" and count > op.first_count:
         rate = op.settings["learning_rate"]
         changes["learning_rate"] = scheduled_rate(rate, count - 1) if callable(rate) else rate
+    h = HP_WIDTH * op.index
+    for name, column, settings in _SCALARS.get(op.kind, ()):
+        if count > op.first_count:
+            values = program.hp[op.members, h + column]
+            changes[name] = values.copy() if _per_member(op, name, settings) else float(values[0])
     return op.state._replace(**changes)
+
+
+def _per_member(op: _Op, name: str, settings: tuple[str, ...]) -> bool:
+    """Whether the NumPy state keeps ``name`` as ``(K,)`` numbers after an update: it was one
+    already, or one of ``settings`` is per member (an array, or a schedule of arrays)."""
+    if np.ndim(getattr(op.state, name)) > 0:
+        return True
+    for setting in settings:
+        value = op.settings[setting]
+        if isinstance(value, np.ndarray) or getattr(value, "size", None) is not None:
+            return True
+    return False

@@ -36,6 +36,7 @@ __all__ = [
     "broadcast_to_leaf",
     "chain",
     "check_same_structure",
+    "evaluates_elsewhere",
     "evaluation_params",
     "has_observers",
     "identity",
@@ -428,6 +429,12 @@ def _finds(state: Any, method: str) -> bool:
     )
 
 
+def evaluates_elsewhere(state: Any) -> bool:
+    """Whether some part of ``state`` is evaluated at another point than it trains (see
+    :func:`evaluation_params`)."""
+    return _finds(state, "eval_params")
+
+
 def has_observers(state: Any) -> bool:
     """Whether some part of ``state`` adapts to a measured loss (see :func:`observe`)."""
     return _finds(state, "observe")
@@ -462,7 +469,7 @@ def evaluation_params(state: Any, params: Params) -> Params:
     such a state's ``eval_params`` maps ``y`` to ``x``. ``params`` may carry the population axis;
     a stacked block maps its members' slice.
     """
-    if not _finds(state, "eval_params"):
+    if not evaluates_elsewhere(state):
         return params
     out = {k: np.array(v, dtype=float, copy=True) for k, v in params.items()}
 

@@ -49,6 +49,7 @@ from descentlab.optimizers.base import (
     check_same_structure,
     with_recipe,
 )
+from descentlab.optimizers.plateau import ReduceOnPlateau
 
 __all__ = [
     "RATE_OR_SCHEDULE",
@@ -320,13 +321,17 @@ def scale_by_learning_rate(learning_rate: Hyper | Schedule) -> GradientTransform
     ``alpha_t`` is ``learning_rate`` itself (a number in (0, MAX_LEARNING_RATE] or an array
     ``(K,)``), or ``learning_rate(t)`` for a schedule, where ``t`` = number of updates done so
     far (0 first); a schedule's value is checked at every step (:func:`scheduled_rate`).
-    The state keeps ``alpha_t`` (:class:`ScaleByLearningRateState`).
+    The state keeps ``alpha_t`` (:class:`ScaleByLearningRateState`). A
+    :func:`~descentlab.schedules.reduce_on_plateau` rate is state, not a function of ``t``:
+    the state is then a :class:`~descentlab.optimizers.plateau.PlateauState`, whose
+    ``learning_rate`` the measured losses lower (``observe``).
     """
     return _scale_by_learning_rate(learning_rate)
 
 
 def _scale_by_learning_rate(learning_rate: Hyper | Schedule) -> GradientTransformation:
     owner = "scale_by_learning_rate"
+    plateau = learning_rate if isinstance(learning_rate, ReduceOnPlateau) else None
     if callable(learning_rate):
         schedule, fixed = learning_rate, None
     else:
@@ -339,6 +344,9 @@ def _scale_by_learning_rate(learning_rate: Hyper | Schedule) -> GradientTransfor
         if fixed is not None:
             _check_population(owner, size, params)
             return ScaleByLearningRateState(count=0, learning_rate=fixed)
+        if plateau is not None:
+            _check_population(owner, plateau.size, params)
+            return plateau.init_state()
         return ScaleByLearningRateState(count=0, learning_rate=scheduled_rate(schedule, 0))
 
     def update(grads: Params, state: ScaleByLearningRateState, params: Params | None = None):
@@ -351,13 +359,15 @@ def _scale_by_learning_rate(learning_rate: Hyper | Schedule) -> GradientTransfor
             else:
                 updates = {k: neg(g)[0] * g for k, g in grads.items()}
         else:
-            rate = scheduled_rate(schedule, count)
+            rate = scheduled_rate(schedule, count) if plateau is None else state.learning_rate
             if rate.__class__ is float:
                 lr = -rate
                 updates = {k: lr * g for k, g in grads.items()}
             else:
                 lr = -rate
                 updates = {k: _leading(lr, g, k) * g for k, g in grads.items()}
+        if plateau is not None:
+            return updates, state._replace(count=safe_increment(count))
         return updates, ScaleByLearningRateState(count=safe_increment(count), learning_rate=rate)
 
     return with_recipe(
