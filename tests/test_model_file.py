@@ -168,7 +168,7 @@ DAMAGED = [
     ("meta a number array", _set("meta", np.arange(3.0)), NOT_MODEL),
     ("meta deeply nested", _set("meta", np.array("[" * 100_000 + "]" * 100_000)), NOT_MODEL),
     ("another format", _set_meta(format="something-else"), NOT_MODEL),
-    ("another version", _set_meta(version=2), "of version 2; this descentlab reads version 1"),
+    ("another version", _set_meta(version=3), "of version 3; this descentlab reads versions 1"),
     ("no layer_dims", _set_meta(layer_dims=_DROP), "layer_dims must be a list of layer sizes"),
     ("layer_dims text", _set_meta(layer_dims="2,3,1"), "layer_dims must be a list"),
     ("layer_dims floats", _set_meta(layer_dims=[2, 3.5, 1]), "layer_dims must be a list"),

@@ -204,7 +204,7 @@ RULE_CASES = [
     ("train_accuracy", "1", False),  # not repr form
     ("train_accuracy", "0.50", False),
     ("train_accuracy", " 0.5", False),
-    ("train_accuracy", "nan", False),
+    ("train_accuracy", "nan", True),  # undefined: a regression run has no accuracy
     ("train_accuracy", "inf", False),
     ("train_accuracy", "", False),
     ("val_accuracy", "0.25", True),
@@ -261,9 +261,9 @@ def test_each_metric_cell_must_hold_its_kind_of_value(metric: str, cell: str, go
 
 def test_every_metric_has_a_rule_that_says_what_it_wants() -> None:
     assert {k: v.__doc__ for k, v in METRIC_RULES.items()} == {
-        "train_accuracy": "a number in [0, 1]",
-        "val_accuracy": "a number in [0, 1]",
-        "test_accuracy": "a number in [0, 1]",
+        "train_accuracy": "a number in [0, 1] or nan",
+        "val_accuracy": "a number in [0, 1] or nan",
+        "test_accuracy": "a number in [0, 1] or nan",
         "final_cost": "a number >= 0, nan or inf",
         "val_cost": "a number >= 0, nan or inf",
         "test_cost": "a number >= 0, nan or inf",
@@ -422,7 +422,7 @@ def test_read_results_drops_each_damaged_row_with_its_reason(tmp_path: Path) -> 
         (3, "the run_id '0123456789ab-s0' is not a run of this sweep"),
         (4, f"the 'learning_rate' cell '0.5' is not that of run {gd}"),
         (5, f"the 'schedule' cell 'cosine' is not that of run {adam}"),
-        (6, "the 'val_accuracy' cell '0.9x' is not a number in [0, 1]"),
+        (6, "the 'val_accuracy' cell '0.9x' is not a number in [0, 1] or nan"),
         (7, "the 'diverged' cell 'no' is not true or false"),
         (8, f"the 'stopped_epoch' 3 is not an epoch of run {gd}"),
         (9, "the 'seconds' cell '-1.0' is not a finite number >= 0"),
@@ -498,6 +498,16 @@ def _row(config: str, seed: int, val: str, test: str, cost: str, diverged: str) 
     }
 
 
+_CONSTANT_COSTS = {
+    f"{metric}_{stat}": value
+    for metric in ("val_cost", "test_cost")
+    for stat, value in zip(
+        ("median", "q25", "q75", "mean", "std"), "0.5 0.5 0.5 0.5 0.0".split(), strict=True
+    )
+}
+"""The validation and test cost statistics of ``_row``'s constant costs."""
+
+
 def test_summarize_gives_each_configuration_its_statistics_over_seeds() -> None:
     rows = [
         _row("a", 0, "0.5", "0.25", "1.0", "false"),
@@ -528,6 +538,7 @@ def test_summarize_gives_each_configuration_its_statistics_over_seeds() -> None:
             "final_cost_q75": "2.5",
             "final_cost_mean": "2.0",
             "final_cost_std": "1.0",
+            **_CONSTANT_COSTS,
         },
         {
             "config_id": "b",
@@ -546,6 +557,7 @@ def test_summarize_gives_each_configuration_its_statistics_over_seeds() -> None:
             "test_accuracy_mean": "0.5",
             "test_accuracy_std": "0.0",
             **{f"final_cost_{s}": "nan" for s in ("median", "q25", "q75", "mean", "std")},
+            **_CONSTANT_COSTS,
         },
     ]
     # the settings columns in the order given, a column missing from a row left empty

@@ -102,11 +102,11 @@ def test_a_history_read_back_is_checked(tmp_path):
         read_history_csv(path)
     assert str(caught.value) == f"No such file: '{path}'."
     path.write_text(
-        ",".join(HISTORY_COLUMNS) + "\nadam,0,0.5,0.5,0.01,0.8,0.7\nadam,1,0.4,0.4,0.01\n"
+        ",".join(HISTORY_COLUMNS) + "\nadam,0,0.5,0.5,0.01,0.8,0.7,0.4\nadam,1,0.4,0.4,0.01\n"
     )
     with pytest.raises(DataError) as caught:
         read_history_csv(path)
-    assert str(caught.value) == f"Line 3 of '{path}' has 5 fields; a history row has 7."
+    assert str(caught.value) == f"Line 3 of '{path}' has 5 fields; a history row has 8."
 
 
 def test_files_that_are_not_results_or_histories_are_refused(tmp_path):
@@ -125,7 +125,7 @@ def test_files_that_are_not_results_or_histories_are_refused(tmp_path):
     assert str(caught.value) == (
         f"'{history}' is not a descentlab history: expected the columns {', '.join(HISTORY_COLUMNS)}."
     )
-    history.write_text(",".join(HISTORY_COLUMNS) + "\nadam,0,low,0.5,0.01,,\n")
+    history.write_text(",".join(HISTORY_COLUMNS) + "\nadam,0,low,0.5,0.01,,,\n")
     with pytest.raises(DataError) as caught:
         read_history_csv(history)
     assert str(caught.value) == (

@@ -7,14 +7,25 @@ arrays:
 - ``W1``, ``b1``, ... — the parameters (``W{l}`` is ``(n_l, n_{l-1})``, ``b{l}`` is ``(n_l, 1)``),
   floats, all finite;
 - ``meta`` — a JSON object as a 0-d text array: ``format`` (``"descentlab-model"``) and
-  ``version`` (1), ``layer_dims``, ``activation``, ``classes`` (the original labels, one per
-  class of the network's output, so predictions come out as labels), ``feature_names`` (one
-  per input), ``target`` (the label column's name, or null), and for people ``optimizer``,
-  ``summary``, ``dataset`` and ``config``;
+  ``version``, ``layer_dims``, ``activation``, ``loss`` (``cross_entropy`` or ``mse``: the
+  output layer, :class:`~descentlab.nn.MLP`), ``task`` (``classification`` or
+  ``regression``), ``classes`` (the original labels, one per class of the network's output,
+  so predictions come out as labels; an empty list for regression, whose ``n_L`` linear
+  outputs are the predicted targets), ``feature_names`` (one per input), ``target`` (the
+  label or target column's name, or null), and for people ``optimizer``, ``summary``,
+  ``dataset`` and ``config``;
 - ``mean``, ``std`` — ``(n_features, 1)`` standardisation of the inputs
   (``X_std = (X - mean) / std``), if used: finite, ``std > 0``;
 - ``history_cost``, ``history_last_batch_cost``, ``history_learning_rate`` (per epoch),
-  ``history_eval_epochs``, ``history_train_accuracy``, ``history_test_accuracy``.
+  ``history_eval_epochs``, ``history_train_accuracy``, ``history_test_accuracy`` (NaN for
+  regression), ``history_test_cost``.
+
+Versions. Version 2 added ``loss`` and ``task``. A cross-entropy classifier — all that
+version 1 could describe — is still written as version 1 (with the two fields, which older
+readers ignore), so an older descentlab reads it; an MSE model is version 2, which an older
+descentlab refuses by name instead of misreading its linear outputs as probabilities. A file
+without ``loss`` and ``task`` (written before they existed) reads as a cross-entropy
+classifier, and a version-1 file must be one.
 
 :func:`load_model` treats the file as hostile: it reads the archive through
 :func:`descentlab.npz.open_npz` and checks every array's header (shape and type) against the
@@ -37,15 +48,27 @@ import numpy as np
 
 from descentlab import limits
 from descentlab._validation import DataError, DescentLabError, is_integer
+from descentlab.datasets.container import TASKS
 from descentlab.io import atomic_writer, check_writable, json_default
 from descentlab.nn import MLP
 from descentlab.npz import NpzArchive, NpzError, open_npz
 from descentlab.optimizers.base import Params
 
-__all__ = ["MODEL_FORMAT", "MODEL_VERSION", "SavedModel", "load_model", "save_model"]
+__all__ = [
+    "MODEL_FORMAT",
+    "MODEL_VERSION",
+    "TASKS",
+    "SavedModel",
+    "load_model",
+    "save_model",
+    "target_columns",
+]
 
 MODEL_FORMAT = "descentlab-model"
-MODEL_VERSION = 1
+MODEL_VERSION = 2
+"""The newest model format this descentlab writes and reads (see the module docstring)."""
+_CLASSIFIER_VERSION = 1
+"""The version a cross-entropy classifier is written as: the oldest that describes it."""
 MAX_META_CHARS = 2**20
 """The longest ``meta`` text read back (the seed's model has about 2 000 characters)."""
 HISTORY_KEYS = (
@@ -55,8 +78,20 @@ HISTORY_KEYS = (
     "eval_epochs",
     "train_accuracy",
     "test_accuracy",
+    "test_cost",
 )
-"""The per-epoch (or per-evaluation) arrays stored as ``history_<key>``."""
+"""The per-epoch (or per-evaluation) arrays stored as ``history_<key>`` (``test_cost`` is
+absent from files written before it was kept)."""
+
+
+def target_columns(target: str, n_targets: int) -> list[str]:
+    """The CSV columns of a regression set's targets: ``[target]`` for one target, else
+    ``target1, ..., target<n>`` (``descentlab datasets --export`` writes them so).
+
+    >>> target_columns("y", 1), target_columns("y", 3)
+    (['y'], ['y1', 'y2', 'y3'])
+    """
+    return [target] if n_targets == 1 else [f"{target}{j + 1}" for j in range(n_targets)]
 
 
 @dataclass(frozen=True)
@@ -64,14 +99,17 @@ class SavedModel:
     """A model file's content: the network, its parameters and what predict needs.
 
     Attributes:
-      net: the architecture (``layer_dims``, ``activation``).
+      net: the architecture (``layer_dims``, ``activation``, ``loss``).
       params: ``{"W1": (n_1, n_0), "b1": (n_1, 1), ...}``, float64, finite.
-      classes: the label of each class, in the order of the network's outputs.
+      classes: the label of each class, in the order of the network's outputs; ``()`` for
+        regression.
       feature_names: the input columns, in the order of ``X``'s rows.
       target: the label column's name, or None.
       mean, std: ``(n_features, 1)`` standardisation of the inputs, or None.
       meta: the whole ``meta`` object (optimizer, summary, configuration, ...).
       history: ``{"cost": (n_epochs,), ...}``: the stored :data:`HISTORY_KEYS`.
+      task: ``classification`` (outputs are class scores) or ``regression`` (the ``n_L``
+        linear outputs are the predicted targets).
     """
 
     net: MLP
@@ -83,6 +121,12 @@ class SavedModel:
     std: np.ndarray | None
     meta: dict[str, Any]
     history: dict[str, np.ndarray]
+    task: str = "classification"
+
+    @property
+    def n_targets(self) -> int:
+        """Outputs of a regression model, one per target (``n_L``)."""
+        return self.net.layer_dims[-1]
 
 
 # ----------------------------------------------------------------------------- writing
@@ -104,9 +148,11 @@ def save_model(
       path: the model file.
       net, params: the network and its parameters (one network, no population axis).
       history: a :class:`~descentlab.training.History` of that network.
-      meta: ``classes``, ``feature_names``, ``target`` and any JSON-friendly extras
-        (``optimizer``, ``summary``, ...); ``format``, ``version``, ``layer_dims`` and
-        ``activation`` are added.
+      meta: ``classes`` (``[]`` for regression), ``feature_names``, ``target`` and any
+        JSON-friendly extras (``optimizer``, ``summary``, ...); ``format``, ``version``,
+        ``layer_dims``, ``activation``, ``loss`` (``net.loss``) and ``task`` are added. The
+        task is ``regression`` for an MSE network without classes, else ``classification``
+        (a ``task`` given in ``meta`` wins, and must agree).
       mean, std: the inputs' standardisation, or None.
 
     Returns:
@@ -118,11 +164,15 @@ def save_model(
         written.
     """
     path = Path(path)
+    regression = net.loss == "mse" and isinstance(meta.get("classes"), list | tuple)
+    regression = regression and len(meta["classes"]) == 0
     full_meta = {
         "format": MODEL_FORMAT,
-        "version": MODEL_VERSION,
+        "version": MODEL_VERSION if net.loss != "cross_entropy" else _CLASSIFIER_VERSION,
         "layer_dims": list(net.layer_dims),
         "activation": net.activation,
+        "loss": net.loss,
+        "task": "regression" if regression else "classification",
         **meta,
     }
     arrays: dict[str, np.ndarray] = {k: np.asarray(v, dtype=float) for k, v in params.items()}
@@ -152,6 +202,7 @@ def _history_arrays(history: Any) -> dict[str, np.ndarray]:
         "eval_epochs": history.eval_epochs,
         "train_accuracy": history.train_accuracy,
         "test_accuracy": history.val_accuracy,
+        "test_cost": getattr(history, "val_cost", np.zeros(0)),
     }
     return {f"history_{k}": np.asarray(v) for k, v in values.items()}
 
@@ -170,7 +221,10 @@ def load_model(path: str | Path) -> SavedModel:
         NPZ archive of plain arrays (random bytes, a truncated zip, a garbled array header:
         what :func:`~descentlab.npz.open_npz` refuses), not a descentlab model, or damaged:
         ``meta`` not a JSON object; ``layer_dims`` not a list of sizes the network allows;
-        an unknown activation; ``classes`` not distinct labels, one per output class;
+        an unknown activation or loss; a task other than classification or regression, a
+        regression model whose loss is not ``mse``, a version-1 model that is not a
+        cross-entropy classifier; ``classes`` not distinct labels, one per output class
+        (not an empty list, for regression);
         ``feature_names`` not distinct names, one per input; ``target`` not text or null;
         a parameter, ``mean`` or ``std`` of the wrong shape or type (ints, text, objects) or
         not finite; ``std <= 0``; a history that is not a list of numbers.
@@ -210,7 +264,8 @@ def _check_model(members: _Members, source: str) -> SavedModel:
     """Every rule of the model file, in order: meta, network, parameters, inputs, history."""
     meta = _read_meta(members, source)
     net = _network(meta, source)
-    classes = _classes(meta, net, source)
+    task = _task(meta, net, source)
+    classes = _classes(meta, net, source) if task == "classification" else _no_classes(meta, source)
     feature_names = _feature_names(meta, net, source)
     target = meta.get("target")
     if target is not None and not isinstance(target, str):
@@ -234,6 +289,7 @@ def _check_model(members: _Members, source: str) -> SavedModel:
         std=std,
         meta=meta,
         history=history,
+        task=task,
     )
 
 
@@ -259,10 +315,10 @@ def _read_meta(members: _Members, source: str) -> dict[str, Any]:
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
         raise not_model
     version = meta.get("version")
-    if version != MODEL_VERSION or not is_integer(version):
+    if not is_integer(version) or not 1 <= version <= MODEL_VERSION:
         raise DataError(
             f"{source} is a descentlab model of version {version!r:.40}; this descentlab reads "
-            f"version {MODEL_VERSION}."
+            f"versions 1 to {MODEL_VERSION}."
         )
     return meta
 
@@ -274,7 +330,7 @@ def _network(meta: Mapping[str, Any], source: str) -> MLP:
     if not (isinstance(dims, list) and len(dims) >= 2 and all(is_integer(d) for d in dims)):
         raise _damaged(source, f"layer_dims must be a list of layer sizes; found {dims!r:.80}")
     try:
-        net = MLP(tuple(dims), meta.get("activation"))
+        net = MLP(tuple(dims), meta.get("activation"), loss=meta.get("loss", "cross_entropy"))
     except DescentLabError as exc:
         raise _damaged(source, str(exc).rstrip(".")) from None
     if 8 * net.n_params > limits.MAX_MEMORY_BYTES:
@@ -284,6 +340,33 @@ def _network(meta: Mapping[str, Any], source: str) -> MLP:
             "descentlab.limits.MAX_MEMORY_BYTES allows",
         )
     return net
+
+
+def _task(meta: Mapping[str, Any], net: MLP, source: str) -> str:
+    """``classification`` (also when ``task`` is absent: an older file) or ``regression`` (an
+    MSE network); a version-1 file is a cross-entropy classifier."""
+    task = meta.get("task", "classification")
+    if task not in TASKS:
+        raise _damaged(source, f"task must be one of {', '.join(TASKS)}; found {task!r:.80}")
+    if task == "regression" and net.loss != "mse":
+        raise _damaged(source, f"a regression model has loss 'mse'; found {net.loss!r}")
+    if meta["version"] == _CLASSIFIER_VERSION and (task, net.loss) != (TASKS[0], "cross_entropy"):
+        raise _damaged(
+            source,
+            f"a version-{_CLASSIFIER_VERSION} model is a cross-entropy classifier; found loss "
+            f"{net.loss!r} and task {task!r}",
+        )
+    return task
+
+
+def _no_classes(meta: Mapping[str, Any], source: str) -> tuple[Any, ...]:
+    """A regression model's classes: an empty list."""
+    classes = meta.get("classes")
+    if classes != []:
+        raise _damaged(
+            source, f"a regression model has no classes (an empty list); found {classes!r:.80}"
+        )
+    return ()
 
 
 def _is_label(value: Any) -> bool:

@@ -3,17 +3,20 @@
 Shapes follow the seed: examples are columns. For ``layer_dims = (n_0, n_1, ..., n_L)``:
 
 - ``X`` is ``(n_0, m)``; targets ``Y`` are ``(n_L, m)`` — 0/1 for one sigmoid output unit,
-  one-hot for a softmax output (``n_L >= 2``);
+  one-hot for a softmax output (``n_L >= 2``), real values for a linear output (``loss="mse"``);
 - ``W{l}`` is ``(n_l, n_{l-1})`` and ``b{l}`` is ``(n_l, 1)``.
 
 Every parameter may carry a leading population axis of size K (K networks in lock-step); ``X``
 and ``Y`` may then be shared ``(n, m)`` or per member ``(K, n, m)``. The forward pass is::
 
-    Z[l] = W[l] @ A[l-1] + b[l],   A[l] = g(Z[l])   (A[0] = X; g the hidden activation,
-                                                    sigmoid or softmax on the last layer)
+    Z[l] = W[l] @ A[l-1] + b[l],   A[l] = g(Z[l])   (A[0] = X; g the hidden activation;
+                                                    on the last layer sigmoid or softmax,
+                                                    or the identity for loss="mse")
 
 and the cost is the mean cross-entropy ``J = -(1/m) sum(Y * log(A[L]) [+ (1-Y) log(1-A[L])])``,
-computed from the logits ``Z[L]`` so that saturated outputs give a finite cost.
+computed from the logits ``Z[L]`` so that saturated outputs give a finite cost, or with
+``loss="mse"`` half the mean squared error ``J = (1/(2m)) sum((A[L] - Y)**2)``. Both give
+``dZ[L] = (A[L] - Y) / m``.
 """
 
 from __future__ import annotations
@@ -37,10 +40,11 @@ from descentlab._validation import (
 )
 from descentlab.optimizers.base import Params
 
-__all__ = ["ACTIVATIONS", "INITIALISERS", "MLP", "gradient_check"]
+__all__ = ["ACTIVATIONS", "INITIALISERS", "LOSSES", "MLP", "gradient_check"]
 
 ACTIVATIONS = ("relu", "tanh", "leaky_relu", "sigmoid")
 INITIALISERS = ("he", "xavier", "seed")
+LOSSES = ("cross_entropy", "mse")
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -63,14 +67,24 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
 class MLP:
     """A fully connected network ``layer_dims = (n_0, ..., n_L)`` with one hidden activation.
 
-    The output is one sigmoid unit when ``n_L == 1`` (two classes) and a softmax over ``n_L``
-    units otherwise. The class holds only the architecture; parameters are plain dicts passed
-    to every method, so one ``MLP`` serves any number of parameter sets (and populations).
+    With ``loss="cross_entropy"`` the output is one sigmoid unit when ``n_L == 1`` (two
+    classes) and a softmax over ``n_L`` units otherwise. With ``loss="mse"`` the ``n_L`` output
+    units are linear (``A[L] = Z[L]``) and the cost is ``J = (1/(2m)) sum((A[L] - Y)**2)``,
+    summed over units and examples. The class holds only the architecture; parameters are plain
+    dicts passed to every method, so one ``MLP`` serves any number of parameter sets (and
+    populations).
+
+    An MSE network takes two kinds of targets (:meth:`targets`): a *float* ``y`` holds real
+    values (regression: ``(m,)`` for one output unit, else ``(n_L, m)``; accuracy is undefined,
+    NaN), an *integer* ``y`` holds class indices (classification trained with the squared
+    error: 0/1 for one unit, one-hot otherwise; predictions threshold the linear output at 0.5
+    for one unit, take the argmax otherwise).
 
     Args:
       layer_dims: sizes of the input, hidden and output layers, e.g. ``(2, 5, 2, 1)``.
       activation: hidden activation, one of ``relu``, ``tanh``, ``leaky_relu``, ``sigmoid``.
       leaky_slope: slope of ``leaky_relu`` for negative inputs.
+      loss: ``cross_entropy`` (sigmoid or softmax output) or ``mse`` (linear output).
 
     Example:
       >>> net = MLP((2, 5, 2, 1))
@@ -84,6 +98,7 @@ class MLP:
     layer_dims: tuple[int, ...]
     activation: str = "relu"
     leaky_slope: float = 0.01
+    loss: str = "cross_entropy"
 
     def __post_init__(self) -> None:
         ok = isinstance(self.layer_dims, Sequence | np.ndarray) and not isinstance(
@@ -107,6 +122,7 @@ class MLP:
         object.__setattr__(self, "layer_dims", tuple(int(d) for d in dims))
         check_param("MLP", "activation", self.activation, Options(ACTIVATIONS))
         check_param("MLP", "leaky_slope", self.leaky_slope, Interval(0, 1, "left"))
+        check_param("MLP", "loss", self.loss, Options(LOSSES))
 
     # ------------------------------------------------------------------ structure
     @property
@@ -116,11 +132,16 @@ class MLP:
 
     @property
     def output(self) -> str:
-        """``"sigmoid"`` for one output unit, ``"softmax"`` otherwise."""
+        """``"linear"`` for ``loss="mse"``; else ``"sigmoid"`` for one output unit,
+        ``"softmax"`` otherwise."""
+        if self.loss == "mse":
+            return "linear"
         return "sigmoid" if self.layer_dims[-1] == 1 else "softmax"
 
     @property
     def n_classes(self) -> int:
+        """Classes the outputs stand for: 2 for one output unit, else ``n_L`` (for an MSE
+        network: when it is trained on class indices)."""
         return 2 if self.layer_dims[-1] == 1 else self.layer_dims[-1]
 
     def shapes(self) -> dict[str, tuple[int, int]]:
@@ -269,7 +290,8 @@ class MLP:
         """The forward pass; returns ``(A[L], cache)``.
 
         ``A[L]`` is ``(n_L, m)`` (or ``(K, n_L, m)``): sigmoid probabilities of class 1 for one
-        output unit, softmax probabilities over the classes otherwise. ``cache`` holds
+        output unit, softmax probabilities over the classes otherwise, ``Z[L]`` itself for a
+        linear (MSE) output. ``cache`` holds
         ``(A[l-1], Z[l], A[l])`` per layer for :meth:`backward`. ``params`` and ``X`` are
         checked (:meth:`check_params`, :meth:`check_inputs`).
         """
@@ -285,6 +307,8 @@ class MLP:
             Z += params[f"b{l}"]
             if l < L:
                 A_next = self._hidden(Z)
+            elif self.output == "linear":
+                A_next = Z
             elif self.output == "sigmoid":
                 A_next = _sigmoid(Z)
             else:
@@ -294,7 +318,9 @@ class MLP:
         return A, cache
 
     def _cost_from_logits(self, ZL: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """Mean cross-entropy from the last layer's logits ``Z[L]``; shape ``()`` or ``(K,)``.
+        """The cost from the last layer's ``Z[L]``; shape ``()`` or ``(K,)``.
+
+        Linear (MSE): ``J = (1/m) sum(0.5 (Z - Y)**2)`` over units and examples.
 
         Sigmoid: ``J = (1/m) sum((1 - Y) softplus(Z) + Y softplus(-Z))``, the stable form of
         ``-(1/m) sum(Y log A + (1 - Y) log(1 - A))`` (``log A = -softplus(-Z)``,
@@ -303,14 +329,18 @@ class MLP:
         leave an absolute error of ``u |Z|``. Softmax: ``J = -(1/m) sum(Y * log_softmax(Z))``.
         """
         m = ZL.shape[-1]
-        if self.output == "sigmoid":
+        if self.output == "linear":
+            per_unit = 0.5 * (ZL - Y) ** 2
+        elif self.output == "sigmoid":
             per_unit = (1.0 - Y) * _softplus(ZL) + Y * _softplus(-ZL)
         else:
             per_unit = -Y * _log_softmax(ZL)
         return per_unit.sum(axis=(-2, -1)) / m
 
     def cost(self, params: Params, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """The mean cross-entropy ``J`` on ``(X, Y)``; a float, or ``(K,)`` for a population."""
+        """The cost ``J`` on ``(X, Y)`` (mean cross-entropy, or half the mean squared error for
+        ``loss="mse"``); a float, or ``(K,)`` for a population. ``Y`` is the network target
+        ``(n_L, m)`` (see :meth:`targets`)."""
         self.check_params(params)
         X, Y = self._inputs(X, _numbers("Y", Y))  # Y is required here: None is refused
         _, cache = self._forward(params, X)
@@ -320,10 +350,10 @@ class MLP:
     def backward(
         self, params: Params, cache: list[tuple], Y: np.ndarray, out: Params | None = None
     ) -> Params:
-        """Gradients of the mean cross-entropy, keyed like ``params``.
+        """Gradients of the cost, keyed like ``params``.
 
-        ``dZ[L] = (A[L] - Y) / m`` (sigmoid + binary cross-entropy and softmax + cross-entropy
-        alike), then for ``l = L, ..., 1``::
+        ``dZ[L] = (A[L] - Y) / m`` (sigmoid + binary cross-entropy, softmax + cross-entropy and
+        linear + half squared error alike), then for ``l = L, ..., 1``::
 
             dW[l] = dZ[l] @ A[l-1].T,   db[l] = sum(dZ[l], axis=-1),
             dZ[l-1] = (W[l].T @ dZ[l]) * g'(Z[l-1])
@@ -369,29 +399,65 @@ class MLP:
         """Class probabilities, ``(n_classes, m)`` (or ``(K, n_classes, m)``).
 
         For one sigmoid unit the rows are ``[1 - A, A]``, so row c is always P(class c).
+
+        Raises:
+          InvalidParameterError: an MSE network, whose linear outputs are not probabilities.
         """
+        if self.output == "linear":
+            raise InvalidParameterError(
+                "predict_proba needs a cross-entropy network (a sigmoid or softmax output); "
+                "this MLP has loss='mse', whose linear outputs are not probabilities. Use "
+                "predict for classes or forward for the output values."
+            )
         A, _ = self._forward(params, self._checked(params, X))
         if self.output == "sigmoid":
             return np.concatenate([1.0 - A, A], axis=-2)
         return A
 
     def predict(self, params: Params, X: np.ndarray) -> np.ndarray:
-        """Class indices ``(m,)`` (or ``(K, m)``): ``A > 0.5`` for sigmoid (as the seed), argmax otherwise."""
+        """Class indices ``(m,)`` (or ``(K, m)``): ``A > 0.5`` for one output unit (sigmoid, as
+        the seed, or linear), argmax over the units otherwise."""
         A, _ = self._forward(params, self._checked(params, X))
-        if self.output == "sigmoid":
+        if self.layer_dims[-1] == 1:
             return (A[..., 0, :] > 0.5).astype(np.int64)
         return A.argmax(axis=-2)
 
     def accuracy(self, params: Params, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Fraction of examples whose predicted class equals ``y`` (class indices, ``(m,)``)."""
+        """Fraction of examples whose predicted class equals ``y`` (class indices, ``(m,)``);
+        a float, or ``(K,)`` for a population.
+
+        For an MSE network with real-valued targets (a float ``y``, see :meth:`targets`)
+        accuracy is undefined: NaN (``(K,)`` NaNs for a population), after the same checks.
+        """
+        if self._real_valued(y):
+            K = self.check_params(params)
+            self._inputs(X, self.targets(y))
+            return np.full(() if K is None else (K,), np.nan)
         predicted = self.predict(params, X)
         y = _numbers("y", y).ravel()
         if y.size != predicted.shape[-1]:
             raise DataError(f"Found {predicted.shape[-1]} examples in X and {y.size} labels in y.")
         return np.mean(predicted == y, axis=-1)
 
+    def _real_valued(self, y: Any) -> bool:
+        """Whether ``y`` holds real-valued targets: a float array given to an MSE network."""
+        if self.loss != "mse":
+            return False
+        try:
+            return np.asarray(y).dtype.kind == "f"
+        except (TypeError, ValueError):  # not an array of numbers: _numbers says so
+            return False
+
     def targets(self, y: np.ndarray) -> np.ndarray:
-        """Network targets ``Y`` from class indices ``y`` (m,): ``(1, m)`` 0/1 or one-hot ``(n_L, m)``."""
+        """Network targets ``Y`` ``(n_L, m)`` float64 from labels ``y``.
+
+        Class indices ``y`` ``(m,)`` give ``(1, m)`` 0/1 for one output unit and one-hot
+        ``(n_L, m)`` otherwise. For an MSE network a float ``y`` holds real values instead and
+        is returned as ``(n_L, m)``: ``(m,)`` or ``(1, m)`` for one output unit, ``(n_L, m)``
+        for more; they must be finite.
+        """
+        if self._real_valued(y):
+            return self._real_targets(y)
         y = _numbers("y", y).ravel()
         bad = (y < 0) | (y >= self.n_classes) | (y != np.round(y))
         if np.any(bad):
@@ -400,10 +466,29 @@ class MLP:
                 f"found {y[bad][0]!r}."
             )
         y = y.astype(np.int64)
-        if self.output == "sigmoid":
+        if self.layer_dims[-1] == 1:
             return y[None, :].astype(np.float64)
         Y = np.zeros((self.layer_dims[-1], y.size))
         Y[y, np.arange(y.size)] = 1.0
+        return Y
+
+    def _real_targets(self, y: Any) -> np.ndarray:
+        """Real-valued targets ``y`` as ``(n_L, m)`` float64 (see :meth:`targets`)."""
+        n = self.layer_dims[-1]
+        Y = np.array(y, dtype=np.float64, ndmin=1)
+        if Y.ndim == 1 and n == 1:
+            Y = Y[None, :]
+        if Y.ndim != 2 or Y.shape[0] != n:
+            raise DataError(
+                f"Real-valued targets y have shape {np.shape(y)}, but the network has {n} "
+                f"output unit(s): expected ({n}, m)" + (" or (m,)." if n == 1 else ".")
+            )
+        bad = np.flatnonzero(~np.isfinite(Y).all(axis=0))
+        if bad.size:
+            raise DataError(
+                f"Real-valued targets y must be finite; example {int(bad[0])} has "
+                f"{Y[:, bad[0]].tolist()}."
+            )
         return Y
 
 

@@ -8,6 +8,9 @@ known in advance (e.g. the cost curves are 800 x 500).
 
 Inputs follow the project's conventions: ``X`` is ``(2, m)`` (examples are columns), ``y``
 is ``(m,)`` class indices, and a predictor maps points ``(2, n)`` to class indices ``(n,)``.
+Decision boundaries and confusion matrices are figures of classification: real-valued
+(regression) targets are refused with a :class:`~descentlab._validation.DataError`; a
+regression run is shown by its cost curves.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from descentlab._validation import DataError
+from descentlab._validation import COUNT, DataError, as_int
 from descentlab.io import atomic_write
 
 __all__ = [
@@ -166,6 +169,7 @@ def plot_decision_boundaries(
         )
     if y.size != X.shape[1]:
         raise DataError(f"Found {X.shape[1]} examples in X and {y.size} labels in y.")
+    y = _class_indices("y", y, None)
     n = max(1, len(predictors))
     ncols, nrows = min(n, 3), math.ceil(n / 3)
     extra = 0.4 if suptitle else 0.0
@@ -217,14 +221,37 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
 
     >>> confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2]), 3).tolist()
     [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+
+    Raises:
+      InvalidParameterError: ``n_classes`` is not an int >= 1.
+      DataError: labels that are not class indices in ``[0, n_classes)`` (real-valued
+        regression targets, say), or not as many predictions as labels.
     """
-    y_true = np.asarray(y_true, dtype=np.int64).reshape(-1)
-    y_pred = np.asarray(y_pred, dtype=np.int64).reshape(-1)
+    n_classes = as_int("confusion_matrix", "n_classes", n_classes, COUNT)
+    y_true = _class_indices("y_true", y_true, n_classes)
+    y_pred = _class_indices("y_pred", y_pred, n_classes)
     if y_true.shape != y_pred.shape:
         raise DataError(f"Found {y_true.size} true labels and {y_pred.size} predictions.")
     return np.bincount(y_true * n_classes + y_pred, minlength=n_classes**2).reshape(
         n_classes, n_classes
     )
+
+
+def _class_indices(name: str, y: np.ndarray, n_classes: int | None) -> np.ndarray:
+    """``y`` as int64 ``(m,)`` class indices, checked: whole numbers in ``[0, n_classes)``
+    (``>= 0`` when ``n_classes`` is None)."""
+    y = np.asarray(y).reshape(-1)
+    if y.dtype.kind not in "biuf":
+        raise DataError(f"{name} must hold class indices (numbers); got dtype {y.dtype}.")
+    top = np.inf if n_classes is None else n_classes
+    bad = ~((y >= 0) & (y < top) & (y == np.round(y)))
+    if np.any(bad):
+        where = f"[0, {n_classes})" if n_classes is not None else "0, 1, 2, ..."
+        raise DataError(
+            f"{name} must hold class indices in {where}; found {y[bad][0].item()!r} (real-valued "
+            "targets have no classes to draw)."
+        )
+    return y.astype(np.int64)
 
 
 def plot_confusion_matrices(

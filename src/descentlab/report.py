@@ -23,7 +23,14 @@ import numpy as np
 from descentlab._validation import Options, check_param
 from descentlab.io import atomic_write
 
-__all__ = ["describe_results", "format_number", "render_report", "table_rows", "write_report"]
+__all__ = [
+    "describe_results",
+    "format_number",
+    "is_regression",
+    "render_report",
+    "table_rows",
+    "write_report",
+]
 
 _KINDS = Options(("accuracy", "cost", "seconds"))
 
@@ -47,26 +54,52 @@ def format_number(value: Any, kind: str) -> str:
     return f"{value:.1f}"
 
 
+def is_regression(results: Mapping[str, Any]) -> bool:
+    """Whether ``results`` are of a regression dataset (``dataset.task``), whose runs have
+    no accuracy: tables and sentences then speak of costs."""
+    dataset = results.get("dataset")
+    return isinstance(dataset, Mapping) and dataset.get("task") == "regression"
+
+
+def _ranking(results: Mapping[str, Any]) -> tuple[str, str, bool]:
+    """What ranks the runs: ``(key in a run, words, higher is better)``. The test accuracy;
+    for regression the test cost (lower is better), or without one the final training cost."""
+    if not is_regression(results):
+        return "test_accuracy", "test accuracy", True
+    if any(_finite(r.get("test_cost")) for r in results.get("runs", [])):
+        return "test_cost", "test cost", False
+    return "final_cost", "final training cost", False
+
+
+def _finite(value: Any) -> bool:
+    """A number that is not NaN or inf (``None``, text and bools are not)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def table_rows(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """The results table as text: ``(header, rows)``, one row per run in run order.
 
     Columns: optimizer, train accuracy, test accuracy, final cost, seconds, and a status
-    column when some run did not complete normally.
+    column when some run did not complete normally. For regression (:func:`is_regression`)
+    the accuracy columns give way to the costs: final cost, test cost (when the runs have
+    one), seconds.
     """
     runs = results.get("runs", [])
     with_status = any(r.get("status") != "completed" for r in runs)
-    header = ["optimizer", "train accuracy", "test accuracy", "final cost", "seconds"]
+    columns = [("train_accuracy", "accuracy"), ("test_accuracy", "accuracy")]
+    columns.append(("final_cost", "cost"))
+    if is_regression(results):
+        columns = [("final_cost", "cost")]
+        if any("test_cost" in r for r in runs):
+            columns.append(("test_cost", "cost"))
+    columns.append(("seconds", "seconds"))
+    header = ["optimizer", *(key.replace("_", " ") for key, _ in columns)]
     if with_status:
         header.append("status")
     rows = []
     for r in runs:
-        row = [
-            str(r.get("label", r.get("optimizer", "?"))),
-            format_number(r.get("train_accuracy"), "accuracy"),
-            format_number(r.get("test_accuracy"), "accuracy"),
-            format_number(r.get("final_cost"), "cost"),
-            format_number(r.get("seconds"), "seconds"),
-        ]
+        row = [str(r.get("label", r.get("optimizer", "?")))]
+        row += [format_number(r.get(key), kind) for key, kind in columns]
         if with_status:
             row.append(str(r.get("status", "")))
         rows.append(row)
@@ -88,6 +121,8 @@ def describe_results(
     compare on the training data and in cost (and, with ``costs`` — label → cost per epoch —
     when the winner reached the loser's final cost); train/test gaps that suggest
     overfitting; runs that diverged, stopped or did not run; a partial (interrupted) run.
+    For regression (:func:`is_regression`: no accuracy) the lowest test cost ranks the runs
+    (the final training cost when the runs have no test cost).
 
     >>> describe_results({"runs": [
     ...     {"label": "gd", "status": "completed", "train_accuracy": 0.8, "test_accuracy": 0.79,
@@ -97,11 +132,11 @@ def describe_results(
     'adam reached the best test accuracy, 0.9300: 0.1400 more than gd (0.7900).'
     """
     runs = [r for r in results.get("runs", [])]
+    key, words, higher = _ranking(results)
     done = [
         r
         for r in runs
-        if r.get("test_accuracy") is not None
-        and r.get("status") in ("completed", "early_stopped", "interrupted")
+        if _finite(r.get(key)) and r.get("status") in ("completed", "early_stopped", "interrupted")
     ]
     lines: list[str] = []
     if results.get("partial"):
@@ -115,30 +150,15 @@ def describe_results(
             "finished, so the numbers below are partial."
         )
     if done:
-        best_acc = max(r["test_accuracy"] for r in done)
-        best = [r for r in done if r["test_accuracy"] == best_acc]
-        others = [r for r in done if r["test_accuracy"] != best_acc]
-        best_names = _names([r["label"] for r in best])
-        if len(done) == 1:
-            lines.append(f"{best_names} reached a test accuracy of {best_acc:.4f}.")
-        elif not others:
-            lines.append(f"{best_names} tied on test accuracy at {best_acc:.4f}.")
-        else:
-            verb = "reached" if len(best) == 1 else "tied for"
-            levels = sorted({r["test_accuracy"] for r in others}, reverse=True)
-            diffs = "; ".join(
-                f"{best_acc - acc:.4f} more than "
-                f"{_names([r['label'] for r in others if r['test_accuracy'] == acc])} ({acc:.4f})"
-                for acc in levels
-            )
-            lines.append(f"{best_names} {verb} the best test accuracy, {best_acc:.4f}: {diffs}.")
-        if len(done) > 1:
+        lines.append(_best_sentence(done, key, words, higher))
+        if len(done) > 1 and higher:
             train = sorted(done, key=lambda r: -(r.get("train_accuracy") or 0.0))
             lines.append(
                 "On the training data: "
                 + ", ".join(f"{r['label']} {r['train_accuracy']:.4f}" for r in train)
                 + "."
             )
+        if len(done) > 1 and key != "final_cost":
             finite = [r for r in done if r.get("final_cost") is not None]
             if len(finite) > 1:
                 low = min(finite, key=lambda r: r["final_cost"])
@@ -159,7 +179,7 @@ def describe_results(
                                 f"{int(reached[0])} of {curve.size}"
                             )
                     lines.append(sentence + ".")
-        for r in done:
+        for r in done if higher else ():
             gap = (r.get("train_accuracy") or 0.0) - r["test_accuracy"]
             if gap > 0.05:
                 lines.append(
@@ -189,6 +209,29 @@ def describe_results(
     if not lines:
         lines.append("No optimizer finished, so there is nothing to compare.")
     return lines
+
+
+def _best_sentence(done: Sequence[Mapping[str, Any]], key: str, words: str, higher: bool) -> str:
+    """Which runs reached the best ``key`` (``words``; highest or lowest) and by how much
+    they beat the others, level by level."""
+    kind = "accuracy" if higher else "cost"
+    best_value = (max if higher else min)(r[key] for r in done)
+    best = [r for r in done if r[key] == best_value]
+    others = [r for r in done if r[key] != best_value]
+    best_names = _names([r["label"] for r in best])
+    shown = format_number(best_value, kind)
+    if len(done) == 1:
+        return f"{best_names} reached a {words} of {shown}."
+    if not others:
+        return f"{best_names} tied on {words} at {shown}."
+    verb = "reached" if len(best) == 1 else "tied for"
+    diffs = "; ".join(
+        f"{format_number(abs(best_value - value), kind)} {'more' if higher else 'less'} than "
+        f"{_names([r['label'] for r in others if r[key] == value])} ({format_number(value, kind)})"
+        for value in sorted({r[key] for r in others}, reverse=higher)
+    )
+    superlative = "best" if higher else "lowest"
+    return f"{best_names} {verb} the {superlative} {words}, {shown}: {diffs}."
 
 
 _STYLE = """
@@ -274,10 +317,16 @@ def render_report(
     parts = [f"<h1>Optimizer comparison: {esc(name)}</h1>"]
     meta = []
     if ds:
+        n_targets = ds.get("n_targets", "?")
+        outputs = (
+            f"regression, {n_targets} target{'' if n_targets == 1 else 's'}"
+            if is_regression(results)
+            else f"{ds.get('n_classes', '?')} classes"
+        )
         meta.append(
             f"data: {esc(str(ds.get('name', '?')))} — {ds.get('n_train', '?')} training and "
             f"{ds.get('n_test', '?')} test examples ({esc(str(ds.get('holdout', '')))} hold-out), "
-            f"{ds.get('n_features', '?')} features, {ds.get('n_classes', '?')} classes"
+            f"{ds.get('n_features', '?')} features, {esc(outputs)}"
         )
     if dims:
         meta.append(f"network: layer_dims {esc(str(list(dims)))}")
@@ -295,14 +344,11 @@ def render_report(
     parts.append("<h2>Results</h2>")
     header, rows = table_rows(results)
     runs = results.get("runs", [])
-    accs = [r.get("test_accuracy") for r in runs if r.get("test_accuracy") is not None]
-    best = max(accs) if accs else None
+    key, _, higher = _ranking(results)
+    scores = [r.get(key) for r in runs if _finite(r.get(key))]
+    best = (max if higher else min)(scores) if scores else None
     parts.append(
-        html_table(
-            header,
-            rows,
-            [best is not None and run.get("test_accuracy") == best for run in runs],
-        )
+        html_table(header, rows, [best is not None and run.get(key) == best for run in runs])
     )
 
     parts.append("<h2>Reading</h2><ul>")

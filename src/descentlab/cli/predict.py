@@ -1,15 +1,23 @@
-"""``descentlab predict MODEL DATA.csv``: class predictions and probabilities for new examples.
+"""``descentlab predict MODEL DATA.csv``: predictions for new examples — classes and their
+probabilities, or the targets of a regression model.
 
 The CSV has a header row and one row per example; it must hold every feature column the
 model was trained on (by name, in any order). The model's target column, if present, is not
-used for prediction: it gives the accuracy, printed on stderr. Other columns are ignored.
-The output CSV has one row per input row: ``prediction`` (the original class label) and
-``p_<class>`` for each class (the probabilities ``predict_proba``, summing to 1).
+used for prediction: it gives the accuracy (regression: the mean squared error), printed on
+stderr. Other columns are ignored. The output CSV has one row per input row:
+
+- classification: ``prediction`` (the original class label) and ``p_<class>`` for each
+  class (the probabilities ``predict_proba``, summing to 1);
+- regression: the network's linear outputs ``A[L]`` (:meth:`~descentlab.nn.MLP.forward`),
+  one column per target: ``prediction`` for one target, ``prediction_1``, ... for several,
+  numbers in ``repr`` form (they read back exactly). The error is measured for a one-target
+  model whose target column is in the CSV.
 
 Nothing is written unless everything is right: the model file is checked
 (:func:`descentlab.model_file.load_model`), the whole CSV is read and checked (the labels
-against the model's classes too), ``--out`` is checked to be writable and every probability
-to be finite; only then are the predictions written, atomically.
+against the model's classes, or as numbers for regression, too), ``--out`` is checked to be writable
+and every probability (or predicted value) to be finite; only then are the predictions
+written, atomically.
 """
 
 from __future__ import annotations
@@ -85,12 +93,12 @@ def _label_index(classes: tuple[Any, ...], cells: list[str], path: Path, target:
     return out
 
 
-SUMMARY = "predict classes and probabilities for the rows of a CSV with a trained model"
+SUMMARY = "predict classes and probabilities (or regression targets) for the rows of a CSV"
 
 DESCRIPTION = (
     "Apply a model saved by descentlab train to the rows of a CSV file (with the "
     "model's feature columns) and write the predicted class and the probability of "
-    "each class as CSV."
+    "each class as CSV; for a regression model, the predicted target value(s)."
 )
 
 
@@ -105,6 +113,8 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``descentlab predict``: check everything, then write the predictions."""
     model = load_model(args.model)
+    if model.task == "regression":
+        return _run_regression(args, model)
     X, labels = read_features(args.data, model.feature_names, model.target)
     y = None
     if labels is not None:
@@ -126,6 +136,75 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr if not args.out else sys.stdout,
         )
     return 0
+
+
+def _run_regression(args: argparse.Namespace, model: SavedModel) -> int:
+    """``descentlab predict`` for a regression model: the predicted targets, and the mean
+    squared error when the CSV has the target column (one-target models)."""
+    target = model.target if model.n_targets == 1 else None
+    X, cells = read_features(args.data, model.feature_names, target)
+    y = None if cells is None else _target_values(cells, Path(args.data), str(target))
+    if args.out:
+        check_writable(args.out, folder=False, parents=False)
+    A = _outputs(model, X, args.data)
+    text = _values_csv(A)
+    if args.out:
+        atomic_write(args.out, text)
+        print(f"Wrote {X.shape[1]} predictions to {args.out}")
+    else:
+        sys.stdout.write(text)
+    if y is not None:
+        mse = float(np.mean((A[0] - y) ** 2))
+        print(
+            f"Mean squared error on column {target!r}: {mse:.6g} (the model's cost "
+            f"J = {mse / 2:.6g}, {y.size} rows)",
+            file=sys.stderr if not args.out else sys.stdout,
+        )
+    return 0
+
+
+def _target_values(cells: list[str], path: Path, target: str) -> np.ndarray:
+    """The target column's cells as finite floats ``(m,)``."""
+    values = np.empty(len(cells))
+    for i, cell in enumerate(cells):
+        try:
+            values[i] = float(cell)
+        except ValueError:
+            values[i] = np.nan
+        if not np.isfinite(values[i]):
+            raise DataError(
+                f"The target {cell!r:.40} in column {target!r} of '{path}' (row {i + 1}) is not "
+                "a finite number; a regression model predicts numbers."
+            )
+    return values
+
+
+def _outputs(model: SavedModel, X: np.ndarray, data: str) -> np.ndarray:
+    """The linear outputs ``A[L]`` ``(n_targets, m)`` of a regression model for the
+    (standardised) examples ``X`` ``(n_features, m)``; a row whose output overflows is refused."""
+    with np.errstate(all="ignore"):
+        X_in = (X - model.mean) / model.std if model.mean is not None else X
+        A, _ = model.net.forward(model.params, X_in)
+    finite = np.all(np.isfinite(A), axis=0)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise DataError(
+            f"The model gives no finite prediction for row {row + 1} of '{data}': its values "
+            "are too large for this model's weights."
+        )
+    return A
+
+
+def _values_csv(A: np.ndarray) -> str:
+    """One row per example: its predicted targets ``A[:, i]`` (``prediction``, or
+    ``prediction_1``, ... for several)."""
+    n = A.shape[0]
+    header = ["prediction"] if n == 1 else [f"prediction_{j + 1}" for j in range(n)]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows([repr(float(v)) for v in column] for column in A.T)
+    return buf.getvalue()
 
 
 def _probabilities(model: SavedModel, X: np.ndarray, data: str) -> np.ndarray:

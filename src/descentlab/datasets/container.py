@@ -4,6 +4,10 @@ A :class:`Dataset` holds ``X`` of shape ``(n_features, m)`` (one column per exam
 seed's convention) and ``y`` of shape ``(m,)`` with class indices in ``[0, n_classes)``;
 ``classes[k]`` is the original label of class ``k``. ``Dataset.Y`` is the network target:
 ``(1, m)`` 0/1 for two classes, one-hot ``(n_classes, m)`` for more.
+
+A regression dataset (``task="regression"``) holds real-valued float64 targets instead:
+``y`` is ``(m,)`` for one target or ``(n_targets, m)`` for several, ``classes`` is empty and
+``Dataset.Y`` is ``(n_targets, m)``.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ from descentlab._validation import (
     SEED,
     DataError,
     InvalidParameterError,
+    Options,
     check_finite_array,
+    check_param,
     is_integer,
     show,
 )
 
-__all__ = ["Dataset", "encode_labels"]
+__all__ = ["TASKS", "Dataset", "encode_labels"]
+
+TASKS = ("classification", "regression")
 
 Seed = int | np.random.Generator
 Label = str | int | float | bool
@@ -67,22 +75,28 @@ def encode_labels(labels: Iterable[Any] | np.ndarray) -> tuple[np.ndarray, tuple
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A labelled classification data set, examples as columns.
+    """A labelled data set, examples as columns: classification (default) or regression.
 
     Attributes:
         name: a short name shown in reports.
         X: ``(n_features, m)`` float64, read-only, finite, ``n_features >= 1`` and ``m >= 1``;
             column ``i`` is example ``i``.
-        y: ``(m,)`` int64, read-only; class indices in ``[0, n_classes)``.
+        y: classification: ``(m,)`` int64, read-only; class indices in ``[0, n_classes)``.
+            Regression: float64, read-only, finite; ``(m,)`` for one target (a ``(1, m)`` row
+            is read as that), ``(n_targets, m)`` for several.
         classes: ``classes[k]`` is the original label of class index ``k`` (sorted when
-            encoded from raw labels); default ``(0, 1, ..., max(y))``.
+            encoded from raw labels); default ``(0, 1, ..., max(y))``. Regression: ``()``.
         feature_names: one name per row of ``X``; default ``("x1", "x2", ...)``.
+        task: ``classification`` or ``regression``.
 
     The arrays are copied and made read-only, so a ``Dataset`` never changes.
 
     >>> ds = Dataset("toy", np.array([[0.0, 1.0, 2.0]]), np.array([0, 1, 1]))
     >>> ds.n_features, ds.n_examples, ds.n_classes, ds.classes, ds.feature_names
     (1, 3, 2, (0, 1), ('x1',))
+    >>> reg = Dataset("line", np.array([[0.0, 1.0, 2.0]]), [1.0, 3.0, 5.0], task="regression")
+    >>> reg.n_targets, reg.n_outputs, reg.n_classes, reg.Y.tolist()
+    (1, 1, 0, [[1.0, 3.0, 5.0]])
     """
 
     name: str
@@ -90,8 +104,10 @@ class Dataset:
     y: np.ndarray
     classes: tuple[Label, ...] | None = None
     feature_names: tuple[str, ...] | None = None
+    task: str = "classification"
 
     def __post_init__(self) -> None:
+        check_param("Dataset", "task", self.task, Options(TASKS))
         X = np.asarray(self.X)
         if X.dtype.kind not in "biuf":
             raise DataError(f"X must hold numbers; got an array of dtype {X.dtype}.")
@@ -104,6 +120,9 @@ class Dataset:
             raise DataError(
                 f"A dataset needs at least one feature (a row of X); got X of shape {X.shape}."
             )
+        if self.task == "regression":
+            self._set_regression(X)
+            return
         y = np.asarray(self.y)
         if y.ndim == 2 and y.shape[0] == 1:  # the seed's (1, m) label row
             y = y[0]
@@ -143,6 +162,37 @@ class Dataset:
             raise DataError(
                 f"y holds class indices in [0, {len(classes)}); found {int(y[i])} at example {i}."
             )
+        self._freeze(X, y, classes)
+
+    def _set_regression(self, X: np.ndarray) -> None:
+        """``__post_init__`` for real-valued targets: ``y`` ``(m,)`` or ``(n_targets, m)``."""
+        try:
+            y = np.asarray(self.y)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"y must be an array of numbers: {exc}.") from None
+        if y.dtype.kind not in "biuf":
+            raise DataError(f"y must hold real-valued targets (numbers); got dtype {y.dtype}.")
+        if y.ndim == 2 and y.shape[0] == 1:  # one target as a row
+            y = y[0]
+        if X.shape[1] == 0:
+            raise DataError(f"A dataset needs at least one example; got X of shape {X.shape}.")
+        if y.ndim not in (1, 2) or y.shape[-1] != X.shape[1] or y.shape[0] == 0:
+            raise DataError(
+                f"y must hold the targets of the {X.shape[1]} examples (columns of X) as "
+                f"(m,) or (n_targets, m); got shape {y.shape}."
+            )
+        if self.classes is not None and len(self.classes) != 0:
+            raise DataError(
+                f"A regression dataset has no classes; got classes={tuple(self.classes)!r}."
+            )
+        X = np.array(X, dtype=np.float64)
+        check_finite_array("X", X)
+        y = np.array(y, dtype=np.float64)
+        check_finite_array("y", y)
+        self._freeze(X, y, ())
+
+    def _freeze(self, X: np.ndarray, y: np.ndarray, classes: tuple[Label, ...]) -> None:
+        """Check the feature names, then store the arrays read-only."""
         if self.feature_names is None or len(self.feature_names) == 0:
             names = tuple(f"x{j + 1}" for j in range(X.shape[0]))
         else:
@@ -179,6 +229,11 @@ class Dataset:
         return cls(name, X, y, classes, names)
 
     def __repr__(self) -> str:
+        if self.task == "regression":
+            return (
+                f"Dataset(name={self.name!r}, n_features={self.n_features}, "
+                f"n_examples={self.n_examples}, task='regression', n_targets={self.n_targets})"
+            )
         return (
             f"Dataset(name={self.name!r}, n_features={self.n_features}, "
             f"n_examples={self.n_examples}, classes={self.classes!r})"
@@ -196,19 +251,37 @@ class Dataset:
 
     @property
     def n_classes(self) -> int:
-        """Number of classes, ``len(classes)`` (some may be absent from a subset)."""
+        """Number of classes, ``len(classes)`` (some may be absent from a subset); 0 for
+        regression."""
         return len(self.classes)
+
+    @property
+    def n_targets(self) -> int:
+        """Number of real-valued targets per example (regression); 1 for classification
+        (one label per example)."""
+        return int(self.y.shape[0]) if self.y.ndim == 2 else 1
+
+    @property
+    def n_outputs(self) -> int:
+        """Output units of a network for this data: ``n_targets`` for regression (linear
+        units), 1 for two classes (a sigmoid), ``n_classes`` for more (a softmax)."""
+        if self.task == "regression":
+            return self.n_targets
+        return 1 if self.n_classes == 2 else self.n_classes
 
     @property
     def Y(self) -> np.ndarray:
         """The network target, float64: ``(1, m)`` with ``Y[0, i] = y[i]`` for two classes,
-        else one-hot ``(n_classes, m)`` with ``Y[k, i] = 1`` iff ``y[i] == k``.
+        else one-hot ``(n_classes, m)`` with ``Y[k, i] = 1`` iff ``y[i] == k``; for regression
+        the targets as ``(n_targets, m)``.
 
         >>> Dataset("t", np.zeros((1, 3)), np.array([2, 0, 1])).Y
         array([[0., 1., 0.],
                [0., 0., 1.],
                [1., 0., 0.]])
         """
+        if self.task == "regression":
+            return self.y.reshape(self.n_targets, self.n_examples).copy()
         if self.n_classes == 2:
             return self.y[np.newaxis, :].astype(np.float64)
         return (np.arange(self.n_classes)[:, np.newaxis] == self.y).astype(np.float64)
@@ -216,7 +289,8 @@ class Dataset:
     def subset(self, idx: np.ndarray | Sequence[int]) -> Dataset:
         """The examples ``idx`` (integer indices or a boolean mask of length m), same classes.
 
-        ``X[:, idx]`` and ``y[idx]``; the name, classes and feature names are kept.
+        ``X[:, idx]`` and ``y[idx]`` (``y[:, idx]`` for several regression targets); the name,
+        classes, feature names and task are kept.
         """
         idx = np.asarray(idx)
         if idx.dtype.kind == "b":
@@ -234,16 +308,22 @@ class Dataset:
                 raise DataError(
                     f"subset index {int(out[0])} is out of range for {self.n_examples} examples."
                 )
-        return Dataset(self.name, self.X[:, idx], self.y[idx], self.classes, self.feature_names)
+        return self._with(self.X[:, idx], self.y[..., idx])
+
+    def _with(self, X: np.ndarray, y: np.ndarray) -> Dataset:
+        """This dataset with other examples: same name, classes, feature names and task."""
+        return Dataset(self.name, X, y, self.classes, self.feature_names, self.task)
 
     def split(self, test_size: float | int, seed: Seed) -> tuple[Dataset, Dataset]:
-        """Stratified random split into ``(train, test)``.
+        """Stratified random split into ``(train, test)`` (for regression: a plain random one).
 
         ``n_test = ceil(test_size * m)`` for a float in (0, 1), or ``test_size`` itself for an
         int in [1, m - 1]. Class ``k`` with ``m_k`` examples gets ``t_k`` test examples,
         ``t_k`` as close to ``n_test * m_k / m`` as possible (largest remainders) with
         ``1 <= t_k <= m_k - 1``, so every class present appears in both parts. Within a class
         the test examples are drawn by ``rng.permutation``; both parts keep the original order.
+        A regression dataset has no classes: its ``n_test`` test examples are the first
+        ``n_test`` of ``rng.permutation(m)``.
 
         Args:
             test_size: fraction in (0, 1) or number of test examples.
@@ -260,6 +340,10 @@ class Dataset:
         m = self.n_examples
         n_test = _n_test(test_size, m)
         rng = _rng(seed, "Dataset.split")
+        if self.task == "regression":
+            is_test = np.zeros(m, dtype=bool)
+            is_test[rng.permutation(m)[:n_test]] = True
+            return self.subset(~is_test), self.subset(is_test)
         counts = np.bincount(self.y, minlength=self.n_classes)
         present = counts > 0
         if np.any(counts == 1):
@@ -294,7 +378,7 @@ class Dataset:
     def standardized(
         self, mean: np.ndarray | None = None, std: np.ndarray | None = None
     ) -> tuple[Dataset, np.ndarray, np.ndarray]:
-        """Standardise every feature: ``X_std = (X - mean) / std``.
+        """Standardise every feature: ``X_std = (X - mean) / std`` (never the targets).
 
         Without arguments ``mean`` and ``std`` are this dataset's per-feature mean and
         (population) standard deviation, each ``(n_features, 1)``; a constant feature gets
@@ -330,8 +414,7 @@ class Dataset:
                     f"{float(std[j, 0])!r}. Pass the std returned by standardized(), which replaces "
                     "zeros by 1."
                 )
-        ds = Dataset(self.name, (self.X - mean) / std, self.y, self.classes, self.feature_names)
-        return ds, mean, std
+        return self._with((self.X - mean) / std, self.y), mean, std
 
     def _feature_column(self, what: str, v: np.ndarray) -> np.ndarray:
         arr = np.asarray(v, dtype=np.float64)

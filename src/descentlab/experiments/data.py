@@ -8,11 +8,14 @@ to the sets every experiment trains and measures on (``compare``, ``train``, ``s
   as specified (``moons`` alone is the seed's 300 examples); the test set a fresh sample of the
   same generator, same size and noise, seed ``test_seed`` (default 1: for the seed's study
   ``make_moons(300, noise=0.2, seed=1)``); with ``validation``, a validation set, another fresh
-  sample, seed ``val_seed`` (default ``test_seed + 1``).
+  sample, seed ``val_seed`` (default ``test_seed + 1``). ``noisy_quadratic`` builds its training
+  set (exact second moment) but draws its held-out sets i.i.d. (``exact=False``).
 - Fixed data (real sets, files; ``holdout = "split"``): a stratified split into test
   (``test_size`` of the data, seed ``test_seed``) and the rest; with ``validation``, the rest
   is split again into validation (as many examples as the test set, seed ``val_seed``) and
   training.
+- A dataset with its own test set (``holdout = "given"``: MNIST-1D,
+  :data:`descentlab.datasets.GIVEN_SPLITS`): that test set, and the rest split as above.
 
 Then, with ``standardize``, every part is standardised with the training part's mean and
 standard deviation. The validation data chooses (learning rates, stopping); the test data only
@@ -28,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from descentlab._validation import DataError, InvalidParameterError
-from descentlab.datasets import Dataset, load_dataset
+from descentlab.datasets import GIVEN_SPLITS, Dataset, load_dataset, make_noisy_quadratic
 from descentlab.experiments.specs import DatasetSpec
 
 __all__ = ["ExperimentData", "load_experiment_data"]
@@ -36,7 +39,8 @@ __all__ = ["ExperimentData", "load_experiment_data"]
 
 @dataclass(frozen=True)
 class ExperimentData:
-    """Training, optional validation, and test data (examples as columns), same classes.
+    """Training, optional validation, and test data (examples as columns), same classes (or,
+    for regression, the same targets).
 
     Attributes:
       train: the training set.
@@ -63,10 +67,21 @@ class ExperimentData:
     def n_classes(self) -> int:
         return self.train.n_classes
 
+    @property
+    def task(self) -> str:
+        """``classification`` or ``regression`` (the training set's)."""
+        return self.train.task
+
+    @property
+    def loss(self) -> str:
+        """The network's loss for this data: ``mse`` for regression, else ``cross_entropy``."""
+        return "mse" if self.task == "regression" else "cross_entropy"
+
     def layer_dims(self, layers: Sequence[int]) -> tuple[int, ...]:
         """``(n_features, *layers, 1)`` for two classes (one sigmoid unit), else
-        ``(n_features, *layers, n_classes)`` (a softmax); a dataset has two classes or more."""
-        return (self.n_features, *layers, 1 if self.n_classes == 2 else self.n_classes)
+        ``(n_features, *layers, n_classes)`` (a softmax); a classification dataset has two
+        classes or more. Regression: ``(n_features, *layers, n_targets)`` (linear units)."""
+        return (self.n_features, *layers, self.train.n_outputs)
 
     def summary(self) -> dict[str, Any]:
         """The ``dataset`` entry of results files: name, shapes, classes, how it was held out."""
@@ -83,6 +98,9 @@ class ExperimentData:
         out["n_test"] = 0 if self.test is None else self.test.n_examples
         out["holdout"] = self.holdout
         out["standardized"] = self.mean is not None
+        if self.task == "regression":  # classification results files stay as they were
+            out["task"] = self.task
+            out["n_targets"] = self.train.n_targets
         return out
 
 
@@ -110,6 +128,9 @@ def load_experiment_data(
         train = load_dataset(spec.name, n_samples=spec.n_samples, noise=spec.noise, seed=spec.seed)
 
         def fresh(seed: int) -> Dataset:
+            if spec.name == "noisy_quadratic":  # held out: i.i.d. draws, not the built set
+                noise = {} if spec.noise is None else {"noise": spec.noise}
+                return make_noisy_quadratic(train.n_examples, seed=seed, exact=False, **noise)
             return load_dataset(spec.name, n_samples=train.n_examples, noise=spec.noise, seed=seed)
 
         if validation:
@@ -121,19 +142,22 @@ def load_experiment_data(
             val = fresh(val_seed)
         test = fresh(spec.test_seed)
     else:
-        full = load_dataset(
-            spec.name,
-            target=spec.target,
-            n_samples=spec.n_samples,
-            noise=spec.noise,
-            seed=spec.seed,
-        )
-        train, test = full.split(spec.test_size, spec.test_seed)
+        if spec.holdout == "given":
+            train, test = GIVEN_SPLITS[spec.name]()
+        else:
+            full = load_dataset(
+                spec.name,
+                target=spec.target,
+                n_samples=spec.n_samples,
+                noise=spec.noise,
+                seed=spec.seed,
+            )
+            train, test = full.split(spec.test_size, spec.test_seed)
         if validation:
-            if train.n_examples - test.n_examples < 2 * train.n_classes:
+            if train.n_examples - test.n_examples < 2 * max(train.n_classes, 1):
                 raise DataError(
-                    f"{full.n_examples} examples are too few for training, validation and test "
-                    f"sets of this size (test_size={spec.test_size!r})."
+                    f"{train.n_examples + test.n_examples} examples are too few for training, "
+                    f"validation and test sets of this size (test_size={spec.test_size!r})."
                 )
             train, val = train.split(test.n_examples, val_seed)
     if not spec.standardize:

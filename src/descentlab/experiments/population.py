@@ -206,6 +206,12 @@ _INTEGER_SCHEDULE_SETTINGS = (
     "warmup_steps",
     "boundaries",
     "time_interval",
+    "total_steps",
+    "epochs",
+    "period",
+    "period_mult",
+    "patience",
+    "cooldown",
 )
 
 
@@ -267,7 +273,8 @@ class Population:
     Attributes:
       runs: the runs, in the order given.
       data: training (validation, test) data.
-      net: the network ``(n_features, *layers, n_out)``.
+      net: the network ``(n_features, *layers, n_out)``; MSE (linear output) for regression
+        data, else cross-entropy.
       optimizer: the stacked optimizer of the whole population.
       position: ``position[i]`` is the member (index on the population axis) of ``runs[i]``.
 
@@ -302,7 +309,7 @@ class Population:
             if len(parts) == 1
             else stack_optimizers(parts, [len(m) for m in segments.values()])
         )
-        self.net = MLP(data.layer_dims(head.layers), head.activation)
+        self.net = MLP(data.layer_dims(head.layers), head.activation, loss=data.loss)
         check_memory(self.net, len(self.runs), head.batch_size, data.train.n_examples, head.epochs)
 
     def train(
@@ -316,6 +323,9 @@ class Population:
         callbacks: Sequence[Callback] = (),
         max_cost: float | None = None,
         engine: str = "auto",
+        checkpoint: Any = None,
+        checkpoint_every: int | None = None,
+        resume: Any = None,
     ) -> TrainResult:
         """Train the population (:func:`descentlab.training.train`); members in engine order.
 
@@ -324,6 +334,7 @@ class Population:
             ``eval_every`` epochs, beside training accuracy; False measures none.
           eval_every: epochs between accuracy measurements (None: only the first and last).
           progress, label, on_epoch, callbacks, max_cost: as for :func:`train`.
+          checkpoint, checkpoint_every, resume: as for :func:`train` (exact checkpoints).
           engine: ``auto``, ``numpy`` or ``compiled`` (:data:`~descentlab.training.ENGINES`);
             the result's ``engine`` says which ran and ``engine_note`` why ``auto`` fell back.
 
@@ -352,6 +363,9 @@ class Population:
             on_epoch=on_epoch,
             max_cost=max_cost,
             engine=engine,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
         )
 
     def member(self, result: TrainResult, i: int) -> TrainResult:

@@ -41,10 +41,12 @@ __all__ = [
     "METRICS",
     "METRIC_RULES",
     "SETTING_COLUMNS",
+    "best_configurations",
     "read_results",
     "result_columns",
     "result_row",
     "results_csv_text",
+    "selection_metric",
     "summarize",
 ]
 
@@ -147,9 +149,9 @@ def _canonical_float(cell: str) -> float | None:
 
 
 def _fraction(cell: str) -> bool:
-    """a number in [0, 1]"""
+    """a number in [0, 1] or nan"""  # nan: undefined, a regression run has no accuracy
     value = _canonical_float(cell)
-    return value is not None and 0.0 <= value <= 1.0
+    return value is not None and (math.isnan(value) or 0.0 <= value <= 1.0)
 
 
 def _cost(cell: str) -> bool:
@@ -342,12 +344,38 @@ def _check_row(
 # ----------------------------------------------------------------------------- summary
 
 
+def selection_metric(rows: Sequence[Mapping[str, str]]) -> tuple[str, bool]:
+    """The validation metric that chooses among runs, and whether higher is better.
+
+    ``("val_accuracy", True)`` when a row has a finite validation accuracy (classification);
+    else ``("val_cost", False)``: the runs of a regression set have no accuracy (every cell
+    ``nan``), so the validation cost (lower is better) chooses. ``rows``: ``results.csv`` rows,
+    or :func:`summarize` entries (whose ``val_accuracy_median`` decides).
+
+    >>> selection_metric([{"val_accuracy": "nan", "val_cost": "0.5"}])
+    ('val_cost', False)
+    """
+    for r in rows:
+        cell = r.get("val_accuracy", r.get("val_accuracy_median", "nan"))
+        try:
+            if math.isfinite(float(cell)):
+                return "val_accuracy", True
+        except (TypeError, ValueError):
+            continue
+    return "val_cost", False
+
+
+_SUMMARIZED = ("val_accuracy", "test_accuracy", "final_cost", "val_cost", "test_cost")
+"""The metrics :func:`summarize` gives statistics of (``<metric>_median``, ...)."""
+
+
 def summarize(
     rows: Sequence[Mapping[str, str]], columns: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
     """Per configuration (``config_id``): its settings, the number of seeds and diverged runs,
-    and for validation/test accuracy and final cost the median, quartiles, mean and std
-    over seeds (NaN costs of diverged runs are left out of the cost statistics).
+    and for validation/test accuracy, final cost and validation/test cost the median,
+    quartiles, mean and std over seeds (NaN values — the costs of diverged runs, the
+    accuracies of regression runs — are left out of the statistics; NaN when none is left).
 
     ``rows``: rows of ``results.csv`` (:func:`read_results`' or :func:`result_row`'s: their
     accuracies and costs are numbers in ``repr`` form).
@@ -364,8 +392,8 @@ def summarize(
         entry: dict[str, Any] = {k: first.get(k, "") for k in settings}
         entry["n_seeds"] = len(group)
         entry["n_diverged"] = sum(r["diverged"] == "true" for r in group)
-        for metric in ("val_accuracy", "test_accuracy", "final_cost"):
-            v = np.array([float(r[metric]) for r in group])
+        for metric in _SUMMARIZED:
+            v = np.array([float(r.get(metric, "nan")) for r in group])  # absent: none
             v = v[np.isfinite(v)]
             stats = (
                 (np.median(v), *np.percentile(v, [25, 75]), v.mean(), v.std())
@@ -376,3 +404,29 @@ def summarize(
                 entry[f"{metric}_{name}"] = repr(float(s))
         out.append(entry)
     return out
+
+
+def best_configurations(summary: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Per optimizer (in order of first appearance), the :func:`summarize` entry with the best
+    median validation metric: the highest ``val_accuracy_median``, or for regression
+    (:func:`selection_metric`) the lowest ``val_cost_median``. A NaN median counts as the
+    worst; of equal medians the first entry wins.
+
+    >>> entries = [{"optimizer": "gd", "val_accuracy_median": "nan", "val_cost_median": c}
+    ...            for c in ("0.5", "0.25", "nan")]
+    >>> best_configurations(entries)["gd"]["val_cost_median"]
+    '0.25'
+    """
+    metric, higher = selection_metric(summary)
+    sign = 1.0 if higher else -1.0
+
+    def score(entry: Mapping[str, Any]) -> float:
+        value = sign * float(entry[f"{metric}_median"])
+        return -math.inf if math.isnan(value) else value
+
+    best: dict[str, Mapping[str, Any]] = {}
+    for entry in summary:
+        name = entry["optimizer"]
+        if name not in best or score(entry) > score(best[name]):
+            best[name] = entry
+    return best

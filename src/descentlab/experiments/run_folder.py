@@ -53,8 +53,12 @@ HISTORY_COLUMNS = (
     "learning_rate",
     "train_accuracy",
     "test_accuracy",
+    "test_cost",
 )
-"""Columns of ``history.csv``; the accuracies are empty on epochs where they were not measured."""
+"""Columns of ``history.csv``. The accuracies and the test cost are measured on evaluation
+epochs only (empty cells elsewhere); an accuracy is ``nan`` where it is undefined (a
+regression run). Files written before ``test_cost`` existed lack that column and are read
+all the same."""
 
 _NUMBER_OR_NULL = (float, type(None))
 RESULTS_SCHEMA: dict[str, Any] = {
@@ -131,8 +135,34 @@ def deferred_interrupts() -> Iterator[list[int]]:
 
 
 def results_to_json(results: Mapping[str, Any]) -> str:
-    """``results`` as JSON text (strict: NaN and inf are not allowed, they are ``null``)."""
-    return json.dumps(results, indent=2, default=json_default, allow_nan=False) + "\n"
+    """``results`` as strict JSON text: a number that is not finite (NaN, inf: the accuracy of
+    a regression run, the cost of a diverged one) is written ``null``, at any depth, NumPy
+    scalars and arrays included.
+
+    >>> print(results_to_json({"acc": float("nan"), "costs": np.array([0.5, np.inf])}), end="")
+    {
+      "acc": null,
+      "costs": [
+        0.5,
+        null
+      ]
+    }
+    """
+    return json.dumps(_finite_or_null(results), indent=2, default=json_default) + "\n"
+
+
+def _finite_or_null(value: Any) -> Any:
+    """``value`` with every float that is not finite replaced by None (tables and lists walked,
+    NumPy values turned into Python ones)."""
+    if isinstance(value, np.ndarray | np.generic):
+        value = value.tolist()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(v) for v in value]
+    return value
 
 
 def read_results_json(path: str | Path) -> dict[str, Any]:
@@ -161,7 +191,9 @@ def read_results_json(path: str | Path) -> dict[str, Any]:
 
 
 def write_history_csv(path: Path, histories: Sequence[tuple[str, History]]) -> None:
-    """One row per optimizer (its label) and epoch: :data:`HISTORY_COLUMNS`."""
+    """One row per optimizer (its label) and epoch: :data:`HISTORY_COLUMNS`; ``test_accuracy``
+    and ``test_cost`` are the history's ``val_accuracy`` and ``val_cost`` (a comparison
+    evaluates on its test data)."""
     with atomic_writer(path, newline="") as f:
         w = csv.writer(f)
         w.writerow(HISTORY_COLUMNS)
@@ -169,10 +201,6 @@ def write_history_csv(path: Path, histories: Sequence[tuple[str, History]]) -> N
             evals = {int(e): i for i, e in enumerate(h.eval_epochs)}
             for epoch in range(h.n_epochs):
                 i = evals.get(epoch)
-                train_acc = repr(float(h.train_accuracy[i])) if i is not None else ""
-                test_acc = (
-                    repr(float(h.val_accuracy[i])) if i is not None and h.val_accuracy.size else ""
-                )
                 w.writerow(
                     [
                         label,
@@ -180,14 +208,23 @@ def write_history_csv(path: Path, histories: Sequence[tuple[str, History]]) -> N
                         repr(float(h.cost[epoch])),
                         repr(float(h.last_batch_cost[epoch])),
                         repr(float(h.learning_rate[epoch])),
-                        train_acc,
-                        test_acc,
+                        _evaluated(h.train_accuracy, i),
+                        _evaluated(h.val_accuracy, i),
+                        _evaluated(h.val_cost, i),
                     ]
                 )
 
 
+def _evaluated(values: np.ndarray, i: int | None) -> str:
+    """The cell of evaluation ``i`` (``repr`` of the number), empty on an epoch that was not
+    evaluated or when nothing was measured."""
+    return repr(float(values[i])) if i is not None and i < values.size else ""
+
+
 def read_history_csv(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """Read ``history.csv``: label → column → array (empty cells are NaN), in file order.
+    A file without the last column, ``test_cost`` (written before it existed), reads with
+    that column all NaN.
 
     Raises:
       DataError: missing or unreadable file, not a descentlab history, a row of the wrong
@@ -199,19 +236,20 @@ def read_history_csv(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             header = next(reader, None)
-            if header is None or tuple(header) != HISTORY_COLUMNS:
+            if header is None or tuple(header) not in (HISTORY_COLUMNS, HISTORY_COLUMNS[:-1]):
                 raise DataError(
                     f"'{path}' is not a descentlab history: expected the columns "
                     f"{', '.join(HISTORY_COLUMNS)}."
                 )
             for row in reader:
-                if len(row) != len(HISTORY_COLUMNS):
+                if len(row) != len(header):
                     raise DataError(
                         f"Line {reader.line_num} of '{path}' has {len(row)} fields; a history "
-                        f"row has {len(HISTORY_COLUMNS)}."
+                        f"row has {len(header)}."
                     )
                 cols = out.setdefault(row[0], {c: [] for c in HISTORY_COLUMNS[1:]})
-                for c, v in zip(HISTORY_COLUMNS[1:], row[1:], strict=True):
+                cells = [*row[1:], ""] if len(header) < len(HISTORY_COLUMNS) else row[1:]
+                for c, v in zip(HISTORY_COLUMNS[1:], cells, strict=True):
                     cols[c].append(float(v) if v != "" else math.nan)
     except FileNotFoundError:
         raise DataError(f"No such file: '{path}'.") from None

@@ -84,7 +84,15 @@ ALIASES: dict[str, str] = {
 EXPERIMENT_DEFAULTS: dict[str, dict[str, Any]] = {"adam": {"eps": 0.0, "eps_root": 1e-8}}
 """Where an experiment's default differs from the optimizer's own: the seed's Adam epsilon."""
 
-GENERATED_DATASETS = ("moons", "circles", "blobs", "spiral", "xor", "gaussian_quantiles")
+GENERATED_DATASETS = (
+    "moons",
+    "circles",
+    "blobs",
+    "spiral",
+    "xor",
+    "gaussian_quantiles",
+    "noisy_quadratic",
+)
 """Built-in datasets drawn from a distribution: their held-out set is a fresh sample."""
 
 Value = bool | int | float | str | list[Any]
@@ -371,11 +379,13 @@ def build_learning_rate(
 ) -> float | np.ndarray | Callable[[int], Any]:
     """The optimizer's ``learning_rate`` argument: the number itself, or the schedule built on it.
 
-    The schedule gets ``learning_rate`` as its starting rate (``alpha0``) when it takes one,
-    and ``steps_per_epoch`` (mini-batches per epoch, ``ceil(m / batch_size)``) when it counts
-    epochs and the spec does not set it, so ``inverse_time:decay_rate=1`` decays once per
-    epoch, as the seed's ``alpha = alpha0 / (1 + decay_rate * epoch_num)``. The numbers are
-    checked by the schedule (or, without one, by the optimizer).
+    The schedule gets ``learning_rate`` as its starting rate (``alpha0``; one_cycle's peak,
+    wsd's stable rate) when it takes one, and ``steps_per_epoch`` (mini-batches per epoch,
+    ``ceil(m / batch_size)``) when it counts epochs and the spec does not set it, so
+    ``inverse_time:decay_rate=1`` decays once per epoch, as the seed's ``alpha = alpha0 / (1 +
+    decay_rate * epoch_num)``, and ``one_cycle:epochs=100`` spans 100 epochs. The numbers are
+    checked by the schedule (or, without one, by the optimizer). ``reduce_on_plateau`` gives
+    a rate that follows the loss observed after every epoch (not a function of the step).
 
     >>> lr = build_learning_rate(0.1, "inverse_time:decay_rate=1", steps_per_epoch=5)
     >>> [round(lr(t), 4) for t in (0, 4, 5, 10)]
@@ -538,6 +548,13 @@ class OptimizerSpec:
         )
 
 
+def _given() -> tuple[str, ...]:
+    """The built-in datasets with their own test set."""
+    from descentlab.datasets import GIVEN_SPLITS
+
+    return tuple(GIVEN_SPLITS)
+
+
 def _spec_text(name: str, settings: Mapping[str, Any]) -> str:
     short = {v: k for k, v in ALIASES.items() if k in ("lr",)}
 
@@ -563,8 +580,10 @@ class DatasetSpec:
         with none of them is the seed's exact data).
       holdout: ``fresh`` — the test set is a new sample of the same generator (same
         ``n_samples`` and ``noise``, seed ``test_seed``); ``split`` — a stratified split of the
-        data (``test_size``, seed ``test_seed``). Default: ``fresh`` for generated data,
-        ``split`` for real sets and files.
+        data (``test_size``, seed ``test_seed``); ``given`` — the dataset's own test set
+        (:data:`descentlab.datasets.GIVEN_SPLITS`: MNIST-1D's 1000 test examples). Default:
+        ``fresh`` for generated data, ``given`` for a dataset with its own test set,
+        ``split`` for other real sets and files.
       test_size: fraction in (0, 1) or count of test examples, for ``split``.
       test_seed: seed of the fresh sample or of the split.
       standardize: standardise the features with the training part's mean and standard
@@ -611,8 +630,14 @@ class DatasetSpec:
             raise InvalidParameterError(
                 f"Reading the CSV file '{name}' needs --target, the name of its label column."
             )
-        holdout = self.holdout or ("fresh" if generated else "split")
-        check_param(_OWNER, "holdout", holdout, Options(("fresh", "split")))
+        given = self.has_given_split
+        holdout = self.holdout or ("fresh" if generated else "given" if given else "split")
+        check_param(_OWNER, "holdout", holdout, Options(("fresh", "split", "given")))
+        if holdout == "given" and not given:
+            raise InvalidParameterError(
+                f"holdout='given' needs a dataset with its own test set ({', '.join(_given())}); "
+                f"{name!r} has none: use holdout='split' (--test-size)."
+            )
         if holdout == "fresh" and not generated:
             raise InvalidParameterError(
                 f"holdout='fresh' needs a generated dataset ({', '.join(GENERATED_DATASETS)}); "
@@ -653,6 +678,11 @@ class DatasetSpec:
         from descentlab.datasets import BUILTIN_DATASETS
 
         return self.name.strip().lower().replace("-", "_") in BUILTIN_DATASETS
+
+    @property
+    def has_given_split(self) -> bool:
+        """Whether the dataset comes with its own test set (``holdout='given'``)."""
+        return self.name.strip().lower().replace("-", "_") in _given()
 
     @property
     def is_generated(self) -> bool:
