@@ -429,6 +429,7 @@ def test_datasets_lists_shapes(capsys):
     rows = json.loads(out)
     assert rows[7] == {
         "name": "iris",
+        "task": "classification",
         "n_features": 4,
         "n_examples": 150,
         "n_classes": 3,

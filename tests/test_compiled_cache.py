@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from descentlab import io
 from descentlab.compiled import cache
 
 
@@ -23,10 +24,10 @@ def home(tmp_path, monkeypatch):
 
 def test_user_cache_dir_follows_xdg_and_defaults_to_home(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert cache.user_cache_dir() == tmp_path / "descentlab"
+    assert io.user_cache_dir() == tmp_path / "descentlab"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "h"))
-    assert cache.user_cache_dir() == tmp_path / "h" / ".cache" / "descentlab"
+    assert io.user_cache_dir() == tmp_path / "h" / ".cache" / "descentlab"
 
 
 def test_a_kernel_is_warm_once_marked_and_the_mark_depends_on_the_cache_dir(home, monkeypatch):
@@ -102,7 +103,7 @@ def test_a_read_only_installation_keeps_the_compiled_code_in_the_user_cache(tmp_
         """
         import numpy as np
         from descentlab.compiled import cache
-        cache._writable = lambda directory: False
+        cache.can_create_in = lambda directory: False
         from descentlab.compiled import kernels
         import numba
         print(numba.config.CACHE_DIR)
@@ -139,16 +140,16 @@ def test_configure_numba_keeps_a_given_cache_dir_else_the_package_else_the_user_
     assert cache.configure_numba() == str(home / "given")
     monkeypatch.delenv("NUMBA_CACHE_DIR")
     assert cache.configure_numba().endswith("compiled/__pycache__")  # a writable checkout
-    monkeypatch.setattr(cache, "_writable", lambda directory: False)
+    monkeypatch.setattr(cache, "can_create_in", lambda directory: False)
     assert cache.configure_numba() == str(home / "descentlab" / "numba")
     assert numba_cache_dir.CACHE_DIR == str(home / "descentlab" / "numba")
 
 
 def test_writable_is_tried_not_guessed(tmp_path):
-    assert cache._writable(tmp_path / "new" / "dir")
+    assert cache.can_create_in(tmp_path / "new" / "dir")
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert not cache._writable(blocker / "below")
+    assert not cache.can_create_in(blocker / "below")
 
 
 def test_without_numba_installed_nothing_is_marked(home, monkeypatch):

@@ -792,8 +792,13 @@ def test_describe_datasets_lists_every_builtin():
         "iris": (4, 150, 3),
         "wine": (13, 178, 3),
         "digits": (64, 1797, 10),
+        "mnist1d": (40, 5000, 10),
+        "noisy_quadratic": (100, 1000, 0),  # regression: no classes
     }
     assert all(isinstance(r["description"], str) and r["description"] for r in rows)
+    tasks = {r["name"]: r["task"] for r in rows}
+    assert tasks.pop("noisy_quadratic") == "regression"
+    assert set(tasks.values()) == {"classification"}
 
 
 def test_docstring_examples_run():

@@ -42,6 +42,7 @@ HOSTILE = [
     "moons:n_samples=100000000000", "moons:noise=inf", "gd:lr=inf", "adam:lr=1e308",
     "adam:b1=1", "gd,gd", "lr=1..1e9:100000000", "b1=0.1,0.2", "exponential:gamma=1e308",
     "inverse_time:decay_rate=-1", "1000000000000", "numpy", "AUTO", "compiled ",
+    "seed-moons", "SEED_MOONS", "breast-cancer,digits", "noisy-quadratic",
 ]  # fmt: skip
 """Values that break naive parsers: non-numbers, non-finite and absurd numbers, Unicode digits,
 separators alone, huge strings, paths that are not files, specs with hostile settings."""
@@ -136,6 +137,7 @@ QUICK = {
 }
 OPTIONS = {
     "compare": [
+        "--problem",
         "--dataset",
         "--target",
         "--test-size",
@@ -157,6 +159,7 @@ OPTIONS = {
         "--config",
     ],
     "train": [
+        "--problem",
         "--dataset",
         "--optimizer",
         "--lr",
@@ -169,6 +172,7 @@ OPTIONS = {
         "--engine",
     ],
     "sweep": [
+        "--problem",
         "--dataset",
         "--optimizers",
         "--lr",
@@ -297,7 +301,7 @@ toml_values = st.recursive(
 )
 CONFIG_KEYS = ["name", "layers", "activation", "learning_rate", "batch_size", "epochs", "seed",
                "init", "shuffle", "data_seed", "eval_every", "log_scale", "dataset", "schedule",
-               "optimizers", "engine"]  # fmt: skip
+               "optimizers", "engine", "problem"]  # fmt: skip
 toml_documents = st.dictionaries(
     st.one_of(st.sampled_from(CONFIG_KEYS), st.text(max_size=6)), toml_values, max_size=5
 )

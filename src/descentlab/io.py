@@ -20,6 +20,7 @@ import contextlib
 import os
 import secrets
 import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -33,6 +34,7 @@ __all__ = [
     "atomic_path",
     "atomic_write",
     "atomic_writer",
+    "can_create_in",
     "check_regular_file",
     "check_writable",
     "json_default",
@@ -180,6 +182,24 @@ def atomic_write(
         data = data.encode(encoding)
     with atomic_writer(path, "wb") as f:
         f.write(data)
+
+
+def user_cache_dir() -> Path:
+    """Where descentlab keeps what it can rebuild (compiled kernels, generated datasets):
+    ``$XDG_CACHE_HOME/descentlab`` (default ``~/.cache/descentlab``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "descentlab"
+
+
+def can_create_in(directory: Path) -> bool:
+    """Whether a file can be created in ``directory`` (made if missing); tried, not guessed
+    (``os.access`` says yes to root on a read-only mount)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            return True
+    except OSError:
+        return False
 
 
 def check_writable(path: str | os.PathLike[str], *, folder: bool, parents: bool = True) -> Path:

@@ -41,6 +41,7 @@ SUBCOMMANDS = (
     "predict",
     "report",
     "datasets",
+    "problems",
     "trajectories",
     "sweep",
     "benchmark",
@@ -59,6 +60,8 @@ examples:
   descentlab predict model.npz points.csv --out predictions.csv
   descentlab report runs/moons-20250101-120000
   descentlab datasets
+  descentlab problems                 the problem suite: data, network, budget, target
+  descentlab compare --problem mnist1d --optimizers sgd:momentum=0.9,adam --lr 0.01
 
 Run 'descentlab <command> --help' for a command's options and examples.
 """

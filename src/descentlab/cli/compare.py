@@ -31,6 +31,7 @@ from descentlab.cli.options import (
     dataset_from_args,
     format_table,
     optimizers_from_args,
+    problem_from_args,
     whole_number,
 )
 from descentlab.datasets import BUILTIN_DATASETS
@@ -61,6 +62,8 @@ examples:
   descentlab compare --dataset spiral:n_samples=600 --layers 32,16 --lr 0.01 --epochs 1000
   descentlab compare --dataset iris --layers 16 --lr 0.01 --epochs 500 --init he --shuffle random
   descentlab compare --dataset data.csv --target label --test-size 0.2
+  descentlab compare --problem mnist1d --optimizers sgd:momentum=0.9,adam --lr 0.01
+      a problem of the suite (descentlab problems): its data, network, batch size, budget
   descentlab compare --config runs/moons-20250101-120000/config.toml
       rerun a saved study exactly (other options override its settings)
   descentlab compare --epochs 500 --format json --quiet > results.json
@@ -86,7 +89,7 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, *, single: bool = 
     )
     parser.add_argument("--name", help="name of the run (default: the dataset's name)")
     defaults = ExperimentConfig()
-    add_data_options(parser)
+    add_data_options(parser, problem=True)
     add_network_options(parser, defaults)
     add_optimizer_options(parser, single=single)
     training = add_training_options(parser, defaults, seeds="one")
@@ -99,16 +102,22 @@ def add_experiment_arguments(parser: argparse.ArgumentParser, *, single: bool = 
 
 
 def config_from_args(args: argparse.Namespace, *, single: bool = False) -> ExperimentConfig:
-    """The configuration: ``--config`` (or the seed's study) with the given options applied.
+    """The configuration: ``--config`` (or the seed's study), then ``--problem``'s setup,
+    then the other options given.
 
     Raises:
-      InvalidParameterError, DataError: a malformed option or an invalid setting.
+      InvalidParameterError, DataError: a malformed option or an invalid setting;
+        ``--problem`` with ``--dataset`` (:func:`~descentlab.cli.options.problem_from_args`).
     """
     base = ExperimentConfig.from_toml(Path(args.config)) if args.config else ExperimentConfig()
+    problem = problem_from_args(args)
+    if problem is not None:
+        base = base.with_problem(problem.name)
     changes: dict[str, Any] = {}
     dataset = dataset_from_args(args, base.dataset)
     if dataset != base.dataset:
         changes["dataset"] = dataset
+        changes["problem"] = None  # one's own data: no longer the problem of a --config
     if args.layers is not None:
         changes["layers"] = parse_layers(args.layers)
     if single:

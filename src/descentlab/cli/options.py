@@ -5,7 +5,9 @@ subcommand may add its own options to it). Every default is None, meaning "the v
 configuration or spec", whose defaults the help shows:
 
 - :func:`add_data_options`: ``--dataset``, ``--target``, ``--test-size`` (and ``--test-seed``,
-  ``--val-seed`` where validation data is held out); read by :func:`dataset_from_args`;
+  ``--val-seed`` where validation data is held out, and ``--problem`` for the commands that
+  train); read by :func:`dataset_from_args` and :func:`problem_from_args` (``--problems``, a
+  list of problems, is parsed by :func:`problem_names`);
 - :func:`add_network_options`: ``--layers``, ``--activation``;
 - :func:`add_optimizer_options`: ``--optimizer`` or ``--optimizers`` (read by
   :func:`optimizers_from_args`), ``--lr`` (one rate, or a grid with ``--lr-points``),
@@ -46,6 +48,7 @@ from descentlab.batching import SHUFFLES
 from descentlab.experiments.parallel import BACKENDS, check_backend
 from descentlab.experiments.specs import DatasetSpec, parse_dataset_spec, parse_optimizer_spec
 from descentlab.nn import ACTIVATIONS, INITIALISERS
+from descentlab.problems import PROBLEMS, Problem, get_problem
 from descentlab.schedules import SCHEDULES
 from descentlab.training import ENGINES
 
@@ -67,6 +70,8 @@ __all__ = [
     "holdout_size",
     "int_list",
     "optimizers_from_args",
+    "problem_from_args",
+    "problem_names",
     "seed",
     "seed_list",
     "whole_number",
@@ -229,10 +234,21 @@ def _default(defaults: Any, name: str) -> str:
     return str(value)
 
 
-def add_data_options(parser: argparse.ArgumentParser, *, holdout_seeds: bool = False) -> Group:
+def add_data_options(
+    parser: argparse.ArgumentParser, *, holdout_seeds: bool = False, problem: bool = False
+) -> Group:
     """``--dataset``, ``--target``, ``--test-size``; with ``holdout_seeds`` also
-    ``--test-seed`` and ``--val-seed`` (experiments that hold out validation data)."""
+    ``--test-seed`` and ``--val-seed`` (experiments that hold out validation data); with
+    ``problem`` also ``--problem`` (:func:`problem_from_args`)."""
     group = parser.add_argument_group("data")
+    if problem:
+        group.add_argument(
+            "--problem",
+            metavar="NAME",
+            help=f"a problem of the suite ({', '.join(PROBLEMS)}; see descentlab problems): "
+            "its data, and its layers, activation, batch size, epochs and learning rate "
+            "unless given; not with --dataset",
+        )
     group.add_argument(
         "--dataset",
         metavar="NAME|FILE",
@@ -259,6 +275,56 @@ def add_data_options(parser: argparse.ArgumentParser, *, holdout_seeds: bool = F
             help="seed of the validation sample/split (default: test seed + 1)",
         )
     return group
+
+
+_DATA_OPTIONS = (
+    ("dataset", "--dataset"),
+    ("target", "--target"),
+    ("test_size", "--test-size"),
+    ("test_seed", "--test-seed"),
+    ("val_seed", "--val-seed"),
+)
+"""The options that describe one's own data: a problem fixes its data, so none goes with it."""
+
+
+def problem_from_args(args: argparse.Namespace) -> Problem | None:
+    """The problem ``--problem`` names, or None without it.
+
+    Raises:
+      InvalidParameterError: an unknown name (the message lists the suite); ``--problem``
+        with an option that describes one's own data (``--dataset``, ``--target``,
+        ``--test-size``, ``--test-seed``, ``--val-seed``).
+    """
+    name = getattr(args, "problem", None)
+    if name is None:
+        return None
+    problem = get_problem(name)
+    given = [flag for attr, flag in _DATA_OPTIONS if getattr(args, attr, None) is not None]
+    if given:
+        raise InvalidParameterError(
+            f"--problem {problem.name} fixes its data; {' and '.join(given)} describe"
+            f"{'s' if len(given) == 1 else ''} one's own data (give --problem or --dataset, "
+            "not both)."
+        )
+    return problem
+
+
+def problem_names(text: str) -> tuple[str, ...]:
+    """Problems of the suite separated by commas (``mnist1d,digits``), each once, as the
+    suite spells them; ``all`` is the whole suite.
+
+    >>> problem_names("MNIST1D, seed_moons")
+    ('mnist1d', 'seed-moons')
+    """
+    if text.strip().lower() == "all":
+        return PROBLEMS
+    try:
+        names = tuple(get_problem(item).name for item in _items(text, "problems"))
+    except InvalidParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"a problem is listed twice in {show(text)}")
+    return names
 
 
 def dataset_from_args(args: argparse.Namespace, base: DatasetSpec) -> DatasetSpec:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ from descentlab.cli.options import (
     dataset_from_args,
     format_table,
     optimizers_from_args,
+    problem_from_args,
     seed,
     whole_number,
 )
@@ -47,6 +47,8 @@ examples:
   descentlab sweep --optimizers adam,rmsprop --lr 1e-4..1 --random 30 --out DIR
       30 random configurations per optimizer (log-uniform learning rate)
   descentlab sweep --schedule exponential --param schedule.gamma=0.9..0.999:4 --out DIR
+  descentlab sweep --problem digits --optimizers sgd:momentum=0.9,adam --seeds 5 --out DIR
+      a problem of the suite (descentlab problems): its data, network, batch size, budget
   descentlab sweep --resume --out runs/lr-sweep
       continue an interrupted sweep (finished runs are kept, never recomputed)
   descentlab sweep --backend dask --scheduler tcp://scheduler-host:8786 --out DIR
@@ -74,6 +76,7 @@ _COPIED = (
 """Options whose value is the spec's setting of the same name, as given."""
 _SPEC_OPTIONS = (
     *_COPIED,
+    "problem",
     "dataset",
     "target",
     "test_size",
@@ -92,7 +95,7 @@ _SPEC_OPTIONS = (
 def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     """The options that define a sweep (every default None: the stored or default value)."""
     defaults = SweepSpec()
-    add_data_options(p, holdout_seeds=True)
+    add_data_options(p, holdout_seeds=True, problem=True)
     search = add_optimizer_options(p, grid=True, title="search")
     search.add_argument(
         "--param",
@@ -122,11 +125,23 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def spec_from_args(args: argparse.Namespace) -> SweepSpec:
-    """The :class:`~descentlab.experiments.sweep_space.SweepSpec` the options describe."""
+    """The :class:`~descentlab.experiments.sweep_space.SweepSpec` the options describe
+    (``--problem`` sets the data, layers, activation, batch size and epochs; the other
+    options given win)."""
     from descentlab.experiments.specs import parse_layers, parse_schedule_spec
     from descentlab.experiments.sweep_space import parse_axis
 
     base = SweepSpec()
+    problem = problem_from_args(args)
+    if problem is not None:
+        base = dataclasses.replace(
+            base,
+            dataset=problem.dataset,
+            layers=problem.layers,
+            activation=problem.activation,
+            batch_sizes=(problem.batch_size,),
+            epochs=problem.epochs,
+        )
     changes: dict[str, Any] = {"dataset": dataset_from_args(args, base.dataset)}
     if args.optimizers:
         changes["optimizers"] = optimizers_from_args(args.optimizers)
@@ -186,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
 
     given = [name for name in _SPEC_OPTIONS if getattr(args, name, None) is not None]
     spec = spec_from_args(args) if (given or not args.resume) else None
+    problem = problem_from_args(args)
     check_parallel(args)
 
     def log(text: str) -> None:
@@ -202,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
         log=None if args.quiet else log,
         engine=args.engine or "auto",
+        problem=None if problem is None else problem.name,
     )
     if result.status == "interrupted":
         return 130
@@ -211,29 +228,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _best_per_optimizer(rows: Sequence[Mapping[str, str]]) -> tuple[list[str], list[list[str]]]:
-    """Per optimizer, the configuration with the best median validation accuracy, from the
-    rows of a completed sweep (:func:`~descentlab.experiments.results.summarize`: every cell a
-    number, checked when read); a median that is NaN counts as the worst."""
-    from descentlab.experiments.results import summarize
+    """Per optimizer, the configuration with the best median validation metric
+    (:func:`~descentlab.experiments.results.best_configurations`: accuracy, or the validation
+    cost for regression), from the rows of a completed sweep; a NaN median is the worst."""
+    from descentlab.experiments.results import best_configurations, selection_metric, summarize
 
-    def score(entry: Mapping[str, Any]) -> float:
-        value = float(entry["val_accuracy_median"])
-        return -math.inf if math.isnan(value) else value
-
-    best: dict[str, Mapping[str, Any]] = {}
-    for entry in summarize(rows):
-        name = entry["optimizer"]
-        if name not in best or score(entry) > score(best[name]):
-            best[name] = entry
-    header = ["optimizer", "best lr", "val acc (median)", "test acc (median)", "diverged"]
+    summary = summarize(rows)
+    _, accuracy = selection_metric(summary)
+    kind, label = ("accuracy", "acc") if accuracy else ("cost", "cost")
+    header = ["optimizer", "best lr", f"val {label} (median)", f"test {label} (median)", "diverged"]
     table = [
         [
             name,
             f"{float(e['learning_rate']):.3g}",
-            f"{float(e['val_accuracy_median']):.4f}",
-            f"{float(e['test_accuracy_median']):.4f}",
+            f"{float(e[f'val_{kind}_median']):.4f}",
+            f"{float(e[f'test_{kind}_median']):.4f}",
             f"{e['n_diverged']}/{e['n_seeds']}",
         ]
-        for name, e in best.items()
+        for name, e in best_configurations(summary).items()
     ]
     return header, table

@@ -24,17 +24,17 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
+
+from descentlab.io import can_create_in, user_cache_dir
 
 __all__ = [
     "BACKGROUND_ENV",
     "configure_numba",
     "is_warm",
     "mark_warm",
-    "user_cache_dir",
     "warm_in_background",
 ]
 
@@ -44,23 +44,6 @@ compilation (the test suite does; ``engine="compiled"`` still compiles when it r
 
 _KERNELS = Path(__file__).with_name("kernels.py")
 _LOCK_SECONDS = 600  # a warming lock older than this is taken to be left over
-
-
-def user_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/descentlab`` (default ``~/.cache/descentlab``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "descentlab"
-
-
-def _writable(directory: Path) -> bool:
-    """Whether a file can be created in ``directory`` (made if missing); tried, not guessed
-    (``os.access`` says yes to root on a read-only mount)."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            return True
-    except OSError:
-        return False
 
 
 def configure_numba() -> str:
@@ -73,7 +56,7 @@ def configure_numba() -> str:
 
     if os.environ.get("NUMBA_CACHE_DIR"):
         return os.environ["NUMBA_CACHE_DIR"]
-    if _writable(_KERNELS.parent / "__pycache__"):
+    if can_create_in(_KERNELS.parent / "__pycache__"):
         return str(_KERNELS.parent / "__pycache__")
     fallback = str(user_cache_dir() / "numba")
     numba.config.CACHE_DIR = fallback

@@ -14,6 +14,11 @@ Sources, one module each (import every name from ``descentlab.datasets``):
   :func:`make_spiral`, :func:`make_xor`, :func:`make_gaussian_quantiles`.
 - ``bundled``: scikit-learn's bundled real sets (no download): :func:`load_breast_cancer`,
   :func:`load_iris`, :func:`load_wine`, :func:`load_digits`.
+- ``mnist1d``: MNIST-1D built offline by the ``mnist1d`` package and cached under the user
+  cache dir: :func:`load_mnist1d` (all 5000 examples), :func:`load_mnist1d_split` (its own
+  4000 training and 1000 test examples; :data:`GIVEN_SPLITS`).
+- ``quadratic``: :func:`make_noisy_quadratic`, a *regression* set (``task="regression"``):
+  DeepOBS's noisy quadratic, its landscape from :func:`noisy_quadratic_problem`.
 - ``files``: files with one row per example: :func:`load_csv`, :func:`load_npz`. They
   transpose once, there, at the boundary. :func:`read_csv` is their CSV reader, shared
   with ``descentlab predict``.
@@ -33,7 +38,9 @@ from descentlab._validation import DataError, InvalidParameterError, show
 from descentlab.datasets.bundled import load_breast_cancer, load_digits, load_iris, load_wine
 from descentlab.datasets.container import Dataset, Seed, encode_labels
 from descentlab.datasets.csv_file import load_csv, read_csv
+from descentlab.datasets.mnist1d import load_mnist1d, load_mnist1d_split
 from descentlab.datasets.npz_file import load_npz
+from descentlab.datasets.quadratic import make_noisy_quadratic, noisy_quadratic_problem
 from descentlab.datasets.synthetic import (
     load_moons,
     make_blobs,
@@ -46,6 +53,7 @@ from descentlab.datasets.synthetic import (
 
 __all__ = [
     "BUILTIN_DATASETS",
+    "GIVEN_SPLITS",
     "Dataset",
     "describe_datasets",
     "encode_labels",
@@ -54,6 +62,8 @@ __all__ = [
     "load_dataset",
     "load_digits",
     "load_iris",
+    "load_mnist1d",
+    "load_mnist1d_split",
     "load_moons",
     "load_npz",
     "load_wine",
@@ -61,8 +71,10 @@ __all__ = [
     "make_circles",
     "make_gaussian_quantiles",
     "make_moons",
+    "make_noisy_quadratic",
     "make_spiral",
     "make_xor",
+    "noisy_quadratic_problem",
     "read_csv",
 ]
 
@@ -91,6 +103,8 @@ BUILTIN_DATASETS: dict[str, Callable[..., Dataset]] = {
     "iris": load_iris,
     "wine": load_wine,
     "digits": load_digits,
+    "mnist1d": load_mnist1d,
+    "noisy_quadratic": make_noisy_quadratic,
 }
 """Built-in name → loader. Generators take optional ``n_samples``, ``noise``, ``seed``;
 the real sets take no arguments; ``moons`` without arguments is the seed's exact data."""
@@ -106,7 +120,13 @@ _DESCRIPTIONS = {
     "iris": "Fisher's iris flowers, three species.",
     "wine": "UCI wine recognition, three cultivars.",
     "digits": "8x8 images of handwritten digits 0-9.",
+    "mnist1d": "MNIST-1D: the ten digits as noisy 1-D signals of 40 points (Greydanus 2020).",
+    "noisy_quadratic": "Regression: DeepOBS's 100-d noisy quadratic (Hessian spectrum exact).",
 }
+
+GIVEN_SPLITS: dict[str, Callable[[], tuple[Dataset, Dataset]]] = {"mnist1d": load_mnist1d_split}
+"""Built-in datasets that come with their own test set: name → ``() -> (train, test)``.
+Their default holdout is ``given`` (:class:`~descentlab.experiments.specs.DatasetSpec`)."""
 
 
 def load_dataset(
@@ -222,14 +242,16 @@ def _refuse_existing_path(text: str) -> None:
 
 
 def describe_datasets() -> list[dict[str, Any]]:
-    """One row per built-in dataset (default parameters): ``name``, ``n_features``,
-    ``n_examples``, ``n_classes``, ``description``."""
+    """One row per built-in dataset (default parameters): ``name``, ``task``
+    (``classification`` or ``regression``), ``n_features``, ``n_examples``, ``n_classes``
+    (0 for regression), ``description``."""
     rows = []
     for name, loader in BUILTIN_DATASETS.items():
         ds = loader()
         rows.append(
             {
                 "name": name,
+                "task": ds.task,
                 "n_features": ds.n_features,
                 "n_examples": ds.n_examples,
                 "n_classes": ds.n_classes,

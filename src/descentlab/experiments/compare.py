@@ -141,6 +141,9 @@ def train_optimizers(
     *,
     population: Population | None = None,
     progress: bool | None = None,
+    checkpoint: Any = None,
+    checkpoint_every: int | None = None,
+    resume: Any = None,
 ) -> list[RunOutcome]:
     """Train ``config``'s network with all its optimizers at once, as one population.
 
@@ -158,6 +161,8 @@ def train_optimizers(
       data: its data (:func:`~descentlab.experiments.data.load_experiment_data`).
       population: the population of :func:`comparison_runs` if already built.
       progress: a progress bar (None: on a terminal or in a notebook; False: never).
+      checkpoint, checkpoint_every, resume: exact checkpoints, as for
+        :func:`~descentlab.training.train` (``descentlab train --checkpoint-every``).
 
     Returns:
       one :class:`RunOutcome` per optimizer, in the config's order.
@@ -170,6 +175,9 @@ def train_optimizers(
         progress=progress,
         label=labels if len(labels) <= 40 else f"{len(config.optimizers)} optimizers",
         engine=config.engine,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        resume=resume,
     )
     net = population.net
     outcomes = []
@@ -193,6 +201,10 @@ def train_optimizers(
             "seconds": result.seconds,
             "engine": result.engine,
         }
+        if data.task == "regression" and data.test is not None:  # no accuracy: the test cost
+            with np.errstate(all="ignore"):
+                cost = net.cost(alone.params, data.test.X, net.targets(data.test.y))
+            summary["test_cost"] = _finite_or_none(cost) if finite else None
         outcomes.append(RunOutcome(spec, alone.params, h, summary, result.engine_note))
     return outcomes
 
@@ -208,6 +220,7 @@ class _Folder:
         self.toml = config.to_toml()
         self.results: dict[str, Any] = {
             "name": config.name,
+            "problem": config.problem,
             "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             "descentlab_version": __version__,
             "partial": True,
@@ -349,6 +362,8 @@ def _plot_models(
         save_figure,
     )
 
+    if data.task == "regression":  # no classes to draw: the cost curves tell the story
+        return {}
     runs = {r["label"]: r for r in results["runs"]}
     usable = {
         label: p

@@ -9,6 +9,12 @@ seed's study: the seed's moons, ``layer_dims = [2, 5, 2, 1]``, gd / momentum / a
 
 Its optimizers, schedule and dataset are the specs of :mod:`~descentlab.experiments.specs`
 (written ``name:key=value,...`` on the command line).
+
+A configuration may name a problem of the suite (:mod:`descentlab.problems`):
+:meth:`ExperimentConfig.with_problem` (``--problem NAME``) and the TOML key
+``problem = "mnist1d"`` take the dataset, layers, activation, batch size, epochs, learning
+rate and evaluation interval from the problem; keys given beside it win, except that the
+dataset is the problem's (a ``[dataset]`` table that differs from it is refused).
 """
 
 from __future__ import annotations
@@ -87,6 +93,8 @@ class ExperimentConfig:
       engine: the training engine, ``auto`` (compiled when it covers the configuration and
         pays, else numpy), ``numpy`` or ``compiled`` (:data:`~descentlab.training.ENGINES`);
         the numbers are the same (to 1e-12), only the speed differs.
+      problem: the name of the problem of the suite whose setup this is
+        (:func:`descentlab.problems.get_problem`; its dataset must be ``dataset``), or None.
     """
 
     name: str = ""
@@ -105,13 +113,16 @@ class ExperimentConfig:
     eval_every: int = 100
     log_scale: bool = False
     engine: str = "auto"
+    problem: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.dataset, DatasetSpec):
             raise InvalidParameterError(
                 f"The 'dataset' of {_OWNER} must be a DatasetSpec. Got {self.dataset!r}."
             )
-        name = self.name or _derived_name(self.dataset)
+        if self.problem is not None:
+            object.__setattr__(self, "problem", _check_problem(self.problem, self.dataset))
+        name = self.name or _derived_name(self.dataset, self.problem)
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
             raise InvalidParameterError(
                 f"The 'name' of {_OWNER} is used in folder names and may hold letters, digits, "
@@ -167,14 +178,32 @@ class ExperimentConfig:
             opt.build(self.learning_rate, self.schedule, 1)
 
     def replace(self, **changes: Any) -> ExperimentConfig:
-        """A copy with ``changes`` applied (and validated)."""
+        """A copy with ``changes`` applied (and validated); a name derived from the data (or
+        the problem) follows a new dataset (or problem)."""
         if (
-            "dataset" in changes
+            ("dataset" in changes or "problem" in changes)
             and changes.get("name") is None
-            and self.name == _derived_name(self.dataset)
+            and self.name == _derived_name(self.dataset, self.problem)
         ):
             changes.setdefault("name", "")
         return dataclasses.replace(self, **changes)
+
+    def with_problem(self, problem: str, **changes: Any) -> ExperimentConfig:
+        """This configuration on the problem ``problem`` of the suite, then ``changes``.
+
+        The problem sets ``dataset``, ``layers``, ``activation``, ``batch_size``, ``epochs``,
+        ``learning_rate`` and ``eval_every`` (about 100 evaluations in the budget:
+        ``max(1, epochs // 100)``); ``changes`` win over it (but not over its dataset).
+
+        Raises:
+          InvalidParameterError: an unknown problem (the message lists the suite); a bad
+            value in ``changes``.
+
+        >>> config = ExperimentConfig().with_problem("digits", epochs=5)
+        >>> config.name, config.problem, config.dataset.name, config.epochs
+        ('digits', 'digits', 'digits', 5)
+        """
+        return self.replace(**{**_problem_settings(problem), **changes})
 
     # ------------------------------------------------------------------ dict / TOML
     def to_dict(self) -> dict[str, Any]:
@@ -196,6 +225,8 @@ class ExperimentConfig:
             "engine": self.engine,
             "dataset": data,
         }
+        if self.problem is not None:
+            out = {"problem": self.problem, **out}
         if self.schedule is not None:
             out["schedule"] = {"name": self.schedule.name, **dict(self.schedule.settings)}
         out["optimizers"] = [
@@ -219,6 +250,8 @@ class ExperimentConfig:
         kwargs: dict[str, Any] = {
             k: v for k, v in data.items() if k not in ("dataset", "schedule", "optimizers")
         }
+        if "problem" in data:  # the problem's settings, then the keys given beside it
+            kwargs = {**_problem_settings(data["problem"]), **kwargs}
         if "layers" in kwargs and isinstance(kwargs["layers"], list):
             kwargs["layers"] = tuple(kwargs["layers"])
         if "dataset" in data:
@@ -306,9 +339,42 @@ class ExperimentConfig:
         return cls.from_dict(data, source)
 
 
-def _derived_name(dataset: DatasetSpec) -> str:
-    """The default run name: the dataset's short name, made safe for folder names."""
-    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", dataset.short_name).strip("._") or "data"
+def _derived_name(dataset: DatasetSpec, problem: str | None = None) -> str:
+    """The default run name: the problem's name, else the dataset's short name, made safe
+    for folder names."""
+    text = problem if isinstance(problem, str) else dataset.short_name
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("._") or "data"
+
+
+def _problem_settings(name: Any) -> dict[str, Any]:
+    """What the problem ``name`` sets in a configuration (see :meth:`ExperimentConfig.with_problem`)."""
+    from descentlab.problems import get_problem
+
+    p = get_problem(name)
+    return {
+        "problem": p.name,
+        "dataset": p.dataset,
+        "layers": p.layers,
+        "activation": p.activation,
+        "batch_size": p.batch_size,
+        "epochs": p.epochs,
+        "learning_rate": p.learning_rate,
+        "eval_every": max(1, p.epochs // 100),
+    }
+
+
+def _check_problem(name: Any, dataset: DatasetSpec) -> str:
+    """The problem's name as the suite spells it; its dataset must be ``dataset``."""
+    from descentlab.problems import get_problem
+
+    p = get_problem(name)
+    if p.dataset != dataset:
+        raise InvalidParameterError(
+            f"The problem {p.name!r} of {_OWNER} fixes its data ({p.dataset.short_name}); the "
+            f"dataset {dataset.short_name!r} given beside it differs. Give a problem or a "
+            "dataset, not both."
+        )
+    return p.name
 
 
 def _check_keys(data: Mapping[str, Any], known: set[str], source: str, section: str) -> None:

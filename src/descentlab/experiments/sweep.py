@@ -9,12 +9,14 @@ each group into chunks of at most ``chunk_size`` members; :func:`run_sweep` trai
 on a backend (:mod:`~descentlab.experiments.parallel`) and writes the sweep folder::
 
     <out>/
-      sweep.json            the spec and the plan (which runs form which chunk)
+      sweep.json            the spec and the plan (which runs form which chunk), and the
+                            problem of the suite it was set up from, if any
       results.csv           one row per configuration and seed, rewritten atomically after
                             every finished chunk (so an interruption never loses one)
       summary.csv           per configuration: median, quartiles, mean, std over seeds
-      lr_sensitivity.png    per optimizer, validation accuracy and final cost against the
-                            learning rate: median and inter-quartile band over seeds, log x
+      lr_sensitivity.png    per optimizer, validation accuracy (regression: validation
+                            cost) and final cost against the learning rate: median and
+                            inter-quartile band over seeds, log x
       heatmap_<opt>.png     for an optimizer with exactly two varied hyperparameters
 
 The spec, :class:`SweepSpec`, :func:`expand` and :func:`plan` are in
@@ -73,6 +75,7 @@ from descentlab.experiments.results import (
     result_columns,
     result_row,
     results_csv_text,
+    selection_metric,
     summarize,
 )
 from descentlab.experiments.sweep_space import SweepSpec, expand, plan
@@ -201,6 +204,8 @@ class _Sweep:
       data: training, validation and test data.
       done: the finished rows by run id (those of ``results.csv`` that check out).
       stored: True when ``out`` already holds this sweep (``--resume``).
+      problem: the problem of the suite the spec was set up from (recorded in
+        ``sweep.json``), or None.
     """
 
     spec: SweepSpec
@@ -210,6 +215,7 @@ class _Sweep:
     data: ExperimentData
     done: dict[str, dict[str, str]]
     stored: bool
+    problem: str | None = None
 
     run_ids: list[str] = field(init=False)
     position: dict[str, int] = field(init=False)
@@ -237,11 +243,12 @@ class _Sweep:
 
     def document(self) -> dict[str, Any]:
         """The content of ``sweep.json``."""
-        return {
+        document = {
             "spec": self.spec.to_dict(),
             "n_runs": len(self.runs),
             "chunks": [[self.run_ids[i] for i in c] for c in self.chunks],
         }
+        return document if self.problem is None else {"problem": self.problem, **document}
 
 
 def run_sweep(
@@ -256,6 +263,7 @@ def run_sweep(
     plots: bool = True,
     log: Callable[[str], None] | None = None,
     engine: str = "auto",
+    problem: str | None = None,
 ) -> SweepResult:
     """Run (or continue) the sweep ``spec`` and write its folder ``out_dir``.
 
@@ -276,6 +284,9 @@ def run_sweep(
         why ``engine="auto"`` trained with numpy, if it did.
       engine: the training engine, ``auto``, ``numpy`` or ``compiled``
         (:data:`~descentlab.training.ENGINES`); ``results.csv`` says which ran, per run.
+      problem: the name of the problem of the suite ``spec`` was set up from
+        (:mod:`descentlab.problems`), recorded in ``sweep.json`` (a resumed sweep keeps what
+        its ``sweep.json`` says).
 
     Returns:
       a :class:`SweepResult`. On Ctrl-C (or SIGTERM turned into ``KeyboardInterrupt``) while
@@ -290,6 +301,10 @@ def run_sweep(
     say = log or (lambda _: None)
     check_engine("run_sweep", engine)
     sweep = _prepare(spec, Path(out_dir), resume, backend, jobs, scheduler, say)
+    if problem is not None:
+        from descentlab.problems import get_problem
+
+        sweep.problem = get_problem(problem).name
     _open_folder(sweep)
     pending = sweep.pending()
     say(_plan_message(sweep, pending, backend, jobs))
@@ -490,7 +505,7 @@ def _train(
     Why ``engine="auto"`` fell back to numpy is said once (the first chunk that did)."""
     n_todo = sum(len(c) for c in pending)
     bar = Progress(n_todo, "sweep", enabled=progress, unit="run")
-    finished, best = 0, -math.inf
+    finished = 0
 
     def tick(n_runs: int, epoch: int) -> None:  # progress inside a chunk (one local job)
         bar.update(finished + (n_runs * (epoch + 1)) // sweep.spec.epochs)
@@ -516,15 +531,28 @@ def _train(
             engine=engine,
         ):
             sweep.record(indices, measured)
-            sweep.save()
+            rows = sweep.save()
             finished += len(indices)
-            best = max([best, *(float(m["val_accuracy"]) for m in measured)])
-            bar.update(finished, best_val=best)
+            bar.update(finished, **_best_so_far(rows))
     except KeyboardInterrupt:
         return "interrupted", finished
     finally:
         bar.close()
     return "completed", finished
+
+
+def _best_so_far(rows: Sequence[dict[str, str]]) -> dict[str, float]:
+    """The progress bar's figure: the best validation accuracy of the finished runs
+    (``best_val``), or for regression their lowest validation cost (``best_val_cost``); see
+    :func:`~descentlab.experiments.results.selection_metric`. Nothing while none is finite."""
+    metric, higher = selection_metric(rows)
+    values = [float(r[metric]) for r in rows]
+    values = [v for v in values if math.isfinite(v)]
+    if not values:
+        return {}
+    if higher:
+        return {"best_val": max(values)}
+    return {"best_val_cost": min(values)}
 
 
 def _resolve_engine(engine: str, sweep: _Sweep, pending: list[list[int]]) -> tuple[str, str]:
@@ -545,6 +573,8 @@ def _resolve_engine(engine: str, sweep: _Sweep, pending: list[list[int]]) -> tup
         batch_size=head.batch_size,
         epochs=head.epochs,
         layer_dims=population.net.layer_dims,
+        net=population.net,
+        optimizer=population.optimizer,
     )
 
 
