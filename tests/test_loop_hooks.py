@@ -104,3 +104,38 @@ def test_the_loop_evaluates_and_returns_the_evaluation_point_and_keeps_the_train
     assert r.resume_params is r.train_params
     assert r.member(1).params["b2"] == pytest.approx(plain.params["b2"] + 0.25)
     assert plain.train_params is None and plain.resume_params is plain.params
+
+
+def test_blas_runs_one_thread_for_products_in_the_measured_range(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from descentlab import training
+
+    def blas_threads():
+        return {i["user_api"]: i["num_threads"] for i in threadpool_info()}.get("blas")
+
+    seen = []
+
+    def look(epoch, logs):
+        seen.append(blas_threads())
+
+    wide = MLP((40, 100, 10))  # 100 * 40 * 100 = 400000 multiply-adds per product
+    Xw = RNG.normal(size=(40, 200))
+    yw = RNG.integers(0, 10, 200)
+    run = dict(epochs=2, batch_size=100, seed=0, on_epoch=look, engine="numpy")
+    with threadpool_limits(limits=2, user_api="blas"):
+        train(wide, gd(0.1), Xw, yw, **run)
+        assert seen == [1, 1] and blas_threads() == 2
+        seen.clear()  # products outside the range are left to BLAS's threads
+        monkeypatch.setattr(training, "ONE_BLAS_THREAD", (2**15, 2**16))
+        train(wide, gd(0.1), Xw, yw, **run)
+        assert seen == [2, 2]
+
+
+def test_on_epoch_sees_the_evaluation_point():
+    seen = []
+    opt = chain(gd(0.1), shifter(0.25))
+    r = train(NET, opt, X, Y, epochs=2, seed=1, shuffle="none",
+              on_epoch=lambda e, logs: seen.append(logs["params"]["b2"].copy()))  # fmt: skip
+    np.testing.assert_array_equal(seen[-1], r.params["b2"])
+    np.testing.assert_array_equal(seen[-1], r.train_params["b2"] + 0.25)

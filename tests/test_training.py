@@ -340,7 +340,7 @@ def test_train_refusals_name_the_argument_exactly(kwargs, message):
 def test_early_stopping_refusals_and_defaults_exactly():
     assert _error(lambda: EarlyStopping(monitor="loss")) == (
         "InvalidParameterError",
-        "The 'monitor' parameter of EarlyStopping must be one of 'cost', 'val_accuracy'. "
+        "The 'monitor' parameter of EarlyStopping must be one of 'cost', 'val_cost', 'val_accuracy'. "
         "Got 'loss' instead.",
     )
     assert _error(lambda: EarlyStopping(patience=0)) == (

@@ -152,6 +152,7 @@ class EpochOrder:
         if seeds is None:
             seeds = [SEED_DATA_SEED if data_seed is None and shuffle == "seed" else data_seed]
         unique = list(dict.fromkeys(seeds))
+        self.distinct_seeds = unique  # what a checkpoint compares (descentlab.checkpoint)
         self.per_member = len(unique) > 1 and shuffle != "none"
         self.repeat = [unique.index(s) for s in seeds] if self.per_member else None
         if shuffle == "seed":
@@ -189,3 +190,18 @@ class EpochOrder:
     def member_rows(self) -> list[int] | None:
         """Per member, its row of :meth:`distinct`; None when every member shares row 0."""
         return self.repeat
+
+    def generator_states(self) -> list[dict[str, Any]] | None:
+        """The running generators' states (``random``: one per distinct seed, in first-seen
+        order), as NumPy gives them (``bit_generator.state``: plain dicts of ints and text);
+        None for ``seed`` and ``none``, whose orders depend on the epoch alone."""
+        if self.shuffle != "random":
+            return None
+        return [rng.bit_generator.state for rng in self.rngs]
+
+    def set_generator_states(self, states: list[dict[str, Any]]) -> None:
+        """Put the generators back where :meth:`generator_states` found them, so the next
+        epoch draws what it drew then (the states are checked by the caller:
+        :mod:`descentlab.checkpoint`)."""
+        for rng, state in zip(self.rngs, states, strict=True):
+            rng.bit_generator.state = state

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from descentlab.nn import MLP
-from descentlab.optimizers.base import Params, evaluation_params
+from descentlab.optimizers.base import Params, evaluates_elsewhere, evaluation_params
 
 __all__ = ["Callback", "FlatParams", "History", "LoopBase", "TrainResult"]
 
@@ -283,11 +283,45 @@ class LoopBase:
         # (epoch, train accuracy, validation accuracy, validation cost)
         self.evals: list[tuple[int, Any, Any, Any]] = []
         self._eval: FlatParams | None = None  # the evaluation point, if it differs
+        self._moves: bool | None = None  # whether it differs (evaluates_elsewhere)
         self._Y_val: np.ndarray | None = None
         self.stopped_epoch = np.full(self.K, -1)
         self.diverged = np.zeros(self.K, dtype=bool)
         self.snapshots: dict[int, Params] = {}
         self.eval_snapshots: dict[int, Params] = {}  # where the evaluation point differs
+
+    def history(self) -> History:
+        """The :class:`History` of the epochs and evaluations recorded so far."""
+        return _history(self.epochs_done, self.evals, self.lead, self.validation is not None)
+
+    def resume(
+        self,
+        history: History,
+        stopped_epoch: np.ndarray,
+        diverged: np.ndarray,
+        snapshots: dict[int, Params],
+        eval_snapshots: dict[int, Params],
+    ) -> None:
+        """Carry on a run from a checkpoint (:mod:`descentlab.checkpoint`): its history
+        becomes this loop's first records, and its stopped members stay stopped with the
+        parameters they froze. The arrays are written in place (an engine may hold views)."""
+        self.epochs_done = list(
+            zip(history.cost, history.last_batch_cost, history.learning_rate, strict=True)
+        )
+        validated = self.validation is not None
+        self.evals = [
+            (
+                int(epoch),
+                history.train_accuracy[i],
+                history.val_accuracy[i] if validated else None,
+                history.val_cost[i] if validated else None,
+            )
+            for i, epoch in enumerate(history.eval_epochs)
+        ]
+        self.stopped_epoch[...] = stopped_epoch
+        self.diverged[...] = diverged
+        self.snapshots = dict(snapshots)
+        self.eval_snapshots = dict(eval_snapshots)
 
     def evaluate(self, epoch: int) -> dict[str, np.ndarray]:
         """Training (and validation) accuracy, and the validation cost, now, recorded for
@@ -314,10 +348,11 @@ class LoopBase:
     def eval_views(self) -> Params:
         """The parameters to evaluate: :attr:`theta`'s views, or for an optimizer that
         evaluates elsewhere (schedule-free) its evaluation point, in a second buffer."""
-        state = self.opt_state()
-        moved = evaluation_params(state, {"theta": self.theta.flat})["theta"]
-        if moved is self.theta.flat:
+        if self._moves is None:  # the state's structure, found once
+            self._moves = evaluates_elsewhere(self.opt_state())
+        if not self._moves:
             return self.theta.views
+        moved = evaluation_params(self.opt_state(), {"theta": self.theta.flat})["theta"]
         if self._eval is None:
             self._eval = FlatParams(self.net.shapes(), self.population)
         self._eval.flat[...] = moved
