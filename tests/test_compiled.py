@@ -429,6 +429,23 @@ def test_resolve_decides_auto_once_for_work_spread_over_processes(monkeypatch):
     assert (engine, why) == ("numpy", "the compiled engine is not compiled yet.")
 
 
+def test_resolve_falls_back_for_what_the_kernels_do_not_cover(monkeypatch):
+    from descentlab.optimizers import chain, gd
+    from descentlab.optimizers.base import GradientTransformation, identity
+
+    monkeypatch.setattr(cache, "is_warm", lambda kernel: True)
+    net = MLP((2, 3, 1))
+    size = dict(n_params=net.n_params, m=300, batch_size=64, members=100, epochs=1000)
+    assert compiled.resolve("auto", **size, net=net, optimizer=adam(0.1)) == ("compiled", "")
+    custom = GradientTransformation(identity().init, lambda g, s, p=None: (g, s))  # no recipe
+    engine, why = compiled.resolve("auto", **size, net=net, optimizer=chain(gd(0.1), custom))
+    assert engine == "numpy" and why.startswith("the compiled engine does not support ")
+    mse = MLP((2, 3, 1), loss="mse")
+    engine, why = compiled.resolve("auto", **size, net=mse, optimizer=adam(0.1))
+    assert (engine, why) == ("numpy", "the compiled engine does not support an MSE "
+                             "(linear-output) network.")  # fmt: skip
+
+
 def _refused(optimizer, reason, **kwargs):
     with pytest.raises(InvalidParameterError, match=reason):
         train(MLP((2, 3, 1)), optimizer, X_SMALL, Y2, epochs=1, engine="compiled", **kwargs)
@@ -496,7 +513,7 @@ def test_auto_leaves_networks_whose_products_are_blas_calls_to_numpy(monkeypatch
     from descentlab.compiled.program import blas_bound
 
     assert blas_bound((40, 100, 100, 10), 100, 1)  # bench_wide's network: NumPy is faster
-    assert not blas_bound((40, 100, 100, 10), 100, 8)  # eight or more: loops on threads
+    assert blas_bound((40, 100, 100, 10), 100, 24)  # a population: one BLAS call per member
     assert not blas_bound((2, 5, 2, 1), 64, 1)  # the seed's: no product reaches BLAS
     assert not blas_bound((40, 100, 100, 10), 2, 1)  # batches of two: loops
     monkeypatch.setattr(compiled, "SHORT_RUN_SECONDS", 0.0)

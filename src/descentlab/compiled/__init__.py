@@ -105,14 +105,17 @@ def resolve(
     batch_size: int,
     epochs: int,
     layer_dims: tuple[int, ...] = (),
+    net: Any = None,
+    optimizer: Any = None,
 ) -> tuple[str, str]:
     """``auto``'s choice made once, for work that runs in several processes (a sweep's or a
     benchmark's chunks of ``members`` networks): ``("numpy" | "compiled", why numpy)``.
 
     A named engine comes back as it is. Every process then trains with the same engine, so
     the results do not depend on which process trained which chunk (the two engines agree to
-    1e-12, not bit for bit). The configuration is taken to be supported (the named optimizers
-    and schedules are); the compiled loop still refuses one that is not.
+    1e-12, not bit for bit). With ``net`` and ``optimizer`` (the largest chunk's), a
+    configuration the kernels do not cover (an MSE network, the ``reduce_on_plateau``
+    schedule, a custom transformation) resolves to numpy, saying why.
     """
     if engine != "auto":
         return engine, ""
@@ -121,10 +124,31 @@ def resolve(
     estimate = numpy_seconds(n_params, members, m, batch_size, epochs)
     if _short(estimate) or blas_bound(layer_dims, min(batch_size, m), members):
         return "numpy", ""
+    if net is not None and optimizer is not None:
+        why = unsupported(net, optimizer, members)
+        if why:
+            return "numpy", f"the compiled engine does not support {why}."
     from descentlab.compiled.loop import _threads
 
     why = _cold("parallel" if _threads(members) > 1 else "serial", estimate)
     return ("numpy", why) if why else ("compiled", "")
+
+
+def unsupported(net: Any, optimizer: Any, members: int) -> str:
+    """Why the compiled engine cannot train ``optimizer`` on a population of ``members``
+    networks ``net`` (what :class:`~descentlab.compiled.program.Unsupported` says), or ``""``."""
+    import numpy as np
+
+    from descentlab.compiled.loop import _network_arrays
+    from descentlab.compiled.program import Unsupported, build_program
+
+    try:
+        _network_arrays(net, np.asarray(net.layer_dims, np.int64))
+        state = optimizer.init({"theta": np.zeros((members, net.n_params))})
+        build_program(optimizer, state, members, net.n_params)
+    except Unsupported as why:
+        return str(why)
+    return ""
 
 
 def compiled_loop(args: tuple, *, epochs: int, required: bool) -> tuple[Any, str]:

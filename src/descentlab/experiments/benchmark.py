@@ -1,5 +1,9 @@
 """The tuned optimizer benchmark: tune each optimizer's learning rate, then measure on fresh seeds.
 
+This is the single-dataset benchmark (``descentlab benchmark`` without ``--problems``). The
+field's protocol on the problem suite — random-search budgets, time to target, performance
+profiles — is :mod:`~descentlab.experiments.protocol`.
+
 An untuned comparison (every optimizer at the seed's ``alpha = 0.0007``) says more about the
 learning rate than about the optimizers. The protocol here follows DeepOBS (Schneider et
 al., 2019) and Sivaprasad et al., "Optimizer Benchmarking Needs to Account for
@@ -312,7 +316,8 @@ class _Benchmark:
 
         chunk = max(chunks, key=len)
         head = runs[chunk[0]]
-        net = Population([runs[i] for i in chunk], self.data).net
+        population = Population([runs[i] for i in chunk], self.data)
+        net = population.net
         engine, why = resolve(
             self.engine,
             n_params=net.n_params,
@@ -321,6 +326,8 @@ class _Benchmark:
             m=self.data.train.X.shape[1],
             batch_size=head.batch_size,
             epochs=head.epochs,
+            net=net,
+            optimizer=population.optimizer,
         )
         if why and why not in self.notes:
             self.notes.append(why)
