@@ -9,7 +9,8 @@ Every surface is a small frozen object with
 - ``minima`` (shape ``(n, 2)``) and ``min_value`` (the value of ``f`` at every listed minimum),
 - ``window = (x_min, x_max, y_min, y_max)`` for plots, a default ``start`` point, and suggested
   settings for a trajectory: ``lr`` (plain gradient steps: gd, momentum, sgd, nesterov),
-  ``adaptive_lr`` (rmsprop, adagrad, adam, adamw) and ``steps``,
+  ``adaptive_lr`` (the adaptive methods: ``descentlab.cli.trajectories.ADAPTIVE``) and
+  ``steps``,
 - ``levels``: ``"log"`` when the values span decades (contours are log-spaced), else ``"linear"``.
 
 ``SURFACES`` holds one default instance of each; :func:`get_surface` looks one up by name.

@@ -6,6 +6,11 @@ so any :class:`~descentlab.optimizers.base.GradientTransformation` can move it::
     g = grad f(theta_t)
     u, state = optimizer.update({"xy": g}, state, {"xy": theta_t})
     theta_{t+1} = theta_t + u
+    p_{t+1} = evaluation_params(state, theta_{t+1})     (the point drawn; theta itself for most)
+
+A schedule-free optimizer takes its gradients at one point (``theta``, its ``y``) and is
+evaluated at another (its average ``x``): the path drawn, and its losses, are those of the
+evaluation point (:func:`~descentlab.optimizers.base.evaluation_params`), as training reports.
 
 :func:`noise_paths` draws the seed's Figures 1-2 for real: batch gradient descent, stochastic
 gradient descent (batch size 1) and mini-batch gradient descent on the least-squares cost of a
@@ -41,7 +46,7 @@ from descentlab._validation import (
 from descentlab.batching import batch_slices
 from descentlab.io import atomic_path, atomic_writer, check_writable
 from descentlab.optimizers import gd
-from descentlab.optimizers.base import GradientTransformation, apply_updates
+from descentlab.optimizers.base import GradientTransformation, apply_updates, evaluation_params
 from descentlab.surfaces import LinearRegressionCost, Surface
 
 __all__ = [
@@ -65,8 +70,10 @@ class Trajectory(NamedTuple):
     """The points an optimizer visited and the loss at each.
 
     ``path`` has shape ``(n + 1, 2)`` (the start, then one point per step taken), ``losses``
-    shape ``(n + 1,)``. ``diverged`` is True when the run stopped early because the next point,
-    its loss or the gradient was NaN or infinite; ``path`` then ends at the last finite point.
+    shape ``(n + 1,)``. Each point is where the optimizer is *evaluated*: for a schedule-free
+    optimizer its average ``x``, not the point ``y`` its gradients were taken at. ``diverged``
+    is True when the run stopped early because the next point, its loss or the gradient was
+    NaN or infinite; ``path`` then ends at the last finite point.
     """
 
     path: np.ndarray
@@ -103,7 +110,10 @@ def run_trajectory(
 
     Each step: ``g = grad f(theta_t)`` (or ``grad_fn(t, theta_t)``, e.g. a mini-batch gradient),
     ``u, state = optimizer.update({"xy": g}, state, {"xy": theta_t})``,
-    ``theta_{t+1} = theta_t + u``; the loss recorded is always ``f(theta_t)``.
+    ``theta_{t+1} = theta_t + u``; the point recorded is the evaluation point
+    ``p_{t+1} = evaluation_params(state, theta_{t+1})`` (``theta_{t+1}`` itself, except for a
+    schedule-free optimizer: its average ``x``, while ``theta`` is its ``y``), and the loss
+    recorded is ``f(p_t)``. The first point is ``start`` (where ``x = y``).
 
     The run stops early, with ``diverged=True``, as soon as a gradient, a point or a loss is
     NaN or infinite; the path up to the last finite point is kept.
@@ -151,7 +161,7 @@ def run_trajectory(
                 break
             updates, state = optimizer.update({"xy": g}, state, params)
             params = apply_updates(params, updates)
-            xy = np.asarray(params["xy"], dtype=float)
+            xy = np.asarray(evaluation_params(state, params)["xy"], dtype=float)
             loss = float(surface.f(xy)) if np.all(np.isfinite(xy)) else math.nan
             if not math.isfinite(loss):
                 diverged = True

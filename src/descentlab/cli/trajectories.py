@@ -43,10 +43,35 @@ from descentlab.optimizers import get_optimizer
 from descentlab.schedules import SCHEDULES
 from descentlab.surfaces import SURFACES, Surface, get_surface
 
-__all__ = ["ADAPTIVE", "add_parser", "parse_point", "run"]
+__all__ = ["ADAPTIVE", "OWN_RATE", "add_parser", "default_learning_rate", "parse_point", "run"]
 
-ADAPTIVE = frozenset({"rmsprop", "adagrad", "adam", "adamw"})
-"""Optimizers whose step is about ``lr`` per coordinate; they get ``surface.adaptive_lr``."""
+ADAPTIVE = frozenset(
+    {"rmsprop", "adagrad", "adam", "adamw", "nadam", "nadamw", "adamax", "lion",
+     "schedule_free_adamw", "rprop"}
+)  # fmt: skip
+"""Optimizers whose step is about ``lr`` per coordinate whatever the gradient's scale; they
+get ``surface.adaptive_lr``. Lion's and Rprop's steps are exactly that at first (a sign times
+``lr``; the 2-D functions give Rprop the full-batch gradients it needs, and it then adapts
+each step size itself); schedule-free AdamW's base step is Adam's.
+
+Not here, by measurement: ``radam``, whose first steps (while ``rho_t <= 5``) are momentum
+SGD steps ``lr * v_hat``, so it needs gd's rate ``surface.lr`` (at ``adaptive_lr`` it
+diverges on rosenbrock and beale); ``schedule_free_sgd``, whose base step is gd's; and
+``adadelta`` (:data:`OWN_RATE`)."""
+
+OWN_RATE = {"adadelta": 1.0}
+"""Optimizers whose rate does not follow the function's scale: Adadelta's step is
+``sqrt(a + eps) / sqrt(s + eps) * dW`` times ``lr``, unit-free, with the reference rate 1.0
+(Zeiler 2012; PyTorch's default)."""
+
+
+def default_learning_rate(name: str, surface: Surface) -> float:
+    """The rate of optimizer ``name`` on ``surface`` when neither ``--lr`` nor its own ``lr=`` is
+    given: :data:`OWN_RATE`, else ``surface.adaptive_lr`` for :data:`ADAPTIVE`, else
+    ``surface.lr`` (gd's)."""
+    if name in OWN_RATE:
+        return OWN_RATE[name]
+    return surface.adaptive_lr if name in ADAPTIVE else surface.lr
 
 
 def parse_point(text: str, what: str = "--start") -> tuple[float, float]:
@@ -104,7 +129,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--lr", type=finite_float, default=None,
         help="learning rate for every optimizer without its own lr (default: per function, "
-        "larger for rmsprop/adagrad/adam/adamw)",
+        "larger for the adaptive ones: rmsprop, adagrad, the adam family but radam, lion, "
+        "rprop, schedule_free_adamw; 1.0 for adadelta)",
     )  # fmt: skip
     p.add_argument(
         "--steps",
@@ -250,8 +276,8 @@ def _surface_picture(
         label = _label(opt_name, settings)
         if label in optimizers:
             raise InvalidParameterError(f"--optimizers lists {label!r} twice.")
-        default = surface.adaptive_lr if opt_name in ADAPTIVE else surface.lr
-        lr = settings.pop("learning_rate", default if args.lr is None else args.lr)
+        default = default_learning_rate(opt_name, surface) if args.lr is None else args.lr
+        lr = settings.pop("learning_rate", default)
         if isinstance(lr, bool) or not isinstance(lr, int | float):
             raise InvalidParameterError(
                 f"--optimizers: the lr of {opt_name!r} must be a number. Got {lr!r}."

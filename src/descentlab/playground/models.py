@@ -23,9 +23,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from descentlab import datasets
-from descentlab._validation import SEED, UNIT_OPEN, Interval, InvalidParameterError, check_param
+from descentlab._validation import (
+    DECAY_FACTOR,
+    FRACTION,
+    SEED,
+    UNIT_CLOSED,
+    UNIT_OPEN,
+    Interval,
+    InvalidParameterError,
+    check_param,
+)
 from descentlab.experiments.specs import resolve_hyperparameters
 from descentlab.nn import ACTIVATIONS
+from descentlab.schedules import SCHEDULES
 
 __all__ = [
     "LIMITS",
@@ -35,6 +45,8 @@ __all__ = [
     "PAGE_DEFAULTS",
     "PLAYGROUND_DATASETS",
     "RANGES",
+    "SCHEDULE_FIELDS",
+    "SCHEDULE_FORMULAS",
     "SCHEDULE_SETTINGS",
     "OptimizerRequest",
     "RequestError",
@@ -115,30 +127,142 @@ OPTIMIZER_HYPERPARAMETERS: dict[str, dict[str, tuple[Interval, str]]] = {
         "eps": (_EPS, "added outside the square root"),
         "weight_decay": (Interval(0.0, 1.0), "decoupled weight decay (lambda)"),
     },
+    "nadam": {
+        "b1": (UNIT_OPEN, "momentum (beta1), with Nesterov's look-ahead"),
+        "b2": (UNIT_OPEN, "decay of the second moment (beta2)"),
+        "momentum_decay": (Interval(0.0, 1.0), "how fast the momentum rises to beta1 (psi)"),
+    },
+    "nadamw": {
+        "b1": (UNIT_OPEN, "momentum (beta1), with Nesterov's look-ahead"),
+        "b2": (UNIT_OPEN, "decay of the second moment (beta2)"),
+        "weight_decay": (Interval(0.0, 1.0), "decoupled weight decay (lambda)"),
+    },
+    "radam": {
+        "b1": (UNIT_OPEN, "decay of the first moment (beta1)"),
+        "b2": (UNIT_OPEN, "decay of the second moment (beta2); sets when rectification starts"),
+    },
+    "adamax": {
+        "b1": (UNIT_OPEN, "decay of the first moment (beta1)"),
+        "b2": (UNIT_OPEN, "decay of the infinity norm (beta2)"),
+    },
+    "adadelta": {
+        "decay": (UNIT_OPEN, "decay of both running averages (rho)"),
+        "eps": (Interval(0.0, 1.0, closed="right"), "inside both square roots"),
+    },
+    "rprop": {
+        "eta_minus": (Interval(0.0, 1.0, closed="neither"), "step-size factor after a sign flip"),
+        "eta_plus": (Interval(1.0, 10.0, closed="right"), "step-size factor while the sign holds"),
+    },
+    "lion": {
+        "b1": (UNIT_OPEN, "share of momentum in the signed direction (beta1)"),
+        "b2": (UNIT_OPEN, "decay of the momentum (beta2)"),
+        "weight_decay": (Interval(0.0, 1.0), "decoupled weight decay (lambda)"),
+    },
+    "schedule_free_adamw": {
+        "b1": (Interval(0.0, 1.0, closed="neither"), "interpolation between z and the average x"),
+        "b2": (UNIT_OPEN, "decay of the second moment (beta2)"),
+        "weight_decay": (Interval(0.0, 1.0), "decoupled weight decay (lambda)"),
+    },
+    "schedule_free_sgd": {
+        "b1": (Interval(0.0, 1.0, closed="neither"), "interpolation between z and the average x"),
+    },
 }
 """The hyperparameters the page shows for each optimizer (besides the learning rate): name ->
 (allowed values, help). Their defaults are the experiments' (:func:`resolve_hyperparameters`)."""
+
+
+def _default(schedule: str, setting: str) -> Any:
+    """The library's default of ``setting`` for ``schedule`` (:data:`descentlab.schedules.SCHEDULES`)."""
+    return inspect.signature(SCHEDULES[schedule]).parameters[setting].default
+
+
+_EPOCHS = Interval(1, RANGES["epochs"].high, integer=True)  # a number of epochs within one run
+_EPOCHS_OR_ZERO = Interval(0, RANGES["epochs"].high, integer=True)  # patience, cooldown
+_PAGE_RATE_OR_ZERO = Interval(0.0, RANGES["learning_rate"].high)  # an absolute rate: min_lr
 
 SCHEDULE_SETTINGS: dict[str, dict[str, tuple[Interval, float, str]]] = {
     "constant": {},
     "inverse_time": {
         "decay_rate": (Interval(0.0, 100.0), 0.01, "alpha = alpha0 / (1 + rate * epoch)")
     },
-    "exponential": {
-        "gamma": (Interval(0.0, 1.0, closed="right"), 0.995, "alpha = alpha0 * gamma^epoch")
-    },
+    "exponential": {"gamma": (DECAY_FACTOR, 0.995, "alpha = alpha0 * gamma^epoch")},
     "step": {
-        "boundaries": (
-            Interval(1, 5000, integer=True),
-            250,
-            "multiply by the factor every this many epochs",
-        ),
-        "factor": (Interval(0.0, 1.0, closed="right"), 0.5, "the factor"),
+        "boundaries": (_EPOCHS, 250, "multiply by the factor every this many epochs"),
+        "factor": (DECAY_FACTOR, 0.5, "the factor"),
     },
     "cosine": {},
+    "polynomial": {
+        "power": (
+            Interval(0.0, 10.0, closed="right"),
+            _default("polynomial", "power"),
+            "the exponent (1: a straight line down to 0)",
+        ),
+    },
+    "sgdr": {
+        "period": (_EPOCHS, 250, "epochs of the first cosine, before the first restart"),
+        "period_mult": (
+            Interval(1, 10, integer=True),
+            _default("sgdr", "period_mult"),
+            "each period is this many times longer than the one before",
+        ),
+    },
+    "one_cycle": {
+        "pct_start": (UNIT_CLOSED, _default("one_cycle", "pct_start"), "share of the steps rising"),
+        "div_factor": (
+            Interval(1.0, 1e4),
+            _default("one_cycle", "div_factor"),
+            "the rate starts at alpha0 / div_factor",
+        ),
+        "final_div_factor": (
+            Interval(1.0, 1e6),
+            _default("one_cycle", "final_div_factor"),
+            "and ends div_factor * final_div_factor times below alpha0",
+        ),
+    },
+    "wsd": {
+        "warmup_fraction": (
+            UNIT_CLOSED,
+            0.0,
+            "share of the steps before the decay spent warming up from 0",
+        ),
+        "decay_fraction": (
+            UNIT_CLOSED,
+            _default("wsd", "decay_fraction"),
+            "share of all the steps spent decaying to 0",
+        ),
+    },
+    "reduce_on_plateau": {
+        "factor": (FRACTION, _default("reduce_on_plateau", "factor"), "the cut"),
+        "patience": (
+            _EPOCHS_OR_ZERO,
+            _default("reduce_on_plateau", "patience"),
+            "epochs without improvement tolerated before a cut",
+        ),
+        "threshold": (
+            UNIT_OPEN,
+            _default("reduce_on_plateau", "threshold"),
+            "relative improvement that counts",
+        ),
+        "cooldown": (
+            _EPOCHS_OR_ZERO,
+            _default("reduce_on_plateau", "cooldown"),
+            "epochs not counted after a cut",
+        ),
+        "min_lr": (
+            _PAGE_RATE_OR_ZERO,
+            _default("reduce_on_plateau", "min_lr"),
+            "the rate is never cut below this",
+        ),
+    },
 }
 """The settings of each schedule: name -> (allowed values, default, help); a setting whose
-interval is ``integer`` is a whole number."""
+interval is ``integer`` is a whole number. Each interval lies within the rule of
+:mod:`descentlab.schedules` for that setting (the same interval object where the library's
+is already a sensible page range: ``DECAY_FACTOR``, ``UNIT_CLOSED``, ``FRACTION``), and the
+defaults are the library's where it has one. The plan fills in the rest from the request
+(``plan._schedule``): ``decay_steps`` / ``total_steps`` = epochs x steps per epoch; wsd's
+``warmup_fraction`` is the page's own (a share of the steps *before* the decay, so that no
+pair of shares can overlap)."""
 
 SCHEDULE_FORMULAS = {
     "constant": "alpha = alpha0 at every step",
@@ -146,7 +270,19 @@ SCHEDULE_FORMULAS = {
     "exponential": "alpha = alpha0 * gamma^epoch",
     "step": "alpha = alpha0 * factor^floor(epoch / boundaries)",
     "cosine": "half a cosine from alpha0 down to 0 over the whole training",
+    "polynomial": "alpha = alpha0 * (1 - t / T)^power, t the step, T the steps of the whole "
+    "training",
+    "sgdr": "half a cosine from alpha0 towards 0 over period epochs, then back to alpha0 (warm "
+    "restarts); each period period_mult times longer than the last",
+    "one_cycle": "up from alpha0 / div_factor to the peak alpha0 over pct_start of the steps, "
+    "then a cosine down to alpha0 / (div_factor * final_div_factor) at the end",
+    "wsd": "warm up linearly from 0 to alpha0, hold alpha0, then fall linearly to 0 over the "
+    "last decay_fraction of the steps",
+    "reduce_on_plateau": "alpha = max(alpha * factor, min_lr) once the training cost has not "
+    "improved (by the relative threshold) for more than patience epochs; then cooldown epochs "
+    "are not counted",
 }
+"""One line per schedule for the page (the library's docstrings have the exact equations)."""
 
 _OptimizerName = Literal[tuple(OPTIMIZER_HYPERPARAMETERS)]  # type: ignore[valid-type]
 _DatasetName = Literal[tuple(PLAYGROUND_DATASETS)]  # type: ignore[valid-type]
@@ -173,6 +309,24 @@ class ScheduleRequest(BaseModel):
     gamma: float | None = None
     boundaries: int | None = None
     factor: float | None = None
+    power: float | None = None
+    period: int | None = None
+    period_mult: int | None = None
+    pct_start: float | None = None
+    div_factor: float | None = None
+    final_div_factor: float | None = None
+    warmup_fraction: float | None = None
+    decay_fraction: float | None = None
+    patience: int | None = None
+    threshold: float | None = None
+    cooldown: int | None = None
+    min_lr: float | None = None
+
+
+SCHEDULE_FIELDS = tuple(name for name in ScheduleRequest.model_fields if name != "name")
+"""The settings a :class:`ScheduleRequest` may carry: every setting of :data:`SCHEDULE_SETTINGS`."""
+if set(SCHEDULE_FIELDS) != {key for table in SCHEDULE_SETTINGS.values() for key in table}:
+    raise TypeError("ScheduleRequest must have one field per setting of SCHEDULE_SETTINGS.")
 
 
 class RunRequest(BaseModel):
@@ -258,7 +412,7 @@ def _check_optimizer(i: int, opt: OptimizerRequest) -> None:
 def _check_schedule(schedule: ScheduleRequest) -> None:
     settings = SCHEDULE_SETTINGS[schedule.name]
     owner = f"the {schedule.name!r} schedule"
-    for key in ("decay_rate", "gamma", "boundaries", "factor"):
+    for key in SCHEDULE_FIELDS:
         value = getattr(schedule, key)
         if value is None:
             continue

@@ -21,7 +21,7 @@ import numpy as np
 from descentlab._validation import DescentLabError
 from descentlab.datasets import Dataset, load_dataset
 from descentlab.experiments.data import ExperimentData
-from descentlab.experiments.population import Population, Run
+from descentlab.experiments.population import Population, Run, build_run_optimizer
 from descentlab.experiments.specs import resolve_hyperparameters
 from descentlab.nn import MLP
 from descentlab.playground.models import (
@@ -162,18 +162,38 @@ def _load_data(req: RunRequest) -> ExperimentData:
 
 
 def _schedule(req: RunRequest, steps_per_epoch: int) -> tuple[str | None, dict[str, Any]]:
-    """The schedule's name and settings for :class:`Run` (None: a constant rate); the cosine
-    decays over the whole training, ``epochs * steps_per_epoch`` steps."""
+    """The schedule's name and settings for :class:`Run` (None: a constant rate).
+
+    The page's settings (:data:`SCHEDULE_SETTINGS`, their defaults where not given), then what
+    the request's length fixes, with ``T = epochs * steps_per_epoch`` steps in all:
+
+    - ``cosine``: ``decay_steps = T``; ``polynomial``: ``decay_steps = T`` counted in steps
+      (``steps_per_epoch = 1``: the rate falls at every step and reaches 0 after the last);
+    - ``one_cycle``: ``total_steps = T``;
+    - ``wsd``: ``total_steps = T``, ``D = floor(decay_fraction * T)`` decay steps (the
+      schedule's own D) and ``warmup_steps = floor(warmup_fraction * (T - D))``, so the
+      warm-up ends before the decay starts;
+    - the others count epochs: :class:`Run` gives them ``steps_per_epoch``.
+    """
     name = req.schedule.name
     if name == "constant":
         return None, {}
-    if name == "cosine":
-        return "cosine", {"decay_steps": req.epochs * steps_per_epoch}
-    settings = {}
+    settings: dict[str, Any] = {}
     for key, (rule, default, _help) in SCHEDULE_SETTINGS[name].items():
         value = getattr(req.schedule, key)
         value = default if value is None else value
         settings[key] = int(value) if rule.integer else float(value)
+    total = req.epochs * steps_per_epoch
+    if name == "cosine":
+        settings["decay_steps"] = total
+    elif name == "polynomial":
+        settings.update(decay_steps=total, steps_per_epoch=1)
+    elif name == "one_cycle":
+        settings["total_steps"] = total
+    elif name == "wsd":
+        decay = math.floor(settings["decay_fraction"] * total)
+        warmup = math.floor(settings.pop("warmup_fraction") * (total - decay))
+        settings.update(total_steps=total, warmup_steps=warmup)
     return name, settings
 
 
@@ -218,6 +238,30 @@ def _runs(req: RunRequest, steps_per_epoch: int) -> list[Run]:
     ]
 
 
+def _check_pairs(req: RunRequest, runs: list[Run], steps_per_epoch: int) -> None:
+    """Build each optimizer with its schedule, as training will.
+
+    The page's tables check each value alone; this finds the pairs the library refuses: a
+    schedule-free optimizer under ``reduce_on_plateau`` (its average weights every step by a
+    rate that must be known in advance).
+
+    Raises:
+      RequestError: at ``schedule.name`` (``optimizers.i.name`` without a schedule), with the
+        library's message.
+    """
+    for i, run in enumerate(runs):
+        try:
+            build_run_optimizer(run, steps_per_epoch)
+        except DescentLabError as err:
+            if run.schedule is None:
+                raise RequestError(f"optimizers.{i}.name", str(err)) from None
+            raise RequestError(
+                "schedule.name",
+                f"Optimizer {i} ({run.optimizer}) cannot train with the {req.schedule.name!r} "
+                f"schedule: {err}",
+            ) from None
+
+
 def build_plan(req: RunRequest, *, grid_size: int, max_steps: int, max_work: float) -> RunPlan:
     """Turn a request into a :class:`RunPlan`: check it, load the data, build the population.
 
@@ -225,7 +269,11 @@ def build_plan(req: RunRequest, *, grid_size: int, max_steps: int, max_work: flo
     The network: ``(2, *hidden, 1)`` for two classes, else ``(2, *hidden, n_classes)``. The
     optimizers: one :class:`Run` each (``build_optimizer`` of the experiments, so ``adam`` is
     the seed's Adam, ``eps = 0, eps_root = 1e-8``; the schedule counts epochs of
-    ``ceil(m_train / batch_size)`` steps), trained as one :class:`Population`.
+    ``ceil(m_train / batch_size)`` steps, :func:`_schedule`), trained as one
+    :class:`Population`. The page trains without validation data, so ``reduce_on_plateau``
+    observes each epoch's training cost (the mean mini-batch cost, per member), never the
+    test set; a pair the library refuses (a schedule-free optimizer under
+    ``reduce_on_plateau``) is refused here (:func:`_check_pairs`).
 
     Work caps: ``epochs * ceil(m_train / batch_size) * n_optimizers <= max_steps`` and
     ``epochs * m_train * n_params * n_optimizers <= max_work``.
@@ -238,8 +286,14 @@ def build_plan(req: RunRequest, *, grid_size: int, max_steps: int, max_work: flo
     m = data.train.n_examples
     net = MLP(data.layer_dims(req.hidden), activation=req.activation)
     _check_work(req, net, m, max_steps=max_steps, max_work=max_work)
+    steps_per_epoch = math.ceil(m / req.batch_size)
+    runs = _runs(req, steps_per_epoch)
+    _check_pairs(req, runs, steps_per_epoch)
     # at most 4 members of 4 x 64 units on 5000 examples: far below the engine's memory cap
-    population = Population(_runs(req, math.ceil(m / req.batch_size)), data)
+    try:
+        population = Population(runs, data)
+    except DescentLabError as err:  # not expected after the checks above; never a 500
+        raise RequestError("optimizers", str(err)) from None
     sets = [data.train] if data.test is None else [data.train, data.test]
     return RunPlan(
         population=population,

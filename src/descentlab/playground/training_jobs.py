@@ -24,7 +24,10 @@ rule: its cost became NaN, inf or too large) is frozen by the engine, its last `
 event is queued at once and the others go on. After training, each optimizer still running gets a
 final ``progress`` event (the rest of its curve and its final boundary), then every
 optimizer a ``done`` event with its results (:meth:`Population.member`), then the job one
-``end`` event.
+``end`` event. The final boundary and the results are those of ``TrainResult.params``, the
+parameters a model is evaluated at: for a schedule-free optimizer its average ``x``, not the
+point ``y`` it took its gradients at (``train_params``); the live pictures use the
+``"params"`` the engine's ``on_epoch`` gives.
 
 Stopping (the Stop button, a closed page, the time limit) sets a flag that a training
 callback turns into "stop every member" — the engine's own early-stopping path — so the
