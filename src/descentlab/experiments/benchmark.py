@@ -68,7 +68,12 @@ from descentlab.experiments.population import (
     build_run_optimizer,
     engine_message,
 )
-from descentlab.experiments.results import result_columns, result_row, results_csv_text
+from descentlab.experiments.results import (
+    mean_std,
+    result_columns,
+    result_row,
+    results_csv_text,
+)
 from descentlab.experiments.specs import DatasetSpec
 from descentlab.experiments.sweep import check_engine, check_populations, execute
 from descentlab.experiments.sweep_space import (
@@ -242,16 +247,6 @@ def pick_learning_rate(rows: Sequence[Mapping[str, Any]]) -> tuple[float, dict[s
 
     best = min(by_lr, key=score)
     return best, {lr: -score(lr)[0] for lr in sorted(by_lr)}
-
-
-def _stats(values: Sequence[float]) -> dict[str, float]:
-    v = np.asarray(values, dtype=float)
-    finite = v[np.isfinite(v)]
-    return {
-        "mean": float(finite.mean()) if finite.size else math.nan,
-        "std": float(finite.std()) if finite.size else math.nan,
-        "n": int(v.size),
-    }
 
 
 @dataclass
@@ -483,7 +478,7 @@ def _measured_entries(
             entry[key] = {
                 "lr": lr,
                 **{
-                    metric: _stats([r[metric] for r in rows])
+                    metric: mean_std([r[metric] for r in rows])
                     for metric in ("test_accuracy", "test_cost", "train_accuracy", "final_cost")
                 },
                 "diverged": int(sum(r["diverged"] for r in rows)),

@@ -28,19 +28,18 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from descentlab import limits
 from descentlab._validation import DataError, show
 from descentlab.experiments.population import Run
 from descentlab.experiments.results import (
     ENGINE_COLUMN,
-    MAX_LINE,
     METRIC_RULES,
     METRICS,
+    checked_lines,
     result_columns,
     result_row,
 )
@@ -183,28 +182,6 @@ def read_protocol_rows(
         raise DataError(f"Cannot read {source}: {exc.strerror or exc}.") from None
 
 
-def _lines(f: IO[str], source: str, ends: list[bool]) -> Iterator[str]:
-    """The lines of ``f``, each checked for NUL characters and length; ``ends[0]`` says whether
-    the last one ended with a newline."""
-    number = 0
-    while line := f.readline(MAX_LINE + 1):
-        number += 1
-        if len(line) > MAX_LINE:
-            raise DataError(
-                f"{source} is not a results table: line {number} is longer than {MAX_LINE} "
-                "characters."
-            )
-        if "\0" in line:
-            raise DataError(f"{source} is not a results table: line {number} holds NUL bytes.")
-        if number > limits.MAX_RUNS + 1:
-            raise DataError(
-                f"{source} is not a results table: it has more than {limits.MAX_RUNS} rows "
-                "(descentlab.limits.MAX_RUNS)."
-            )
-        ends[0] = line.endswith(("\n", "\r"))
-        yield line
-
-
 def _read(
     f: IO[str],
     source: str,
@@ -215,7 +192,7 @@ def _read(
     report: Callable[[int, str], None],
 ) -> dict[Key, dict[str, str]]:
     ends = [True]
-    reader = csv.reader(_lines(f, source, ends))
+    reader = csv.reader(checked_lines(f, source, ends))
     header = next(reader, None)
     _check_header(header, columns, source)
     assert header is not None

@@ -33,6 +33,7 @@ from descentlab.experiments.profiles import (
     profile_score,
 )
 from descentlab.experiments.protocol_spec import optimizer_label
+from descentlab.experiments.results import mean_std
 from descentlab.experiments.tuning import best_trial, expected_best_so_far, search_space
 
 __all__ = ["best_trials", "group_rows", "summarize"]
@@ -102,16 +103,6 @@ def best_trials(spec: Any, infos: Sequence[Mapping[str, Any]], rows: Rows) -> di
             values, cost, diverged, higher_is_better=metric[p] == "accuracy"
         )
     return out
-
-
-def _stats(values: Sequence[float]) -> dict[str, float]:
-    v = np.asarray(values, dtype=float)
-    finite = v[np.isfinite(v)]
-    return {
-        "mean": float(finite.mean()) if finite.size else math.nan,
-        "std": float(finite.std()) if finite.size else math.nan,
-        "n": int(v.size),
-    }
 
 
 def _worst(metric: str, groups: Sequence[Mapping[str, Any]]) -> float:
@@ -201,9 +192,9 @@ def _entry(
         "hyperparameters": {k: _num(best_row[k]) for k in space},
         "best_val": float(values[b]),
         "budget_curve": expected_best_so_far(scores, higher_is_better=higher).tolist(),
-        "test": _stats(test),
+        "test": mean_std(test),
         "test_values": test,
-        "val": _stats([_num(r[val_column]) for r in reruns]),
+        "val": mean_std([_num(r[val_column]) for r in reruns]),
         "diverged_trials": int(diverged.sum()),
         "diverged_reruns": int(sum(r["diverged"] == "true" for r in reruns)),
         "steps": steps,

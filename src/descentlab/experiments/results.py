@@ -42,6 +42,8 @@ __all__ = [
     "METRIC_RULES",
     "SETTING_COLUMNS",
     "best_configurations",
+    "checked_lines",
+    "mean_std",
     "read_results",
     "result_columns",
     "result_row",
@@ -236,7 +238,7 @@ def read_results(
         raise DataError(f"Cannot read {source}: {exc.strerror or exc}.") from None
 
 
-def _lines(f: IO[str], source: str, ends: list[bool]) -> Iterator[str]:
+def checked_lines(f: IO[str], source: str, ends: list[bool]) -> Iterator[str]:
     """The lines of ``f``, each checked for NUL characters and length; ``ends[0]`` is set to
     whether the last line ended with a newline."""
     number = 0
@@ -258,6 +260,22 @@ def _lines(f: IO[str], source: str, ends: list[bool]) -> Iterator[str]:
         yield line
 
 
+def mean_std(values: Sequence[float]) -> dict[str, float]:
+    """``{"mean", "std", "n"}`` of ``values``: mean and (population) standard deviation of the
+    finite ones (NaN when none is), and how many values there were in all.
+
+    >>> mean_std([1.0, 3.0, float("nan")])
+    {'mean': 2.0, 'std': 1.0, 'n': 3}
+    """
+    v = np.asarray(values, dtype=float)
+    finite = v[np.isfinite(v)]
+    return {
+        "mean": float(finite.mean()) if finite.size else math.nan,
+        "std": float(finite.std()) if finite.size else math.nan,
+        "n": int(v.size),
+    }
+
+
 def _read_rows(
     f: IO[str],
     source: str,
@@ -266,7 +284,7 @@ def _read_rows(
     on_damaged: Callable[[int, str], None],
 ) -> list[dict[str, str]]:
     ends = [True]
-    reader = csv.reader(_lines(f, source, ends))
+    reader = csv.reader(checked_lines(f, source, ends))
     header = next(reader, None)
     _check_header(header, columns, source)
     assert header is not None
