@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from descentlab import batching, datasets
-from descentlab._validation import InvalidParameterError
+from descentlab._validation import Interval, InvalidParameterError, check_param
 from descentlab.batching import SEED_DATA_SEED
 from descentlab.nn import MLP
 from descentlab.optimizers import adam, apply_updates, gd, momentum
@@ -79,6 +79,9 @@ def _replace_state(state: tuple, kind: type, **fields: Any) -> tuple:
 
 def _find_state(state: tuple, kind: type) -> Any:
     return next(s for s in state if isinstance(s, kind))
+
+
+_STEP_T = Interval(1, 2**53, integer=True)  # Adam's t: the step being taken, from 1
 
 
 # ----------------------------------------------------------------------------- 1 - gradient descent
@@ -164,17 +167,33 @@ def update_parameters_with_adam(
     Returns:
     parameters, v, s -- the same dicts, updated
     """
-    params = _params(parameters)
     opt = adam(learning_rate, b1=beta1, b2=beta2, eps=0.0, eps_root=epsilon)
+    _adam_step(parameters, grads, v, s, t, opt)
+    return parameters, v, s
+
+
+def _adam_step(parameters, grads, v, s, t, opt) -> ScaleByAdamState:
+    """Apply ``opt`` (an ``adam(...)`` chain) as Adam step ``t``, writing into the seed's dicts.
+
+    ``v`` and ``s`` (keys ``dW1, db1, ...``) become the moments after the step and
+    ``parameters`` the stepped weights; returns the inner Adam state (count ``t``).
+    Shared by every edition's ``update_parameters_with_adam``.
+
+    Raises:
+      InvalidParameterError: ``t`` is not a whole number >= 1 (``1 - beta^t`` would be 0 or
+        the moments' correction meaningless).
+    """
+    t = check_param("update_parameters_with_adam", "t", t, _STEP_T, allow_array=False)
+    params = _params(parameters)
     state = _replace_state(
-        opt.init(params), ScaleByAdamState, count=t - 1, mu=_core(v), nu=_core(s)
+        opt.init(params), ScaleByAdamState, count=int(t) - 1, mu=_core(v), nu=_core(s)
     )
     updates, state = opt.update(_core(grads), state, params)
     adam_state = _find_state(state, ScaleByAdamState)
     _write_back(parameters, apply_updates(params, updates))
     _write_back(v, adam_state.mu, prefix="d")
     _write_back(s, adam_state.nu, prefix="d")
-    return parameters, v, s
+    return adam_state
 
 
 # ----------------------------------------------------------------------------- opt_utils helpers
@@ -228,16 +247,22 @@ def backward_propagation(X, Y, cache):
     return _seed(_net(params).backward(params, layers, Y))
 
 
-def compute_cost(a3, Y):
-    """Mean cross-entropy ``-(1/m) sum(Y log(a3) + (1 - Y) log(1 - a3))``, finite when saturated.
+def _example_costs(a3, Y):
+    """Per-example cross-entropy ``-(Y log(a3) + (1 - Y) log(1 - a3))``, shaped like ``a3``.
 
     Probabilities are clipped to ``[tiny, 1 - eps/2]`` so that an output of exactly 0 or 1
-    gives a large finite cost instead of NaN.
+    gives a large finite cost instead of NaN. Every edition's ``compute_cost`` reduces these.
     """
     tiny = np.finfo(float).tiny
     p = np.clip(a3, tiny, 1.0)
     q = np.clip(1.0 - a3, tiny, 1.0)
-    return float(np.mean(-(Y * np.log(p) + (1 - Y) * np.log(q))))
+    return -(Y * np.log(p) + (1 - Y) * np.log(q))
+
+
+def compute_cost(a3, Y):
+    """Mean cross-entropy ``-(1/m) sum(Y log(a3) + (1 - Y) log(1 - a3))``, finite when saturated
+    (see :func:`_example_costs`)."""
+    return float(np.mean(_example_costs(a3, Y)))
 
 
 def predict(X, y, parameters):
@@ -316,26 +341,54 @@ def model(
     Returns:
     parameters -- the trained parameters
     """
-    import matplotlib.pyplot as plt
-
-    optimizers = {
-        "gd": lambda: gd(learning_rate),
-        "momentum": lambda: momentum(learning_rate, beta),
-        "adam": lambda: adam(learning_rate, b1=beta1, b2=beta2, eps=0.0, eps_root=epsilon),
-    }
-    if optimizer not in optimizers:
-        raise InvalidParameterError(
-            f"The 'optimizer' parameter of model must be one of 'gd', 'momentum', 'adam'. "
-            f"Got {optimizer!r} instead."
-        )
+    opt = _named_optimizer(optimizer, learning_rate, beta, beta1, beta2, eps=0.0, eps_root=epsilon)
 
     def report(epoch: int, logs: dict) -> None:
         if print_cost and epoch % 1000 == 0:
             print(f"Cost after epoch {epoch}: {logs['last_batch_cost']:f}")
 
-    result = train(
+    result = _fit(X, Y, layers_dims, opt, mini_batch_size, num_epochs, report)
+    if print_cost:
+        _plot_costs(result.history.last_batch_cost[::100], learning_rate)
+    return result.params
+
+
+# ----------------------------------------------------------------------------- shared by the editions
+_OPTIMIZERS = ("gd", "momentum", "adam")
+
+
+def _named_optimizer(optimizer, learning_rate, beta, beta1, beta2, *, eps, eps_root):
+    """The exercise's ``optimizer`` name as a descentlab optimizer.
+
+    ``"gd"``: ``gd(alpha)``; ``"momentum"``: ``momentum(alpha, beta)``; ``"adam"``:
+    ``adam(alpha, beta1, beta2, eps, eps_root)`` — the editions differ only in where epsilon
+    sits (the seed: ``eps_root``; the later edition: ``eps``). ``learning_rate`` may be a
+    schedule.
+    """
+    if not (isinstance(optimizer, str) and optimizer in _OPTIMIZERS):
+        raise InvalidParameterError(
+            f"The 'optimizer' parameter of model must be one of 'gd', 'momentum', 'adam'. "
+            f"Got {optimizer!r:.80} instead."
+        )
+    if optimizer == "gd":
+        return gd(learning_rate)
+    if optimizer == "momentum":
+        return momentum(learning_rate, beta)
+    return adam(learning_rate, b1=beta1, b2=beta2, eps=eps, eps_root=eps_root)
+
+
+def _fit(X, Y, layers_dims, opt, mini_batch_size, num_epochs, on_epoch):
+    """Train the exercise's network as every edition's ``model`` does; a :class:`TrainResult`.
+
+    ``initialize_parameters`` (He, ``np.random.seed(3)``), mini-batches reshuffled each epoch
+    with seeds 11, 12, ... (``seed = 10`` incremented before each epoch), the optimizer's
+    step counter advanced per mini-batch; :func:`descentlab.training.train` with engine
+    ``auto`` (compiled when it can, the same numbers). ``on_epoch(epoch, logs)`` runs after
+    each epoch (``logs["cost"]``: the epoch's mean cost, ``logs["last_batch_cost"]``).
+    """
+    return train(
         MLP(tuple(layers_dims)),
-        optimizers[optimizer](),
+        opt,
         X,
         np.asarray(Y).reshape(-1),
         epochs=num_epochs,
@@ -344,15 +397,18 @@ def model(
         shuffle="seed",
         data_seed=SEED_DATA_SEED,
         eval_every=num_epochs,
-        on_epoch=report,
+        on_epoch=on_epoch,
         progress=False,
         engine="auto",
     )
-    if print_cost:
-        costs = result.history.last_batch_cost[::100]
-        plt.plot(costs)
-        plt.ylabel("cost")
-        plt.xlabel("epochs (per 100)")
-        plt.title("Learning rate = " + str(learning_rate))
-        _show()
-    return result.params
+
+
+def _plot_costs(costs, learning_rate) -> None:
+    """The exercise's cost curve: ``costs`` (one per 100 epochs) titled by the learning rate."""
+    import matplotlib.pyplot as plt
+
+    plt.plot(costs)
+    plt.ylabel("cost")
+    plt.xlabel("epochs (per 100)")
+    plt.title("Learning rate = " + str(learning_rate))
+    _show()
