@@ -166,7 +166,8 @@ def constant(value: Rate) -> Schedule:
 
 @hyperparameter_rules(learning_rate=LEARNING_RATE, decay_rate=RATE_OR_ZERO, steps_per_epoch=STEPS)
 def inverse_time_decay(learning_rate: Rate, decay_rate: Rate, steps_per_epoch: int = 1) -> Schedule:
-    """The seed's decay, counted in epochs: ``alpha = alpha0 / (1 + decay_rate * epoch)``.
+    """The exercise's decay (its later edition's ``update_lr``, :mod:`descentlab.notebook_v2`),
+    counted in epochs: ``alpha = alpha0 / (1 + decay_rate * epoch)``.
 
     ``epoch = step // steps_per_epoch`` (with the default 1 it counts steps).
 
@@ -201,10 +202,11 @@ def inverse_time_decay(learning_rate: Rate, decay_rate: Rate, steps_per_epoch: i
 def fixed_interval_decay(
     learning_rate: Rate, decay_rate: Rate, time_interval: int, steps_per_epoch: int = 1
 ) -> Schedule:
-    """The seed's decay at fixed intervals (epochs): ``alpha0 / (1 + decay_rate * floor(epoch / T))``.
+    """The exercise's decay at fixed intervals (epochs; its later edition's
+    ``schedule_lr_decay``): ``alpha0 / (1 + decay_rate * floor(epoch / T))``.
 
-    ``T`` = ``time_interval`` epochs; ``epoch = step // steps_per_epoch``. The seed's
-    ``schedule_lr_decay`` uses T = 1000.
+    ``T`` = ``time_interval`` epochs; ``epoch = step // steps_per_epoch``. The later
+    edition's ``schedule_lr_decay`` uses T = 1000.
 
     Args:
         learning_rate: alpha0 in (0, 1e4]; a number or an array (K,).
