@@ -4,7 +4,7 @@
 or a NumPy integer array of steps (then the result is an array of that shape). A schedule
 that counts *epochs* turns the step into ``epoch = step // steps_per_epoch``; set
 ``steps_per_epoch`` to the number of mini-batches per epoch to decay once per epoch, as the
-seed does (its ``epoch_num``).
+exercise's later edition does (its ``epoch_num``).
 
 Every real-valued setting (``learning_rate``, ``decay_rate``, ``gamma``, ``pct_start``,
 ``power``, ...) may be an array of shape ``(K,)``, one value per population member; the
