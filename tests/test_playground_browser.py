@@ -2,31 +2,32 @@
 
 The browser is Debian's ``chromium`` at /usr/bin/chromium (``make test`` installs it); Playwright
 only drives it and never downloads one. Without it the test is skipped, except under CI
-(``CI=true``), where a missing browser is a failure. ``DESCENTLAB_UPDATE_SCREENSHOTS=1`` also
-copies the screenshot to ``docs/playground.png`` for the README.
+(``CI=true``), where a missing browser is a failure. The README's screenshots are taken by
+``tools/playground_screenshots.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
+import tomllib
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from descentlab.datasets import load_dataset
+from descentlab.datasets import Dataset, load_dataset
 from descentlab.nn import MLP
 from descentlab.optimizers import adam, gd
 from descentlab.training import train
 
 CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[1]
 OPTIMIZER_COLORS = {"gd": (0x7B, 0x3F, 0xA0), "adam": (0xD6, 0x33, 0x6C)}  # app.js, slots 0 and 1
 
 pytestmark = pytest.mark.browser
@@ -220,9 +221,6 @@ def test_train_gd_and_adam_on_moons_and_watch_both_boundaries_form(page, server_
     shot = tmp_path / "playground.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 20000
-    if os.environ.get("DESCENTLAB_UPDATE_SCREENSHOTS") == "1":
-        (ROOT / "docs").mkdir(exist_ok=True)
-        shutil.copyfile(shot, ROOT / "docs" / "playground.png")
 
 
 def test_stop_then_reset(page):
@@ -282,3 +280,205 @@ def test_closing_the_tab_stops_its_training(page, server_url):
     assert summary["status"] == "stopped"
     assert "stopped reading its events" in summary["message"]
     assert all(1 <= r["epochs_run"] < 5000 for r in summary["results"])
+
+
+# --------------------------------------------------------------------------- the teaching page
+
+# Clicks on the 300 x 300 drawing canvas (window [-2, 2] x [-2, 2]): class 0 on the left half,
+# class 1 on the right half.
+CLICKS = [(20 + 10 * i, 30 + 23 * (i % 11)) for i in range(12)]
+
+
+def draw_two_classes(page) -> None:
+    page.select_option("#dataset", "drawn")
+    canvas = page.locator("#draw-canvas")
+    for x, y in CLICKS:
+        page.select_option("#draw-class", "0")
+        canvas.click(position={"x": x, "y": y})
+        page.select_option("#draw-class", "1")
+        canvas.click(position={"x": 300 - x, "y": y})
+
+
+def test_drawn_points_are_sent_and_trained_on(page, server_url):
+    page.select_option("#dataset", "drawn")
+    assert page.locator("#n_samples").is_hidden() and page.locator("#draw-canvas").is_visible()
+    draw_two_classes(page)
+    assert page.inner_text("#point-count") == "24 point(s), 2 class(es)"
+    page.fill("#epochs", "60")
+    page.fill("#pace_seconds", "0")
+    page.fill("#test_fraction", "0.25")
+    page.click("#train")
+    page.wait_for_selector("body[data-run-status='completed']", timeout=30000)
+    run_id = page.evaluate("document.body.dataset.runId")
+    with urllib.request.urlopen(f"{server_url}/api/runs/{run_id}") as response:
+        summary = json.load(response)
+    points = summary["settings"]["points"]
+    assert summary["settings"]["dataset"] == "drawn" and points["label"] == [0, 1] * 12
+    # Each click became a point where it was made: x = -2 + 4 * px / 300, y = 2 - 4 * py / 300.
+    for i, (x, y) in enumerate(CLICKS):
+        assert points["x"][2 * i] == pytest.approx(-2 + 4 * x / 300, abs=0.02)
+        assert points["y"][2 * i] == pytest.approx(2 - 4 * y / 300, abs=0.02)
+        assert points["x"][2 * i + 1] == pytest.approx(-points["x"][2 * i], abs=0.03)
+    # The table's accuracies are train()'s on the same points, split as the page splits them.
+    full = Dataset("drawn", np.array([points["x"], points["y"]]), np.array(points["label"]))
+    tr, _ = full.split(0.25, seed=0)
+    rows = page.locator("#results-table tbody tr")
+    assert rows.count() == 2
+    rates = [o["learning_rate"] for o in summary["settings"]["optimizers"]]
+    for i, optimizer in enumerate([gd(rates[0]), adam(rates[1], eps=0.0, eps_root=1e-8)]):
+        net = MLP((2, 8, 8, 1))
+        result = train(net, optimizer, tr.X, tr.y, epochs=60, batch_size=64, seed=0,
+                       init="he", shuffle="random", data_seed=0)  # fmt: skip
+        accuracy = float(net.accuracy(result.params, tr.X, tr.y))
+        assert rows.nth(i).locator("td.train").inner_text() == f"{100 * accuracy:.1f}%"
+        assert summary["results"][i]["final_cost"] == result.history.cost[-1]
+    assert summary["results"][1]["train_accuracy"] == 1.0  # adam separates the two halves
+    page.click("#clear-points")
+    assert page.inner_text("#point-count") == "0 point(s), 0 class(es)"
+
+
+def test_quadratic_mode_shows_the_theory_and_both_curves(page):
+    page.click("#mode-quadratic")
+    assert page.locator("#controls").is_hidden() and page.locator("#quadratic").is_visible()
+    page.wait_for_selector("body[data-quadratic]")
+    before = int(page.evaluate("document.body.dataset.quadratic"))
+    page.fill("#q-kappa", "100")
+    page.wait_for_function(f"() => Number(document.body.dataset.quadratic) > {before}")
+
+    def cells(name: str) -> list[float]:
+        row = page.locator(f"#q-theory tr[data-run='{name}'] td")
+        return [float(t) for t in row.all_inner_texts()[1:]]
+
+    # kappa = 100: gd's best rate 99/101, momentum's (10 - 1) / (10 + 1) = 9/11.
+    lr, beta, rate, measured = cells("gd (optimal)")
+    assert (lr, beta) == (pytest.approx(2 / 101, rel=1e-5), 0.0)
+    assert rate == pytest.approx(99 / 101, rel=1e-5) and measured == pytest.approx(rate, rel=1e-4)
+    lr, beta, rate, _ = cells("momentum (optimal)")
+    assert lr == pytest.approx((2 / 11) ** 2, rel=1e-5)
+    assert beta == pytest.approx((9 / 11) ** 2, rel=1e-5) and rate == pytest.approx(
+        9 / 11, rel=1e-5
+    )
+    # The page's alpha = 0.1 is past 2 / lambda_max = 0.02: gradient descent diverges.
+    assert cells("gd")[2] == pytest.approx(max(abs(1 - 0.1), abs(1 - 0.1 * 100)), rel=1e-5)
+    assert "rate 9.000 ≥ 1: it diverges" in page.inner_text("#q-status")
+    before = int(page.evaluate("document.body.dataset.quadratic"))
+    page.fill("#q-lr", "0.015")
+    page.wait_for_function(f"() => Number(document.body.dataset.quadratic) > {before}")
+    assert cells("gd")[2] == pytest.approx(1 - 0.015, rel=1e-5)
+    colours = [[0x7B, 0x3F, 0xA0], [0xD6, 0x33, 0x6C], [0x11, 0x99, 0x8E], [0xE6, 0x77, 0x00]]
+    chart = page.evaluate(CANVAS_STATS, ["#q-chart", colours])
+    assert min(chart["near"]) > 100  # every run's curves are drawn
+    assert "stable for α < 2 / λmax = 0.02000" in page.inner_text("#q-status")
+
+
+def test_the_link_restores_the_setup_in_a_fresh_page(page, browser):
+    page.select_option("#dataset", "circles")
+    page.fill("#noise", "0.1")
+    page.fill("#hidden", "5, 3")
+    page.select_option("#activation", "tanh")
+    page.select_option("#loss", "mse")
+    page.select_option("#schedule", "piecewise")
+    page.fill("[data-field='schedule.piece_boundaries']", "3, 9")
+    page.fill("[data-field='schedule.piece_factors']", "0.5 0.1")
+    first = page.locator(".opt-row").nth(0)
+    first.locator(".opt-name").select_option("nadam")
+    first.locator(".opt-lr").fill("0.02")
+    first.locator("[data-name='b1']").fill("0.8")
+    page.click("#share")
+    link = page.input_value("#share-link")
+    assert link == page.url and "#state=" in link
+    settings = page.evaluate("JSON.stringify(readSettings())")
+
+    fresh = browser.new_context(viewport={"width": 1360, "height": 1000})
+    try:
+        other = fresh.new_page()
+        other.goto(link)
+        other.wait_for_selector("body[data-ready='1']")
+        assert other.evaluate("JSON.stringify(readSettings())") == settings
+        restored = json.loads(settings)
+        assert restored["loss"] == "mse" and restored["schedule"] == {
+            "name": "piecewise", "piece_boundaries": [3, 9], "piece_factors": [0.5, 0.1],
+        }  # fmt: skip
+        assert restored["optimizers"][0] == {
+            "name": "nadam", "learning_rate": 0.02,
+            "hyperparameters": {"b1": 0.8, "b2": 0.999, "momentum_decay": 0.004},
+        }  # fmt: skip
+
+        # Drawn points and the quadratic mode travel in the link too.
+        page.select_option("#dataset", "drawn")
+        draw_two_classes(page)
+        page.click("#mode-quadratic")
+        page.fill("#q-kappa", "40")
+        page.click("#share")
+        other.goto(page.input_value("#share-link"))
+        other.reload()
+        other.wait_for_selector("body[data-quadratic]")
+        assert other.locator("#quadratic").is_visible() and other.input_value("#q-kappa") == "40"
+        assert other.evaluate("JSON.stringify(readSettings().points)") == page.evaluate(
+            "JSON.stringify(readSettings().points)"
+        )
+        assert other.inner_text("#point-count") == "24 point(s), 2 class(es)"
+    finally:
+        fresh.close()
+
+
+def test_a_hostile_link_falls_back_to_the_defaults(browser, server_url):
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        state = {"settings": {"dataset": "<img src=x onerror=alert(1)>", "optimizers": "x"}}
+        tab.goto(server_url + "/#state=" + urllib.parse.quote(json.dumps(state)))
+        tab.wait_for_selector("body[data-ready='1']")
+        assert tab.inner_text("#status") == (
+            "The link's settings could not be read; the defaults are shown."
+        )
+        assert tab.input_value("#dataset") == "moons" and tab.locator("img").count() == 0
+    finally:
+        context.close()
+
+
+def test_export_downloads_the_config_toml(page):
+    fill_form(page, epochs=30, pace=0)
+    with page.expect_download() as info:
+        page.click("#export")
+    text = Path(info.value.path()).read_text()
+    config = tomllib.loads(text)
+    assert [o["label"] for o in config["optimizers"]] == ["gd (lr 0.05)", "adam (lr 0.01)"]
+    assert (config["epochs"], config["layers"], config["dataset"]["test_size"]) == (30, [8, 8], 0.2)
+    assert info.value.suggested_filename == "config.toml"
+    page.select_option("#loss", "mse")
+    page.click("#export")
+    page.wait_for_selector("#status.error")
+    assert page.inner_text("#status").startswith("loss: loss 'mse' cannot be exported")
+
+
+def test_a_csv_file_is_read_by_the_page(page):
+    page.select_option("#dataset", "drawn")
+    csv = "feature a,feature b,kind\n0.5,1.25,cat\n-1,2,dog\n3e-1,-0.75,cat\n2,2,bird\n"
+    page.set_input_files(
+        "#csv-file", files=[{"name": "pets.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
+    )
+    page.wait_for_function("() => document.querySelector('#draw-canvas').dataset.points === '4'")
+    assert page.inner_text("#status") == "Loaded 4 points from pets.csv."
+    points = page.evaluate("readSettings().points")
+    # Labels that are not class numbers are numbered in order of appearance.
+    assert points == {"x": [0.5, -1, 0.3, 2], "y": [1.25, 2, -0.75, 2], "label": [0, 1, 0, 2]}
+    bad = "x,y,label\n0,1,0\nnan,2,1\n"
+    page.set_input_files(
+        "#csv-file", files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": bad.encode()}]
+    )
+    page.wait_for_selector("#status.error")
+    assert page.inner_text("#status") == (
+        "Cannot use bad.csv: row 2: x and y must be numbers within ±10000; got nan, 2."
+    )
+    assert page.evaluate("readSettings().points.x") == [0.5, -1, 0.3, 2]  # kept as they were
+    # 600 points do not fit in a link: the page says they are not kept there.
+    many = "x,y,label\n" + "".join(f"{i / 7:.5f},{-i / 3:.5f},{i % 2}\n" for i in range(600))
+    page.set_input_files(
+        "#csv-file", files=[{"name": "many.csv", "mimeType": "text/csv", "buffer": many.encode()}]
+    )
+    page.wait_for_function("() => document.querySelector('#draw-canvas').dataset.points === '600'")
+    assert page.inner_text("#link-note").startswith(
+        "The 600 drawn points are too many for the link: they are not kept in it"
+    )
+    assert "points" not in json.loads(urllib.parse.unquote(page.url.split("#state=")[1]))

@@ -7,6 +7,12 @@ optimizers side by side as one population
 (:class:`~descentlab.experiments.population.Population`, in a worker thread:
 :mod:`~descentlab.playground.training_jobs`) and streams each optimizer's cost curve and
 decision boundary to the page with Server-Sent Events.
+
+The page also teaches: data drawn by clicking (or read from a CSV file in the browser), the
+MSE loss beside cross-entropy, a quadratic mode where the closed-form rates of gradient
+descent and momentum stand beside their simulation (:mod:`~descentlab.playground.quadratic`),
+the whole setup kept in the page's address, and its export as the ``config.toml`` that
+``descentlab compare --config`` reruns (:mod:`~descentlab.playground.export`).
 """
 
 from descentlab.playground.server import create_app

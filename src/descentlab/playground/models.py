@@ -12,12 +12,16 @@ optimizer and schedule. ``GET /api/options`` renders the same intervals for the 
 The page offers only two-feature data sets (the generated toy sets), because the decision
 boundary is drawn in the plane of the two features; the real data sets (iris, digits, ...)
 stay with ``descentlab compare``. The data set is a name from :data:`PLAYGROUND_DATASETS`,
-never a path.
+never a path, or ``drawn``: the points the page sends as numbers (clicked on the page, or read
+from a CSV file by the page), each checked by :func:`check_points` (finite coordinates within
+:data:`COORDINATE`, at most :data:`MAX_POINTS`, labels in ``[0, MAX_CLASSES)``, two classes or
+more). The network's ``loss`` is one of :data:`LOSSES`.
 """
 
 from __future__ import annotations
 
 import inspect
+import itertools
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,9 +42,14 @@ from descentlab.nn import ACTIVATIONS
 from descentlab.schedules import SCHEDULES
 
 __all__ = [
+    "COORDINATE",
     "LIMITS",
+    "LOSSES",
+    "MAX_CLASSES",
     "MAX_HIDDEN_LAYERS",
     "MAX_OPTIMIZERS",
+    "MAX_PIECES",
+    "MAX_POINTS",
     "OPTIMIZER_HYPERPARAMETERS",
     "PAGE_DEFAULTS",
     "PLAYGROUND_DATASETS",
@@ -48,11 +57,14 @@ __all__ = [
     "SCHEDULE_FIELDS",
     "SCHEDULE_FORMULAS",
     "SCHEDULE_SETTINGS",
+    "STRICT",
     "OptimizerRequest",
+    "PointsRequest",
     "RequestError",
     "RunRequest",
     "ScheduleRequest",
     "check_request",
+    "check_value",
     "generator_defaults",
     "options",
 ]
@@ -68,10 +80,29 @@ PLAYGROUND_DATASETS: dict[str, str] = {
 }
 """The data sets the page offers (all with two features), with a sentence for learners."""
 
+DRAWN_DESCRIPTION = (
+    "Your own points: click on the picture to add a point of the selected class, or load a "
+    "CSV file of two feature columns and a label column (read by this page, sent as numbers)."
+)
+"""The page's sentence for ``dataset = "drawn"``."""
+
+MAX_PIECES = 8
+"""Most boundaries of a piecewise schedule."""
 MAX_OPTIMIZERS = 4
 """Optimizers of one request (each one is a member of the job's training population)."""
 MAX_HIDDEN_LAYERS = 4
 """Hidden layers of the page's network."""
+MAX_POINTS = 1000
+"""Most points of drawn (or CSV-loaded) data: 1000 points at six significant digits fit the
+server's body limit with room to spare."""
+MAX_CLASSES = 6
+"""Most classes of drawn data (the page has one colour per class)."""
+COORDINATE = Interval(-1e4, 1e4)
+"""The allowed coordinates of a drawn point."""
+LOSSES = ("cross_entropy", "mse")
+"""The network's loss: ``cross_entropy`` (sigmoid or softmax output) or ``mse`` (a linear output
+fitted to the 0/1 or one-hot targets by half the mean squared error; classes by threshold 0.5
+or argmax)."""
 
 RANGES: dict[str, Interval] = {
     "n_samples": Interval(10, 5000, integer=True),
@@ -102,6 +133,9 @@ LIMITS: dict[str, float | int] = {
     "max_learning_rate": RANGES["learning_rate"].high,
     "max_seed": RANGES["seed"].high,
     "max_pace_seconds": RANGES["pace_seconds"].high,
+    "max_points": MAX_POINTS,
+    "max_classes": MAX_CLASSES,
+    "max_coordinate": COORDINATE.high,
 }
 """The bounds of :data:`RANGES` and the list lengths, under the names the page reads."""
 
@@ -180,12 +214,16 @@ _EPOCHS = Interval(1, RANGES["epochs"].high, integer=True)  # a number of epochs
 _EPOCHS_OR_ZERO = Interval(0, RANGES["epochs"].high, integer=True)  # patience, cooldown
 _PAGE_RATE_OR_ZERO = Interval(0.0, RANGES["learning_rate"].high)  # an absolute rate: min_lr
 
-SCHEDULE_SETTINGS: dict[str, dict[str, tuple[Interval, float, str]]] = {
+SCHEDULE_SETTINGS: dict[str, dict[str, tuple[Interval, Any, str]]] = {
     "constant": {},
     "inverse_time": {
         "decay_rate": (Interval(0.0, 100.0), 0.01, "alpha = alpha0 / (1 + rate * epoch)")
     },
     "exponential": {"gamma": (DECAY_FACTOR, 0.995, "alpha = alpha0 * gamma^epoch")},
+    "fixed_interval": {
+        "decay_rate": (Interval(0.0, 100.0), 1.0, "alpha = alpha0 / (1 + rate * floor(epoch / T))"),
+        "time_interval": (_EPOCHS, 250, "T: epochs between decays (the seed's exercise: 1000)"),
+    },
     "step": {
         "boundaries": (_EPOCHS, 250, "multiply by the factor every this many epochs"),
         "factor": (DECAY_FACTOR, 0.5, "the factor"),
@@ -231,6 +269,18 @@ SCHEDULE_SETTINGS: dict[str, dict[str, tuple[Interval, float, str]]] = {
             "share of all the steps spent decaying to 0",
         ),
     },
+    "piecewise": {
+        "piece_boundaries": (
+            _EPOCHS,
+            [250, 500],
+            "epochs where a new piece starts (strictly increasing, comma-separated)",
+        ),
+        "piece_factors": (
+            Interval(0.0, 10.0),
+            [0.1, 0.01],
+            "alpha = alpha0 * factor on each new piece (one per boundary)",
+        ),
+    },
     "reduce_on_plateau": {
         "factor": (FRACTION, _default("reduce_on_plateau", "factor"), "the cut"),
         "patience": (
@@ -256,7 +306,8 @@ SCHEDULE_SETTINGS: dict[str, dict[str, tuple[Interval, float, str]]] = {
     },
 }
 """The settings of each schedule: name -> (allowed values, default, help); a setting whose
-interval is ``integer`` is a whole number. Each interval lies within the rule of
+interval is ``integer`` is a whole number, one whose default is a list is a list of at most
+:data:`MAX_PIECES` values, each within the interval (piecewise's). Each interval lies within the rule of
 :mod:`descentlab.schedules` for that setting (the same interval object where the library's
 is already a sensible page range: ``DECAY_FACTOR``, ``UNIT_CLOSED``, ``FRACTION``), and the
 defaults are the library's where it has one. The plan fills in the rest from the request
@@ -268,6 +319,10 @@ SCHEDULE_FORMULAS = {
     "constant": "alpha = alpha0 at every step",
     "inverse_time": "alpha = alpha0 / (1 + decay_rate * epoch)",
     "exponential": "alpha = alpha0 * gamma^epoch",
+    "piecewise": "alpha = alpha0 until the first boundary, then alpha0 * piece_factors[i] from "
+    "piece_boundaries[i] on (epochs)",
+    "fixed_interval": "alpha = alpha0 / (1 + decay_rate * floor(epoch / time_interval)) (the "
+    "exercise's schedule_lr_decay)",
     "step": "alpha = alpha0 * factor^floor(epoch / boundaries)",
     "cosine": "half a cosine from alpha0 down to 0 over the whole training",
     "polynomial": "alpha = alpha0 * (1 - t / T)^power, t the step, T the steps of the whole "
@@ -285,10 +340,12 @@ SCHEDULE_FORMULAS = {
 """One line per schedule for the page (the library's docstrings have the exact equations)."""
 
 _OptimizerName = Literal[tuple(OPTIMIZER_HYPERPARAMETERS)]  # type: ignore[valid-type]
-_DatasetName = Literal[tuple(PLAYGROUND_DATASETS)]  # type: ignore[valid-type]
+_DatasetName = Literal[(*PLAYGROUND_DATASETS, "drawn")]  # type: ignore[valid-type]
 _ScheduleName = Literal[tuple(SCHEDULE_SETTINGS)]  # type: ignore[valid-type]
 _ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
-_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+"""Every request model's configuration: known fields only, exact types, no NaN or inf."""
+_STRICT = STRICT
 
 
 class OptimizerRequest(BaseModel):
@@ -306,6 +363,7 @@ class ScheduleRequest(BaseModel):
     model_config = _STRICT
     name: _ScheduleName = "constant"
     decay_rate: float | None = None
+    time_interval: int | None = None
     gamma: float | None = None
     boundaries: int | None = None
     factor: float | None = None
@@ -321,6 +379,8 @@ class ScheduleRequest(BaseModel):
     threshold: float | None = None
     cooldown: int | None = None
     min_lr: float | None = None
+    piece_boundaries: list[int] | None = Field(default=None, min_length=1, max_length=MAX_PIECES)
+    piece_factors: list[float] | None = Field(default=None, min_length=1, max_length=MAX_PIECES)
 
 
 SCHEDULE_FIELDS = tuple(name for name in ScheduleRequest.model_fields if name != "name")
@@ -329,20 +389,35 @@ if set(SCHEDULE_FIELDS) != {key for table in SCHEDULE_SETTINGS.values() for key 
     raise TypeError("ScheduleRequest must have one field per setting of SCHEDULE_SETTINGS.")
 
 
+class PointsRequest(BaseModel):
+    """Data drawn on the page (or read from a CSV file by the page): point ``i`` is
+    ``(x[i], y[i])`` of class ``label[i]``. The schema caps the lists at :data:`MAX_POINTS`;
+    :func:`check_points` checks the values."""
+
+    model_config = _STRICT
+    x: list[float] = Field(max_length=MAX_POINTS)
+    y: list[float] = Field(max_length=MAX_POINTS)
+    label: list[int] = Field(max_length=MAX_POINTS)
+
+
 class RunRequest(BaseModel):
     """``POST /api/runs``: the data, the network, the training loop and the optimizers.
 
-    The schema fixes the types; the values are checked by :func:`check_request`.
+    The schema fixes the types; the values are checked by :func:`check_request`. The data is
+    a generated set by name, or ``dataset = "drawn"`` with the ``points`` the page sends
+    (never a path: the server reads no file).
     """
 
     model_config = _STRICT
     dataset: _DatasetName = "moons"
+    points: PointsRequest | None = None
     n_samples: int = 300
     noise: float | None = None
     data_seed: int | None = None
     test_fraction: float = 0.2
     hidden: list[int] = Field(default_factory=lambda: [8, 8], max_length=MAX_HIDDEN_LAYERS)
     activation: _ActivationName = "relu"
+    loss: Literal[LOSSES] = "cross_entropy"  # type: ignore[valid-type]
     epochs: int = 1000
     batch_size: int = 64
     seed: int = 0
@@ -367,7 +442,7 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _check(field: str, owner: str, name: str, value: Any, rule: Interval) -> None:
+def check_value(field: str, owner: str, name: str, value: Any, rule: Interval) -> None:
     """:func:`check_param` of one value, its error raised as a :class:`RequestError` at ``field``."""
     try:  # an integer beyond the float range is outside every interval, as NaN is
         check_param(owner, name, value, rule, allow_array=False)
@@ -387,16 +462,17 @@ def check_request(req: RunRequest) -> None:
             continue
         value = getattr(req, name)
         if value is not None:
-            _check(name, _OWNER, name, value, rule)
+            check_value(name, _OWNER, name, value, rule)
     for j, units in enumerate(req.hidden):
-        _check(f"hidden.{j}", _OWNER, f"hidden.{j}", units, RANGES["hidden"])
+        check_value(f"hidden.{j}", _OWNER, f"hidden.{j}", units, RANGES["hidden"])
     for i, opt in enumerate(req.optimizers):
         _check_optimizer(i, opt)
     _check_schedule(req.schedule)
+    check_points(req)
 
 
 def _check_optimizer(i: int, opt: OptimizerRequest) -> None:
-    _check(f"optimizers.{i}.learning_rate", opt.name, "learning_rate", opt.learning_rate,
+    check_value(f"optimizers.{i}.learning_rate", opt.name, "learning_rate", opt.learning_rate,
            RANGES["learning_rate"])  # fmt: skip
     table = OPTIMIZER_HYPERPARAMETERS[opt.name]
     for key, value in opt.hyperparameters.items():
@@ -406,7 +482,42 @@ def _check_optimizer(i: int, opt: OptimizerRequest) -> None:
             raise RequestError(
                 field, f"Unknown hyperparameter {_short(key)!r} for {opt.name}; it takes {known}."
             )
-        _check(field, opt.name, key, value, table[key][0])
+        check_value(field, opt.name, key, value, table[key][0])
+
+
+def check_points(req: RunRequest) -> None:
+    """Drawn data iff ``dataset == "drawn"``: as many ``x``, ``y`` and labels, each coordinate
+    finite within :data:`COORDINATE`, each label in ``[0, MAX_CLASSES)``, two classes or more.
+
+    Raises:
+      RequestError: at ``points`` (or ``points.x.3``, ``points.label.7``, ``dataset``).
+    """
+    pts = req.points
+    if (pts is None) != (req.dataset != "drawn"):
+        raise RequestError(
+            "dataset" if pts is None else "points",
+            "Drawn data needs dataset 'drawn' and its points; got dataset "
+            f"{req.dataset!r} {'without' if pts is None else 'with'} points.",
+        )
+    if pts is None:
+        return
+    sizes = (len(pts.x), len(pts.y), len(pts.label))
+    if len(set(sizes)) > 1:
+        raise RequestError(
+            "points", f"points.x, points.y and points.label must be as long; got {sizes}."
+        )
+    for key in ("x", "y"):
+        for i, value in enumerate(getattr(pts, key)):
+            check_value(f"points.{key}.{i}", "the drawn data", f"{key}[{i}]", value, COORDINATE)
+    classes = Interval(0, MAX_CLASSES - 1, integer=True)
+    for i, value in enumerate(pts.label):
+        check_value(f"points.label.{i}", "the drawn data", f"label[{i}]", value, classes)
+    if len(set(pts.label)) < 2:
+        raise RequestError(
+            "points",
+            f"Drawn data needs points of two classes or more; got {len(pts.label)} point(s) of "
+            f"{len(set(pts.label))} class(es). Add points of another class.",
+        )
 
 
 def _check_schedule(schedule: ScheduleRequest) -> None:
@@ -419,7 +530,31 @@ def _check_schedule(schedule: ScheduleRequest) -> None:
         if key not in settings:
             takes = ", ".join(settings) or "no settings"
             raise RequestError(f"schedule.{key}", f"{key!r} does not apply to {owner} ({takes}).")
-        _check(f"schedule.{key}", owner, key, value, settings[key][0])
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                check_value(f"schedule.{key}.{i}", owner, f"{key}[{i}]", item, settings[key][0])
+        else:
+            check_value(f"schedule.{key}", owner, key, value, settings[key][0])
+    if schedule.name == "piecewise":
+        _check_pieces(schedule)
+
+
+def _check_pieces(schedule: ScheduleRequest) -> None:
+    """Piecewise: strictly increasing boundaries, one factor per boundary (defaults if unset)."""
+    defaults = SCHEDULE_SETTINGS["piecewise"]
+    edges = schedule.piece_boundaries or defaults["piece_boundaries"][1]
+    factors = schedule.piece_factors or defaults["piece_factors"][1]
+    if any(b <= a for a, b in itertools.pairwise(edges)):
+        raise RequestError(
+            "schedule.piece_boundaries",
+            f"The piece boundaries must be strictly increasing epochs; got {edges}.",
+        )
+    if len(factors) != len(edges):
+        raise RequestError(
+            "schedule.piece_factors",
+            f"Give one factor per piece boundary: {len(edges)} boundaries and "
+            f"{len(factors)} factors.",
+        )
 
 
 def generator_defaults(name: str) -> dict[str, Any]:
@@ -478,7 +613,13 @@ def options() -> dict[str, Any]:
             "name": name,
             "formula": SCHEDULE_FORMULAS[name],
             "settings": [
-                {"name": key, "default": default, **interval_json(rule), "help": help_text}
+                {
+                    "name": key,
+                    "default": default,
+                    **interval_json(rule),
+                    "help": help_text,
+                    "list": isinstance(default, list),
+                }
                 for key, (rule, default, help_text) in table.items()
             ],
         }
@@ -493,6 +634,8 @@ def options() -> dict[str, Any]:
         "optimizers": optimizers,
         "schedules": schedules,
         "activations": list(ACTIVATIONS),
+        "losses": list(LOSSES),
+        "drawn": DRAWN_DESCRIPTION,
         "ranges": {name: interval_json(rule) for name, rule in RANGES.items()},
         "limits": dict(LIMITS),
         "defaults": PAGE_DEFAULTS,

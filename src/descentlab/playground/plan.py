@@ -25,6 +25,7 @@ from descentlab.experiments.population import Population, Run, build_run_optimiz
 from descentlab.experiments.specs import resolve_hyperparameters
 from descentlab.nn import MLP
 from descentlab.playground.models import (
+    DRAWN_DESCRIPTION,
     PLAYGROUND_DATASETS,
     SCHEDULE_SETTINGS,
     RequestError,
@@ -137,12 +138,24 @@ def _label(name: str, learning_rate: float, hyperparameters: dict[str, float]) -
     return f"{name} ({', '.join([f'lr {learning_rate:g}', *changed])})"
 
 
+def _drawn(req: RunRequest) -> Dataset:
+    """The drawn points as a :class:`Dataset` ``drawn``: ``X = [x; y]`` ``(2, m)``, labels as
+    given (classes ``0..max(label)``; the page's colour k is class k)."""
+    pts = req.points
+    assert pts is not None  # check_request: dataset "drawn" comes with points
+    X = np.array([pts.x, pts.y], dtype=np.float64)
+    return Dataset("drawn", X, np.array(pts.label, dtype=np.int64))
+
+
 def _load_data(req: RunRequest) -> ExperimentData:
     """The request's data set and its stratified split (seed ``data_seed`` or 0).
 
     Only the generator settings that differ from its defaults are passed, so ``moons`` at
-    300 / 0.2 without a data seed is the seed's exact set.
+    300 / 0.2 without a data seed is the seed's exact set. Drawn data is the points sent
+    (``n_samples`` and ``noise`` do not apply).
     """
+    if req.dataset == "drawn":
+        return _split(req, _drawn(req))
     defaults = generator_defaults(req.dataset)
     given: dict[str, Any] = {}
     if req.n_samples != defaults["n_samples"]:
@@ -151,7 +164,11 @@ def _load_data(req: RunRequest) -> ExperimentData:
         given["noise"] = req.noise
     if req.data_seed is not None:
         given["seed"] = req.data_seed
-    data = load_dataset(req.dataset, **given)  # the ranges of RANGES are within the generators'
+    return _split(req, load_dataset(req.dataset, **given))  # RANGES lie within the generators'
+
+
+def _split(req: RunRequest, data: Dataset) -> ExperimentData:
+    """``data`` split into training and test sets by ``test_fraction`` (none when it is 0)."""
     if req.test_fraction == 0:
         return ExperimentData(data, None, holdout="split")
     try:
@@ -173,6 +190,9 @@ def _schedule(req: RunRequest, steps_per_epoch: int) -> tuple[str | None, dict[s
     - ``wsd``: ``total_steps = T``, ``D = floor(decay_fraction * T)`` decay steps (the
       schedule's own D) and ``warmup_steps = floor(warmup_fraction * (T - D))``, so the
       warm-up ends before the decay starts;
+    - ``piecewise``: ``boundaries`` the piece boundaries (epochs) and ``values`` the factors
+      ``[1, *piece_factors]``, relative to the starting rate (:func:`_runs` multiplies them by
+      each optimizer's learning rate: the library's pieces are absolute rates);
     - the others count epochs: :class:`Run` gives them ``steps_per_epoch``.
     """
     name = req.schedule.name
@@ -182,7 +202,11 @@ def _schedule(req: RunRequest, steps_per_epoch: int) -> tuple[str | None, dict[s
     for key, (rule, default, _help) in SCHEDULE_SETTINGS[name].items():
         value = getattr(req.schedule, key)
         value = default if value is None else value
-        settings[key] = int(value) if rule.integer else float(value)
+        cast = int if rule.integer else float
+        settings[key] = [cast(v) for v in value] if isinstance(value, list) else cast(value)
+    if name == "piecewise":  # relative factors; _runs scales them by each optimizer's rate
+        factors = settings.pop("piece_factors")
+        return name, {"boundaries": settings.pop("piece_boundaries"), "values": [1.0, *factors]}
     total = req.epochs * steps_per_epoch
     if name == "cosine":
         settings["decay_steps"] = total
@@ -216,6 +240,13 @@ def _check_work(req: RunRequest, net: MLP, m: int, *, max_steps: int, max_work: 
         )
 
 
+def _scaled(settings: dict[str, Any], learning_rate: float) -> dict[str, Any]:
+    """Piecewise's relative ``values`` times ``learning_rate`` (other settings unchanged)."""
+    if "values" not in settings:
+        return settings
+    return {**settings, "values": [learning_rate * v for v in settings["values"]]}
+
+
 def _runs(req: RunRequest, steps_per_epoch: int) -> list[Run]:
     """One :class:`Run` per optimizer. Every value was checked against the page's tables
     (:func:`check_request`), which lie within the optimizers' and schedules' own rules."""
@@ -225,7 +256,7 @@ def _runs(req: RunRequest, steps_per_epoch: int) -> list[Run]:
             optimizer=opt.name,
             hyperparameters={"learning_rate": opt.learning_rate, **opt.hyperparameters},
             schedule=schedule,
-            schedule_settings=schedule_settings,
+            schedule_settings=_scaled(schedule_settings, opt.learning_rate),
             batch_size=req.batch_size,
             epochs=req.epochs,
             layers=tuple(req.hidden),
@@ -265,8 +296,11 @@ def _check_pairs(req: RunRequest, runs: list[Run], steps_per_epoch: int) -> None
 def build_plan(req: RunRequest, *, grid_size: int, max_steps: int, max_work: float) -> RunPlan:
     """Turn a request into a :class:`RunPlan`: check it, load the data, build the population.
 
-    The data: ``load_dataset(name, ...)`` split with ``test_fraction`` (:func:`_load_data`).
-    The network: ``(2, *hidden, 1)`` for two classes, else ``(2, *hidden, n_classes)``. The
+    The data: ``load_dataset(name, ...)`` or the drawn points, split with ``test_fraction``
+    (:func:`_load_data`). The network: ``(2, *hidden, 1)`` for two classes, else
+    ``(2, *hidden, n_classes)``, with the request's ``loss``: ``cross_entropy`` (a sigmoid or
+    softmax output) or ``mse`` (a linear output fitted to the 0/1 or one-hot targets by half
+    the mean squared error, classes by ``A > 0.5`` or argmax). The
     optimizers: one :class:`Run` each (``build_optimizer`` of the experiments, so ``adam`` is
     the seed's Adam, ``eps = 0, eps_root = 1e-8``; the schedule counts epochs of
     ``ceil(m_train / batch_size)`` steps, :func:`_schedule`), trained as one
@@ -284,7 +318,7 @@ def build_plan(req: RunRequest, *, grid_size: int, max_steps: int, max_work: flo
     check_request(req)
     data = _load_data(req)
     m = data.train.n_examples
-    net = MLP(data.layer_dims(req.hidden), activation=req.activation)
+    net = MLP(data.layer_dims(req.hidden), activation=req.activation, loss=req.loss)
     _check_work(req, net, m, max_steps=max_steps, max_work=max_work)
     steps_per_epoch = math.ceil(m / req.batch_size)
     runs = _runs(req, steps_per_epoch)
@@ -294,6 +328,7 @@ def build_plan(req: RunRequest, *, grid_size: int, max_steps: int, max_work: flo
         population = Population(runs, data)
     except DescentLabError as err:  # not expected after the checks above; never a 500
         raise RequestError("optimizers", str(err)) from None
+    population.net = net  # the data's loss is cross-entropy; the request may ask for mse
     sets = [data.train] if data.test is None else [data.train, data.test]
     return RunPlan(
         population=population,
@@ -311,7 +346,8 @@ def build_plan(req: RunRequest, *, grid_size: int, max_steps: int, max_work: flo
         settings=req.model_dump(),
         dataset_info={
             "name": req.dataset,
-            "description": PLAYGROUND_DATASETS[req.dataset],
+            "description": PLAYGROUND_DATASETS.get(req.dataset, DRAWN_DESCRIPTION),
+            "loss": req.loss,
             "n_classes": data.n_classes,
             "classes": [str(c) for c in data.train.classes],
             "n_train": m,
@@ -321,6 +357,3 @@ def build_plan(req: RunRequest, *, grid_size: int, max_steps: int, max_work: flo
             "test": None if data.test is None else _points(data.test),
         },
     )
-
-
-# ----------------------------------------------------------------------------- jobs

@@ -12,6 +12,12 @@ Endpoints:
   reader per run; when that reader goes away (the tab is closed) the training stops.
 - ``POST /api/runs/{id}/stop`` — stop a run; returns its summary once it has stopped.
 - ``GET /api/runs/{id}`` — the run's summary and, when finished, each optimizer's results.
+- ``POST /api/export`` — a run request as the ``config.toml`` that ``descentlab compare
+  --config`` reruns (:mod:`~descentlab.playground.export`; drawn data and the MSE loss are
+  refused with ``422``).
+- ``POST /api/quadratic`` — a :class:`~descentlab.playground.quadratic.QuadraticRequest`:
+  the closed-form theory of gradient descent and momentum on a 2-D quadratic and their
+  predicted and simulated error curves (:mod:`~descentlab.playground.quadratic`).
 
 Every refusal is JSON ``{"error": message, "field": name or null}`` (ASCII, so any text a
 request smuggles in is escaped):
@@ -43,17 +49,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from descentlab.playground.export import export_toml
 from descentlab.playground.models import RequestError, RunRequest, options
 from descentlab.playground.plan import RunPlan, build_plan
+from descentlab.playground.quadratic import QuadraticRequest, quadratic_report
 from descentlab.playground.training_jobs import CapacityError, JobManager, TrainingJob
 
 __all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "ApiError", "ServerLimits", "create_app"]
@@ -63,6 +71,7 @@ MAX_BODY_BYTES = 65536
 MAX_JSON_DEPTH = 8
 """Deepest nesting of a request body (a request nests three levels: body, optimizers, one
 optimizer's hyperparameters)."""
+_Model = TypeVar("_Model", bound=BaseModel)
 _MAX_ERRORS = 20
 """Most entries of the ``errors`` list of a ``422`` answer."""
 
@@ -298,7 +307,12 @@ def _parse_json(body: bytes) -> Any:
 
 
 async def _read_run_request(request: Request) -> RunRequest:
-    """Check the media type, read and parse the body, validate its schema.
+    """:func:`_read_request` of a :class:`RunRequest`."""
+    return await _read_request(request, RunRequest)
+
+
+async def _read_request(request: Request, model: type[_Model]) -> _Model:
+    """Check the media type, read and parse the body, validate its schema (``model``).
 
     Raises:
       ApiError: ``415`` not ``application/json``; ``400`` not one JSON document; ``422`` empty.
@@ -315,7 +329,7 @@ async def _read_run_request(request: Request) -> RunRequest:
         raise ApiError(422, "body: The request body is empty; send the settings as JSON.", "body")
     doc = _parse_json(body)
     try:
-        return RunRequest.model_validate(doc)
+        return model.model_validate(doc)
     except ValidationError as err:
         raise RequestValidationError(err.errors()) from None
 
@@ -426,6 +440,27 @@ def _install_routes(app: FastAPI, manager: JobManager, limits: ServerLimits) -> 
         except CapacityError as err:
             raise ApiError(429, str(err), None) from None
         return {"id": job.id, "status": job.status, "events": f"/api/runs/{job.id}/events"}
+
+    @app.post("/api/export")
+    async def export(request: Request) -> Response:
+        req = await _read_run_request(request)
+        try:
+            text = await asyncio.to_thread(export_toml, req)
+        except RequestError as err:
+            raise ApiError(422, f"{err.field}: {err.message}", err.field) from None
+        return Response(
+            text,
+            media_type="application/toml; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="config.toml"'},
+        )
+
+    @app.post("/api/quadratic")
+    async def quadratic(request: Request) -> dict[str, Any]:
+        req = await _read_request(request, QuadraticRequest)
+        try:
+            return await asyncio.to_thread(quadratic_report, req)
+        except RequestError as err:
+            raise ApiError(422, f"{err.field}: {err.message}", err.field) from None
 
     @app.get("/api/runs/{run_id}")
     async def get_run(run_id: str) -> dict[str, Any]:

@@ -47,11 +47,12 @@ from typing import Any
 
 import numpy as np
 
+from descentlab.nn import MLP
 from descentlab.optimizers.base import Params
 from descentlab.playground.plan import RunPlan
 from descentlab.training import TrainResult
 
-__all__ = ["CapacityError", "JobManager", "TrainingJob", "encode_grid"]
+__all__ = ["CapacityError", "JobManager", "TrainingJob", "encode_grid", "output_picture"]
 
 
 def encode_grid(proba: np.ndarray) -> dict[str, str]:
@@ -65,12 +66,35 @@ def encode_grid(proba: np.ndarray) -> dict[str, str]:
     ([0, 1], [230, 204])
     """
     proba = np.nan_to_num(np.asarray(proba, dtype=float), nan=0.0)
-    classes = proba.argmax(axis=0).astype(np.uint8)
-    confidence = np.rint(255 * np.clip(proba.max(axis=0), 0.0, 1.0)).astype(np.uint8)
+    return _pack(proba.argmax(axis=0), proba.max(axis=0))
+
+
+def _pack(classes: np.ndarray, confidence: np.ndarray) -> dict[str, str]:
+    """Class indices ``(N,)`` and confidences in [0, 1] ``(N,)`` as base64 bytes (0..255)."""
+    confidence = np.rint(255 * np.clip(confidence, 0.0, 1.0)).astype(np.uint8)
     return {
-        "classes": base64.b64encode(classes.tobytes()).decode("ascii"),
+        "classes": base64.b64encode(classes.astype(np.uint8).tobytes()).decode("ascii"),
         "confidence": base64.b64encode(confidence.tobytes()).decode("ascii"),
     }
+
+
+def output_picture(net: MLP, params: Params, points: np.ndarray) -> dict[str, str]:
+    """The decision-boundary picture of one network on ``points`` (2, N), :func:`encode_grid`'s form.
+
+    A cross-entropy network gives its class probabilities. An MSE network's linear outputs
+    ``A`` (n_L, N) are not probabilities: its classes are :meth:`MLP.predict`'s (``A > 0.5``
+    for one unit, argmax otherwise) and its confidence is the output clipped to [0, 1]
+    (``max(A, 1 - A)`` for one unit, the largest unit otherwise).
+    """
+    with np.errstate(all="ignore"):  # a diverged network may overflow; its picture is moot
+        if net.loss != "mse":
+            return encode_grid(net.predict_proba(params, points))
+        A, _ = net.forward(params, points)
+    A = np.nan_to_num(A, nan=0.0)
+    if A.shape[0] == 1:
+        p = np.clip(A[0], 0.0, 1.0)
+        return encode_grid(np.stack([1.0 - p, p]))
+    return _pack(A.argmax(axis=0), A.max(axis=0))
 
 
 def _finite(x: Any) -> float | None:
@@ -266,8 +290,6 @@ class TrainingJob:
         """Queue optimizer ``i``'s ``progress`` event: its pending costs and its picture now."""
         stream = self._streams[i]
         train_acc, test_acc = self._accuracies(params)
-        with np.errstate(all="ignore"):
-            proba = self.plan.net.predict_proba(params, self._grid_points)
         self._emit(
             "progress",
             {
@@ -277,7 +299,7 @@ class TrainingJob:
                 "cost": [_finite(c) for c in stream.costs],
                 "train_accuracy": train_acc,
                 "test_accuracy": test_acc,
-                "grid": encode_grid(proba),
+                "grid": output_picture(self.plan.net, params, self._grid_points),
             },
         )
         stream.first += len(stream.costs)

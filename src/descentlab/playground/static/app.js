@@ -4,6 +4,11 @@
 // run's Server-Sent Events: `start` (data points, grid window, optimizer labels), `progress`
 // (new cost points, accuracies, the decision-boundary grid), `done` (one optimizer's results),
 // `end` (the whole run).
+//
+// Also: drawn data (clicks on #draw-canvas, or a CSV file read here and sent as numbers), the
+// quadratic mode (POST /api/quadratic: theory and predicted vs simulated errors), the whole
+// setup kept in the address (#state=..., restored on load) and exported as config.toml
+// (POST /api/export).
 "use strict";
 
 // One colour per optimizer slot (curves, cards, table) and one per class (boundaries, dots).
@@ -14,6 +19,10 @@ const $ = (id) => document.getElementById(id);
 let OPTIONS = null;
 let run = null; // the run being shown: {id, epochs, grid, dataset, optimizers: [...], source, ended}
 let chartDirty = false;
+let MODE = "network";
+// Drawn data: points in data coordinates, shown in a square window that fits them.
+const drawn = { x: [], y: [], label: [], window: { x_min: -2, x_max: 2, y_min: -2, y_max: 2 } };
+const LINK_POINTS_MAX_CHARS = 6000; // drawn points longer than this as JSON stay out of the link
 
 // ------------------------------------------------------------------ helpers
 function hexToRgb(hex) {
@@ -116,12 +125,14 @@ function renderSchedule(given = {}) {
   const spec = OPTIONS.schedules.find((s) => s.name === $("schedule").value);
   $("schedule-settings").replaceChildren(
     ...spec.settings.map((s) => {
-      const input = numberInput(given[s.name] ?? s.default, `schedule.${s.name}`, {
-        step: s.integer ? "1" : "any",
-        class: "schedule-setting",
-      });
+      const value = given[s.name] ?? s.default;
+      const input = s.list
+        ? el("input", { type: "text", "data-field": `schedule.${s.name}`, class: "schedule-setting" })
+        : numberInput(value, `schedule.${s.name}`, { step: s.integer ? "1" : "any", class: "schedule-setting" });
+      if (s.list) input.value = Array.isArray(value) ? value.join(", ") : "";
       input.dataset.name = s.name;
       input.dataset.integer = s.integer ? "1" : "";
+      input.dataset.list = s.list ? "1" : "";
       return el("label", { text: s.name, title: s.help }, [input]);
     }),
   );
@@ -129,8 +140,12 @@ function renderSchedule(given = {}) {
 }
 
 function renderDatasetHelp() {
+  const isDrawn = $("dataset").value === "drawn";
   const d = OPTIONS.datasets.find((x) => x.name === $("dataset").value);
-  $("dataset-help").textContent = d.description;
+  $("dataset-help").textContent = isDrawn ? OPTIONS.drawn : d.description;
+  $("draw-panel").hidden = !isDrawn;
+  document.querySelectorAll(".generated-only").forEach((n) => (n.hidden = isDrawn));
+  if (isDrawn) drawPoints();
 }
 
 function applySettings(s) {
@@ -139,9 +154,11 @@ function applySettings(s) {
   for (const key of ["n_samples", "noise", "test_fraction", "epochs", "batch_size", "seed", "pace_seconds"]) {
     $(key).value = s[key] ?? "";
   }
-  if (s.noise === null) {
-    $("noise").value = OPTIONS.datasets.find((x) => x.name === s.dataset).noise;
+  if (s.noise === null || s.noise === undefined) {
+    const d = OPTIONS.datasets.find((x) => x.name === s.dataset) || OPTIONS.datasets[0];
+    $("noise").value = d.noise;
   }
+  $("loss").value = s.loss || "cross_entropy";
   $("data_seed").value = s.data_seed ?? "";
   $("hidden").value = s.hidden.join(", ");
   $("activation").value = s.activation;
@@ -162,7 +179,9 @@ function readSettings() {
   const hidden = hiddenText === "" ? [] : hiddenText.split(/[\s,]+/).filter(Boolean).map(Number);
   const schedule = { name: $("schedule").value };
   document.querySelectorAll(".schedule-setting").forEach((input) => {
-    schedule[input.dataset.name] = input.value.trim() === "" ? null : Number(input.value);
+    const text = input.value.trim();
+    if (input.dataset.list) schedule[input.dataset.name] = text === "" ? null : text.split(/[\s,]+/).filter(Boolean).map(Number);
+    else schedule[input.dataset.name] = text === "" ? null : Number(text);
   });
   const optimizers = [...document.querySelectorAll(".opt-row")].map((row) => {
     const hyperparameters = {};
@@ -175,7 +194,7 @@ function readSettings() {
       hyperparameters,
     };
   });
-  return {
+  const out = {
     dataset: $("dataset").value,
     n_samples: readNumber("n_samples"),
     noise: readNumber("noise"),
@@ -183,6 +202,7 @@ function readSettings() {
     test_fraction: readNumber("test_fraction"),
     hidden,
     activation: $("activation").value,
+    loss: $("loss").value,
     epochs: readNumber("epochs"),
     batch_size: readNumber("batch_size"),
     seed: readNumber("seed"),
@@ -190,6 +210,10 @@ function readSettings() {
     schedule,
     optimizers,
   };
+  if (out.dataset === "drawn") {
+    out.points = { x: drawn.x.slice(), y: drawn.y.slice(), label: drawn.label.slice() };
+  }
+  return out;
 }
 
 function markInvalid(field) {
@@ -343,7 +367,8 @@ function drawCostChart() {
   ctx.save();
   ctx.translate(14, (pad.top + H - pad.bottom) / 2);
   ctx.rotate(-Math.PI / 2);
-  ctx.fillText("cost J (cross-entropy)", 0, -6);
+  const lossName = run.dataset && run.dataset.loss === "mse" ? "half squared error" : "cross-entropy";
+  ctx.fillText(`cost J (${lossName})`, 0, -6);
   ctx.restore();
   // One curve per optimizer, in its colour.
   ctx.lineWidth = 2.5;
@@ -540,19 +565,401 @@ function stopRun() {
   }
 }
 
+// ------------------------------------------------------------------ drawn data
+function fitWindow(xs, ys) {
+  if (!xs.length) return { x_min: -2, x_max: 2, y_min: -2, y_max: 2 };
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const half = Math.max(x1 - x0, y1 - y0, 1e-9) * 0.6;
+  const cx = (x0 + x1) / 2;
+  const cy = (y0 + y1) / 2;
+  return { x_min: cx - half, x_max: cx + half, y_min: cy - half, y_max: cy + half };
+}
+
+function drawPoints() {
+  const canvas = $("draw-canvas");
+  const ctx = canvas.getContext("2d");
+  const W = canvas.width;
+  const H = canvas.height;
+  const w = drawn.window;
+  const sx = (x) => ((x - w.x_min) / (w.x_max - w.x_min)) * W;
+  const sy = (y) => ((w.y_max - y) / (w.y_max - w.y_min)) * H;
+  ctx.fillStyle = "#fafafa";
+  ctx.fillRect(0, 0, W, H);
+  ctx.strokeStyle = "#e0e3e8";
+  ctx.beginPath();
+  ctx.moveTo(sx(0), 0);
+  ctx.lineTo(sx(0), H);
+  ctx.moveTo(0, sy(0));
+  ctx.lineTo(W, sy(0));
+  ctx.stroke();
+  for (let i = 0; i < drawn.x.length; i++) {
+    ctx.beginPath();
+    ctx.arc(sx(drawn.x[i]), sy(drawn.y[i]), 4, 0, 2 * Math.PI);
+    ctx.fillStyle = CLASS_COLORS[drawn.label[i] % CLASS_COLORS.length];
+    ctx.fill();
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = "#ffffff";
+    ctx.stroke();
+  }
+  const classes = new Set(drawn.label).size;
+  $("point-count").textContent = `${drawn.x.length} point(s), ${classes} class(es)`;
+  canvas.dataset.points = String(drawn.x.length);
+}
+
+function setPoints(xs, ys, labels, fit) {
+  drawn.x = xs;
+  drawn.y = ys;
+  drawn.label = labels;
+  if (fit) drawn.window = fitWindow(xs, ys);
+  drawPoints();
+  saveToUrl();
+}
+
+// Six significant digits: enough for any drawing, and 1000 points stay far below the body limit.
+const round6 = (v) => Number(v.toPrecision(6));
+
+function onDrawClick(event) {
+  if (drawn.x.length >= OPTIONS.limits.max_points) {
+    setStatus(`At most ${OPTIONS.limits.max_points} points; clear some first.`, true);
+    return;
+  }
+  const canvas = $("draw-canvas");
+  const rect = canvas.getBoundingClientRect();
+  const w = drawn.window;
+  const x = w.x_min + ((event.clientX - rect.left) / rect.width) * (w.x_max - w.x_min);
+  const y = w.y_max - ((event.clientY - rect.top) / rect.height) * (w.y_max - w.y_min);
+  drawn.x.push(round6(x));
+  drawn.y.push(round6(y));
+  drawn.label.push(Number($("draw-class").value));
+  drawPoints();
+  saveToUrl();
+}
+
+// A CSV of two feature columns and a label column (a header row is skipped); labels that are
+// not whole numbers 0..5 are numbered in order of appearance. Throws an Error saying what is wrong.
+function parseCsv(text) {
+  const rows = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "");
+  const cells = rows.map((line) => line.split(/[,;\t]/).map((c) => c.trim().replace(/^"|"$/g, "")));
+  if (cells.length && cells[0].slice(0, 2).some((c) => c === "" || Number.isNaN(Number(c)))) cells.shift();
+  const max = OPTIONS.limits.max_points;
+  if (cells.length === 0) throw new Error("the file has no rows of numbers");
+  if (cells.length > max) throw new Error(`the file has ${cells.length} rows; the page takes at most ${max}`);
+  const xs = [];
+  const ys = [];
+  const raw = [];
+  cells.forEach((row, i) => {
+    if (row.length < 3) throw new Error(`row ${i + 1} has ${row.length} column(s); expected x, y, label`);
+    const [x, y] = [Number(row[0]), Number(row[1])];
+    const limit = OPTIONS.limits.max_coordinate;
+    if (!Number.isFinite(x) || !Number.isFinite(y) || Math.abs(x) > limit || Math.abs(y) > limit) {
+      throw new Error(`row ${i + 1}: x and y must be numbers within ±${limit}; got ${row[0]}, ${row[1]}`);
+    }
+    xs.push(round6(x));
+    ys.push(round6(y));
+    raw.push(row[2]);
+  });
+  const maxClasses = OPTIONS.limits.max_classes;
+  const whole = raw.every((v) => /^\d+$/.test(v) && Number(v) < maxClasses);
+  const names = [...new Set(raw)];
+  if (!whole && names.length > maxClasses) {
+    throw new Error(`the labels name ${names.length} classes; the page takes at most ${maxClasses}`);
+  }
+  const labels = raw.map((v) => (whole ? Number(v) : names.indexOf(v)));
+  return { xs, ys, labels };
+}
+
+function loadCsvFile() {
+  const file = $("csv-file").files[0];
+  if (!file) return;
+  file.text().then((text) => {
+    try {
+      const { xs, ys, labels } = parseCsv(text);
+      setPoints(xs, ys, labels, true);
+      setStatus(`Loaded ${xs.length} points from ${file.name}.`);
+    } catch (err) {
+      setStatus(`Cannot use ${file.name}: ${err.message}.`, true);
+    }
+    $("csv-file").value = "";
+  });
+}
+
+function downloadText(text, name, type) {
+  const link = el("a", { href: URL.createObjectURL(new Blob([text], { type })), download: name });
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+}
+
+function initDrawing() {
+  $("draw-canvas").addEventListener("click", onDrawClick);
+  $("clear-points").addEventListener("click", () => setPoints([], [], [], true));
+  $("csv-file").addEventListener("change", loadCsvFile);
+  $("download-csv").addEventListener("click", () => {
+    const lines = drawn.x.map((x, i) => `${x},${drawn.y[i]},${drawn.label[i]}`);
+    downloadText(["x,y,label", ...lines].join("\n") + "\n", "points.csv", "text/csv");
+  });
+}
+
+// ------------------------------------------------------------------ the address and the export
+function quadraticSettings() {
+  const num = (id) => ($(id).value.trim() === "" ? null : Number($(id).value));
+  return {
+    kappa: num("q-kappa"),
+    angle: num("q-angle"),
+    learning_rate: num("q-lr"),
+    beta: num("q-beta"),
+    steps: num("q-steps"),
+  };
+}
+
+function saveToUrl() {
+  if (!OPTIONS) return;
+  const settings = readSettings();
+  delete settings.points;
+  const state = { mode: MODE, settings, quadratic: quadraticSettings() };
+  let note = "";
+  if (settings.dataset === "drawn" && drawn.x.length) {
+    const points = drawn.x.map((x, i) => [x, drawn.y[i], drawn.label[i]]);
+    if (JSON.stringify(points).length <= LINK_POINTS_MAX_CHARS) state.points = points;
+    else note = `The ${drawn.x.length} drawn points are too many for the link: they are not kept in it (Download CSV keeps them).`;
+  }
+  $("link-note").textContent = note;
+  history.replaceState(null, "", "#state=" + encodeURIComponent(JSON.stringify(state)));
+}
+
+// Settings from a link are untrusted: unknown names are refused here, numbers by the server.
+function checkedSettings(s) {
+  const names = (list) => list.map((o) => o.name || o);
+  const d = { ...OPTIONS.defaults, ...s };
+  const ok =
+    [...names(OPTIONS.datasets), "drawn"].includes(d.dataset) &&
+    OPTIONS.activations.includes(d.activation) &&
+    OPTIONS.losses.includes(d.loss || "cross_entropy") &&
+    Array.isArray(d.hidden) &&
+    d.hidden.length <= OPTIONS.limits.max_hidden_layers &&
+    d.schedule && names(OPTIONS.schedules).includes(d.schedule.name) &&
+    Array.isArray(d.optimizers) &&
+    d.optimizers.length >= 1 &&
+    d.optimizers.length <= OPTIONS.limits.max_optimizers &&
+    d.optimizers.every((o) => o && names(OPTIONS.optimizers).includes(o.name));
+  if (!ok) throw new Error("unknown names in the link");
+  return d;
+}
+
+function restoreFromUrl() {
+  const hash = location.hash;
+  if (!hash.startsWith("#state=")) return;
+  try {
+    const state = JSON.parse(decodeURIComponent(hash.slice("#state=".length)));
+    if (state.settings) applySettings(checkedSettings(state.settings));
+    if (Array.isArray(state.points)) {
+      const pts = state.points
+        .slice(0, OPTIONS.limits.max_points)
+        .filter((p) => Array.isArray(p) && p.length === 3 && p.every(Number.isFinite));
+      setPoints(pts.map((p) => p[0]), pts.map((p) => p[1]), pts.map((p) => p[2]), true);
+    }
+    if (state.quadratic) {
+      const q = state.quadratic;
+      for (const [id, key] of [["q-kappa", "kappa"], ["q-angle", "angle"], ["q-lr", "learning_rate"],
+                               ["q-beta", "beta"], ["q-steps", "steps"]]) {
+        if (Number.isFinite(q[key])) $(id).value = q[key];
+      }
+    }
+    setMode(state.mode === "quadratic" ? "quadratic" : "network");
+  } catch (err) {
+    applySettings(OPTIONS.defaults);
+    setStatus("The link's settings could not be read; the defaults are shown.", true);
+  }
+}
+
+function shareLink() {
+  saveToUrl();
+  const box = $("share-link");
+  box.hidden = false;
+  box.value = location.href;
+  box.select();
+  if (navigator.clipboard) navigator.clipboard.writeText(location.href).catch(() => {});
+  setStatus("This page's address now holds every setting: the link above reopens it.");
+}
+
+async function exportConfig() {
+  markInvalid(null);
+  const response = await fetch("/api/export", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(readSettings()),
+  });
+  if (!response.ok) {
+    const body = await response.json();
+    setStatus(body.error || `Error ${response.status}`, true);
+    markInvalid(body.field);
+    return;
+  }
+  downloadText(await response.text(), "config.toml", "application/toml");
+  setStatus("Saved config.toml: rerun it with descentlab compare --config config.toml");
+}
+
+// ------------------------------------------------------------------ the quadratic mode
+const Q_COLORS = ["#7b3fa0", "#d6336c", "#11998e", "#e67700"];
+let quadratic = null; // the last answer of /api/quadratic
+let quadraticTimer = null;
+
+function setMode(mode) {
+  MODE = mode;
+  document.body.dataset.mode = mode;
+  $("controls").hidden = mode !== "network";
+  $("results").hidden = mode !== "network";
+  $("quadratic").hidden = mode !== "quadratic";
+  for (const b of document.querySelectorAll("button.mode")) b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
+  if (mode === "quadratic") runQuadratic();
+  saveToUrl();
+}
+
+function initQuadratic() {
+  const defaults = { "q-kappa": 10, "q-angle": 0, "q-lr": 0.1, "q-beta": 0.5, "q-steps": 100 };
+  for (const [id, v] of Object.entries(defaults)) $(id).value = v;
+  $("q-controls").addEventListener("input", () => {
+    clearTimeout(quadraticTimer);
+    quadraticTimer = setTimeout(runQuadratic, 250);
+  });
+}
+
+async function runQuadratic() {
+  const response = await fetch("/api/quadratic", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ ...quadraticSettings(), x0: [1, 1] }),
+  });
+  const body = await response.json();
+  document.querySelectorAll("#q-controls .invalid").forEach((n) => n.classList.remove("invalid"));
+  if (!response.ok) {
+    $("q-status").textContent = body.error;
+    $("q-status").classList.add("error");
+    const node = document.querySelector(`#q-controls [data-field="${(body.field || "").split(".")[0]}"]`);
+    if (node) node.classList.add("invalid");
+    return;
+  }
+  $("q-status").classList.remove("error");
+  quadratic = body;
+  renderQuadratic();
+}
+
+function renderQuadratic() {
+  const t = quadratic.theory;
+  $("q-status").textContent =
+    `κ = ${fmt(t.kappa)}: eigenvalues ${fmt(t.lambda_min)} and ${fmt(t.lambda_max)}; ` +
+    `gradient descent is stable for α < 2 / λmax = ${fmt(t.gd_stable_below)}.` +
+    (t.gd_rate >= 1 ? ` Your α gives gradient descent a rate ${fmt(t.gd_rate)} ≥ 1: it diverges.` : "") +
+    (t.momentum_rate >= 1 ? ` With your β, momentum's rate is ${fmt(t.momentum_rate)} ≥ 1: it diverges.` : "");
+  $("q-theory").querySelector("tbody").replaceChildren(
+    ...quadratic.runs.map((r, i) =>
+      el("tr", { "data-run": r.name }, [
+        el("td", {}, [el("i", { class: "swatch", style: `--c: ${Q_COLORS[i]}` }), document.createTextNode(r.name)]),
+        el("td", { class: "lr", text: fmt(r.learning_rate, 6) }),
+        el("td", { class: "beta", text: fmt(r.beta, 6) }),
+        el("td", { class: "rate", text: fmt(r.rate, 6) }),
+        el("td", { class: "measured", text: fmt(r.measured_rate, 6) }),
+      ]),
+    ),
+  );
+  $("q-legend").replaceChildren(
+    ...quadratic.runs.map((r, i) =>
+      el("span", {}, [el("i", { class: "swatch", style: `--c: ${Q_COLORS[i]}` }), document.createTextNode(r.name)]),
+    ),
+  );
+  drawQuadraticChart();
+  document.body.dataset.quadratic = String(Number(document.body.dataset.quadratic || 0) + 1);
+}
+
+function drawQuadraticChart() {
+  const canvas = $("q-chart");
+  const ctx = canvas.getContext("2d");
+  const W = canvas.width;
+  const H = canvas.height;
+  const pad = { left: 58, right: 16, top: 12, bottom: 40 };
+  ctx.fillStyle = "#ffffff";
+  ctx.fillRect(0, 0, W, H);
+  const steps = quadratic.settings.steps;
+  // From a decade above the starting error down to the smallest error (at most 18 decades);
+  // a diverging run leaves through the top.
+  const hi = Math.log10(quadratic.runs[0].predicted[0]) + 1;
+  let lo = hi;
+  for (const r of quadratic.runs) for (const v of [...r.predicted, ...r.simulated]) if (v > 0) lo = Math.min(lo, Math.log10(v));
+  lo = Math.max(lo, hi - 18);
+  const px = (k) => pad.left + (k / steps) * (W - pad.left - pad.right);
+  const py = (v) => {
+    const f = (Math.log10(Math.max(v, 1e-300)) - lo) / (hi - lo);
+    return pad.top + (1 - Math.max(0, Math.min(1, f))) * (H - pad.top - pad.bottom);
+  };
+  ctx.font = "12px system-ui, sans-serif";
+  ctx.fillStyle = "#5f6673";
+  ctx.strokeStyle = "#e6e8eb";
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  const every = Math.max(1, Math.ceil((hi - lo) / 8)); // at most ~8 labelled decades
+  for (let d = Math.ceil(lo); d <= Math.floor(hi); d += every) {
+    const t = Math.pow(10, d);
+    ctx.beginPath();
+    ctx.moveTo(pad.left, py(t));
+    ctx.lineTo(W - pad.right, py(t));
+    ctx.stroke();
+    ctx.fillText(t.toExponential(0), pad.left - 6, py(t));
+  }
+  ctx.textAlign = "center";
+  ctx.textBaseline = "top";
+  for (const t of niceTicks(0, steps, 8)) ctx.fillText(String(t), px(t), H - pad.bottom + 6);
+  ctx.fillText("step k", (pad.left + W - pad.right) / 2, H - 16);
+  ctx.lineWidth = 2;
+  quadratic.runs.forEach((r, i) => {
+    for (const [values, dash] of [[r.simulated, []], [r.predicted, [6, 5]]]) {
+      ctx.setLineDash(dash);
+      ctx.strokeStyle = Q_COLORS[i];
+      ctx.beginPath();
+      let pen = false;
+      values.forEach((v, k) => {
+        if (!(v > 0)) {
+          pen = false;
+          return;
+        }
+        if (pen) ctx.lineTo(px(k), py(v));
+        else ctx.moveTo(px(k), py(v));
+        pen = true;
+      });
+      ctx.stroke();
+    }
+  });
+  ctx.setLineDash([]);
+}
+
 // ------------------------------------------------------------------ start-up
 async function init() {
   const response = await fetch("/api/options");
   OPTIONS = await response.json();
-  fillSelect($("dataset"), OPTIONS.datasets.map((d) => d.name));
+  fillSelect($("dataset"), [...OPTIONS.datasets.map((d) => d.name), "drawn"]);
   fillSelect($("activation"), OPTIONS.activations);
+  fillSelect($("loss"), OPTIONS.losses);
+  $("draw-class").replaceChildren(
+    ...CLASS_COLORS.slice(0, OPTIONS.limits.max_classes).map((c, k) =>
+      el("option", { value: String(k), text: `class ${k}`, style: `color: ${c}` }),
+    ),
+  );
   fillSelect($("schedule"), OPTIONS.schedules.map((s) => s.name));
   $("dataset").addEventListener("change", () => {
     const d = OPTIONS.datasets.find((x) => x.name === $("dataset").value);
-    $("noise").value = d.noise;
-    $("n_samples").value = d.n_samples;
+    if (d) {
+      $("noise").value = d.noise;
+      $("n_samples").value = d.n_samples;
+    }
     renderDatasetHelp();
   });
+  initDrawing();
+  initQuadratic();
+  $("mode-network").addEventListener("click", () => setMode("network"));
+  $("mode-quadratic").addEventListener("click", () => setMode("quadratic"));
+  $("share").addEventListener("click", shareLink);
+  $("export").addEventListener("click", exportConfig);
+  document.addEventListener("input", saveToUrl);
+  document.addEventListener("change", saveToUrl);
   $("schedule").addEventListener("change", () => renderSchedule());
   $("add-optimizer").addEventListener("click", () => {
     const used = new Set([...document.querySelectorAll(".opt-name")].map((s) => s.value));
@@ -575,6 +982,8 @@ async function init() {
   $("log-scale").addEventListener("change", requestChart);
   applySettings(OPTIONS.defaults);
   clearResults();
+  restoreFromUrl();
+  saveToUrl();
   document.body.dataset.ready = "1";
 }
 
