@@ -42,6 +42,7 @@ __all__ = [
     "gradient_check",
     "load_dataset",
     "load_moons",
+    "lr_find",
     "train",
 ]
 
@@ -53,4 +54,8 @@ def __getattr__(name: str):
         from descentlab.estimator import DescentClassifier
 
         return DescentClassifier
+    if name == "lr_find":  # trains through the experiments' population: loaded when asked for
+        from descentlab.experiments.lr_find import lr_find
+
+        return lr_find
     raise AttributeError(f"module 'descentlab' has no attribute {name!r}")

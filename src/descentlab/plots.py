@@ -19,6 +19,7 @@ import io
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.colors import ListedColormap, to_rgb
@@ -35,6 +36,7 @@ __all__ = [
     "plot_confusion_matrices",
     "plot_cost_curves",
     "plot_decision_boundaries",
+    "plot_diagnostics",
     "save_figure",
 ]
 
@@ -307,6 +309,73 @@ def plot_confusion_matrices(
         ax.set_title((titles or {}).get(label, label), fontsize=10)
     if suptitle:
         fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def _positive(values: Any) -> np.ndarray:
+    """The values as floats, NaN where they are not finite and > 0 (a log axis)."""
+    a = np.asarray(values, dtype=float).reshape(-1)
+    return np.where(np.isfinite(a) & (a > 0), a, np.nan)
+
+
+def _diagnostic(
+    ax: Any, d: Mapping[str, np.ndarray], key: str, color: Any, style: str, text: str
+) -> None:
+    """Draw ``d[key]`` against ``d["epoch"]`` on ``ax`` if it has a value > 0 to show."""
+    values = _positive(d.get(key, np.zeros(0)))
+    if np.isfinite(values).any():
+        x = np.asarray(d["epoch"], dtype=float)
+        ax.plot(x, values, style, color=color, label=text, linewidth=1.5)
+
+
+def plot_diagnostics(diagnostics: Mapping[str, Mapping[str, np.ndarray]]) -> Figure:
+    """The training diagnostics of each optimizer (:mod:`descentlab.diagnostics`), four
+    log-scale panels against the epoch: the sharpness ``lambda_1(H)`` (solid) with its
+    stability threshold ``2 / lr`` (dashed) — and for Adam ``lambda_1(P^-1 H)`` (dash-dot)
+    with ``(2 + 2 b1) / ((1 - b1) lr)`` (dotted); the full-batch gradient norm; the update
+    ratio ``|d theta_l| / |theta_l|`` of each layer (one line style per layer); the gradient
+    noise scale ``B_simple`` (solid) and the batch size it suggests (dashed, clipped to
+    ``[1, m]``).
+
+    Args:
+      diagnostics: label → ``{"epoch": (n,), "sharpness": (n,), ...}``, the names of
+        :class:`~descentlab.diagnostics.Recorder` (missing ones are not drawn).
+
+    Returns:
+      a 1100 x 800 pixel figure.
+    """
+    fig = Figure(figsize=(11, 8), dpi=DPI)
+    axes = fig.subplots(2, 2)
+    (sharp, grad), (ratio, noise) = axes
+    for i, (label, d) in enumerate(diagnostics.items()):
+        color = _LINE_COLORS[i % len(_LINE_COLORS)]
+        light = _tint(color, 0.35)
+        _diagnostic(sharp, d, "sharpness", color, "-", f"{label}: sharpness")
+        _diagnostic(sharp, d, "sharpness_threshold", color, "--", f"{label}: 2 / lr")
+        _diagnostic(sharp, d, "precond_sharpness", light, "-.", f"{label}: λ1(P⁻¹H)")
+        _diagnostic(sharp, d, "precond_threshold", light, ":", f"{label}: (2+2β1)/((1-β1) lr)")
+        _diagnostic(grad, d, "grad_norm", color, "-", label)
+        layers = sorted(k for k in d if k.startswith("update_ratio_"))
+        for j, key in enumerate(layers):
+            layer = key.rsplit("_", 1)[-1]
+            style = ("-", "--", ":", "-.")[j % 4]
+            _diagnostic(ratio, d, key, color, style, f"{label}: layer {layer}")
+        _diagnostic(noise, d, "noise_scale", color, "-", f"{label}: B_simple")
+        _diagnostic(noise, d, "suggested_batch", light, "--", f"{label}: suggested batch")
+    titles = (
+        (sharp, "Sharpness (top Hessian eigenvalue) and its stability threshold"),
+        (grad, "Full-batch gradient norm |g|"),
+        (ratio, "Update ratio |Δθ_l| / |θ_l| per layer, over one epoch"),
+        (noise, "Gradient noise scale B_simple = tr(Σ) / |G|²"),
+    )
+    for ax, title in titles:
+        ax.set_yscale("log")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(True, which="major", alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", fontsize=7, frameon=True)
     fig.tight_layout()
     return fig
 

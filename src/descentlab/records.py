@@ -38,6 +38,9 @@ class History:
         empty without validation data.
       val_cost: the validation cost at each evaluation, shaped as ``val_accuracy`` (empty
         without validation data).
+      diagnostics: with ``train(..., diagnostics=True)``, the training diagnostics at each
+        evaluation, name -> ``(n_evals,)`` or ``(n_evals, K)`` (see
+        :class:`descentlab.diagnostics.Recorder` for the names); empty otherwise.
     """
 
     cost: np.ndarray
@@ -47,6 +50,7 @@ class History:
     train_accuracy: np.ndarray
     val_accuracy: np.ndarray
     val_cost: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    diagnostics: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_epochs(self) -> int:
@@ -66,6 +70,7 @@ class History:
             train_accuracy=pick(self.train_accuracy),
             val_accuracy=pick(self.val_accuracy),
             val_cost=pick(self.val_cost),
+            diagnostics={k: pick(v) for k, v in self.diagnostics.items()},
         )
 
     def head(self, n: int) -> History:
@@ -79,6 +84,7 @@ class History:
             train_accuracy=self.train_accuracy[:keep].copy(),
             val_accuracy=self.val_accuracy[:keep].copy(),
             val_cost=self.val_cost[:keep].copy(),
+            diagnostics={k: v[:keep].copy() for k, v in self.diagnostics.items()},
         )
 
 
@@ -229,8 +235,10 @@ def _history(
     evals: list[tuple[int, Any, Any, Any]],
     lead: tuple[int, ...],
     validated: bool,
+    diagnostics: list[dict[str, Any]] | None = None,
 ) -> History:
-    """Stack the per-epoch and per-evaluation records into a :class:`History`."""
+    """Stack the per-epoch and per-evaluation records into a :class:`History` (the
+    diagnostics of an evaluation a Ctrl-C cut short are NaN)."""
 
     def stack(values: list[Any]) -> np.ndarray:
         return np.asarray(values, dtype=float).reshape((len(values), *lead))
@@ -246,7 +254,23 @@ def _history(
         train_accuracy=stack(column(evals, 1)),
         val_accuracy=stack(column(evals, 2) if validated else []),
         val_cost=stack(column(evals, 3) if validated else []),
+        diagnostics=_stack_diagnostics(diagnostics or [], len(evals), lead),
     )
+
+
+def _stack_diagnostics(
+    records: list[dict[str, Any]], n_evals: int, lead: tuple[int, ...]
+) -> dict[str, np.ndarray]:
+    """One ``(n_evals, *lead)`` array per diagnostic name, NaN where a record is missing."""
+    if not records:
+        return {}
+    out = {}
+    for key in records[0]:
+        values = np.full((n_evals, *lead), np.nan)
+        for i, record in enumerate(records[:n_evals]):
+            values[i] = record[key]
+        out[key] = values
+    return out
 
 
 class LoopBase:
@@ -282,6 +306,7 @@ class LoopBase:
         self.epochs_done: list[tuple[Any, Any, Any]] = []  # (mean cost, last batch cost, lr)
         # (epoch, train accuracy, validation accuracy, validation cost)
         self.evals: list[tuple[int, Any, Any, Any]] = []
+        self.diagnostics: list[dict[str, Any]] = []  # one per evaluation, when measured
         self._eval: FlatParams | None = None  # the evaluation point, if it differs
         self._moves: bool | None = None  # whether it differs (evaluates_elsewhere)
         self._Y_val: np.ndarray | None = None
@@ -292,7 +317,9 @@ class LoopBase:
 
     def history(self) -> History:
         """The :class:`History` of the epochs and evaluations recorded so far."""
-        return _history(self.epochs_done, self.evals, self.lead, self.validation is not None)
+        return _history(
+            self.epochs_done, self.evals, self.lead, self.validation is not None, self.diagnostics
+        )
 
     def resume(
         self,
@@ -336,6 +363,18 @@ class LoopBase:
             (epoch, logs["train_accuracy"], logs.get("val_accuracy"), logs.get("val_cost"))
         )
         return logs
+
+    def record_diagnostics(self, epoch: int, values: dict[str, np.ndarray]) -> None:
+        """Keep the diagnostics measured after evaluation ``epoch``; a member stopped before
+        it gets NaN (its parameters no longer count)."""
+        gone = (self.stopped_epoch >= 0) & (self.stopped_epoch < epoch)
+        record = {}
+        for key, v in values.items():
+            v = np.array(v, dtype=float)
+            if self.population is not None and gone.any():
+                v[gone] = np.nan
+            record[key] = v
+        self.diagnostics.append(record)
 
     def validation_cost(self, views: Params | None = None) -> np.ndarray:
         """The cost on the validation data at ``views`` (default: the evaluation point)."""
@@ -405,7 +444,7 @@ class LoopBase:
         return TrainResult(
             params=final if evaluated is None else evaluated,
             train_params=None if evaluated is None else final,
-            history=_history(self.epochs_done, self.evals, self.lead, self.validation is not None),
+            history=self.history(),
             status=status,
             message=message,
             seconds=seconds,

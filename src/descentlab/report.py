@@ -297,6 +297,8 @@ def render_report(
     images: Mapping[str, bytes],
     config_toml: str,
     costs: Mapping[str, np.ndarray] | None = None,
+    landscapes: Mapping[str, bytes] | None = None,
+    diagnostics: Mapping[str, bytes] | None = None,
 ) -> str:
     """The report page as HTML text.
 
@@ -306,6 +308,10 @@ def render_report(
       config_toml: the content of ``config.toml``, shown verbatim.
       costs: label → cost per epoch, to say when the winner passed the others
         (:func:`describe_results`).
+      landscapes: caption → PNG bytes of ``descentlab landscape``'s figures, shown in a
+        section of their own (none: no section).
+      diagnostics: caption → PNG bytes of the training diagnostics (``compare
+        --diagnostics``), in a section of their own (none: no section).
 
     Returns:
       a complete HTML document with no external references.
@@ -359,6 +365,34 @@ def render_report(
         parts.append("<h2>Plots</h2>")
         parts.extend(html_figure(png, caption) for caption, png in images.items())
 
+    if diagnostics:
+        parts.append("<h2>Training diagnostics</h2>")
+        parts.append(
+            "<p>Measured after every evaluation epoch at the weights being trained. "
+            "<b>Sharpness</b>: the top eigenvalue of the loss's Hessian (power iteration on "
+            "exact Hessian-vector products); gradient descent is stable on a quadratic only "
+            "below 2/lr, and full-batch training tends to rise to that edge and hover there "
+            "(Cohen et al. 2021). For Adam the preconditioned sharpness λ1(P⁻¹H), "
+            "P = (1 − β1ᵗ) diag(√ŝ + ε), has the threshold (2 + 2β1)/((1 − β1) lr) (Cohen et al. "
+            "2022). <b>Gradient norm</b> of the full-batch gradient. <b>Update ratio</b> "
+            "|Δθ_l| / |θ_l| of each layer over the epoch. <b>Gradient noise scale</b> "
+            "B_simple = tr(Σ)/|G|² (McCandlish et al. 2018), from the squared norms of "
+            "mini-batch and full-batch gradients: batches much smaller than it waste steps on "
+            "noise, much larger ones waste examples.</p>"
+        )
+        parts.extend(html_figure(png, caption) for caption, png in diagnostics.items())
+
+    if landscapes:
+        parts.append("<h2>Loss landscapes</h2>")
+        parts.append(
+            "<p>Made by <code>descentlab landscape</code> from the saved weights: the training "
+            "loss around each optimizer's final weights on a plane of two random directions, "
+            "each row of every weight matrix rescaled to the norm of that row of the final "
+            "weights (filter normalisation, Li et al. 2018), and the training path projected "
+            "on the top two principal directions of its weight snapshots.</p>"
+        )
+        parts.extend(html_figure(png, caption) for caption, png in landscapes.items())
+
     parts.append(
         '<h2>Hyperparameters</h2><table class="settings"><thead><tr><th>optimizer</th><th>settings</th></tr></thead><tbody>'
     )
@@ -382,6 +416,9 @@ def write_report(
     images: Mapping[str, bytes],
     config_toml: str,
     costs: Mapping[str, np.ndarray] | None = None,
+    landscapes: Mapping[str, bytes] | None = None,
+    diagnostics: Mapping[str, bytes] | None = None,
 ) -> None:
     """Write :func:`render_report`'s page to ``path`` atomically."""
-    atomic_write(path, render_report(results, images, config_toml, costs))
+    page = render_report(results, images, config_toml, costs, landscapes, diagnostics)
+    atomic_write(path, page)

@@ -62,6 +62,7 @@ from descentlab.checkpoint import (
     run_identity,
     write_checkpoint,
 )
+from descentlab.diagnostics import Recorder
 from descentlab.nn import INITIALISERS, MLP
 from descentlab.optimizers.base import (
     GradientTransformation,
@@ -411,6 +412,7 @@ def train(
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
     resume: str | os.PathLike[str] | None = None,
+    diagnostics: bool = False,
 ) -> TrainResult:
     """Train ``net`` with ``optimizer`` by mini-batch gradient descent for ``epochs`` epochs.
 
@@ -468,6 +470,13 @@ def train(
         settings, population, data, data order, batch size, ``eval_every``, ``max_cost``)
         or a damaged one is refused before anything is trained or written. Usually the same
         path as ``checkpoint``.
+      diagnostics: measure the training diagnostics (:mod:`descentlab.diagnostics`: gradient
+        norm, update-to-parameter ratio per layer over the epoch, sharpness against its
+        stability threshold, gradient noise scale) after every evaluation epoch
+        (``eval_every``, the first, the last; ``eval_every=1`` for every epoch), at the
+        parameters the optimizer trains, into ``History.diagnostics``. They cost about
+        ``2 * POWER_ITERS + 1`` full-batch gradients per evaluation and do not change the
+        training. Not with ``checkpoint`` or ``resume``.
 
     Returns:
       a :class:`TrainResult`. Training stops early when every member has diverged (the message
@@ -480,6 +489,7 @@ def train(
         written or resumed — before anything is trained.
     """
     check_param("train", "engine", engine, Options(ENGINES))
+    _check_diagnostics(diagnostics, checkpoint, resume)
     ready = _prepare(
         net,
         X,
@@ -514,6 +524,9 @@ def train(
     loop, note = _make_loop(engine, net, optimizer, ready, opt_state, epochs - first)
     if saved is not None:
         _restore(loop, ready["order"], callbacks, saved, epochs, every, resume)
+    recorder = None
+    if diagnostics:
+        recorder = Recorder(net, optimizer, ready["X"], ready["y"], ready["batch_size"])
     interrupted: str | None = None  # the message of a Ctrl-C
     start = time.perf_counter()
     with Progress(epochs, label, enabled=progress) as bar, _held_interrupts(saver):
@@ -522,7 +535,7 @@ def train(
                 np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
                 _one_blas_thread(net, ready["batch_size"], ready["X"].shape[1]),
             ):
-                _drive(loop, epochs, every, max_cost, callbacks, on_epoch, bar, saver)
+                _drive(loop, epochs, every, max_cost, callbacks, on_epoch, bar, saver, recorder)
         except KeyboardInterrupt:
             loop.settle()
             done = len(loop.epochs_done)
@@ -534,6 +547,20 @@ def train(
     result = loop.result(interrupted, time.perf_counter() - start, max_cost)
     result.engine_note = note
     return result
+
+
+def _check_diagnostics(diagnostics: Any, checkpoint: Any, resume: Any) -> None:
+    """``diagnostics`` is a bool, and not asked for with a checkpoint."""
+    if not isinstance(diagnostics, bool | np.bool_):
+        raise InvalidParameterError(
+            "The 'diagnostics' parameter of train must be True or False. "
+            f"Got {show(diagnostics)} instead."
+        )
+    if diagnostics and (checkpoint is not None or resume is not None):
+        raise InvalidParameterError(
+            "train(diagnostics=True) cannot be checkpointed or resumed yet (a checkpoint does "
+            "not keep the diagnostics); drop 'checkpoint'/'resume' or the diagnostics."
+        )
 
 
 def _make_loop(
@@ -614,6 +641,7 @@ def _drive(
     on_epoch: Callable[[int, dict[str, Any]], None] | None,
     bar: Progress,
     saver: _Saver | None = None,
+    recorder: Recorder | None = None,
 ) -> None:
     """Run ``loop`` to the end, from the epochs it has done (0, or a checkpoint's): the
     engine trains up to the next epoch Python must see (an evaluation, a checkpoint, or every
@@ -622,7 +650,11 @@ def _drive(
 
     An optimizer that adapts to a measured loss (reduce-on-plateau,
     :func:`~descentlab.optimizers.base.observe`) is fed one after every epoch: the validation
-    cost with validation data, else the epoch's training cost."""
+    cost with validation data, else the epoch's training cost.
+
+    With a diagnostics ``recorder``, Python also sees the epoch before each evaluation (the
+    parameters at the evaluation epoch's start, for the update ratio) and the diagnostics are
+    measured after each evaluation."""
     observes = has_observers(loop.opt_state())
     each_epoch = bool(callbacks) or on_epoch is not None or observes
     epoch = len(loop.epochs_done)
@@ -630,6 +662,10 @@ def _drive(
         boundary = _next_visit(epoch, epochs, every, each_epoch)
         if saver is not None:
             boundary = min(boundary, saver.next_due(epoch))
+        if recorder is not None:
+            if boundary - 1 > epoch and _is_evaluation(boundary - 1, epochs, every):
+                boundary -= 1  # see the evaluation epoch's start, for the update ratio
+            recorder.start(loop.theta.flat)
         stop = loop.chunk_end(epoch, boundary)
         epoch = loop.run(epoch, stop, max_cost)
         last = epoch - 1
@@ -637,6 +673,10 @@ def _drive(
         logs: dict[str, Any] = {"cost": cost, "last_batch_cost": last_cost}
         if _is_evaluation(last, epochs, every):
             logs.update(loop.evaluate(last))
+            if recorder is not None:
+                measured = recorder.measure(last, loop.theta.flat, loop.opt_state())
+                loop.record_diagnostics(last, measured)
+                logs.update(measured)
         if observes:
             measured = logs.get("val_cost")
             if measured is None:

@@ -43,6 +43,8 @@ SUBCOMMANDS = (
     "datasets",
     "problems",
     "trajectories",
+    "landscape",
+    "lr_find",
     "sweep",
     "benchmark",
     "playground",
@@ -181,7 +183,7 @@ def _command(prog: str, argv: Sequence[str] | None) -> str:
     (argparse reports an unknown option of a subcommand as the top-level parser's)."""
     words = list(sys.argv[1:] if argv is None else argv)
     if prog == "descentlab":
-        named = [w for w in words if w in SUBCOMMANDS]
+        named = [w for w in words if w.replace("-", "_") in SUBCOMMANDS]
         return f"descentlab {named[0]}" if named else prog
     return prog
 

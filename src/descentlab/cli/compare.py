@@ -20,14 +20,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from descentlab._validation import InvalidParameterError
+from descentlab._validation import STEPS, InvalidParameterError
 from descentlab.cli.options import (
     add_command,
     add_data_options,
+    add_diagnostics_option,
     add_network_options,
     add_optimizer_options,
     add_output_options,
     add_training_options,
+    check_option,
     dataset_from_args,
     format_table,
     optimizers_from_args,
@@ -67,6 +69,11 @@ examples:
   descentlab compare --config runs/moons-20250101-120000/config.toml
       rerun a saved study exactly (other options override its settings)
   descentlab compare --epochs 500 --format json --quiet > results.json
+  descentlab compare --save-trajectory 100 --out runs/moons && descentlab landscape runs/moons
+      save the weights every 100 epochs (trajectory.npz), then draw the loss landscapes
+  descentlab compare --optimizers gd --lr 0.6 --batch-size 300 --epochs 1000 --eval-every 10 --diagnostics
+      sharpness, gradient norm, update ratios and noise scale every 10 epochs: history.csv
+      (diag_* columns) and report.html (sharpness against 2/lr: the edge of stability)
 
 datasets: {", ".join(GENERATED_DATASETS)}
   (generators: name:n_samples=N,noise=S,seed=K; moons alone is the seed's data; tested on a
@@ -178,6 +185,14 @@ def add_parser(subparsers: Any) -> None:
     out.add_argument(
         "--log-scale", action="store_true", default=None, help="log-scaled cost axis in the plot"
     )
+    out.add_argument(
+        "--save-trajectory",
+        type=whole_number,
+        metavar="N",
+        help="save the weights every N epochs in trajectory.npz (with the initial and final "
+        "ones), for the training paths of 'descentlab landscape'",
+    )
+    add_diagnostics_option(out)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -187,6 +202,8 @@ def run(args: argparse.Namespace) -> int:
     from descentlab.report import table_rows
 
     config = config_from_args(args)
+    if args.save_trajectory is not None:
+        check_option("--save-trajectory", args.save_trajectory, STEPS)
     out_dir = Path(args.out) if args.out else default_run_path(config.name)
 
     def log(text: str) -> None:
@@ -194,7 +211,12 @@ def run(args: argparse.Namespace) -> int:
 
     quiet = args.quiet
     results = run_comparison(
-        config, out_dir, progress=False if quiet else None, log=None if quiet else log
+        config,
+        out_dir,
+        progress=False if quiet else None,
+        log=None if quiet else log,
+        save_trajectory=args.save_trajectory,
+        diagnostics=args.diagnostics,
     )
     report = Path(results["run_dir"]) / "report.html"
     if args.format == "json":

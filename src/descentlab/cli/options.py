@@ -489,6 +489,18 @@ def add_engine_option(group: Group | argparse.ArgumentParser) -> None:
     )
 
 
+def add_diagnostics_option(group: Group | argparse.ArgumentParser) -> None:
+    """``--diagnostics``: measure the training diagnostics (:mod:`descentlab.diagnostics`)
+    at every evaluation (``--eval-every``)."""
+    group.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="measure training diagnostics at every evaluation (--eval-every): gradient "
+        "norm, update/parameter ratio per layer, sharpness against 2/lr (Adam: its "
+        "preconditioned threshold), gradient noise scale; extra diag_* columns in history.csv",
+    )
+
+
 def add_parallel_options(parser: argparse.ArgumentParser) -> Group:
     """``--jobs``, ``--backend`` (one of ``experiments.parallel.BACKENDS``), ``--scheduler``."""
     group = parser.add_argument_group("parallel")

@@ -24,6 +24,7 @@ from typing import Any
 from descentlab.cli.compare import add_experiment_arguments, config_from_args
 from descentlab.cli.options import (
     add_command,
+    add_diagnostics_option,
     add_output_options,
     check_option,
     format_table,
@@ -84,6 +85,7 @@ def add_parser(subparsers: Any) -> None:
         help="continue the run in RUN_DIR (written with --checkpoint-every) with its saved "
         f"configuration; only {', '.join(_RESUME_OPTIONS)} may be given with it",
     )
+    add_diagnostics_option(out)
 
 
 _RESUME_OPTIONS = ("--epochs", "--engine", "--checkpoint-every", "--format", "--quiet")
@@ -105,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from descentlab.experiments.run_folder import default_run_path
     from descentlab.io import atomic_write, check_writable
 
+    _check_diagnostics(args)
     resumed = _resumed(args)  # (config, checkpoint_every, epochs done) of --resume, or None
     config = resumed[0] if resumed else config_from_args(args, single=True)
     (spec,) = config.optimizers
@@ -119,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
         path = check_writable(
             default_run_path(f"{config.name}-{spec.name}", suffix=".npz"), folder=False
         )
+    diagnostics_csv = None
+    if args.diagnostics:
+        diagnostics_csv = check_writable(path.with_suffix(".history.csv"), folder=False)
     if not args.quiet:
         print(
             f"descentlab train: {config.name}, {spec.label}; {config.epochs} epochs, "
@@ -136,7 +142,12 @@ def run(args: argparse.Namespace) -> int:
             folder.mkdir(parents=True, exist_ok=True)
             atomic_write(folder / "config.toml", config.to_toml())
     (outcome,) = train_optimizers(
-        config, data, population=population, progress=False if args.quiet else None, **checkpoint
+        config,
+        data,
+        population=population,
+        progress=False if args.quiet else None,
+        diagnostics=args.diagnostics,
+        **checkpoint,
     )
     if outcome.engine_note and not args.quiet:
         print(f"descentlab: {engine_message(outcome.engine_note)}", file=sys.stderr)
@@ -144,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
         atomic_write(folder / "config.toml", config.to_toml())
     _save(path, config, data, population.net, outcome)
     status = _report(args, path, data, population.net, outcome.summary)
+    if diagnostics_csv is not None:
+        _report_diagnostics(args, diagnostics_csv, spec.label, outcome.history)
     if folder is not None and not args.quiet:
         verb = "continue" if status == 130 else "extend"
         print(
@@ -152,6 +165,44 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return status
+
+
+def _check_diagnostics(args: argparse.Namespace) -> None:
+    """``--diagnostics`` is not given with ``--checkpoint-every`` or ``--resume`` (a checkpoint
+    does not keep them)."""
+    if args.diagnostics and (args.checkpoint_every is not None or args.resume is not None):
+        from descentlab._validation import InvalidParameterError
+
+        raise InvalidParameterError(
+            "--diagnostics cannot be used with --checkpoint-every or --resume (a checkpoint "
+            "does not keep the diagnostics)."
+        )
+
+
+def _report_diagnostics(args: argparse.Namespace, path: Path, label: str, history: Any) -> None:
+    """Write the history with its ``diag_*`` columns to ``path`` and, unless ``--quiet`` or
+    ``--format json``, print the diagnostics at each evaluation."""
+    import numpy as np
+
+    from descentlab.experiments.run_folder import write_history_csv
+
+    write_history_csv(path, [(label, history)])
+    if args.quiet or args.format == "json":
+        return
+    d = history.diagnostics
+    adam = bool(np.isfinite(d["precond_sharpness"]).any())
+    header = ["epoch", "grad norm", "sharpness", "2/lr"]
+    header += ["P^-1 H", "Adam limit"] if adam else []
+    header += ["noise scale", "batch"]
+    rows = []
+    for i, epoch in enumerate(history.eval_epochs):
+        cells = [d["grad_norm"][i], d["sharpness"][i], d["sharpness_threshold"][i]]
+        cells += [d["precond_sharpness"][i], d["precond_threshold"][i]] if adam else []
+        cells += [d["noise_scale"][i], d["suggested_batch"][i]]
+        rows.append([str(int(epoch)), *(f"{float(c):.4g}" for c in cells)])
+    print()
+    print(format_table(header, rows))
+    print(f"Diagnostics (history with diag_* columns): {path}")
 
 
 def _resumed(args: argparse.Namespace) -> tuple[Any, int | None, int] | None:

@@ -12,6 +12,8 @@ own optimizer — the same numbers, bit for bit, as training each alone. It writ
       results.json               per optimizer: accuracies, final cost, seconds, status ...
       history.csv                one row per optimizer and epoch
       models.npz                 the trained parameters (to rebuild plots)
+      trajectory.npz             with save_trajectory=N: the weights every N epochs
+                                 (for descentlab landscape)
       cost_curves.png            every optimizer's cost per epoch on one plot
       decision_boundaries.png    two features: one panel per optimizer, data on top
       confusion_matrices.png     otherwise: test-set confusion matrix per optimizer
@@ -38,29 +40,37 @@ from typing import Any
 
 import numpy as np
 
-from descentlab import __version__
-from descentlab._validation import DataError
+from descentlab import __version__, limits
+from descentlab._validation import STEPS, DataError, InvalidParameterError, as_int
 from descentlab.experiments.config import ExperimentConfig
 from descentlab.experiments.data import ExperimentData, load_experiment_data
 from descentlab.experiments.population import Population, Run, engine_message
 from descentlab.experiments.run_folder import (
+    LANDSCAPE_FILES,
+    TRAJECTORY_FILE,
     deferred_interrupts,
+    history_diagnostics,
     read_history_csv,
     read_models,
     read_results_json,
     results_to_json,
     write_history_csv,
     write_models,
+    write_trajectory,
 )
 from descentlab.experiments.specs import OptimizerSpec
-from descentlab.io import atomic_write, check_writable
+from descentlab.io import atomic_write, check_regular_file, check_writable, open_error
 from descentlab.nn import MLP
+from descentlab.npz import MAX_MEMBERS
 from descentlab.optimizers.base import Params
 from descentlab.training import History
 
 __all__ = [
     "RunOutcome",
+    "SavedRun",
     "comparison_runs",
+    "landscape_images",
+    "load_run_folder",
     "rebuild_outputs",
     "run_comparison",
     "train_optimizers",
@@ -144,6 +154,8 @@ def train_optimizers(
     checkpoint: Any = None,
     checkpoint_every: int | None = None,
     resume: Any = None,
+    on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
+    diagnostics: bool = False,
 ) -> list[RunOutcome]:
     """Train ``config``'s network with all its optimizers at once, as one population.
 
@@ -163,6 +175,10 @@ def train_optimizers(
       progress: a progress bar (None: on a terminal or in a notebook; False: never).
       checkpoint, checkpoint_every, resume: exact checkpoints, as for
         :func:`~descentlab.training.train` (``descentlab train --checkpoint-every``).
+      on_epoch: as for :func:`~descentlab.training.train` (members in the population's order,
+        ``population.position``), e.g. a :class:`_Trajectory`.
+      diagnostics: measure the training diagnostics (:mod:`descentlab.diagnostics`) into
+        each outcome's history.
 
     Returns:
       one :class:`RunOutcome` per optimizer, in the config's order.
@@ -178,6 +194,8 @@ def train_optimizers(
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
         resume=resume,
+        on_epoch=on_epoch,
+        diagnostics=diagnostics,
     )
     net = population.net
     outcomes = []
@@ -232,8 +250,11 @@ class _Folder:
         }
 
     def start(self) -> None:
-        """Create the folder and write the configuration and the not-yet-run results."""
+        """Create the folder and write the configuration and the not-yet-run results; remove
+        the trajectory and landscapes of an earlier run in it (they describe other weights)."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        for name in (TRAJECTORY_FILE, *LANDSCAPE_FILES):
+            (self.dir / name).unlink(missing_ok=True)
         atomic_write(self.dir / "config.toml", self.toml)
         self.save([], partial=True)
 
@@ -247,11 +268,16 @@ class _Folder:
         write_history_csv(self.dir / "history.csv", [(o.spec.label, o.history) for o in outcomes])
         atomic_write(self.dir / "results.json", results_to_json(self.results))
 
-    def finish(self, outcomes: list[RunOutcome], *, partial: bool) -> None:
-        """The final results, the models, the plots and the report (signals held meanwhile)."""
+    def finish(
+        self, outcomes: list[RunOutcome], *, partial: bool, trajectory: _Trajectory | None = None
+    ) -> None:
+        """The final results, the models, the trajectory (if recorded), the plots and the
+        report (signals held meanwhile)."""
         with deferred_interrupts():
             self.save(outcomes, partial=partial)
             write_models(self.dir / "models.npz", [(o.spec.label, o.params) for o in outcomes])
+            if trajectory is not None and outcomes:
+                trajectory.write(self.dir / TRAJECTORY_FILE, outcomes)
             _write_outputs(
                 self.dir,
                 self.config,
@@ -283,12 +309,72 @@ def _report_done(outcomes: list[RunOutcome], say: Callable[[str], None]) -> None
             say(f"[{o.spec.label}] {o.summary['status']} — {o.summary['message']}")
 
 
+class _Trajectory:
+    """The weights of every member every ``every`` epochs, for ``trajectory.npz``.
+
+    Called as ``on_epoch`` (:func:`~descentlab.training.train`): after epoch ``e`` (from 0)
+    with ``(e + 1) % every == 0`` it copies the evaluated parameters ``(K, *shape)``. The
+    first snapshot is the initial weights (epoch 0: ``init(seed)``, shared by every member),
+    the last one the final weights (:meth:`write`).
+    """
+
+    def __init__(self, population: Population, config: ExperimentConfig, every: int) -> None:
+        self.every, self.position = every, population.position
+        start = population.net.init(config.seed, method=config.init)
+        members = len(population.runs)
+        self.epochs: list[int] = [0]
+        self.snapshots = [{k: np.broadcast_to(v, (members, *v.shape)) for k, v in start.items()}]
+
+    def __call__(self, epoch: int, logs: dict[str, Any]) -> None:
+        if (epoch + 1) % self.every == 0:
+            self.epochs.append(epoch + 1)
+            self.snapshots.append({k: np.array(v) for k, v in logs["params"].items()})
+
+    def write(self, path: Path, outcomes: list[RunOutcome]) -> None:
+        """``trajectory.npz``: per run (config order) the snapshots ``(S, *shape)``, ending with
+        the final weights (:func:`~descentlab.experiments.run_folder.write_trajectory`)."""
+        last = max(o.summary["epochs_run"] for o in outcomes)
+        n = len(self.epochs) - (self.epochs[-1] == last)  # the final weights replace that one
+        models = []
+        for i, o in enumerate(outcomes):
+            k = self.position[i]
+            models.append(
+                (
+                    o.spec.label,
+                    {
+                        key: np.stack([s[key][k] for s in self.snapshots[:n]] + [final])
+                        for key, final in o.params.items()
+                    },
+                )
+            )
+        write_trajectory(path, [*self.epochs[:n], last], models)
+
+
+def _check_trajectory(every: Any, config: ExperimentConfig, population: Population) -> int:
+    """``save_trajectory``: an int in [1, 2**53] whose snapshots fit in a trajectory file
+    (at most :data:`~descentlab.npz.MAX_MEMBERS`) and in ``limits.MAX_MEMORY_BYTES``."""
+    every = as_int("run_comparison", "save_trajectory", every, STEPS)
+    snapshots = config.epochs // every + 2
+    size = 8 * snapshots * len(config.optimizers) * population.net.n_params
+    if snapshots > MAX_MEMBERS or size > limits.MAX_MEMORY_BYTES:
+        raise InvalidParameterError(
+            f"The 'save_trajectory' parameter of run_comparison asks for {snapshots} snapshots "
+            f"of {len(config.optimizers)} networks ({size / 2**20:.0f} MiB); at most "
+            f"{MAX_MEMBERS} snapshots and {limits.MAX_MEMORY_BYTES // 2**30} GiB "
+            f"(descentlab.limits). Save every {max(every + 1, config.epochs // 1000)} epochs "
+            f"or more. Got {every} instead."
+        )
+    return every
+
+
 def run_comparison(
     config: ExperimentConfig,
     out_dir: str | Path,
     progress: bool | None = None,
     *,
     log: Callable[[str], None] | None = None,
+    save_trajectory: int | None = None,
+    diagnostics: bool = False,
 ) -> dict[str, Any]:
     """Train every optimizer of ``config`` together and write the run folder ``out_dir``.
 
@@ -301,6 +387,11 @@ def run_comparison(
       out_dir: the run folder; created if missing (files in it are replaced).
       progress: a progress bar (None: on a terminal or in a notebook; False: never).
       log: called with one line of chatter per step (e.g. ``print`` to stderr), or None.
+      save_trajectory: every how many epochs to save the weights in ``trajectory.npz`` (the
+        initial and final weights are always in it), for ``descentlab landscape``'s paths;
+        None saves none. Visiting every epoch costs the compiled engine a little speed.
+      diagnostics: measure the training diagnostics (:mod:`descentlab.diagnostics`) at every
+        evaluation: extra ``diag_*`` columns in history.csv and their plot in report.html.
 
     Returns:
       the content of ``results.json`` plus ``run_dir`` (the folder) and ``interrupted``
@@ -316,6 +407,10 @@ def run_comparison(
     say = log or (lambda _: None)
     data = load_experiment_data(config.dataset)
     population = Population(comparison_runs(config), data)
+    trajectory = None
+    if save_trajectory is not None:
+        every = _check_trajectory(save_trajectory, config, population)
+        trajectory = _Trajectory(population, config, every)
     folder = _Folder(check_writable(out_dir, folder=True), config, data)
     say(_chatter(config, data, folder.dir))
     outcomes: list[RunOutcome] = []
@@ -326,7 +421,14 @@ def run_comparison(
         names = ", ".join(o.label for o in config.optimizers)
         say(f"[{names}] training {config.epochs} epochs together (one population of {n}) ...")
         threading.Thread(target=_import_plots, daemon=True).start()  # while training runs
-        outcomes = train_optimizers(config, data, population=population, progress=progress)
+        outcomes = train_optimizers(
+            config,
+            data,
+            population=population,
+            progress=progress,
+            on_epoch=trajectory,
+            diagnostics=diagnostics,
+        )
         interrupted = any(o.summary["status"] == "interrupted" for o in outcomes)
         if not interrupted:
             _report_done(outcomes, say)
@@ -334,7 +436,7 @@ def run_comparison(
             say(engine_message(outcomes[0].engine_note))
     except KeyboardInterrupt:
         interrupted = True
-    folder.finish(outcomes, partial=interrupted)
+    folder.finish(outcomes, partial=interrupted, trajectory=trajectory)
     return {**folder.results, "run_dir": str(folder.dir), "interrupted": interrupted}
 
 
@@ -437,8 +539,115 @@ def _write_outputs(
         with np.errstate(all="ignore"):
             figures.update(_plot_models(run_dir, config, results, params, data))
     images = dict(figures.values())
-    write_report(run_dir / "report.html", results, images, config_toml, costs)
-    return [*figures, "report.html"]
+    landscapes = landscape_images(run_dir)
+    diagnostics = _diagnostics_image(run_dir)
+    write_report(
+        run_dir / "report.html", results, images, config_toml, costs, landscapes, diagnostics
+    )
+    return [*figures, *(["diagnostics.png"] if diagnostics else []), "report.html"]
+
+
+def _diagnostics_image(run_dir: Path) -> dict[str, bytes]:
+    """caption → PNG of the training diagnostics in ``history.csv`` (``diag_*`` columns),
+    saved as diagnostics.png; none (and no stale diagnostics.png) without them."""
+    from descentlab.plots import plot_diagnostics, save_figure
+
+    diagnostics = history_diagnostics(read_history_csv(run_dir / "history.csv"))
+    if not diagnostics:
+        (run_dir / "diagnostics.png").unlink(missing_ok=True)
+        return {}
+    png = save_figure(plot_diagnostics(diagnostics), run_dir / "diagnostics.png")
+    caption = "Sharpness against its stability threshold, gradient norm, update ratios, noise scale"
+    return {caption: png}
+
+
+_LANDSCAPE_CAPTIONS = {
+    LANDSCAPE_FILES[1]: "The loss on a filter-normalised random plane through each optimizer's "
+    "final weights (centre)",
+    LANDSCAPE_FILES[2]: "The training path projected on the top two PCA directions of the "
+    "weight trajectory, over the loss on that plane",
+}
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_MAX_PNG_BYTES = 64 * 2**20
+
+
+def landscape_images(run_dir: Path) -> dict[str, bytes]:
+    """caption → PNG bytes of the landscape figures ``descentlab landscape`` left in
+    ``run_dir`` (none: empty).
+
+    Raises:
+      DataError: such a file that is not a regular file, is larger than 64 MiB or is not a PNG.
+    """
+    images = {}
+    for name, caption in _LANDSCAPE_CAPTIONS.items():
+        path = run_dir / name
+        if not path.exists():
+            continue
+        if check_regular_file(path) > _MAX_PNG_BYTES:
+            raise DataError(f"'{path}' is larger than {_MAX_PNG_BYTES >> 20} MiB: not a landscape.")
+        try:
+            png = path.read_bytes()
+        except OSError as exc:
+            raise open_error(path, exc) from None
+        if not png.startswith(_PNG_MAGIC):
+            raise DataError(
+                f"'{path}' is not a PNG image; delete it or rerun descentlab landscape."
+            )
+        images[caption] = png
+    return images
+
+
+@dataclass
+class SavedRun:
+    """A run folder's saved files, checked: ``results`` (``results.json``), ``config`` and
+    ``config_toml`` (``config.toml``), ``costs`` (label → cost per epoch, ``history.csv``)
+    and, when the folder has ``models.npz``, ``params`` (label → trained parameters), the
+    reloaded ``data`` and the ``net`` (None otherwise)."""
+
+    dir: Path
+    results: dict[str, Any]
+    config: ExperimentConfig
+    config_toml: str
+    costs: dict[str, np.ndarray]
+    params: dict[str, Params]
+    data: ExperimentData | None
+    net: MLP | None
+
+
+def load_run_folder(run_dir: str | Path) -> SavedRun:
+    """Read and check a run folder written by :func:`run_comparison` (the data is reloaded
+    from the configuration when the folder has ``models.npz``).
+
+    Raises:
+      DataError: a missing, unreadable or damaged file in the folder.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DataError(f"No such run folder: '{run_dir}'.")
+    for name in ("results.json", "history.csv", "config.toml"):
+        if not (run_dir / name).is_file():
+            raise DataError(
+                f"'{run_dir}' has no {name}; is it a folder written by descentlab compare?"
+            )
+    results = read_results_json(run_dir / "results.json")
+    config_toml = (run_dir / "config.toml").read_text(encoding="utf-8", errors="replace")
+    config = ExperimentConfig.from_toml(run_dir / "config.toml")
+    costs = {
+        label: cols["cost"] for label, cols in read_history_csv(run_dir / "history.csv").items()
+    }
+    params: dict[str, Params] = {}
+    data = net = None
+    if (run_dir / "models.npz").is_file():
+        shapes = MLP(tuple(results["layer_dims"]), config.activation).shapes()
+        params = read_models(run_dir / "models.npz", shapes)
+        data = load_experiment_data(config.dataset)
+        net = MLP(tuple(results["layer_dims"]), config.activation, loss=data.loss)
+        if data.layer_dims(config.layers) != net.layer_dims:
+            raise DataError(
+                f"'{run_dir / 'results.json'}' does not match its config.toml: layer_dims "
+                f"{list(net.layer_dims)} against {list(data.layer_dims(config.layers))}."
+            )
+    return SavedRun(run_dir, results, config, config_toml, costs, params, data, net)
 
 
 def rebuild_outputs(run_dir: str | Path, *, log_scale: bool | None = None) -> list[str]:
@@ -455,31 +664,8 @@ def rebuild_outputs(run_dir: str | Path, *, log_scale: bool | None = None) -> li
     Raises:
       DataError: a missing, unreadable or damaged file in the folder.
     """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise DataError(f"No such run folder: '{run_dir}'.")
-    for name in ("results.json", "history.csv", "config.toml"):
-        if not (run_dir / name).is_file():
-            raise DataError(
-                f"'{run_dir}' has no {name}; is it a folder written by descentlab compare?"
-            )
-    results = read_results_json(run_dir / "results.json")
-    config_toml = (run_dir / "config.toml").read_text(encoding="utf-8", errors="replace")
-    config = ExperimentConfig.from_toml(run_dir / "config.toml")
-    if log_scale is not None:
-        config = config.replace(log_scale=log_scale)
-    costs = {
-        label: cols["cost"] for label, cols in read_history_csv(run_dir / "history.csv").items()
-    }
-    params: dict[str, Params] = {}
-    data = None
-    if (run_dir / "models.npz").is_file():
-        net = MLP(tuple(results["layer_dims"]), config.activation)
-        params = read_models(run_dir / "models.npz", net.shapes())
-        data = load_experiment_data(config.dataset)
-        if data.layer_dims(config.layers) != net.layer_dims:
-            raise DataError(
-                f"'{run_dir / 'results.json'}' does not match its config.toml: layer_dims "
-                f"{list(net.layer_dims)} against {list(data.layer_dims(config.layers))}."
-            )
-    return _write_outputs(run_dir, config, results, costs, params, data, config_toml)
+    run = load_run_folder(run_dir)
+    config = run.config if log_scale is None else run.config.replace(log_scale=log_scale)
+    return _write_outputs(
+        run.dir, config, run.results, run.costs, run.params, run.data, run.config_toml
+    )

@@ -326,6 +326,7 @@ class Population:
         checkpoint: Any = None,
         checkpoint_every: int | None = None,
         resume: Any = None,
+        diagnostics: bool = False,
     ) -> TrainResult:
         """Train the population (:func:`descentlab.training.train`); members in engine order.
 
@@ -335,6 +336,7 @@ class Population:
           eval_every: epochs between accuracy measurements (None: only the first and last).
           progress, label, on_epoch, callbacks, max_cost: as for :func:`train`.
           checkpoint, checkpoint_every, resume: as for :func:`train` (exact checkpoints).
+          diagnostics: as for :func:`train` (:mod:`descentlab.diagnostics`).
           engine: ``auto``, ``numpy`` or ``compiled`` (:data:`~descentlab.training.ENGINES`);
             the result's ``engine`` says which ran and ``engine_note`` why ``auto`` fell back.
 
@@ -366,6 +368,7 @@ class Population:
             checkpoint=checkpoint,
             checkpoint_every=checkpoint_every,
             resume=resume,
+            diagnostics=diagnostics,
         )
 
     def member(self, result: TrainResult, i: int) -> TrainResult:

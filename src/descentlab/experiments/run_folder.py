@@ -6,8 +6,9 @@
 - the files of a comparison's run folder, written atomically and read back with every field
   checked (a damaged or foreign file is a one-line :class:`~descentlab._validation.DataError`):
   ``results.json`` (:func:`results_to_json`, :func:`read_results_json`), ``history.csv``
-  (:func:`write_history_csv`, :func:`read_history_csv`) and ``models.npz``
-  (:func:`write_models`, :func:`read_models`);
+  (:func:`write_history_csv`, :func:`read_history_csv`), ``models.npz``
+  (:func:`write_models`, :func:`read_models`) and, with ``compare --save-trajectory N``,
+  ``trajectory.npz`` (:func:`write_trajectory`, :func:`read_trajectory`);
 - :func:`deferred_interrupts` — hold Ctrl-C and SIGTERM while the final files are written.
 """
 
@@ -33,17 +34,30 @@ from descentlab.optimizers.base import Params
 from descentlab.training import History
 
 __all__ = [
+    "DIAGNOSTIC_PREFIX",
     "HISTORY_COLUMNS",
+    "LANDSCAPE_FILES",
     "RESULTS_SCHEMA",
+    "TRAJECTORY_FILE",
     "default_run_path",
     "deferred_interrupts",
+    "history_diagnostics",
     "read_history_csv",
     "read_models",
     "read_results_json",
+    "read_trajectory",
     "results_to_json",
     "write_history_csv",
     "write_models",
+    "write_trajectory",
 ]
+
+TRAJECTORY_FILE = "trajectory.npz"
+"""The weight snapshots of ``descentlab compare --save-trajectory N`` (:func:`write_trajectory`)."""
+LANDSCAPE_FILES = ("landscape.npz", "landscape_slices.png", "landscape_paths.png")
+"""What ``descentlab landscape`` writes in a run folder (:mod:`descentlab.landscape`); a new
+comparison in the same folder removes them with ``trajectory.npz``, since they describe the
+weights of the run before."""
 
 HISTORY_COLUMNS = (
     "optimizer",
@@ -58,7 +72,12 @@ HISTORY_COLUMNS = (
 """Columns of ``history.csv``. The accuracies and the test cost are measured on evaluation
 epochs only (empty cells elsewhere); an accuracy is ``nan`` where it is undefined (a
 regression run). Files written before ``test_cost`` existed lack that column and are read
-all the same."""
+all the same. A run with training diagnostics (``compare --diagnostics``) adds one column
+``diag_<name>`` per diagnostic after these (:data:`DIAGNOSTIC_PREFIX`), filled on evaluation
+epochs."""
+DIAGNOSTIC_PREFIX = "diag_"
+"""Prefix of ``history.csv``'s diagnostics columns (:class:`descentlab.diagnostics.Recorder`'s
+names: ``diag_grad_norm``, ``diag_sharpness``, ...)."""
 
 _NUMBER_OR_NULL = (float, type(None))
 RESULTS_SCHEMA: dict[str, Any] = {
@@ -193,11 +212,14 @@ def read_results_json(path: str | Path) -> dict[str, Any]:
 def write_history_csv(path: Path, histories: Sequence[tuple[str, History]]) -> None:
     """One row per optimizer (its label) and epoch: :data:`HISTORY_COLUMNS`; ``test_accuracy``
     and ``test_cost`` are the history's ``val_accuracy`` and ``val_cost`` (a comparison
-    evaluates on its test data)."""
+    evaluates on its test data), then a ``diag_<name>`` column per diagnostic any history
+    holds (empty cells for a history without it)."""
+    names = list(dict.fromkeys(k for _, h in histories for k in h.diagnostics))
     with atomic_writer(path, newline="") as f:
         w = csv.writer(f)
-        w.writerow(HISTORY_COLUMNS)
+        w.writerow([*HISTORY_COLUMNS, *(DIAGNOSTIC_PREFIX + k for k in names)])
         for label, h in histories:
+            diagnostics = [h.diagnostics.get(k, np.zeros(0)) for k in names]
             evals = {int(e): i for i, e in enumerate(h.eval_epochs)}
             for epoch in range(h.n_epochs):
                 i = evals.get(epoch)
@@ -211,6 +233,7 @@ def write_history_csv(path: Path, histories: Sequence[tuple[str, History]]) -> N
                         _evaluated(h.train_accuracy, i),
                         _evaluated(h.val_accuracy, i),
                         _evaluated(h.val_cost, i),
+                        *(_evaluated(values, i) for values in diagnostics),
                     ]
                 )
 
@@ -221,10 +244,23 @@ def _evaluated(values: np.ndarray, i: int | None) -> str:
     return repr(float(values[i])) if i is not None and i < values.size else ""
 
 
+def _history_header(header: Sequence[str]) -> bool:
+    """Whether ``header`` is a history's: :data:`HISTORY_COLUMNS` (or without ``test_cost``),
+    then only distinct ``diag_*`` columns."""
+    if tuple(header) == HISTORY_COLUMNS[:-1]:
+        return True
+    extra = header[len(HISTORY_COLUMNS) :]
+    return (
+        tuple(header[: len(HISTORY_COLUMNS)]) == HISTORY_COLUMNS
+        and all(c.startswith(DIAGNOSTIC_PREFIX) and len(c) > len(DIAGNOSTIC_PREFIX) for c in extra)
+        and len(set(extra)) == len(extra)
+    )
+
+
 def read_history_csv(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """Read ``history.csv``: label → column → array (empty cells are NaN), in file order.
     A file without the last column, ``test_cost`` (written before it existed), reads with
-    that column all NaN.
+    that column all NaN; ``diag_*`` columns after :data:`HISTORY_COLUMNS` are read as well.
 
     Raises:
       DataError: missing or unreadable file, not a descentlab history, a row of the wrong
@@ -236,7 +272,7 @@ def read_history_csv(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             header = next(reader, None)
-            if header is None or tuple(header) not in (HISTORY_COLUMNS, HISTORY_COLUMNS[:-1]):
+            if header is None or not _history_header(header):
                 raise DataError(
                     f"'{path}' is not a descentlab history: expected the columns "
                     f"{', '.join(HISTORY_COLUMNS)}."
@@ -247,9 +283,10 @@ def read_history_csv(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
                         f"Line {reader.line_num} of '{path}' has {len(row)} fields; a history "
                         f"row has {len(header)}."
                     )
-                cols = out.setdefault(row[0], {c: [] for c in HISTORY_COLUMNS[1:]})
+                names = [*HISTORY_COLUMNS[1:], *header[len(HISTORY_COLUMNS) :]]
+                cols = out.setdefault(row[0], {c: [] for c in names})
                 cells = [*row[1:], ""] if len(header) < len(HISTORY_COLUMNS) else row[1:]
-                for c, v in zip(HISTORY_COLUMNS[1:], cells, strict=True):
+                for c, v in zip(names, cells, strict=True):
                     cols[c].append(float(v) if v != "" else math.nan)
     except FileNotFoundError:
         raise DataError(f"No such file: '{path}'.") from None
@@ -258,6 +295,23 @@ def read_history_csv(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
             raise
         raise DataError(f"Cannot read '{path}' as a descentlab history: {exc}.") from None
     return {k: {c: np.asarray(v) for c, v in cols.items()} for k, cols in out.items()}
+
+
+def history_diagnostics(
+    history: Mapping[str, Mapping[str, np.ndarray]],
+) -> dict[str, dict[str, np.ndarray]]:
+    """The diagnostics in :func:`read_history_csv`'s columns: label → ``{"epoch": (n,),
+    name: (n,), ...}`` on the epochs they were measured (``diag_grad_norm`` is a number),
+    names without the ``diag_`` prefix; labels without diagnostics are left out."""
+    out = {}
+    for label, cols in history.items():
+        names = [c for c in cols if c.startswith(DIAGNOSTIC_PREFIX)]
+        measured = ~np.isnan(cols.get(DIAGNOSTIC_PREFIX + "grad_norm", np.zeros(0)))
+        if not names or not measured.any():
+            continue
+        out[label] = {"epoch": cols["epoch"][measured]}
+        out[label].update({c[len(DIAGNOSTIC_PREFIX) :]: cols[c][measured] for c in names})
+    return out
 
 
 # ----------------------------------------------------------------------------- models.npz
@@ -324,3 +378,70 @@ def _misfit(path: Path, label: str, shapes: Mapping[str, tuple[int, ...]]) -> Da
         f"'{path}' is damaged: the parameters of {label!r:.80} do not fit the network "
         f"({', '.join(f'{k} {s}' for k, s in shapes.items())})."
     )
+
+
+# ----------------------------------------------------------------------------- trajectory.npz
+
+
+def write_trajectory(
+    path: Path, epochs: Sequence[int], models: Sequence[tuple[str, Params]]
+) -> None:
+    """Weight snapshots of each optimizer (its label): ``run<i>/<key>`` arrays ``(S, *shape)``
+    (snapshot s of ``W1`` is ``run<i>/W1[s]``), ``epochs`` ``(S,)`` (the epochs done at each
+    snapshot: 0 is the initial weights, the last one the final weights of ``models.npz``) and
+    ``labels``. NPZ of plain arrays (no pickle), written atomically."""
+    arrays = {f"run{i}/{k}": v for i, (_, p) in enumerate(models) for k, v in p.items()}
+    arrays["labels"] = np.array([label for label, _ in models], dtype=str)
+    arrays["epochs"] = np.asarray(epochs, dtype=np.int64)
+    with atomic_writer(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def read_trajectory(
+    path: str | Path, shapes: Mapping[str, tuple[int, ...]]
+) -> tuple[np.ndarray, dict[str, Params]]:
+    """Read ``trajectory.npz``: ``(epochs (S,), label → parameters (S, *shape))``.
+
+    Every header is checked before data is read: ``epochs`` strictly increasing whole numbers
+    from 0, each parameter ``(S, *shapes[key])`` of floats.
+
+    Raises:
+      DataError: what :func:`~descentlab.npz.open_npz` refuses; no ``labels`` or ``epochs``,
+        or ones that are damaged; parameters that do not fit the network.
+    """
+    path = Path(path)
+    with open_npz(path) as archive:
+        runs = {f"run{i}": label for i, label in enumerate(_model_labels(archive, path))}
+        epochs = _snapshot_epochs(archive, path)
+        stacked = {k: (len(epochs), *s) for k, s in shapes.items()}
+        out: dict[str, Params] = {label: {} for label in runs.values()}
+        for key in archive.names:
+            if key in ("labels", "epochs"):
+                continue
+            run, _, name = key.partition("/")
+            if run not in runs:
+                raise DataError(f"'{path}' holds an unknown array {key!r:.80}.")
+            shape, dtype = archive.header(key)
+            if stacked.get(name) != shape or dtype.kind != "f":
+                raise _misfit(path, runs[run], stacked)
+            out[runs[run]][name] = archive.read(key)
+    for label, params in out.items():
+        if set(params) != set(shapes):
+            raise _misfit(path, label, stacked)
+    return epochs, out
+
+
+def _snapshot_epochs(archive: NpzArchive, path: Path) -> np.ndarray:
+    """The ``epochs`` of a trajectory: ``(S,)`` ints, ``0 <= e_0 < e_1 < ...``."""
+    if "epochs" not in archive:
+        raise DataError(f"'{path}' is not a descentlab trajectory file (no epochs).")
+    shape, dtype = archive.header("epochs")
+    if len(shape) != 1 or not 1 <= shape[0] <= MAX_MEMBERS or dtype.kind not in "iu":
+        raise DataError(
+            f"'{path}' is damaged: epochs must be 1 to {MAX_MEMBERS} whole numbers; found "
+            f"{dtype} of shape {shape}."
+        )
+    epochs = archive.read("epochs").astype(np.int64)
+    if epochs[0] < 0 or np.any(np.diff(epochs) <= 0):
+        raise DataError(f"'{path}' is damaged: epochs must increase from 0 or more.")
+    return epochs
