@@ -566,9 +566,10 @@ def _plan_reruns(bench: _Protocol) -> None:
     bench.done.update(match_rows(bench.found, bench.reruns, bench.columns, dropped.append))
     leftover = [k for k in bench.found if k not in bench.done]
     if leftover:
+        why = dropped[0] if dropped else "they are not reruns of the best trials"
         bench.say(
-            f"descentlab benchmark: {len(leftover)} row(s) of reruns in results.csv are not "
-            "reruns of the best trials; they are dropped"
+            f"descentlab benchmark: {len(leftover)} row(s) of reruns in results.csv are "
+            f"dropped ({why})"
         )
     bench.found = {}
 

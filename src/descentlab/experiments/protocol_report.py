@@ -203,13 +203,6 @@ def plot_tuning_budget(summary: Mapping[str, Any]) -> Figure:
     return fig
 
 
-def _positive(summary: Mapping[str, Any], i: int) -> bool:
-    """Whether problem ``i``'s budget curves are all > 0 (a log scale can show them)."""
-    n = len(summary["optimizers"])
-    curves = [summary["entries"][i * n + j]["budget_curve"] for j in range(n)]
-    return all(v > 0 for curve in curves for v in curve)
-
-
 def _profile_taus(ratios: np.ndarray) -> np.ndarray:
     """The tau grid of a step plot on ``[1, TAU_MAX]``: both ends and every ratio between."""
     inside = ratios[np.isfinite(ratios) & (ratios >= 1) & (ratios <= TAU_MAX)]

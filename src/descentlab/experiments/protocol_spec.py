@@ -264,15 +264,7 @@ def problem_info(problem: Problem, epochs: int | None) -> dict[str, Any]:
         "reference": problem.reference,
         "describe": problem.describe(),
     }
-    return json.loads(json.dumps(info, default=_plain))
-
-
-def _plain(x: Any) -> Any:
-    if isinstance(x, np.generic | np.ndarray):
-        return x.tolist()
-    if isinstance(x, tuple | set):
-        return list(x)
-    return str(x)
+    return json.loads(json.dumps(info))  # tuples -> lists, as read back from protocol.json
 
 
 PROBLEM_INFO_SCHEMA: dict[str, Any] = {

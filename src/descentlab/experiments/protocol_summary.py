@@ -62,11 +62,9 @@ def group_rows(spec: Any, rows: Rows, *, reruns: bool = True) -> dict[tuple[str,
         for p in spec.problems
         for label, _, _ in _labels(spec)
     }
-    for r in rows:
-        group = out.get((r["problem"], r["label"]))
-        if group is not None:
-            key = int(r["trial"]) if r["phase"] == "tuning" else int(r["seed"])
-            group[r["phase"]][key] = r
+    for r in rows:  # read back or trained: each of a problem and optimizer of ``spec``
+        key = int(r["trial"]) if r["phase"] == "tuning" else int(r["seed"])
+        out[(r["problem"], r["label"])][r["phase"]][key] = r
     missing = 0
     for group in out.values():
         group["tuning"] = [group["tuning"].get(i) for i in range(spec.budget)]
