@@ -12,22 +12,17 @@ import numpy as np
 import pytest
 
 from descentlab import notebook as nb
+from descentlab import notebook_test_cases as cases
 
 
 def _assert_printed(actual, printed):
     np.testing.assert_allclose(actual, np.array(printed), rtol=0, atol=5.1e-9)
 
 
-def _test_case():
-    W1, b1, W2, b2, dW1, db1, dW2, db2 = nb.load_params_and_grads(1)
-    parameters = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
-    grads = {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
-    return parameters, grads
-
-
 def test_update_parameters_with_gd_expected_output():
-    parameters, grads = _test_case()
-    out = nb.update_parameters_with_gd(parameters, grads, 0.01)
+    parameters, grads, learning_rate = cases.update_parameters_with_gd_test_case()  # In [3]
+    assert learning_rate == 0.01
+    out = nb.update_parameters_with_gd(parameters, grads, learning_rate)
     assert out is parameters
     _assert_printed(
         out["W1"], [[1.63535156, -0.62320365, -0.53718766], [-1.07799357, 0.85639907, -2.29470142]]
@@ -45,23 +40,22 @@ def test_update_parameters_with_gd_expected_output():
 
 
 def test_random_mini_batches_expected_output():
-    np.random.seed(1)
-    X = np.random.randn(12288, 148)
-    Y = np.random.randn(1, 148) < 0.5
-    mb = nb.random_mini_batches(X, Y, 64)
+    X, Y, mini_batch_size = cases.random_mini_batches_test_case()  # In [5]
+    assert (X.shape, Y.shape, Y.dtype, mini_batch_size) == ((12288, 148), (1, 148), bool, 64)
+    mb = nb.random_mini_batches(X, Y, mini_batch_size)
     assert [b[0].shape for b in mb] == [(12288, 64), (12288, 64), (12288, 20)]
     assert [b[1].shape for b in mb] == [(1, 64), (1, 64), (1, 20)]
     _assert_printed(mb[0][0][0][0:3], [0.90085595, -0.7612069, 0.2344157])
 
 
 def test_initialize_velocity_and_adam_expected_output():
-    parameters, _ = _test_case()
+    parameters = cases.initialize_velocity_test_case()  # In [7]
     v = nb.initialize_velocity(parameters)
     assert sorted(v) == ["dW1", "dW2", "db1", "db2"]
     for k in ("1", "2"):
         np.testing.assert_array_equal(v["dW" + k], np.zeros(parameters["W" + k].shape))
         np.testing.assert_array_equal(v["db" + k], np.zeros(parameters["b" + k].shape))
-    v, s = nb.initialize_adam(parameters)
+    v, s = nb.initialize_adam(cases.initialize_adam_test_case())  # In [11]
     for d in (v, s):
         assert {k: a.shape for k, a in d.items()} == {
             "dW1": (2, 3),
@@ -85,8 +79,7 @@ V_EXPECTED = {
 
 
 def test_update_parameters_with_momentum_expected_output():
-    parameters, grads = _test_case()
-    v = nb.initialize_velocity(parameters)
+    parameters, grads, v = cases.update_parameters_with_momentum_test_case()  # In [9]
     parameters, v = nb.update_parameters_with_momentum(
         parameters, grads, v, beta=0.9, learning_rate=0.01
     )
@@ -109,8 +102,7 @@ def test_update_parameters_with_momentum_expected_output():
 
 
 def test_update_parameters_with_adam_expected_output():
-    parameters, grads = _test_case()
-    v, s = nb.initialize_adam(parameters)
+    parameters, grads, v, s = cases.update_parameters_with_adam_test_case()  # In [20]
     parameters, v, s = nb.update_parameters_with_adam(parameters, grads, v, s, t=2)
     _assert_printed(
         parameters["W1"],
@@ -241,3 +233,14 @@ def test_plots_are_shown_only_on_a_backend_that_displays(monkeypatch):
     monkeypatch.setattr(matplotlib, "get_backend", lambda: "TkAgg")
     nb._show()
     assert shown == [True]
+
+
+def test_load_params_and_grads_draws_the_test_cases_arrays():
+    # opt_utils' helper and testCases' gd case are one recipe: seed 1, randn in the same order.
+    parameters, grads, _ = cases.update_parameters_with_gd_test_case()
+    drawn = nb.load_params_and_grads(1)
+    expected = [parameters[k] for k in ("W1", "b1", "W2", "b2")]
+    expected += [grads[k] for k in ("dW1", "db1", "dW2", "db2")]
+    assert len(drawn) == len(expected)
+    for got, want in zip(drawn, expected, strict=True):
+        np.testing.assert_array_equal(got, want)

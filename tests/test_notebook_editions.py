@@ -3,8 +3,9 @@
 The expected values are the later edition's printed digits (its notebook "Optimization_methods"
 with ``opt_utils_v1a``, ``testCases`` and ``public_tests``; see the module docstring of
 ``descentlab.notebook_v2``). Arrays are compared to the 8 decimals printed (``atol=5.1e-9``),
-printed text line for line. The edition's test cases are rebuilt here from their recipe
-(``np.random.seed(1)``, then ``randn`` for W1, b1, W2, b2, dW1, db1, dW2, db2).
+printed text line for line. The edition's test cases are
+``descentlab.notebook_v2_test_cases`` (the seed's, ``descentlab.notebook_test_cases``, serve
+the revision whose ``W2`` is (3, 3)).
 """
 
 import contextlib
@@ -18,7 +19,9 @@ import numpy as np
 import pytest
 
 from descentlab import notebook as nb
+from descentlab import notebook_test_cases as seed_cases
 from descentlab import notebook_v2 as v2
+from descentlab import notebook_v2_test_cases as cases
 from descentlab._validation import DataError, InvalidParameterError
 
 
@@ -35,14 +38,8 @@ def _assert_printed(actual, printed):
     np.testing.assert_allclose(actual, np.array(printed), rtol=0, atol=5.1e-9)
 
 
-def _test_case(w2_shape, w1_shape=(2, 3)):
-    """The edition's ``update_parameters_with_*_test_case`` recipe for the given shapes."""
-    np.random.seed(1)
-    shapes = [w1_shape, (w1_shape[0], 1), w2_shape, (w2_shape[0], 1)]
-    arrays = [np.random.randn(*s) for s in shapes * 2]
-    parameters = dict(zip(["W1", "b1", "W2", "b2"], arrays[:4], strict=True))
-    grads = dict(zip(["dW1", "db1", "dW2", "db2"], arrays[4:], strict=True))
-    return parameters, grads
+def _shapes(arrays):
+    return {k: a.shape for k, a in arrays.items()}
 
 
 # The Adam test case of both revisions: t = 2, learning_rate = 0.02, beta1 = 0.8,
@@ -140,8 +137,10 @@ def test_unchanged_functions_are_the_seed_modules_own():
 
 
 def test_update_parameters_with_gd_later_revision_expected_output():
-    parameters, grads = _test_case((3, 2))  # public_tests.update_parameters_with_gd_test
-    out = v2.update_parameters_with_gd(parameters, grads, 0.01)
+    # Exercise 1's cell; the values are public_tests.update_parameters_with_gd_test's
+    parameters, grads, learning_rate = cases.update_parameters_with_gd_test_case()
+    assert learning_rate == 0.01
+    out = v2.update_parameters_with_gd(parameters, grads, learning_rate)
     _assert_printed(
         out["W1"], [[1.63312395, -0.61217855, -0.5339999], [-1.06196243, 0.85396039, -2.3105546]]
     )
@@ -154,8 +153,8 @@ def test_update_parameters_with_gd_later_revision_expected_output():
 
 
 def test_update_parameters_with_momentum_later_revision_expected_output():
-    parameters, grads = _test_case((3, 2))  # Exercise 4's cell
-    v = v2.initialize_velocity(parameters)
+    parameters, grads, v = cases.update_parameters_with_momentum_test_case()  # Exercise 4's cell
+    assert _shapes(v) == {"dW1": (2, 3), "db1": (2, 1), "dW2": (3, 2), "db2": (3, 1)}
     parameters, v = v2.update_parameters_with_momentum(parameters, grads, v, 0.9, 0.01)
     _assert_printed(
         parameters["W1"],
@@ -179,7 +178,7 @@ def test_update_parameters_with_momentum_later_revision_expected_output():
 
 
 def test_initialize_velocity_later_revision_shapes():
-    parameters, _ = _test_case((3, 3), w1_shape=(3, 2))  # initialize_velocity_test_case
+    parameters = cases.initialize_velocity_test_case()  # Exercise 3's cell
     v = v2.initialize_velocity(parameters)
     assert {k: a.shape for k, a in v.items()} == {
         "dW1": (3, 2),
@@ -188,6 +187,46 @@ def test_initialize_velocity_later_revision_shapes():
         "db2": (3, 1),
     }
     assert all(not a.any() for a in v.values())
+
+
+def test_initialize_adam_later_revision_shapes():
+    v, s = v2.initialize_adam(cases.initialize_adam_test_case())  # Exercise 5's cell
+    for d in (v, s):
+        assert _shapes(d) == {"dW1": (2, 3), "db1": (2, 1), "dW2": (3, 2), "db2": (3, 1)}
+        assert all(not a.any() for a in d.values())
+
+
+def test_test_cases_name_the_same_helpers_in_both_editions():
+    assert cases.__all__ == seed_cases.__all__
+    # Exercise 2's case is the seed's own (the edition did not change it)
+    assert cases.random_mini_batches_test_case is seed_cases.random_mini_batches_test_case
+
+
+def _arrays(case):
+    """Every array a test case returns, in order (dicts by key)."""
+    out = []
+    for item in case if isinstance(case, tuple) else (case,):
+        if isinstance(item, dict):
+            out += [item[k] for k in sorted(item)]
+        elif isinstance(item, np.ndarray):
+            out.append(item)
+    return out
+
+
+@pytest.mark.parametrize("module", [seed_cases, cases], ids=["seed", "later"])
+@pytest.mark.parametrize("name", seed_cases.__all__)
+def test_test_cases_reseed_and_return_fresh_arrays(module, name):
+    helper = getattr(module, name)
+    first = _arrays(helper())
+    np.random.seed(123)
+    np.random.randn(7)
+    again = _arrays(helper())  # whatever the global state, the cell gets the same arrays
+    assert len(first) == len(again) > 0
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert a is not b
+    first[0][...] = np.nan  # an update cell writing into its case leaves the next call alone
+    assert not np.isnan(_arrays(helper())[0]).any()
 
 
 def test_random_mini_batches_edition_checks():
@@ -236,9 +275,18 @@ def test_random_mini_batches_public_test():
 
 # ----------------------------------------------------------------------------- 5 - Adam
 def test_update_parameters_with_adam_later_revision_expected_output():
-    parameters, grads = _test_case((3, 2))  # Exercise 6's cell, "Expected values"
-    vi, si = v2.initialize_adam(parameters)
-    out = v2.update_parameters_with_adam(parameters, grads, vi, si, **ADAM_CASE)
+    # Exercise 6's cell, "Expected values"
+    parameters, grads, vi, si, t, learning_rate, beta1, beta2, epsilon = (
+        cases.update_parameters_with_adam_test_case()
+    )
+    assert (t, learning_rate, beta1, beta2, epsilon) == tuple(ADAM_CASE.values())
+    assert (
+        _shapes(vi) == _shapes(si) == {"dW1": (2, 3), "db1": (2, 1), "dW2": (3, 2), "db2": (3, 1)}
+    )
+    assert not any(a.any() for a in [*vi.values(), *si.values()])
+    out = v2.update_parameters_with_adam(
+        parameters, grads, vi, si, t, learning_rate, beta1, beta2, epsilon
+    )
     assert len(out) == 5
     params, v, s, vc, sc = out
     assert params is parameters and v is vi and s is si
@@ -274,8 +322,8 @@ def test_update_parameters_with_adam_later_revision_expected_output():
 
 
 def test_update_parameters_with_adam_earlier_revision_public_test():
-    parameters, grads = _test_case((3, 3))  # the revision whose W2 is (3, 3)
-    vi, si = v2.initialize_adam(parameters)
+    # the revision whose W2 is (3, 3): the seed's arrays, this edition's Adam settings
+    parameters, grads, vi, si = seed_cases.update_parameters_with_adam_test_case()
     params, v, s, _, _ = v2.update_parameters_with_adam(parameters, grads, vi, si, **ADAM_CASE)
     expected = {
         "W1": [1.63942428, -0.6268425, -0.54320974],
@@ -297,7 +345,7 @@ def test_update_parameters_with_adam_earlier_revision_public_test():
 
 @pytest.mark.parametrize("edition", ["seed", "later"])
 def test_adam_epsilon_sits_where_each_edition_puts_it(edition):
-    parameters, grads = _test_case((3, 3))
+    parameters, grads, _ = seed_cases.update_parameters_with_gd_test_case()
     W = parameters["W1"].copy()
     v, s = nb.initialize_adam(parameters)
     lr, b1, b2, eps, t = 0.02, 0.8, 0.888, 1e-2, 2
@@ -316,8 +364,7 @@ def test_adam_epsilon_sits_where_each_edition_puts_it(edition):
 @pytest.mark.parametrize("t", [0, -1, 1.5, float("nan"), "2"])
 def test_adam_step_t_must_be_a_whole_number_from_1(module, t):
     # Before: t = 0 raised ZeroDivisionError from inside the update (a traceback).
-    parameters, grads = _test_case((3, 3))
-    v, s = module.initialize_adam(parameters)
+    parameters, grads, v, s = seed_cases.update_parameters_with_adam_test_case()
     before = parameters["W1"].copy()
     with pytest.raises(InvalidParameterError, match="'t' parameter of update_parameters_with"):
         module.update_parameters_with_adam(parameters, grads, v, s, t)

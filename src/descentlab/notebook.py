@@ -8,7 +8,8 @@ keys (``"dW1"``, ``"db1"``, ...) and do functions use NumPy's global random stat
 (``np.random.seed``), because the seed's expected outputs depend on both.
 
 Like the seed, the update functions write the new arrays into the dicts they are given and
-return them.
+return them. The seed's ``testCases`` helpers, which its checking cells call, are
+:mod:`descentlab.notebook_test_cases` (``from descentlab.notebook_test_cases import *``).
 """
 
 from __future__ import annotations

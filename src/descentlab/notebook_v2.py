@@ -19,7 +19,9 @@ one (``from descentlab.notebook_v2 import ...``). The functions the later editio
 unchanged (mini-batches, momentum, initialisation, forward pass, prediction, data, plots)
 are the seed module's own functions, listed here so that one import serves the edition.
 Edition revisions differ only in their test cases (e.g. the ``W2`` of the Adam test case is
-``(3, 3)`` in one revision, ``(3, 2)`` in a later one); the functions are the same.
+``(3, 3)`` in one revision, ``(3, 2)`` in a later one); the functions are the same. The
+edition's ``testCases`` helpers are :mod:`descentlab.notebook_v2_test_cases`
+(``from descentlab.notebook_v2_test_cases import *``).
 
 Sources (read, not copied): the edition's notebook ``Optimization_methods.ipynb``, its
 ``opt_utils_v1a.py`` (e.g. github.com/nguyenlinhvn512/Optimization-Methods), ``testCases.py``
