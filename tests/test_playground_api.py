@@ -1082,7 +1082,12 @@ def test_cli_serves_and_opens_the_browser_unless_told_not_to(monkeypatch, capsys
     def fake_run(server):  # stands in for uvicorn's loop: "started", then returns
         served.append(server.config)
         server.started = True
-        time.sleep(0.3)
+        # the opener thread polls every 0.1 s; on a loaded machine it may take longer to run,
+        # so wait for it (up to 10 s) rather than a fixed time: a late opener would otherwise
+        # call the real webbrowser.open after the test
+        deadline = time.monotonic() + (0.3 if no_browser else 10.0)
+        while time.monotonic() < deadline and not opened:
+            time.sleep(0.01)
 
     monkeypatch.setattr(uvicorn.Server, "run", fake_run)
     monkeypatch.setattr(webbrowser, "open", opened.append)
