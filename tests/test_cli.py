@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import subprocess
@@ -571,7 +572,7 @@ def test_main_runs_outside_the_main_thread(capsys):
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_a_closed_pipe_on_stdout_ends_quietly(capsys, monkeypatch):
+def test_a_closed_pipe_on_stdout_ends_quietly(capsys):
     class ClosedPipe:
         def write(self, text):
             raise BrokenPipeError(32, "Broken pipe")
@@ -579,8 +580,11 @@ def test_a_closed_pipe_on_stdout_ends_quietly(capsys, monkeypatch):
         def flush(self):
             pass
 
-    monkeypatch.setattr(sys, "stdout", ClosedPipe())
-    assert main(["datasets"]) == 0  # e.g. `descentlab datasets | head -1`
+    # redirected inside the test, not monkeypatched: monkeypatch (set up before capsys by an
+    # autouse fixture) would put back capsys's stream after capsys has closed it, leaving
+    # sys.stdout closed for the rest of the session
+    with contextlib.redirect_stdout(ClosedPipe()):
+        assert main(["datasets"]) == 0  # e.g. `descentlab datasets | head -1`
     assert capsys.readouterr().err == ""
 
 
