@@ -52,7 +52,7 @@ NOT_COMPILED = "the compiled engine is not compiled yet."
 
 COMPILING = (
     "the compiled engine is not compiled yet; it is being compiled in the background for the "
-    "next runs (once, about 20 s)."
+    "next runs (once, about 30 s)."
 )
 """The same, when this run started the background compilation."""
 
