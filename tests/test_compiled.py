@@ -92,9 +92,12 @@ def assert_same(a, b, *, rtol=RTOL):
     assert (a.status, a.message) == (b.status, b.message)
     np.testing.assert_array_equal(a.stopped_epoch, b.stopped_epoch)
     np.testing.assert_array_equal(a.diverged, b.diverged)
-    for key in a.params:
-        _close(a.params[key], b.params[key], rtol, f"params[{key}]")
-    for name in ("cost", "last_batch_cost", "learning_rate"):
+    for what in ("params", "train_params"):  # train_params: schedule-free's training point
+        x, y = getattr(a, what), getattr(b, what)
+        assert (x is None) == (y is None), what
+        for key in x or {}:
+            _close(x[key], y[key], rtol, f"{what}[{key}]")
+    for name in ("cost", "last_batch_cost", "learning_rate", "val_cost"):
         _close(getattr(a.history, name), getattr(b.history, name), rtol, name)
     np.testing.assert_array_equal(a.history.eval_epochs, b.history.eval_epochs)
     np.testing.assert_array_equal(a.history.train_accuracy, b.history.train_accuracy)

@@ -43,6 +43,7 @@ from descentlab.optimizers import (
 from descentlab.optimizers.transforms import scale_by_learning_rate
 from descentlab.schedules import exponential_decay, linear_warmup
 from descentlab.training import EarlyStopping, train
+from test_compiled import _close, _same_state, assert_same, both
 
 RTOL = 1e-12
 RNG = np.random.default_rng(0)
@@ -71,56 +72,6 @@ SCHEDULES = {
         exponential_decay(lr, gamma=0.95), warmup_steps=5, init_value=lr / 10
     ),
 }
-
-
-def assert_same(a, b, *, rtol=RTOL):
-    """Two TrainResults agree: every array to ``rtol`` of its own scale, the rest exactly."""
-    assert (a.status, a.message) == (b.status, b.message)
-    np.testing.assert_array_equal(a.stopped_epoch, b.stopped_epoch)
-    np.testing.assert_array_equal(a.diverged, b.diverged)
-    for what in ("params", "train_params"):
-        x, y = getattr(a, what), getattr(b, what)
-        assert (x is None) == (y is None), what
-        for key in x or {}:
-            _close(x[key], y[key], rtol, f"{what}[{key}]")
-    for name in ("cost", "last_batch_cost", "learning_rate", "val_cost"):
-        _close(getattr(a.history, name), getattr(b.history, name), rtol, name)
-    np.testing.assert_array_equal(a.history.train_accuracy, b.history.train_accuracy)
-    np.testing.assert_array_equal(a.history.val_accuracy, b.history.val_accuracy)
-    _same_state(a.opt_state, b.opt_state, rtol)
-
-
-def _close(x, y, rtol, what):
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    assert x.shape == y.shape, what
-    np.testing.assert_array_equal(np.isfinite(x), np.isfinite(y), err_msg=what)
-    finite = np.isfinite(x)
-    scale = max(np.max(np.abs(x[finite]), initial=0.0), 1e-300)
-    err = np.max(np.abs(x[finite] - y[finite]), initial=0.0) / scale
-    assert err <= rtol, f"{what}: relative difference {err:.3g}"
-
-
-def _same_state(s, t, rtol):
-    assert type(s) is type(t), (type(s), type(t))
-    if isinstance(s, dict):
-        assert s.keys() == t.keys()
-        for k in s:
-            _close(s[k], t[k], rtol, f"state[{k}]")
-    elif isinstance(s, tuple):
-        assert len(s) == len(t)
-        for u, v in zip(s, t, strict=True):
-            _same_state(u, v, rtol)
-    elif isinstance(s, np.ndarray | float):
-        _close(s, t, rtol, "state value")
-    else:
-        assert s == t
-
-
-def both(*args, **kwargs):
-    a = train(*args, engine="numpy", **kwargs)
-    b = train(*args, engine="compiled", **kwargs)
-    assert (a.engine, b.engine) == ("numpy", "compiled")
-    return a, b
 
 
 @pytest.mark.parametrize(
