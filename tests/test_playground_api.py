@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
+import io
 import itertools
 import json
 import math
@@ -1074,7 +1076,7 @@ def test_cli_defaults_are_loopback_port_8765_with_a_browser():
 
 
 @pytest.mark.parametrize("no_browser", [False, True])
-def test_cli_serves_and_opens_the_browser_unless_told_not_to(monkeypatch, capsys, no_browser):
+def test_cli_serves_and_opens_the_browser_unless_told_not_to(monkeypatch, no_browser):
     import uvicorn
 
     served, opened = [], []
@@ -1093,11 +1095,13 @@ def test_cli_serves_and_opens_the_browser_unless_told_not_to(monkeypatch, capsys
     monkeypatch.setattr(webbrowser, "open", opened.append)
     port = free_port()
     argv = ["playground", "--port", str(port)] + (["--no-browser"] if no_browser else [])
-    assert playground_cli.run(parse(argv)) == 0
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert playground_cli.run(parse(argv)) == 0
     config = served[0]
     assert (config.host, config.port) == ("127.0.0.1", port)
     assert opened == ([] if no_browser else [f"http://127.0.0.1:{port}/"])
-    assert f"http://127.0.0.1:{port}/" in capsys.readouterr().out
+    assert f"http://127.0.0.1:{port}/" in printed.getvalue()
     with TestClient(config.app) as c:  # loopback only: other Host headers are refused
         assert c.get("/api/options", headers={"host": "127.0.0.1"}).status_code == 200
         assert c.get("/api/options", headers={"host": "evil.example"}).status_code == 400
