@@ -28,9 +28,19 @@ def _same_engine_whatever_ran_before(monkeypatch):
     )
 
 
-def pytest_terminal_summary(terminalreporter, config) -> None:
+def _say_the_order(config) -> None:
     """Print the random order's seed (pytest-randomly shows it only in the header, which ``-q``
     hides), so that a failure that depends on the order can be replayed."""
     seed = getattr(config.option, "randomly_seed", None)
-    if isinstance(seed, int) and config.pluginmanager.hasplugin("randomly"):
-        terminalreporter.write_line(f"Test order: --randomly-seed={seed} replays it.")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if isinstance(seed, int) and reporter and config.pluginmanager.hasplugin("randomly"):
+        reporter.write_line(f"Test order: --randomly-seed={seed} replays it.")
+
+
+def pytest_sessionstart(session) -> None:
+    """The seed first too: a run that dies before its summary still names its order."""
+    _say_the_order(session.config)
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    _say_the_order(config)

@@ -24,6 +24,8 @@ def test_an_unknown_attribute_is_an_attribute_error():
 
 
 def test_python_dash_m_runs_the_command(monkeypatch, capsys):
+    # as a fresh `python -m`: runpy warns when another test has imported the module already
+    monkeypatch.delitem(sys.modules, "descentlab.__main__", raising=False)
     monkeypatch.setattr(sys, "argv", ["descentlab", "--version"])
     with pytest.raises(SystemExit) as caught:
         runpy.run_module("descentlab", run_name="__main__")

@@ -1128,6 +1128,33 @@ def test_cli_on_all_interfaces_warns_and_accepts_any_host(monkeypatch, capsys):
         assert c.get("/api/options", headers={"host": "lab.example"}).status_code == 200
 
 
+def test_cli_leaves_the_processs_logging_handlers_open(monkeypatch, capsys):
+    """uvicorn's default logging set-up (``dictConfig``) closes every handler of the process:
+    run in-process, the playground closed absl's handler, and with it the test runner's
+    captured stderr (the whole session crashed)."""
+    import logging
+
+    class Handler(logging.Handler):
+        closed = False
+
+        def emit(self, record):
+            pass
+
+        def close(self):
+            type(self).closed = True
+            super().close()
+
+    handler = Handler()
+    logging.getLogger("descentlab-test").addHandler(handler)
+    try:
+        _served(monkeypatch, ["--port", str(free_port())])
+    finally:
+        logging.getLogger("descentlab-test").removeHandler(handler)
+    assert not Handler.closed
+    assert logging.getLogger("uvicorn.error").level == logging.WARNING
+    capsys.readouterr()
+
+
 def test_cli_on_ipv6_loopback_shows_the_address_in_brackets(monkeypatch, capsys):
     try:
         with socket.socket(socket.AF_INET6) as sock:

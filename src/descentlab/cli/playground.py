@@ -122,8 +122,16 @@ def run(args: argparse.Namespace) -> int:
             f"warning: listening on {args.host}, so other machines can reach the playground.",
             flush=True,
         )
+    # log_config=None: uvicorn's own logging set-up goes through logging.config.dictConfig,
+    # which closes every handler already in the process (a notebook's, a test runner's); its
+    # warnings still reach stderr through logging's last-resort handler
     config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        log_config=None,
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     if not args.no_browser:
