@@ -563,6 +563,42 @@ def test_standardized_constant_features_become_zero():
     np.testing.assert_allclose(out.X[0], (X[0] - 2.5) / np.sqrt(1.25))
 
 
+def test_standardized_features_of_any_finite_magnitude(tmp_path, capsys):
+    """Values past ~1e154 square to inf and tiny ones to 0: the statistics are still exact (the
+    feature is scaled by a power of two first), without a NumPy warning; a CSV holding such a
+    column trains instead of being refused as 'std contains NaN or inf'."""
+    X = np.array([[1e299, 3e299, -2e299, 5e298], [1.0, 2.0, 3.0, 4.0], [1e-310, 3e-310, 0, 0]])
+    with np.errstate(all="raise"):
+        out, mean, std = Dataset("t", X, [0, 1, 0, 1]).standardized()
+    scale = np.array([[2.0**993], [1.0], [2.0**-1029]])
+    np.testing.assert_array_equal(mean, (X / scale).mean(axis=1, keepdims=True) * scale)
+    np.testing.assert_array_equal(std, (X / scale).std(axis=1, keepdims=True) * scale)
+    assert np.all(np.isfinite(out.X)) and np.all(std > 0)
+    np.testing.assert_allclose(out.X[:2].std(axis=1), 1.0)
+    np.testing.assert_allclose(out.X.mean(axis=1), 0.0, atol=1e-15)
+    # the plain path is unchanged where it does not overflow
+    assert (mean[1, 0], std[1, 0]) == (X[1].mean(), X[1].std())
+
+    from descentlab.cli import main
+
+    path = tmp_path / "huge.csv"
+    rows = [f"{(i % 7) * 1e299!r},{i / 40},{i % 2}" for i in range(40)]
+    path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    capsys.readouterr()
+    status = main(["train", "--dataset", str(path), "--target", "label", "--epochs", "2", "-q"])
+    assert status == 0 and capsys.readouterr().err == ""
+
+
+def test_standardized_refuses_values_that_overflow_in_one_line():
+    X = np.array([[1.0, 2.0, 3.0, 4.0], [1.7e308, 1.7e308, -1.7e308, 1.0]])
+    with pytest.raises(DataError) as info:
+        Dataset("t", X, [0, 1, 0, 1], feature_names=("a", "b")).standardized()
+    assert str(info.value) == (
+        "Feature 'b' cannot be standardised: its values (largest |x| = 1.7e+308) against mean "
+        "4.25e+307 and std 1.41e+308 overflow float64. Rescale that column first."
+    )
+
+
 def test_standardized_errors():
     ds = Dataset("t", np.array([[1.0, 2.0], [3.0, 5.0]]), [0, 1], feature_names=("a", "b"))
     with pytest.raises(InvalidParameterError, match="both 'mean' and 'std'"):

@@ -399,10 +399,7 @@ class Dataset:
                 "or neither."
             )
         if mean is None or std is None:
-            X = self.X
-            constant = np.all(X == X[:, :1], axis=1, keepdims=True)
-            mean = np.where(constant, X[:, :1], X.mean(axis=1, keepdims=True))
-            std = np.where(constant, 1.0, X.std(axis=1, keepdims=True))
+            mean, std = _mean_std(self.X)
         else:
             mean = self._feature_column("mean", mean)
             std = self._feature_column("std", std)
@@ -414,7 +411,18 @@ class Dataset:
                     f"{float(std[j, 0])!r}. Pass the std returned by standardized(), which replaces "
                     "zeros by 1."
                 )
-        return self._with((self.X - mean) / std, self.y), mean, std
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = (self.X - mean) / std
+        bad = np.flatnonzero(~np.all(np.isfinite(X), axis=1))
+        if bad.size:  # only values near the float64 limit (1.8e308) get here
+            j = int(bad[0])
+            raise DataError(
+                f"Feature {self.feature_names[j]!r} cannot be standardised: its values (largest "
+                f"|x| = {float(np.max(np.abs(self.X[j]))):.3g}) against mean "
+                f"{float(mean[j, 0]):.3g} and std {float(std[j, 0]):.3g} overflow float64. "
+                "Rescale that column first."
+            )
+        return self._with(X, self.y), mean, std
 
     def _feature_column(self, what: str, v: np.ndarray) -> np.ndarray:
         arr = np.asarray(v, dtype=np.float64)
@@ -426,6 +434,25 @@ class Dataset:
         arr = arr.reshape(self.n_features, 1)
         check_finite_array(what, arr)
         return arr
+
+
+def _mean_std(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's mean and population std, ``(n_features, 1)`` each; a constant feature
+    gets its value and 1. Finite for any finite ``X``: where the plain sums overflow (values
+    past ~1e154 square to inf) or underflow, the feature is divided by a power of two near its
+    largest magnitude first (exact), and the figures multiplied back."""
+    constant = np.all(X == X[:, :1], axis=1, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        mean, std = X.mean(axis=1, keepdims=True), X.std(axis=1, keepdims=True)
+        redo = ~constant & ~(np.isfinite(mean) & np.isfinite(std) & (std > 0))
+        if redo.any():
+            rows = np.flatnonzero(redo[:, 0])
+            _, exponent = np.frexp(np.max(np.abs(X[rows]), axis=1, keepdims=True))
+            scale = np.ldexp(1.0, exponent - 1)  # <= the largest |x|: no overflow dividing
+            scaled = X[rows] / scale
+            mean[rows] = scaled.mean(axis=1, keepdims=True) * scale
+            std[rows] = scaled.std(axis=1, keepdims=True) * scale
+    return np.where(constant, X[:, :1], mean), np.where(constant, 1.0, std)
 
 
 def _n_test(test_size: float | int, m: int) -> int:
