@@ -27,9 +27,9 @@ from descentlab.model_file import load_model
 from descentlab.nn import MLP
 from descentlab.npz import MAX_MEMBERS, open_npz
 from descentlab.optimizers import gd, momentum, stack_optimizers
-from descentlab.optimizers.base import EmptyState, GradientTransformation
 from descentlab.problems import get_problem
 from descentlab.training import train
+from test_compiled import _custom  # a user's own gradient step (no recipe the library can read)
 
 
 def run_cli(capsys, argv):
@@ -361,18 +361,6 @@ def test_a_damaged_trajectory_is_refused_in_one_line(folder, capsys, damage, mes
 def moons():
     ds = load_moons()
     return ds.X, ds.y
-
-
-def _custom() -> GradientTransformation:
-    """A user's own gradient step (no recipe the library can read)."""
-
-    def init(params):
-        return EmptyState()
-
-    def update(grads, state, params=None):
-        return {k: -0.1 * g for k, g in grads.items()}, state
-
-    return GradientTransformation(init, update)
 
 
 def test_diagnostics_of_a_custom_transformation_have_no_adam_figures(moons):
